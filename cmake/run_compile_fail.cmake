@@ -1,0 +1,20 @@
+# Driver for rlvr_add_compile_fail_test (see RlvrTesting.cmake). Invoked with -P.
+string(REPLACE "|" ";" _incs "${INCLUDES}")
+set(_flags -std=c++20 -fsyntax-only)
+foreach(d IN LISTS _incs)
+  list(APPEND _flags "-isystem" "${d}")
+endforeach()
+execute_process(COMMAND ${CXX} ${_flags} -DRLVR_COMPILE_FAIL_CONTROL ${SRC}
+                RESULT_VARIABLE rc_ok OUTPUT_VARIABLE out_ok ERROR_VARIABLE err_ok)
+if(NOT rc_ok EQUAL 0)
+  message(FATAL_ERROR "control build of ${SRC} (with RLVR_COMPILE_FAIL_CONTROL) failed:\n${err_ok}")
+endif()
+execute_process(COMMAND ${CXX} ${_flags} ${SRC}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(rc EQUAL 0)
+  message(FATAL_ERROR "${SRC} compiled, but it must fail")
+endif()
+if(NOT "${out}${err}" MATCHES "${REGEX}")
+  message(FATAL_ERROR "${SRC} failed to compile, but no diagnostic matched '${REGEX}':\n${err}")
+endif()
+message(STATUS "compile-fail ok: diagnostic matched '${REGEX}'")
