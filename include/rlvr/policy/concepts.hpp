@@ -1,0 +1,164 @@
+#pragma once
+//! \file rlvr/policy/concepts.hpp
+//! \brief The `Policy` concept family: how a model plugs into rlvr's sampler and trainer.
+//!
+//! A policy π_θ maps token prefixes to next-token logits. rlvr needs four things from it:
+//!
+//! 1. **forward** over a batch of B right-padded sequences of length T (`token_batch`): logits
+//!    `[B·T, V]`, where row `b·T + t` holds z_t, the logits *predicting token t + 1* of sequence
+//!    b from tokens 0..t. (So the log-probability of response token y_{t+1} is read from row
+//!    `b·T + t`, the convention of every causal LM.) Right padding needs no attention mask: a
+//!    causal model never looks forward. An optional response mask says which rows are used; a
+//!    policy may skip the others (shipped policies write zeros there).
+//! 2. **backward** from dL/dlogits (same shape) into the parameter gradients, *accumulating*, for
+//!    the batch of the most recent `forward`; `zero_grad()` clears the gradients.
+//! 3. its **parameters**: a flat, stable `std::span<const parameter_ref>` (name, value, grad,
+//!    shape) that optimizers walk and checkpoints save.
+//! 4. **incremental decoding** for sampling: `make_cache(B)` returns a cache for B sequences and
+//!    `decode(cache, tokens, logits)` appends one token to each of the B sequences and writes the
+//!    logits `[B, V]` for their next token. B sequences advance together, one token per call
+//!    (the batched layout a fast sampler wants); decoding does not change the policy (`const`).
+//!
+//! Optional capabilities are separate concepts: `ValueHeadPolicy` (a scalar value V(s_t) per
+//! position from the same trunk, for PPO with GAE) and `ReferencePolicy` (frozen log-probs of
+//! given tokens, for KL penalties; `rlvr/policy/reference.hpp` wraps any `Policy` as one).
+//!
+//! The concept is assembled from small named pieces so that a diagnostic names the missing one:
+//!
+//! | concept               | requires                                                               |
+//! |-----------------------|------------------------------------------------------------------------|
+//! | `PolicyShape`         | `vocab_size()`, `context_length()` → `index_t`                          |
+//! | `LogitsForward`       | `forward(token_batch, matrix_view<float>)`                               |
+//! | `LogitsBackward`      | `backward(matrix_view<const float>)`, `zero_grad()`                      |
+//! | `ParameterSource`     | `parameters()` → `std::span<const parameter_ref>`                       |
+//! | `IncrementalDecoder`  | `cache_type`, `make_cache(index_t)`, `decode(cache&, tokens, logits)` const |
+//! | `Policy`              | opt-in `enable_policy<P>` and all of the above                         |
+
+#include <concepts>
+#include <cstdint>
+#include <span>
+#include <type_traits>
+
+#include "rlvr/config.hpp"
+#include "rlvr/optim/parameter.hpp"
+#include "rlvr/view.hpp"
+
+namespace rlvr {
+
+//! Token ids as rlvr's policies and samplers exchange them.
+using token_t = std::int32_t;
+
+//! A batch of B right-padded token sequences of common length T, as a policy's `forward` reads
+//! it. `mask` is optional (empty = every row wanted): `mask(b, t) != 0` says the logits of row
+//! `b·T + t` — the prediction of token `t + 1` — are used by the caller (the response rows).
+struct token_batch {
+  matrix_view<const token_t> tokens; //!< [B, T] token ids in [0, V)
+  matrix_view<const float> mask;     //!< [B, T] or empty
+
+  [[nodiscard]] constexpr index_t batch() const noexcept { return tokens.rows(); }
+  [[nodiscard]] constexpr index_t length() const noexcept { return tokens.cols(); }
+  //! Number of logits rows, B·T.
+  [[nodiscard]] constexpr index_t rows() const noexcept { return tokens.rows() * tokens.cols(); }
+  [[nodiscard]] constexpr bool has_mask() const noexcept { return mask.data() != nullptr; }
+  //! Whether row `b·T + t` is wanted.
+  [[nodiscard]] constexpr bool wanted(index_t b, index_t t) const noexcept {
+    return !has_mask() || mask(b, t) != 0.0f;
+  }
+};
+
+//! Opt-in flag for policies: specialise to `true`, or give the type a
+//! `static constexpr bool is_policy = true` member.
+template <class P> inline constexpr bool enable_policy = requires { requires P::is_policy; };
+
+//! A type P models `PolicyShape` if, for `p` a const P,
+//! 1. `p.vocab_size()` returns V ≥ 1, the number of logits per position, and
+//! 2. `p.context_length()` returns the longest sequence (prompt + response) it accepts;
+//! both convertible to `index_t`.
+template <class P>
+concept PolicyShape = requires(const P& p) {
+  { p.vocab_size() } -> std::convertible_to<index_t>;
+  { p.context_length() } -> std::convertible_to<index_t>;
+};
+
+//! A type P models `LogitsForward` if, for `p` an lvalue of P, `batch` a `token_batch` with
+//! B·T rows and `logits` a `matrix_view<float>` of shape [B·T, V],
+//! 1. `p.forward(batch, logits)` writes row `b·T + t` = the logits predicting token t + 1 of
+//!    sequence b (rows outside `batch.mask` may be left as zeros), and
+//! 2. it remembers what `backward` needs (so `forward` is not `const`).
+template <class P>
+concept LogitsForward = requires(P& p, const token_batch& batch, matrix_view<float> logits) {
+  p.forward(batch, logits);
+};
+
+//! A type P models `LogitsBackward` if, for `p` an lvalue of P and `dlogits` a
+//! `matrix_view<const float>` of the last forward's shape,
+//! 1. `p.backward(dlogits)` *adds* dL/dθ to every parameter's `grad`, for the batch of the most
+//!    recent `forward` (rows outside that batch's mask must hold zeros), and
+//! 2. `p.zero_grad()` sets every gradient to zero.
+template <class P>
+concept LogitsBackward = requires(P& p, matrix_view<const float> dlogits) {
+  p.backward(dlogits);
+  p.zero_grad();
+};
+
+//! A type P models `ParameterSource` if, for `p` an lvalue of P,
+//! 1. `p.parameters()` returns something convertible to `std::span<const parameter_ref>`, and
+//! 2. that list (names, order, storage) stays the same for the lifetime of `p`.
+template <class P>
+concept ParameterSource = requires(P& p) {
+  { p.parameters() } -> std::convertible_to<std::span<const parameter_ref>>;
+};
+
+//! A type P models `IncrementalDecoder` if, for `p` a const P, `n` an `index_t`, `tokens` a
+//! `vector_view<const token_t>` of length n and `logits` a `matrix_view<float>` of shape [n, V],
+//! 1. `P::cache_type` names its decoding state and `p.make_cache(n)` returns an empty one for n
+//!    sequences (allocating everything the decode steps need), and
+//! 2. `p.decode(cache, tokens, logits)` appends `tokens[i]` to sequence i for every i and writes
+//!    the logits of each sequence's next token into `logits.row(i)`; after k calls they equal
+//!    rows `i·k + (k−1)` of `forward` over the same k tokens.
+template <class P>
+concept IncrementalDecoder =
+    requires { typename P::cache_type; } &&
+    requires(const P& p, typename P::cache_type& cache, index_t n, vector_view<const token_t> tokens,
+             matrix_view<float> logits) {
+      { p.make_cache(n) } -> std::same_as<typename P::cache_type>;
+      p.decode(cache, tokens, logits);
+    };
+
+//! A type P models `Policy` if
+//! 1. it opts in through `rlvr::enable_policy<P>`,
+//! 2. it models `PolicyShape` (vocabulary and context length),
+//! 3. it models `LogitsForward` and `LogitsBackward` (a differentiable batched forward),
+//! 4. it models `ParameterSource` (named float parameters and gradients), and
+//! 5. it models `IncrementalDecoder` (a cache for sampling one token per sequence per call).
+template <class P>
+concept Policy = enable_policy<std::remove_cvref_t<P>> && PolicyShape<std::remove_cvref_t<P>> &&
+                 LogitsForward<std::remove_cvref_t<P>> && LogitsBackward<std::remove_cvref_t<P>> &&
+                 ParameterSource<std::remove_cvref_t<P>> && IncrementalDecoder<std::remove_cvref_t<P>>;
+
+//! A type P models `ValueHeadPolicy` if
+//! 1. it models `Policy`,
+//! 2. `p.forward(batch, logits, values)` with `values` a `vector_view<float>` of length B·T also
+//!    writes V(s_t) = the scalar value of the prefix tokens 0..t into `values[b·T + t]`, and
+//! 3. `p.backward(dlogits, dvalues)` with `dvalues` a `vector_view<const float>` adds the
+//!    gradients of both heads (through the shared trunk).
+template <class P>
+concept ValueHeadPolicy =
+    Policy<P> && requires(std::remove_cvref_t<P>& p, const token_batch& batch, matrix_view<float> logits,
+                          vector_view<float> values, matrix_view<const float> dlogits,
+                          vector_view<const float> dvalues) {
+      p.forward(batch, logits, values);
+      p.backward(dlogits, dvalues);
+    };
+
+//! A type R models `ReferencePolicy` if, for `r` an lvalue of R, `batch` a `token_batch` [B, T]
+//! and `out` a `matrix_view<float>` [B, T],
+//! 1. `r.reference_log_probs(batch, out)` writes `out(b, t)` = log π_ref(tokens(b, t+1) |
+//!    tokens(b, 0..t)) for t < T − 1 where the mask is set, and 0 elsewhere, and
+//! 2. its parameters never change through this call (the reference is frozen).
+template <class R>
+concept ReferencePolicy = requires(R& r, const token_batch& batch, matrix_view<float> out) {
+  r.reference_log_probs(batch, out);
+};
+
+} // namespace rlvr
