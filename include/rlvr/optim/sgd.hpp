@@ -1,0 +1,117 @@
+#pragma once
+//! \file rlvr/optim/sgd.hpp
+//! \brief Stochastic gradient descent with momentum, dampening, Nesterov and L2 weight decay.
+//!
+//! The update follows PyTorch's `torch.optim.SGD` exactly, per element, with g = grad:
+//!
+//!     g ← g + λ·θ                                   (weight_decay λ, L2; skipped when λ = 0)
+//!     b ← g                 on the first step,       (momentum μ > 0 only)
+//!     b ← μ·b + (1 − d)·g   afterwards               (dampening d)
+//!     g ← g + μ·b  (Nesterov)   or   g ← b
+//!     θ ← θ − η·g                                    (learning rate η)
+//!
+//! Arithmetic is float32 with the hyperparameters rounded to float once per step (PyTorch's
+//! float32 path). State: the momentum buffer b per parameter and whether it has been
+//! initialised; `save_state`/`load_state` round-trip it bit-exactly.
+
+#include <span>
+#include <string>
+
+#include "rlvr/optim/concepts.hpp"
+#include "rlvr/optim/detail/slots.hpp"
+
+namespace rlvr {
+
+//! Hyperparameters of `sgd` (designated initialisers: `sgd({.lr = 0.1, .momentum = 0.9})`).
+struct sgd_config {
+  double lr = 1e-2;          //!< learning rate η ≥ 0
+  double momentum = 0.0;     //!< μ ∈ [0, 1)
+  double dampening = 0.0;    //!< d ∈ [0, 1]
+  double weight_decay = 0.0; //!< L2 coefficient λ ≥ 0 (added to the gradient)
+  bool nesterov = false;     //!< Nesterov momentum (needs μ > 0 and d = 0)
+};
+
+//! SGD with momentum (PyTorch semantics). Models `rlvr::Optimizer`.
+class sgd {
+public:
+  static constexpr bool is_optimizer = true;
+
+  explicit sgd(const sgd_config& c = {}) : cfg_(c) {
+    detail::expect_lr(c.lr, "sgd");
+    RLVR_EXPECTS(c.momentum >= 0.0 && c.momentum < 1.0, config, "sgd: momentum = ", c.momentum, " not in [0, 1)");
+    RLVR_EXPECTS(c.dampening >= 0.0 && c.dampening <= 1.0, config, "sgd: dampening = ", c.dampening,
+                 " not in [0, 1]");
+    RLVR_EXPECTS(c.weight_decay >= 0.0, config, "sgd: weight_decay = ", c.weight_decay, " must be >= 0");
+    RLVR_EXPECTS(!c.nesterov || (c.momentum > 0.0 && c.dampening == 0.0), config,
+                 "sgd: nesterov needs momentum > 0 and dampening = 0 (momentum = ", c.momentum,
+                 ", dampening = ", c.dampening, ")");
+  }
+
+  //! One update of every parameter from its gradient.
+  void step(std::span<const parameter_ref> params) {
+    slots_.bind(params, "sgd::step");
+    const float lr = static_cast<float>(cfg_.lr), mu = static_cast<float>(cfg_.momentum),
+                damp = 1.0f - static_cast<float>(cfg_.dampening), wd = static_cast<float>(cfg_.weight_decay);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      float* th = params[i].value.data();
+      const float* gr = params[i].grad.data();
+      float* b = slots_[i].buf[0].data();
+      const std::size_t n = params[i].value.size();
+      for (std::size_t j = 0; j < n; ++j) {
+        float g = gr[j];
+        if (wd != 0.0f) g += wd * th[j];
+        if (mu != 0.0f) {
+          b[j] = steps_ == 0 ? g : mu * b[j] + damp * g;
+          g = cfg_.nesterov ? g + mu * b[j] : b[j];
+        }
+        th[j] -= lr * g;
+      }
+    }
+    ++steps_;
+  }
+
+  [[nodiscard]] double learning_rate() const noexcept { return cfg_.lr; }
+  void set_learning_rate(double lr) {
+    detail::expect_lr(lr, "sgd::set_learning_rate");
+    cfg_.lr = lr;
+  }
+  [[nodiscard]] const sgd_config& config() const noexcept { return cfg_; }
+  //! Number of steps taken.
+  [[nodiscard]] std::int64_t steps() const noexcept { return steps_; }
+
+  //! Adds metadata `optimizer = sgd`, `step`, `lr`, `momentum`, `dampening`, `weight_decay`,
+  //! `nesterov`, `params` and tensors `momentum.<name>`.
+  void save_state(state_dict& d) const {
+    d.set_meta("optimizer", "sgd");
+    d.set_meta_int("step", steps_);
+    d.set_meta_number("lr", cfg_.lr);
+    d.set_meta_number("momentum", cfg_.momentum);
+    d.set_meta_number("dampening", cfg_.dampening);
+    d.set_meta_number("weight_decay", cfg_.weight_decay);
+    d.set_meta_int("nesterov", cfg_.nesterov ? 1 : 0);
+    slots_.save(d, names);
+  }
+  //! Restores everything `save_state` wrote (hyperparameters included).
+  void load_state(const state_dict& d) {
+    detail::expect_optimizer_kind(d, "sgd");
+    sgd_config c;
+    c.lr = d.meta_number("lr");
+    c.momentum = d.meta_number("momentum");
+    c.dampening = d.meta_number("dampening");
+    c.weight_decay = d.meta_number("weight_decay");
+    c.nesterov = d.meta_int("nesterov") != 0;
+    sgd fresh(c); // validates
+    fresh.steps_ = d.meta_int("step");
+    fresh.slots_.load(d, names);
+    *this = std::move(fresh);
+  }
+
+private:
+  static constexpr const char* names[1] = {"momentum"};
+  sgd_config cfg_;
+  std::int64_t steps_ = 0;
+  detail::optimizer_slots<1> slots_;
+};
+static_assert(Optimizer<sgd>);
+
+} // namespace rlvr
