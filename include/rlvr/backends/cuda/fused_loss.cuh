@@ -51,6 +51,7 @@
 #include "rlvr/backends/cuda.hpp"
 #include "rlvr/backends/cuda/error.cuh"
 #include "rlvr/backends/cuda/memory.cuh"
+#include "rlvr/backends/cuda/detail/checks.cuh"
 #include "rlvr/config.hpp"
 #include "rlvr/view.hpp"
 
@@ -281,36 +282,12 @@ __global__ void __launch_bounds__(Policy::fused_loss.block_threads, Policy::fuse
   }
 }
 
-template <class Target>
-__global__ void first_bad_target_kernel(const Target* targets, index_t n, index_t vocab,
-                                        unsigned long long* first_bad) {
-  for (index_t i = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<index_t>(gridDim.x) * blockDim.x) {
-    const auto t = targets[i];
-    if (t < 0 || static_cast<index_t>(t) >= vocab) atomicMin(first_bad, static_cast<unsigned long long>(i));
-  }
-}
-
 } // namespace detail
 
 //! Checks on the device that every target id lies in [0, vocab); throws `rlvr::range_error`
 //! naming the first offending index and value. Synchronises `b.stream`.
 template <class Target> void check_targets(cuda_backend b, vector_view<const Target> targets, index_t vocab) {
-  if (targets.empty()) return;
-  constexpr auto none = std::numeric_limits<unsigned long long>::max();
-  const std::vector<unsigned long long> init{none};
-  device_buffer<unsigned long long> first(static_cast<index_t>(1), b.stream);
-  RLVR_CUDA_CHECK(cudaMemcpyAsync(first.data(), init.data(), sizeof(unsigned long long), cudaMemcpyHostToDevice, b.stream));
-  const auto blocks = static_cast<unsigned>((targets.size() + 255) / 256 < 1024 ? (targets.size() + 255) / 256 : 1024);
-  detail::first_bad_target_kernel<<<blocks, 256, 0, b.stream>>>(targets.data(), targets.size(), vocab, first.data());
-  RLVR_CUDA_CHECK_LAUNCH();
-  const auto bad = first.download()[0];
-  if (bad != none) {
-    Target value{};
-    RLVR_CUDA_CHECK(cudaMemcpyAsync(&value, targets.data() + bad, sizeof(Target), cudaMemcpyDeviceToHost, b.stream));
-    RLVR_CUDA_CHECK(cudaStreamSynchronize(b.stream));
-    fail<range_error>("targets[", bad, "] = ", static_cast<long long>(value), " is outside [0, ", vocab, ")");
-  }
+  detail::expect_ids_in_range(b.stream, targets, vocab, "targets");
 }
 
 //! Throws `rlvr::numerical_error` naming the first row whose flags (from `fused_loss_grad`) carry
