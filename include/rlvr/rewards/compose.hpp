@@ -1,0 +1,120 @@
+#pragma once
+//! \file rlvr/rewards/compose.hpp
+//! \brief Composition of rewards at compile time: weighting, weighted sums, gating.
+//!
+//! | expression                          | reward of (x, y, a)                                  |
+//! |-------------------------------------|------------------------------------------------------|
+//! | `weighted(w, r)`                    | w · r(x, y, a)                                       |
+//! | `weighted(w1, r1) + weighted(w2, r2)` | w1 · r1(x, y, a) + w2 · r2(x, y, a)                |
+//! | `weighted_sum(r1, r2, …)`           | r1(x, y, a) + r2(x, y, a) + …  (terms left to right) |
+//! | `gated(g, r, otherwise, threshold)` | r(x, y, a) if g(x, y, a) ≥ threshold, else `otherwise` |
+//!
+//! Each result is a `Reward` holding its parts by value, so the whole tree is one type and the
+//! calls inline. Sums add in a fixed left-to-right order, so results are bit-identical across
+//! runs and thread counts. A gate evaluates its reward only when the gate passes (a failed
+//! format check skips the math verification), and a NaN gate value fails the gate.
+//!
+//!     // 1 for a correct, well-formatted answer; 0.1 for a well-formatted wrong one; −1 for
+//!     // anything without exactly one box:
+//!     auto r = rlvr::gated(rlvr::boxed_format{},
+//!                          rlvr::weighted(0.9, rlvr::math_verifier{}) +
+//!                              rlvr::weighted(0.1, rlvr::boxed_format{}),
+//!                          /*otherwise=*/-1.0);
+//!     static_assert(rlvr::Reward<decltype(r)>);
+
+#include <cmath>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "rlvr/error.hpp"
+#include "rlvr/rewards/concepts.hpp"
+
+namespace rlvr {
+
+//! w · r. Build with `rlvr::weighted(w, r)`, which checks that w is finite.
+template <Reward R> struct weighted_reward {
+  double weight = 1.0;
+  R reward;
+
+  double operator()(std::string_view prompt, std::string_view response, std::string_view reference) const {
+    return weight * static_cast<double>(reward(prompt, response, reference));
+  }
+};
+
+//! Σ_k r_k, evaluated left to right. Build with `weighted_sum(…)` or `operator+` on weighted
+//! terms.
+template <Reward... Rs> struct reward_sum {
+  static_assert(sizeof...(Rs) >= 1, "rlvr::reward_sum needs at least one term");
+  std::tuple<Rs...> terms;
+
+  double operator()(std::string_view prompt, std::string_view response, std::string_view reference) const {
+    return std::apply(
+        [&](const auto&... r) {
+          double s = 0.0;
+          ((s += static_cast<double>(r(prompt, response, reference))), ...);
+          return s;
+        },
+        terms);
+  }
+};
+
+//! `reward` if `gate ≥ threshold`, else `otherwise`. Build with `rlvr::gated(…)`.
+template <Reward G, Reward R> struct gated_reward {
+  G gate;
+  R reward;
+  double otherwise = 0.0;
+  double threshold = 0.5;
+
+  double operator()(std::string_view prompt, std::string_view response, std::string_view reference) const {
+    const double g = static_cast<double>(gate(prompt, response, reference));
+    return g >= threshold ? static_cast<double>(reward(prompt, response, reference)) : otherwise;
+  }
+};
+
+//! w · r. Throws `rlvr::config_error` if `w` is not finite.
+template <Reward R> [[nodiscard]] weighted_reward<std::remove_cvref_t<R>> weighted(double w, R&& r) {
+  RLVR_EXPECTS(std::isfinite(w), config, "weighted: weight = ", w, " is not finite");
+  return {w, std::forward<R>(r)};
+}
+
+//! r1 + r2 + … (wrap terms in `weighted` for weights).
+template <Reward... Rs> [[nodiscard]] reward_sum<std::remove_cvref_t<Rs>...> weighted_sum(Rs&&... rs) {
+  return {std::tuple<std::remove_cvref_t<Rs>...>(std::forward<Rs>(rs)...)};
+}
+
+//! `reward` where `gate(x, y, a) ≥ threshold`, else `otherwise`. Throws `rlvr::config_error` if
+//! `otherwise` or `threshold` is not finite.
+template <Reward G, Reward R>
+[[nodiscard]] gated_reward<std::remove_cvref_t<G>, std::remove_cvref_t<R>>
+gated(G&& gate, R&& reward, double otherwise = 0.0, double threshold = 0.5) {
+  RLVR_EXPECTS(std::isfinite(otherwise), config, "gated: otherwise = ", otherwise, " is not finite");
+  RLVR_EXPECTS(std::isfinite(threshold), config, "gated: threshold = ", threshold, " is not finite");
+  return {std::forward<G>(gate), std::forward<R>(reward), otherwise, threshold};
+}
+
+//! weighted(a) + weighted(b) → a two-term sum.
+template <class A, class B>
+[[nodiscard]] reward_sum<weighted_reward<A>, weighted_reward<B>> operator+(weighted_reward<A> a,
+                                                                          weighted_reward<B> b) {
+  return {{std::move(a), std::move(b)}};
+}
+
+//! (sum) + weighted(b) → the sum with one more term.
+template <class... As, class B>
+[[nodiscard]] reward_sum<As..., weighted_reward<B>> operator+(reward_sum<As...> s, weighted_reward<B> b) {
+  return {std::tuple_cat(std::move(s.terms), std::tuple<weighted_reward<B>>(std::move(b)))};
+}
+
+namespace detail {
+//! A minimal Reward used to check the composite templates against the concept.
+struct reward_probe {
+  double operator()(std::string_view, std::string_view, std::string_view) const { return 1.0; }
+};
+} // namespace detail
+static_assert(Reward<weighted_reward<detail::reward_probe>>);
+static_assert(Reward<reward_sum<detail::reward_probe, weighted_reward<detail::reward_probe>>>);
+static_assert(Reward<gated_reward<detail::reward_probe, detail::reward_probe>>);
+
+} // namespace rlvr

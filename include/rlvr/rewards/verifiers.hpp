@@ -1,0 +1,237 @@
+#pragma once
+//! \file rlvr/rewards/verifiers.hpp
+//! \brief The shipped verifiers — `exact_match`, `numeric_match`, `math_verifier` — and the
+//!        `boxed_format` reward. Each models `rlvr::Reward`.
+//!
+//! All four are small aggregates configured with designated initialisers and called as
+//! `r(prompt, response, reference)`; the prompt is ignored. They share one policy for bad input:
+//!
+//! | input                                          | result                                  |
+//! |------------------------------------------------|-----------------------------------------|
+//! | response with no extractable answer            | `incorrect` (0 by default)              |
+//! | extracted answer that is not valid UTF-8       | `incorrect`                             |
+//! | empty / megabyte / deeply nested response      | scored normally, in time linear in size |
+//! | reference empty, not valid UTF-8, or (numeric) not a number | `rlvr::parse_error`        |
+//! | non-finite reward values or tolerances         | `rlvr::config_error`                    |
+//!
+//! Bad *model output* is a low reward — RLVR must be able to punish it, and a trainer must not
+//! stop on it. Bad *caller data* (the dataset's reference) is a programming error and throws,
+//! naming the value.
+//!
+//! ## Where the answer is read (`answer_source`)
+//! | value                  | the answer is                                                  |
+//! |------------------------|----------------------------------------------------------------|
+//! | `whole`                | the whole response, trimmed                                    |
+//! | `last_boxed`           | the last `\boxed{…}` (`rlvr::last_boxed`)                       |
+//! | `boxed_or_whole`       | the last box if there is one, else the whole response          |
+//! | `last_number`          | the last number token (`rlvr::last_number`)                     |
+//! | `boxed_or_last_number` | the last box if there is one, else the last number             |
+//! | `after_marker`         | the rest of the line after the last `marker` (GSM8K's `####`)  |
+
+#include <cmath>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "rlvr/error.hpp"
+#include "rlvr/rewards/concepts.hpp"
+#include "rlvr/rewards/extract.hpp"
+#include "rlvr/rewards/normalize.hpp"
+#include "rlvr/rewards/numbers.hpp"
+
+namespace rlvr {
+
+//! Where a verifier reads the answer inside a response (table in the file comment).
+enum class answer_source { whole, last_boxed, boxed_or_whole, last_number, boxed_or_last_number, after_marker };
+
+//! The answer part of `response` per `source` (trimmed), or nullopt when there is none.
+//! `marker` is used by `answer_source::after_marker` only. O(|response|), never throws.
+[[nodiscard]] inline std::optional<std::string_view> extract_answer(std::string_view response,
+                                                                    answer_source source,
+                                                                    std::string_view marker = {}) noexcept {
+  std::optional<std::string_view> a;
+  switch (source) {
+  case answer_source::whole: a = response; break;
+  case answer_source::last_boxed: a = last_boxed(response); break;
+  case answer_source::boxed_or_whole:
+    a = last_boxed(response);
+    if (!a) a = response;
+    break;
+  case answer_source::last_number: a = last_number(response); break;
+  case answer_source::boxed_or_last_number:
+    a = last_boxed(response);
+    if (!a) a = last_number(response);
+    break;
+  case answer_source::after_marker: a = after_last_marker(response, marker); break;
+  }
+  if (!a) return std::nullopt;
+  const std::string_view t = trim(*a);
+  if (t.empty()) return std::nullopt;
+  return t;
+}
+
+namespace detail {
+//! At most 80 bytes of `s` for an error message, with an ellipsis when cut.
+inline std::string excerpt(std::string_view s) {
+  if (s.size() <= 80) return std::string(s);
+  return std::string(s.substr(0, 77)) + "...";
+}
+
+inline void check_reward_values(const char* who, double correct, double incorrect) {
+  RLVR_EXPECTS(std::isfinite(correct), config, who, ": correct = ", correct, " is not finite");
+  RLVR_EXPECTS(std::isfinite(incorrect), config, who, ": incorrect = ", incorrect, " is not finite");
+}
+
+//! Validates a reference answer (non-empty after trimming, valid UTF-8); returns it trimmed.
+inline std::string_view checked_reference(const char* who, std::string_view reference) {
+  const std::string_view r = trim(reference);
+  RLVR_EXPECTS(!r.empty(), parse, who, ": the reference answer is empty");
+  RLVR_EXPECTS(is_valid_utf8(r), parse, who, ": the reference answer '", excerpt(r),
+               "' is not valid UTF-8");
+  return r;
+}
+
+inline bool ascii_iequal(char a, char b) noexcept {
+  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+  return lower(a) == lower(b);
+}
+} // namespace detail
+
+//! Exact string match: `correct` iff the extracted answer equals the trimmed reference, byte for
+//! byte — or ASCII-case-insensitively with `ignore_case`, or ignoring every ASCII whitespace
+//! byte with `ignore_whitespace`. For tasks with one canonical spelling (a letter choice, a
+//! word, a token sequence).
+//!
+//!     rlvr::exact_match em{.source = rlvr::answer_source::after_marker, .marker = "####",
+//!                          .ignore_case = true};
+//!     em("", "… #### Paris", "paris") == 1.0
+struct exact_match {
+  answer_source source = answer_source::boxed_or_whole; //!< where the answer is read
+  std::string marker = {};                              //!< for `answer_source::after_marker`
+  bool ignore_case = false;                             //!< ASCII letters only
+  bool ignore_whitespace = false;                       //!< drop ' ', \t, \n, \r, \f, \v
+  double correct = 1.0;
+  double incorrect = 0.0;
+
+  //! O(|response| + |reference|). Throws `rlvr::parse_error` for an empty or non-UTF-8
+  //! reference, `rlvr::config_error` for non-finite reward values.
+  double operator()(std::string_view /*prompt*/, std::string_view response,
+                    std::string_view reference) const {
+    detail::check_reward_values("exact_match", correct, incorrect);
+    const std::string_view ref = detail::checked_reference("exact_match", reference);
+    const auto ans = extract_answer(response, source, marker);
+    if (!ans || !is_valid_utf8(*ans)) return incorrect;
+    return equal(*ans, ref) ? correct : incorrect;
+  }
+
+private:
+  bool equal(std::string_view a, std::string_view b) const noexcept {
+    std::size_t i = 0, j = 0;
+    for (;;) {
+      if (ignore_whitespace) {
+        while (i < a.size() && detail::is_space(a[i])) ++i;
+        while (j < b.size() && detail::is_space(b[j])) ++j;
+      }
+      if (i == a.size() || j == b.size()) return i == a.size() && j == b.size();
+      if (ignore_case ? !detail::ascii_iequal(a[i], b[j]) : a[i] != b[j]) return false;
+      ++i, ++j;
+    }
+  }
+};
+static_assert(Reward<exact_match>);
+
+//! Numeric match: `correct` iff the extracted answer and the reference are numbers
+//! (`rlvr::parse_number`, after `rlvr::normalize_math_answer` strips `$`, `%`, units, spaces,
+//! thousands separators) and `rlvr::numbers_close(answer, reference, abs_tol, rel_tol)`:
+//! the same exact rational, or |a − b| ≤ max(abs_tol, rel_tol · max(|a|, |b|)).
+//! Defaults: abs_tol = 0, rel_tol = 1e-9 (Python's `math.isclose`), so `0.5`, `1/2`,
+//! `\frac{1}{2}`, `5e-1` all match `0.5`, and `0.333` does not match `1/3`.
+//!
+//!     rlvr::numeric_match nm{.abs_tol = 1e-6};
+//!     nm("", "The total is 1,234.5 dollars.", "1234.5") == 1.0   // boxed_or_last_number
+struct numeric_match {
+  double abs_tol = 0.0;                                       //!< ≥ 0, finite
+  double rel_tol = 1e-9;                                      //!< ≥ 0, finite
+  answer_source source = answer_source::boxed_or_last_number; //!< where the answer is read
+  std::string marker = {};                                    //!< for `answer_source::after_marker`
+  double correct = 1.0;
+  double incorrect = 0.0;
+
+  //! O(|response| + |reference|). Throws `rlvr::parse_error` when the reference is empty, not
+  //! UTF-8 or not a number; `rlvr::config_error` for bad tolerances or reward values.
+  double operator()(std::string_view /*prompt*/, std::string_view response,
+                    std::string_view reference) const {
+    detail::check_reward_values("numeric_match", correct, incorrect);
+    RLVR_EXPECTS(abs_tol >= 0.0 && std::isfinite(abs_tol), config, "numeric_match: abs_tol = ",
+                 abs_tol, " must be finite and >= 0");
+    RLVR_EXPECTS(rel_tol >= 0.0 && std::isfinite(rel_tol), config, "numeric_match: rel_tol = ",
+                 rel_tol, " must be finite and >= 0");
+    const std::string_view ref = detail::checked_reference("numeric_match", reference);
+    const auto want = parse_number(normalize_math_answer(ref));
+    RLVR_EXPECTS(want.has_value(), parse, "numeric_match: the reference answer '",
+                 detail::excerpt(ref), "' is not a number");
+    const auto ans = extract_answer(response, source, marker);
+    if (!ans || !is_valid_utf8(*ans)) return incorrect;
+    const auto got = parse_number(normalize_math_answer(*ans));
+    if (!got) return incorrect;
+    return numbers_close(*got, *want, abs_tol, rel_tol) ? correct : incorrect;
+  }
+};
+static_assert(Reward<numeric_match>);
+
+//! The MATH-benchmark verifier: `correct` iff the last `\boxed{…}`/`\fbox{…}` of the response
+//! is `rlvr::math_equivalent` to the reference. The reference may be the bare answer
+//! (`\frac{1}{2}`) or a whole MATH solution, whose last box is then the answer. This is the
+//! binary reward of the paper's experiments (spec §1: r ∈ {0, 1}).
+//!
+//!     rlvr::math_verifier v;
+//!     v("", "… so the probability is $\\boxed{\\dfrac12}$.", "0.5") == 1.0
+struct math_verifier {
+  double correct = 1.0;
+  double incorrect = 0.0;
+
+  //! O(|response| + |reference|). Throws `rlvr::parse_error` for an empty or non-UTF-8
+  //! reference (or a reference solution whose last box is empty or never closed).
+  double operator()(std::string_view /*prompt*/, std::string_view response,
+                    std::string_view reference) const {
+    detail::check_reward_values("math_verifier", correct, incorrect);
+    const std::string_view ref = reference_answer(reference);
+    const auto ans = last_boxed(response);
+    if (!ans || !is_valid_utf8(*ans)) return incorrect;
+    return math_equivalent(*ans, ref) ? correct : incorrect;
+  }
+
+  //! The answer inside a reference: its last box if it has a box command, else all of it.
+  //! Throws `rlvr::parse_error` when that is empty or not UTF-8.
+  static std::string_view reference_answer(std::string_view reference) {
+    const std::string_view r = detail::checked_reference("math_verifier", reference);
+    if (count_box_commands(r) == 0) return r;
+    const auto boxed = last_boxed(r);
+    RLVR_EXPECTS(boxed.has_value() && !trim(*boxed).empty(), parse,
+                 "math_verifier: the reference solution '", detail::excerpt(r),
+                 "' has a \\boxed command but its last box is empty or never closed");
+    return trim(*boxed);
+  }
+};
+static_assert(Reward<math_verifier>);
+
+//! A format reward: `pass` iff the response contains exactly one `\boxed`/`\fbox` command
+//! (nested and unclosed ones count) and its argument is non-empty valid UTF-8; `fail`
+//! otherwise. Ignores the prompt and the reference. Typical use: a small bonus, or a gate
+//! (`rlvr::gated`), that teaches a policy to commit to one final answer.
+struct boxed_format {
+  double pass = 1.0;
+  double fail = 0.0;
+
+  //! O(|response|); throws `rlvr::config_error` only for non-finite `pass`/`fail`.
+  double operator()(std::string_view /*prompt*/, std::string_view response,
+                    std::string_view /*reference*/) const {
+    detail::check_reward_values("boxed_format", pass, fail);
+    if (count_box_commands(response) != 1) return fail;
+    const auto a = last_boxed(response);
+    return a && !trim(*a).empty() && is_valid_utf8(*a) ? pass : fail;
+  }
+};
+static_assert(Reward<boxed_format>);
+
+} // namespace rlvr
