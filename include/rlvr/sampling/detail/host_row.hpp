@@ -1,0 +1,326 @@
+#pragma once
+// Private: the host kernel that samples one row (rlvr/sampling/sampler.hpp drives it).
+//
+// Passes over a row of V logits (contiguous):
+//   1. max + NaN/+inf detection (vectorised, 16 lanes);
+//   2. w_v = exp((z_v − m)/τ) into the workspace, with per-block (64) partial sums in double
+//      (and Σ exp(z_v − m) when the policy log-prob needs it at τ ≠ 1);
+//   3. only with filters: the thresholds t_k, t_p by a 2048-bin histogram of (count, mass) over
+//      weight_bin(w), then an exact sort of the one bin holding each threshold (small V: one sort
+//      of the row instead); then the masked block sums Σ_{w ≥ t} w;
+//   4. the inverse-CDF pick: walk block sums (O(V/64)), then one block (O(64)).
+// No full sort of the vocabulary on the large-V path; the sorted bin is typically tiny (a bin
+// spans a factor 2^(1/16) of weight) and is all of V only when all logits tie.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <vector>
+
+#include "rlvr/config.hpp"
+#include "rlvr/sampling/detail/exp.hpp"
+#include "rlvr/sampling/processors.hpp"
+
+namespace rlvr::detail {
+
+inline constexpr index_t sample_block = 64;      // block of the partial sums
+inline constexpr index_t sample_lanes = 16;      // accumulator lanes (one AVX-512 register of float)
+inline constexpr index_t sample_small_vocab = 1024; // at or below: thresholds by one sort of the row
+
+template <class T> struct sample_workspace {
+  std::vector<T> w;
+  std::vector<double> block;
+  std::vector<T> cand;
+  std::vector<std::uint32_t> cnt = std::vector<std::uint32_t>(weight_bins);
+  std::vector<double> mass = std::vector<double>(weight_bins);
+
+  static sample_workspace& local() {
+    thread_local sample_workspace ws;
+    return ws;
+  }
+  void fit(index_t n) {
+    const auto un = static_cast<std::size_t>(n);
+    if (w.size() < un) w.resize(un);
+    const auto nb = static_cast<std::size_t>((n + sample_block - 1) / sample_block);
+    if (block.size() < nb) block.resize(nb);
+  }
+};
+
+// Status of one row, reported by the driver after the parallel loop (deterministically: the
+// smallest bad row wins).
+enum class row_status : std::uint8_t { ok = 0, bad_value = 1, all_neg_inf = 2 };
+
+template <class T> RLVR_FORCEINLINE T fast_max(const T* z, index_t n, bool& bad) {
+  constexpr index_t L = sample_lanes;
+  T mx[L];
+  unsigned flag[L];
+  for (index_t l = 0; l < L; ++l) {
+    mx[l] = -std::numeric_limits<T>::infinity();
+    flag[l] = 0;
+  }
+  index_t v = 0;
+  for (; v + L <= n; v += L)
+    for (index_t l = 0; l < L; ++l) {
+      const T x = z[v + l];
+      mx[l] = x > mx[l] ? x : mx[l];
+      flag[l] |= static_cast<unsigned>(x != x) | static_cast<unsigned>(x == std::numeric_limits<T>::infinity());
+    }
+  for (; v < n; ++v) {
+    const T x = z[v];
+    mx[0] = x > mx[0] ? x : mx[0];
+    flag[0] |= static_cast<unsigned>(x != x) | static_cast<unsigned>(x == std::numeric_limits<T>::infinity());
+  }
+  T m = mx[0];
+  unsigned f = flag[0];
+  for (index_t l = 1; l < L; ++l) {
+    m = mx[l] > m ? mx[l] : m;
+    f |= flag[l];
+  }
+  bad = f != 0;
+  return m;
+}
+
+// Σ exp(z − m) (no store): the policy normaliser at τ = 1.
+template <class T> double fast_sumexp(const T* z, index_t n, T m) {
+  constexpr index_t L = sample_lanes;
+  T acc[L] = {};
+  index_t v = 0;
+  for (; v + L <= n; v += L)
+    for (index_t l = 0; l < L; ++l) acc[l] += exp_nonpos(z[v + l] - m);
+  for (; v < n; ++v) acc[0] += exp_nonpos(z[v] - m);
+  double s = 0.0;
+  for (index_t l = 0; l < L; ++l) s += static_cast<double>(acc[l]);
+  return s;
+}
+
+// w = exp((z − m)·inv) into `w`, block sums into `block`; returns Σ w (double, in block order).
+// With Policy, also returns Σ exp(z − m) in s1.
+template <bool Policy, class T>
+double exp_pass(const T* z, index_t n, T m, T inv, T* w, double* block, double& s1) {
+  constexpr index_t L = sample_lanes, B = sample_block;
+  double s = 0.0;
+  s1 = 0.0;
+  for (index_t b0 = 0; b0 < n; b0 += B) {
+    const index_t len = std::min<index_t>(B, n - b0);
+    const T* zb = z + b0;
+    T* wb = w + b0;
+    T acc[L] = {};
+    T acc1[L] = {};
+    if (len == B) {
+      for (index_t i = 0; i < B; i += L)
+        for (index_t l = 0; l < L; ++l) {
+          const T d = zb[i + l] - m;
+          const T e = exp_nonpos(d * inv);
+          wb[i + l] = e;
+          acc[l] += e;
+          if constexpr (Policy) acc1[l] += exp_nonpos(d);
+        }
+    } else {
+      for (index_t i = 0; i < len; ++i) {
+        const T d = zb[i] - m;
+        const T e = exp_nonpos(d * inv);
+        wb[i] = e;
+        acc[0] += e;
+        if constexpr (Policy) acc1[0] += exp_nonpos(d);
+      }
+    }
+    double bs = 0.0, bs1 = 0.0;
+    for (index_t l = 0; l < L; ++l) {
+      bs += static_cast<double>(acc[l]);
+      if constexpr (Policy) bs1 += static_cast<double>(acc1[l]);
+    }
+    block[b0 / B] = bs;
+    s += bs;
+    s1 += bs1;
+  }
+  return s;
+}
+
+// Masked block sums Σ_{w ≥ t} w; returns their total (double, block order).
+template <class T> double masked_block_sums(const T* w, index_t n, T t, double* block) {
+  constexpr index_t L = sample_lanes, B = sample_block;
+  double s = 0.0;
+  for (index_t b0 = 0; b0 < n; b0 += B) {
+    const index_t len = std::min<index_t>(B, n - b0);
+    const T* wb = w + b0;
+    T acc[L] = {};
+    if (len == B) {
+      for (index_t i = 0; i < B; i += L)
+        for (index_t l = 0; l < L; ++l) {
+          const T x = wb[i + l];
+          acc[l] += x >= t ? x : T(0);
+        }
+    } else {
+      for (index_t i = 0; i < len; ++i) acc[0] += wb[i] >= t ? wb[i] : T(0);
+    }
+    double bs = 0.0;
+    for (index_t l = 0; l < L; ++l) bs += static_cast<double>(acc[l]);
+    block[b0 / B] = bs;
+    s += bs;
+  }
+  return s;
+}
+
+// Inverse-CDF pick over {w ≥ t, w > 0} using the block sums (total s_k, summed in block order).
+template <class T> index_t pick(const T* w, index_t n, T t, const double* block, double target) {
+  constexpr index_t B = sample_block;
+  const index_t nb = (n + B - 1) / B;
+  double c = 0.0;
+  index_t b = 0;
+  while (b < nb - 1 && c + block[b] <= target) c += block[b++];
+  const index_t b0 = b * B, b1 = std::min<index_t>(n, b0 + B);
+  index_t last = -1;
+  for (index_t v = b0; v < b1; ++v) {
+    const T x = w[v];
+    if (x >= t && x > T(0)) {
+      c += static_cast<double>(x);
+      last = v;
+      if (c > target) return v;
+    }
+  }
+  if (last >= 0) return last;
+  for (index_t v = b0 - 1; v >= 0; --v) // rounding left this block empty: the last kept before it
+    if (w[v] >= t && w[v] > T(0)) return v;
+  for (index_t v = b1; v < n; ++v)
+    if (w[v] >= t && w[v] > T(0)) return v;
+  return -1;
+}
+
+// In a descending-sorted run `c[0..len)`, starting from accumulated mass `acc`, the first value
+// x at which the mass of everything ≥ x reaches `target` (ties enter together). Returns
+// c[len−1] if it never does (rounding), with `found` false.
+template <class T> T mass_threshold_sorted(const T* c, index_t len, double acc, double target) {
+  index_t i = 0;
+  while (i < len) {
+    const T x = c[i];
+    while (i < len && c[i] == x) acc += static_cast<double>(c[i++]);
+    if (acc >= target) return x;
+  }
+  return len > 0 ? c[len - 1] : T(0);
+}
+
+// Thresholds t_k (top-k) and t_p (top-p) over the weights; both 0 when their filter is off.
+template <class T>
+void thresholds(const T* w, index_t n, const sampling_params& p, double s_total,
+                sample_workspace<T>& ws, T& tk, T& tp) {
+  tk = T(0);
+  tp = T(0);
+  const bool use_k = p.top_k > 0 && p.top_k < n;
+  const bool use_p = p.top_p < 1.0;
+  if (!use_k && !use_p) return;
+  auto& cand = ws.cand;
+  if (n <= sample_small_vocab) {
+    cand.assign(w, w + n);
+    std::sort(cand.begin(), cand.end(), std::greater<T>());
+    index_t len = n;
+    double mk = s_total;
+    if (use_k) {
+      tk = cand[static_cast<std::size_t>(p.top_k - 1)];
+      len = p.top_k;
+      while (len < n && cand[static_cast<std::size_t>(len)] == tk) ++len;
+      mk = 0.0;
+      for (index_t i = 0; i < len; ++i) mk += static_cast<double>(cand[static_cast<std::size_t>(i)]);
+    }
+    if (use_p) tp = mass_threshold_sorted(cand.data(), len, 0.0, p.top_p * mk);
+    return;
+  }
+  // Large V: histogram of (count, mass) per weight bin.
+  std::uint32_t* cnt = ws.cnt.data();
+  double* mass = ws.mass.data();
+  std::fill(cnt, cnt + weight_bins, 0u);
+  std::fill(mass, mass + weight_bins, 0.0);
+  for (index_t v = 0; v < n; ++v) {
+    const std::uint32_t b = weight_bin(w[v]);
+    cnt[b] += 1;
+    mass[b] += static_cast<double>(w[v]);
+  }
+  auto collect = [&](std::uint32_t bin) {
+    cand.clear();
+    for (index_t v = 0; v < n; ++v)
+      if (weight_bin(w[v]) == bin) cand.push_back(w[v]);
+    std::sort(cand.begin(), cand.end(), std::greater<T>());
+  };
+  double mk = s_total;
+  std::int64_t bk = -1;      // bin of t_k
+  double bk_partial = 0.0;   // mass of that bin's elements ≥ t_k
+  index_t bk_len = 0;        // how many of the sorted bin are ≥ t_k
+  if (use_k) {
+    std::uint64_t above = 0;
+    double above_mass = 0.0;
+    std::int64_t b = weight_bins - 1;
+    for (; b > 0; --b) {
+      if (above + cnt[b] >= static_cast<std::uint64_t>(p.top_k)) break;
+      above += cnt[b];
+      above_mass += mass[b];
+    }
+    collect(static_cast<std::uint32_t>(b));
+    const auto r = static_cast<std::size_t>(p.top_k - 1) - static_cast<std::size_t>(above);
+    tk = cand[r];
+    bk_len = static_cast<index_t>(r) + 1;
+    while (bk_len < static_cast<index_t>(cand.size()) && cand[static_cast<std::size_t>(bk_len)] == tk) ++bk_len;
+    for (index_t i = 0; i < bk_len; ++i) bk_partial += static_cast<double>(cand[static_cast<std::size_t>(i)]);
+    bk = b;
+    mk = above_mass + bk_partial;
+  }
+  if (!use_p) return;
+  const double target = p.top_p * mk;
+  double acc = 0.0;
+  for (std::int64_t b = weight_bins - 1; b >= 0 && b >= bk; --b) {
+    if (b == bk) { // the top-k bin: its sorted kept part is in cand already
+      tp = mass_threshold_sorted(cand.data(), bk_len, acc, target);
+      return;
+    }
+    if (acc + mass[b] >= target || b == 0) {
+      collect(static_cast<std::uint32_t>(b));
+      tp = mass_threshold_sorted(cand.data(), static_cast<index_t>(cand.size()), acc, target);
+      return;
+    }
+    acc += mass[b];
+  }
+}
+
+// Samples one row. z: V contiguous logits. Returns ok, or the reason the row is unusable.
+template <class T>
+row_status sample_row(const T* z, index_t n, const sampling_params& p, double u,
+                      token_draw<T>& out) {
+  bool bad = false;
+  const T m = fast_max(z, n, bad);
+  if (bad) return row_status::bad_value;
+  if (m == -std::numeric_limits<T>::infinity()) return row_status::all_neg_inf;
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  if (p.greedy) {
+    index_t j = 0;
+    while (z[j] != m) ++j;
+    out.token = j;
+    out.logprob = T(0);
+    out.policy_logprob = p.policy_logprob ? static_cast<T>(-std::log(fast_sumexp(z, n, m))) : nan;
+    return row_status::ok;
+  }
+  auto& ws = sample_workspace<T>::local();
+  ws.fit(n);
+  T* w = ws.w.data();
+  double* block = ws.block.data();
+  const bool unit = p.temperature == 1.0;
+  const T inv = static_cast<T>(1.0 / p.temperature);
+  double s1 = 0.0;
+  const double s = (p.policy_logprob && !unit) ? exp_pass<true>(z, n, m, inv, w, block, s1)
+                                               : exp_pass<false>(z, n, m, inv, w, block, s1);
+  if (unit) s1 = s;
+  T t = T(0);
+  double sk = s;
+  if (p.filters(n)) {
+    T tk, tp;
+    thresholds(w, n, p, s, ws, tk, tp);
+    t = std::max({tk, tp, static_cast<T>(p.min_p)});
+    if (t > T(0)) sk = masked_block_sums(w, n, t, block);
+  }
+  const index_t j = pick(w, n, t, block, u * sk);
+  out.token = j;
+  const double d = static_cast<double>(z[j]) - static_cast<double>(m);
+  out.logprob = static_cast<T>(d / p.temperature - std::log(sk));
+  out.policy_logprob = p.policy_logprob ? static_cast<T>(d - std::log(s1)) : nan;
+  return row_status::ok;
+}
+
+} // namespace rlvr::detail
