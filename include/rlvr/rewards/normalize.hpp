@@ -34,7 +34,8 @@
 //! 5. *Thousands*: an answer that is exactly a number with `,` thousands groups loses the commas
 //!    (`1,000,000` → `1000000`; `(1,000)` and `1,2` keep theirs).
 //! 6. *Arguments*: `\frac12` → `\frac{1}{2}`, `\frac1{72}` → `\frac{1}{72}`,
-//!    `\frac{1}2` → `\frac{1}{2}`, `\sqrt2` → `\sqrt{2}`, `\sqrt[3]8` → `\sqrt[3]{8}`; an
+//!    `\frac{1}2` → `\frac{1}{2}`, `\binom52` → `\binom{5}{2}`, `\sqrt2` → `\sqrt{2}`,
+//!    `\sqrt[3]8` → `\sqrt[3]{8}`; an
 //!    unbraced argument is one character or one command, as TeX reads it.
 //! 7. *Decimals*: in every decimal number, trailing zeros after the point go, then a bare point
 //!    (`5.0` → `5`, `2.50` → `2.5`, `5.` → `5`), and a leading point gets a zero (`.5` → `0.5`).
@@ -43,8 +44,8 @@
 //!    `a/b` of two integers becomes `\frac{a}{b}` (MATH's `_fix_a_slash_b`).
 //!
 //! `math_equivalent(a, b)` is true when neither normalised answer is empty and
-//! (i) they are equal strings, or (ii) both are numbers (`parse_number`) and
-//! `numbers_close(·, ·, 0, 1e-9)` holds — exact rationals compare exactly, so `0.5`, `1/2`,
+//! (i) they are equal strings, or (ii) both are numbers (`parse_number`) and equal — as exact
+//! rationals when both are exact, else within relative tolerance 1e-9 — so `0.5`, `1/2`,
 //! `\frac{1}{2}` and `\frac12` agree but `0.333` and `\frac{1}{3}` do not — or (iii) (+) both are
 //! tuples/intervals/lists with the same brackets (`(`…`)`, `[`…`]`, `(`…`]`, `\{`…`\}`, or none)
 //! and the same number ≥ 2 of top-level comma-separated elements, equivalent pairwise by (i) or
@@ -327,7 +328,7 @@ inline std::size_t tex_token_length(std::string_view s, std::size_t i) noexcept 
   return e - i;
 }
 
-//! Step 6: brace the arguments of `\frac` and `\sqrt`.
+//! Step 6: brace the arguments of `\frac`, `\binom` and `\sqrt`.
 inline std::string argument_pass(std::string_view s) {
   const std::size_t n = s.size();
   const std::vector<std::size_t> close = close_of_open(s);
@@ -345,9 +346,10 @@ inline std::string argument_pass(std::string_view s) {
     k += len;
   };
   while (i < n) {
-    if (s.compare(i, 5, "\\frac") == 0) {
-      out += "\\frac";
-      i += 5;
+    if (s.compare(i, 5, "\\frac") == 0 || s.compare(i, 6, "\\binom") == 0) {
+      const std::size_t len = s[i + 1] == 'f' ? 5 : 6;
+      out.append(s.substr(i, len));
+      i += len;
       if (i < n && s[i] == '{') {
         if (close[i] != npos) fix_after[close[i]] = 1; // second argument checked at its `}`
       } else if (i < n && s[i] != '}') {
@@ -499,7 +501,10 @@ inline bool atoms_equivalent(std::string_view a, std::string_view b) {
   const auto x = parse_number(a);
   if (!x) return false;
   const auto y = parse_number(b);
-  return y && numbers_close(*x, *y, 0.0, 1e-9);
+  if (!y) return false;
+  // Two exact rationals compare exactly (0.3333333333 is not 1/3); a value beyond 18 digits
+  // compares as a double with relative tolerance 1e-9.
+  return x->exact && y->exact ? numbers_close(*x, *y) : numbers_close(*x, *y, 0.0, 1e-9);
 }
 
 } // namespace detail
