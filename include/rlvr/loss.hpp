@@ -1,0 +1,473 @@
+#pragma once
+//! \file rlvr/loss.hpp
+//! \brief Entry points of the objectives engine: advantages, loss + dL/dlogits + diagnostics,
+//! forward-only log π and entropy, and PPO's clipped value loss.
+//!
+//! A trainer step, for a rollout batch of B responses (N tokens) and an objective `obj`:
+//!
+//!     // once per rollout batch: per-token advantages and active flags, [K, N]
+//!     auto adv = rlvr::estimate_advantages(obj, rlvr::advantage_input<float>{
+//!         .rewards = rewards, .group_ids = prompt_ids, .seq = token_seq, .mask = token_mask});
+//!     // per mini-batch of tokens [t0, t0 + n): the policy's logits rows for those tokens
+//!     rlvr::token_batch<float> mb = rlvr::slice(rlvr::token_batch<float>{
+//!         .logits = logits, .targets = tokens, .advantages = adv.advantages(), .active = adv.active(),
+//!         .seq = token_seq, .num_sequences = B, .old_logp = old_logp, .ref_logp = ref_logp}, t0, n);
+//!     auto diag = rlvr::loss_and_grad(rlvr::eigen_backend{.threads = 2}, obj, mb, grad,
+//!                                     {.temperature = 1.0, .aggregation = {.global_tokens = n_total}});
+//!
+//! `loss_and_grad` computes, in one read pass and one write pass over each active row of logits
+//! (x = z/τ, p = softmax(x)):
+//!   log π_t = x_{t,y_t} − logsumexp(x_t),  H_t = −Σ_v p_tv log p_tv,
+//!   L = Σ_k λ_k Σ_t w_kt ℓ_k(log π_t, log π_old,t, log π_ref,t, A_kt, H_t),
+//!   grad_tv = ∂L/∂z_tv (into `grad`, which may be the logits themselves: in place).
+//! The loss, its gradient and the diagnostics are deterministic: rows are independent, and the
+//! reductions over tokens run in a fixed order after the parallel pass.
+//!
+//! Rows of tokens that are not active in any component (masked, dropped) get a zero gradient
+//! row and are not read. Errors (all `rlvr::error`, naming the offending index or value):
+//! shape mismatches (`shape`), target ids outside [0, V) or seq ids outside [0, B) (`range`),
+//! bad numbers in the configuration (`config`), and — detected during the pass, raised after
+//! it — an active row with a NaN or +inf logit, an all −inf row, or a target whose logit is −inf
+//! (`numerical`); −inf entries elsewhere are masked vocabulary and are fine. After an error the
+//! contents of `grad` are unspecified.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "rlvr/backends/concepts.hpp"
+#include "rlvr/config.hpp"
+#include "rlvr/error.hpp"
+#include "rlvr/objectives/concepts.hpp"
+#include "rlvr/objectives/objective.hpp"
+#include "rlvr/objectives/row_math.hpp"
+#include "rlvr/view.hpp"
+
+namespace rlvr {
+
+//! One (mini-)batch of response tokens for the loss. [K, N] matrices have one row per objective
+//! component (K = 1 for a plain objective); their row stride may exceed N (a column block of a
+//! rollout-wide matrix, see `slice`).
+template <class T> struct token_batch {
+  matrix_view<const T> logits{};            //!< [N, V] policy logits, row-major, rows may be strided
+  vector_view<const token_t> targets{};     //!< [N] the sampled token of each row, in [0, V)
+  matrix_view<const T> advantages{};        //!< [K, N] A_kt
+  matrix_view<const std::uint8_t> active{}; //!< [K, N] 1 = token in component k's batch; empty = all active
+  vector_view<const std::int32_t> seq{};    //!< [N] response index of each token (needed by seq-mean aggregations)
+  index_t num_sequences = 0;              //!< range of seq ids; 0 = max(seq) + 1
+  vector_view<const T> old_logp{};          //!< [N] rollout log π; empty = on-policy (ρ = 1)
+  vector_view<const T> ref_logp{};          //!< [N] reference log π; required iff the objective has a KL term
+};
+
+//! Tokens [first, first + count) of a batch (the logits rows, targets and columns of [K, N]).
+template <class T> token_batch<T> slice(const token_batch<T>& b, index_t first, index_t count) {
+  const index_t n = b.targets.size();
+  RLVR_EXPECTS(first >= 0 && count >= 0 && first + count <= n, range, "slice: tokens [", first, ", ",
+               first + count, ") are outside [0, ", n, ")");
+  auto vec = [&](auto v) { return v.empty() ? v : decltype(v)(v.data() + first, count); };
+  auto cols = [&](auto m) {
+    return m.rows() == 0 ? m : decltype(m)(m.data() + first, m.rows(), count, m.row_stride());
+  };
+  token_batch<T> s = b;
+  s.logits = b.logits.block_rows(first, count);
+  s.targets = vec(b.targets);
+  s.advantages = cols(b.advantages);
+  s.active = cols(b.active);
+  s.seq = vec(b.seq);
+  s.old_logp = vec(b.old_logp);
+  s.ref_logp = vec(b.ref_logp);
+  return s;
+}
+
+//! Run-time options of `loss_and_grad`.
+struct loss_options {
+  double temperature = 1.0;                      //!< τ: log π is computed from z/τ (> 0)
+  aggregation_options aggregation{};             //!< global token / sequence counts
+  const advantage_report* advantages = nullptr;  //!< copied into the diagnostics when given
+};
+
+//! Optional per-token outputs of `loss_and_grad` (each empty or of length N).
+template <class T> struct token_outputs {
+  vector_view<T> logp{};    //!< log π_t
+  vector_view<T> entropy{}; //!< H_t
+  vector_view<T> loss{};    //!< Σ_k λ_k w_kt ℓ_kt (sums to the loss)
+};
+
+//! What `loss_and_grad` reports. Fractions and means are over the active tokens.
+struct loss_diagnostics {
+  double loss = 0;            //!< L
+  double clip_frac_low = 0;   //!< PPO: ρ < 1 − ε_low with the clipped branch taken
+  double clip_frac_high = 0;  //!< PPO: ρ > 1 + ε_high with the clipped branch taken
+  double clip_frac_dual = 0;  //!< dual clip taken
+  double kl_clamp_frac = 0;   //!< k3 clamp hit
+  double approx_kl = 0;       //!< mean(log π_old − log π) (verl's ppo_kl; 0 on-policy)
+  double ref_kl = 0;          //!< mean k3(log π_ref − log π) when reference log-probs are given
+  double mean_entropy = 0;    //!< mean H_t
+  double mean_logp = 0;       //!< mean log π_t
+  index_t active_tokens = 0;  //!< rows that entered the pass
+  index_t rows = 0;           //!< N
+  double zero_std_fraction = 0; //!< from the advantage report, when given
+  index_t dropped = 0;        //!< responses dropped by the estimator, when given
+};
+
+namespace detail {
+
+enum : std::uint8_t { row_bad = 0x80 };
+
+//! The objective's epilogue for `fused_rows` (trivially copyable, RLVR_HD).
+template <class T, class O> struct loss_epilogue {
+  O obj;
+  const T* adv;
+  const T* w;
+  index_t stride_adv;
+  index_t stride_w;
+  index_t k;
+  const T* old_logp; // nullable
+  const T* ref_logp; // nullable
+  T* logp_out;
+  T* entropy_out;
+  T* loss_out;
+  std::uint8_t* flags_out;
+
+  RLVR_HD bool active(index_t i) const {
+    for (index_t c = 0; c < k; ++c)
+      if (w[c * stride_w + i] != T(0)) return true;
+    return false;
+  }
+  RLVR_HD row_coeffs<T> operator()(index_t i, const row_stats<T>& s) const {
+    logp_out[i] = s.logp;
+    entropy_out[i] = s.entropy;
+    if (!(s.lse == s.lse) || !is_finite(s.logp)) {
+      loss_out[i] = T(0);
+      flags_out[i] = row_bad;
+      return {T(0), T(0)};
+    }
+    const token_input<T> in{s.logp, old_logp ? old_logp[i] : s.logp, ref_logp ? ref_logp[i] : T(0), T(0), s.entropy};
+    token_terms<T> r;
+    if (O::components == 1 || stride_adv == stride_w) {
+      r = obj.token(adv + i, w + i, stride_w, in);
+    } else { // gather the K advantages and weights (different strides)
+      T a[O::components], ww[O::components];
+      for (index_t c = 0; c < O::components; ++c) {
+        a[c] = adv[c * stride_adv + i];
+        ww[c] = w[c * stride_w + i];
+      }
+      r = obj.token(a, ww, 1, in);
+    }
+    loss_out[i] = r.loss;
+    flags_out[i] = r.flags;
+    return {r.dlogp, r.dentropy};
+  }
+};
+
+template <class T> void check_finite_vec(vector_view<const T> v, const char* what) {
+  for (index_t i = 0; i < v.size(); ++i)
+    RLVR_EXPECTS(std::isfinite(static_cast<double>(v[i])), numerical, what, "[", i, "] = ", v[i], " is not finite");
+}
+
+inline void check_temperature(double tau) {
+  RLVR_EXPECTS(tau > 0.0 && std::isfinite(tau), config, "temperature = ", tau, " must be finite and > 0");
+}
+
+template <class T> void check_logits_targets(matrix_view<const T> z, vector_view<const token_t> y, const char* who) {
+  RLVR_EXPECTS(z.rows() >= 0 && z.cols() >= 1, shape, who, ": logits are ", z.rows(), "x", z.cols(),
+               " (need at least one column)");
+  RLVR_EXPECTS(z.row_stride() >= z.cols(), shape, who, ": logits row_stride = ", z.row_stride(),
+               " is smaller than cols = ", z.cols());
+  RLVR_EXPECTS(z.data() != nullptr || z.rows() == 0, shape, who, ": null logits");
+  RLVR_EXPECTS(y.size() == z.rows(), shape, who, ": targets has length ", y.size(), " but logits have ", z.rows(),
+               " rows");
+  for (index_t i = 0; i < y.size(); ++i)
+    RLVR_EXPECTS(y[i] >= 0 && y[i] < z.cols(), range, who, ": targets[", i, "] = ", y[i], " is outside [0, ",
+                 z.cols(), ")");
+}
+
+template <class T, class U> void check_grad_alias(matrix_view<const T> z, matrix_view<U> g, const char* who) {
+  RLVR_EXPECTS(g.rows() == z.rows() && g.cols() == z.cols(), shape, who, ": grad is ", g.rows(), "x", g.cols(),
+               " but logits are ", z.rows(), "x", z.cols());
+  RLVR_EXPECTS(g.row_stride() >= g.cols(), shape, who, ": grad row_stride = ", g.row_stride(), " is smaller than cols");
+  RLVR_EXPECTS(g.data() != nullptr || g.rows() == 0, shape, who, ": null grad");
+  if (z.rows() == 0) return;
+  const auto* zb = reinterpret_cast<const char*>(z.data());
+  const auto* ze = reinterpret_cast<const char*>(z.data() + (z.rows() - 1) * z.row_stride() + z.cols());
+  const auto* gb = reinterpret_cast<const char*>(g.data());
+  const auto* ge = reinterpret_cast<const char*>(g.data() + (g.rows() - 1) * g.row_stride() + g.cols());
+  const bool same = static_cast<const void*>(g.data()) == static_cast<const void*>(z.data()) &&
+                    g.row_stride() == z.row_stride();
+  RLVR_EXPECTS(same || ge <= zb || ze <= gb, shape, who,
+               ": grad overlaps logits without being in place (same pointer and row stride)");
+}
+
+template <class T> [[noreturn]] void fail_row(index_t i, vector_view<const token_t> y, const T* logp, const char* who) {
+  if (logp[i] == -std::numeric_limits<T>::infinity())
+    fail<numerical_error>(who, ": targets[", i, "] = ", y[i], " has logit -inf (probability 0) in row ", i);
+  fail<numerical_error>(who, ": logits row ", i, " contains NaN or +inf, or every entry is -inf");
+}
+
+} // namespace detail
+
+//! Owned advantages of a rollout batch for a K-component objective ([K, N], row k = component k).
+template <class T> struct advantage_result {
+  index_t components = 0;
+  index_t tokens = 0;
+  std::vector<T> adv;                //!< [K·N]
+  std::vector<std::uint8_t> act;     //!< [K·N]
+  std::vector<T> returns;            //!< [N] (GAE's value targets; zeros otherwise)
+  advantage_report report;
+
+  [[nodiscard]] matrix_view<const T> advantages() const { return {adv.data(), components, tokens}; }
+  [[nodiscard]] matrix_view<const std::uint8_t> active() const { return {act.data(), components, tokens}; }
+};
+
+//! Runs the objective's estimator(s) over a rollout batch (see `rlvr/objectives/advantages.hpp`).
+//! Throws if the mask selects no token.
+template <Objective O, class T>
+advantage_result<T> estimate_advantages(const O& obj, const advantage_input<T>& in) {
+  obj.validate();
+  const index_t n = in.seq.size();
+  if (!in.mask.empty()) {
+    RLVR_EXPECTS(in.mask.size() == n, shape, "estimate_advantages: mask has length ", in.mask.size(),
+                 " but seq has ", n);
+    bool any = false;
+    for (index_t t = 0; t < n && !any; ++t) any = in.mask[t] != 0;
+    RLVR_EXPECTS(any || n == 0, range, "estimate_advantages: the mask selects no token (all ", n, " entries are 0)");
+  }
+  RLVR_EXPECTS(!O::needs_values || in.values.size() == n, shape, "estimate_advantages: the objective needs values of ",
+               "length ", n, " (got ", in.values.size(), ")");
+  advantage_result<T> r;
+  r.components = O::components;
+  r.tokens = n;
+  r.adv.assign(static_cast<std::size_t>(O::components * n), T(0));
+  r.act.assign(static_cast<std::size_t>(O::components * n), 0);
+  r.returns.assign(static_cast<std::size_t>(n), T(0));
+  r.report = obj.estimate(in, matrix_view<T>(r.adv.data(), O::components, n),
+                          matrix_view<std::uint8_t>(r.act.data(), O::components, n),
+                          O::needs_values ? vector_view<T>(r.returns) : vector_view<T>{});
+  return r;
+}
+
+//! Forward only: log π of each target and the entropy of each row, at temperature τ.
+//! `entropy` may be empty. One read pass per row.
+template <class B, class T>
+void log_prob_entropy(const B& backend, matrix_view<const T> logits, vector_view<const token_t> targets,
+                      vector_view<T> logp, vector_view<T> entropy, double temperature = 1.0) {
+  static_assert(LogProbBackend<B, T>, "rlvr::log_prob_entropy: the backend does not model rlvr::LogProbBackend for "
+                                      "this logit type; include <rlvr/backends/serial.hpp> or <rlvr/backends/eigen.hpp> "
+                                      "and pass rlvr::serial_backend{} or rlvr::eigen_backend{}");
+  detail::check_temperature(temperature);
+  detail::check_logits_targets(logits, targets, "log_prob_entropy");
+  expect_size(logp, logits.rows(), "log_prob_entropy: logp");
+  RLVR_EXPECTS(entropy.empty() || entropy.size() == logits.rows(), shape, "log_prob_entropy: entropy has length ",
+               entropy.size(), " but logits have ", logits.rows(), " rows");
+  backend.logp_entropy(logits, targets, static_cast<T>(temperature), logp, entropy);
+  for (index_t i = 0; i < logp.size(); ++i)
+    if (!std::isfinite(static_cast<double>(logp[i])))
+      detail::fail_row(i, targets, logp.data(), "log_prob_entropy");
+}
+
+//! The fused loss pass: loss, dL/dlogits into `grad` (may alias `batch.logits`) and diagnostics.
+template <class B, Objective O, class T>
+loss_diagnostics loss_and_grad(const B& backend, const O& obj, const token_batch<T>& batch, matrix_view<T> grad,
+                               const loss_options& opt = {}, token_outputs<T> out = {}) {
+  static_assert(FusedLossBackend<B, T>, "rlvr::loss_and_grad: the backend does not model rlvr::FusedLossBackend for "
+                                        "this logit type; include <rlvr/backends/serial.hpp> or "
+                                        "<rlvr/backends/eigen.hpp> and pass rlvr::serial_backend{} or rlvr::eigen_backend{}");
+  constexpr const char* who = "loss_and_grad";
+  constexpr index_t k = O::components;
+  obj.validate();
+  detail::check_temperature(opt.temperature);
+  RLVR_EXPECTS(opt.aggregation.global_tokens >= 0 && std::isfinite(opt.aggregation.global_tokens), config, who,
+               ": global_tokens = ", opt.aggregation.global_tokens, " must be finite and >= 0");
+  RLVR_EXPECTS(opt.aggregation.global_sequences >= 0 && std::isfinite(opt.aggregation.global_sequences), config, who,
+               ": global_sequences = ", opt.aggregation.global_sequences, " must be finite and >= 0");
+  const matrix_view<const T> z = batch.logits;
+  detail::check_logits_targets(z, batch.targets, who);
+  detail::check_grad_alias(z, grad, who);
+  const index_t n = z.rows();
+  RLVR_EXPECTS(batch.advantages.rows() == k && batch.advantages.cols() == n, shape, who, ": advantages are ",
+               batch.advantages.rows(), "x", batch.advantages.cols(), " but the objective has ", k,
+               " component(s) and there are ", n, " tokens (need ", k, "x", n, ")");
+  RLVR_EXPECTS(batch.active.rows() == 0 || (batch.active.rows() == k && batch.active.cols() == n), shape, who,
+               ": active is ", batch.active.rows(), "x", batch.active.cols(), " (need ", k, "x", n, " or empty)");
+  RLVR_EXPECTS(batch.seq.empty() || batch.seq.size() == n, shape, who, ": seq has length ", batch.seq.size(),
+               " but there are ", n, " tokens");
+  RLVR_EXPECTS(batch.old_logp.empty() || batch.old_logp.size() == n, shape, who, ": old_logp has length ",
+               batch.old_logp.size(), " but there are ", n, " tokens");
+  RLVR_EXPECTS(!O::uses_ref_logp || batch.ref_logp.size() == n, shape, who, ": the objective has a KL term and needs ",
+               "ref_logp of length ", n, " (got ", batch.ref_logp.size(), ")");
+  RLVR_EXPECTS(batch.ref_logp.empty() || batch.ref_logp.size() == n, shape, who, ": ref_logp has length ",
+               batch.ref_logp.size(), " but there are ", n, " tokens");
+  for (const auto* v : {&out.logp, &out.entropy, &out.loss})
+    RLVR_EXPECTS(v->empty() || v->size() == n, shape, who, ": a per-token output has length ", v->size(),
+                 " but there are ", n, " tokens");
+
+  // active flags (all ones when not given), sequence ids
+  std::vector<std::uint8_t> act_own;
+  matrix_view<const std::uint8_t> act = batch.active;
+  if (act.rows() == 0) {
+    act_own.assign(static_cast<std::size_t>(k * n), 1);
+    act = {act_own.data(), k, n};
+  }
+  index_t num_seq = batch.num_sequences;
+  std::vector<std::int32_t> seq_own;
+  vector_view<const std::int32_t> seq = batch.seq;
+  RLVR_EXPECTS(!O::needs_seq || !seq.empty() || n == 0, shape, who,
+               ": the objective aggregates per sequence and needs seq (length ", n, ")");
+  if (seq.empty()) { // token-level aggregations do not look at sequences
+    seq_own.assign(static_cast<std::size_t>(n), 0);
+    seq = seq_own;
+    num_seq = n > 0 ? 1 : 0;
+  } else {
+    RLVR_EXPECTS(num_seq >= 0, range, who, ": num_sequences = ", num_seq, " is negative");
+    if (num_seq == 0)
+      for (index_t t = 0; t < n; ++t) num_seq = std::max<index_t>(num_seq, static_cast<index_t>(seq[t]) + 1);
+    for (index_t t = 0; t < n; ++t)
+      RLVR_EXPECTS(seq[t] >= 0 && seq[t] < num_seq, range, who, ": seq[", t, "] = ", seq[t], " is outside [0, ",
+                   num_seq, ")");
+  }
+  // numbers the epilogue will read must be finite on active tokens
+  for (index_t c = 0; c < k; ++c)
+    for (index_t t = 0; t < n; ++t)
+      if (act(c, t)) {
+        RLVR_EXPECTS(std::isfinite(static_cast<double>(batch.advantages(c, t))), numerical, who, ": advantages(", c,
+                     ", ", t, ") = ", batch.advantages(c, t), " is not finite");
+        if (!batch.old_logp.empty())
+          RLVR_EXPECTS(std::isfinite(static_cast<double>(batch.old_logp[t])), numerical, who, ": old_logp[", t,
+                       "] = ", batch.old_logp[t], " is not finite");
+        if (O::uses_ref_logp)
+          RLVR_EXPECTS(std::isfinite(static_cast<double>(batch.ref_logp[t])), numerical, who, ": ref_logp[", t,
+                       "] = ", batch.ref_logp[t], " is not finite");
+      }
+
+  std::vector<T> w(static_cast<std::size_t>(k * n));
+  obj.weights(act, seq, num_seq, opt.aggregation, matrix_view<T>(w.data(), k, n));
+
+  std::vector<T> logp_own, ent_own, loss_own;
+  auto ensure = [n](vector_view<T> v, std::vector<T>& own) {
+    if (!v.empty()) return v.data();
+    own.assign(static_cast<std::size_t>(n), T(0));
+    return own.data();
+  };
+  T* logp = ensure(out.logp, logp_own);
+  T* ent = ensure(out.entropy, ent_own);
+  T* tl = ensure(out.loss, loss_own);
+  std::vector<std::uint8_t> flags(static_cast<std::size_t>(n), 0);
+
+  const detail::loss_epilogue<T, O> ep{obj,
+                                       batch.advantages.data(),
+                                       w.data(),
+                                       batch.advantages.row_stride(),
+                                       n,
+                                       k,
+                                       batch.old_logp.empty() ? nullptr : batch.old_logp.data(),
+                                       batch.ref_logp.empty() ? nullptr : batch.ref_logp.data(),
+                                       logp,
+                                       ent,
+                                       tl,
+                                       flags.data()};
+  // rows not active are not visited by the epilogue: clear their per-token outputs
+  for (index_t i = 0; i < n; ++i)
+    if (!ep.active(i)) logp[i] = ent[i] = tl[i] = T(0);
+  backend.fused_rows(z, batch.targets, static_cast<T>(opt.temperature), ep, grad);
+
+  loss_diagnostics d;
+  d.rows = n;
+  double n_act = 0, low = 0, high = 0, dual = 0, klc = 0, akl = 0, rkl = 0, ment = 0, mlogp = 0, loss = 0;
+  for (index_t i = 0; i < n; ++i) {
+    if (!ep.active(i)) continue;
+    if (flags[static_cast<std::size_t>(i)] & detail::row_bad) detail::fail_row(i, batch.targets, logp, who);
+    n_act += 1;
+    const std::uint8_t f = flags[static_cast<std::size_t>(i)];
+    low += (f & clipped_low) ? 1 : 0;
+    high += (f & clipped_high) ? 1 : 0;
+    dual += (f & clipped_dual) ? 1 : 0;
+    klc += (f & kl_clamped) ? 1 : 0;
+    loss += static_cast<double>(tl[i]);
+    ment += static_cast<double>(ent[i]);
+    mlogp += static_cast<double>(logp[i]);
+    if (!batch.old_logp.empty()) akl += static_cast<double>(batch.old_logp[i]) - static_cast<double>(logp[i]);
+    if (!batch.ref_logp.empty()) {
+      const double delta = std::clamp(static_cast<double>(batch.ref_logp[i]) - static_cast<double>(logp[i]), -20.0, 20.0);
+      rkl += std::exp(delta) - delta - 1.0;
+    }
+  }
+  d.loss = loss;
+  d.active_tokens = static_cast<index_t>(n_act);
+  if (n_act > 0) {
+    d.clip_frac_low = low / n_act;
+    d.clip_frac_high = high / n_act;
+    d.clip_frac_dual = dual / n_act;
+    d.kl_clamp_frac = klc / n_act;
+    d.approx_kl = akl / n_act;
+    d.ref_kl = rkl / n_act;
+    d.mean_entropy = ment / n_act;
+    d.mean_logp = mlogp / n_act;
+  }
+  if (opt.advantages) {
+    d.zero_std_fraction = opt.advantages->zero_std_fraction();
+    d.dropped = opt.advantages->dropped;
+  }
+  return d;
+}
+
+//! Result of `value_loss`.
+struct value_loss_result {
+  double loss = 0;      //!< ½·Σ m max((V − R)², (V_clip − R)²) / D
+  double clip_frac = 0; //!< fraction of active tokens where the clipped branch was taken
+};
+
+//! PPO's clipped value loss (verl's): with V_clip = clamp(V, V_old − c, V_old + c),
+//!   L_V = ½ · Σ_t m_t max((V_t − R_t)², (V_clip,t − R_t)²) / D,   D = Σ m (or `global_tokens`),
+//! and its gradient with respect to the value-head outputs V into `grad` (length N). R are
+//! GAE's returns (`advantage_result::returns`). `clip` > 0 (use infinity for no clipping).
+template <class T>
+value_loss_result value_loss(vector_view<const T> values, vector_view<const T> old_values, vector_view<const T> returns,
+                             vector_view<const std::uint8_t> mask, double clip, vector_view<T> grad,
+                             double global_tokens = 0) {
+  const index_t n = values.size();
+  expect_size(old_values, n, "value_loss: old_values");
+  expect_size(returns, n, "value_loss: returns");
+  expect_size(grad, n, "value_loss: grad");
+  RLVR_EXPECTS(mask.empty() || mask.size() == n, shape, "value_loss: mask has length ", mask.size(), " but values has ", n);
+  RLVR_EXPECTS(clip > 0.0, config, "value_loss: clip = ", clip, " must be > 0");
+  RLVR_EXPECTS(global_tokens >= 0 && std::isfinite(global_tokens), config, "value_loss: global_tokens = ", global_tokens,
+               " must be finite and >= 0");
+  double count = 0;
+  for (index_t t = 0; t < n; ++t) count += (mask.empty() || mask[t]) ? 1.0 : 0.0;
+  const double d = global_tokens > 0 ? global_tokens : count;
+  value_loss_result r;
+  if (d <= 0) {
+    for (index_t t = 0; t < n; ++t) grad[t] = T(0);
+    return r;
+  }
+  double clipped = 0;
+  for (index_t t = 0; t < n; ++t) {
+    if (!(mask.empty() || mask[t])) {
+      grad[t] = T(0);
+      continue;
+    }
+    const double v = static_cast<double>(values[t]), vo = static_cast<double>(old_values[t]);
+    const double ret = static_cast<double>(returns[t]);
+    RLVR_EXPECTS(std::isfinite(v) && std::isfinite(vo) && std::isfinite(ret), numerical, "value_loss: token ", t,
+                 " has a non-finite value, old value or return");
+    const double vc = std::clamp(v, vo - clip, vo + clip);
+    const double l1 = (v - ret) * (v - ret), l2 = (vc - ret) * (vc - ret);
+    double g;
+    if (l2 > l1) {
+      clipped += 1;
+      g = (v == vc) ? (vc - ret) : 0.0;
+      r.loss += 0.5 * l2;
+    } else {
+      g = v - ret;
+      r.loss += 0.5 * l1;
+    }
+    grad[t] = static_cast<T>(g / d);
+  }
+  r.loss /= d;
+  r.clip_frac = count > 0 ? clipped / count : 0.0;
+  return r;
+}
+
+} // namespace rlvr

@@ -1,0 +1,119 @@
+#pragma once
+//! \file rlvr/objectives/aggregation.hpp
+//! \brief The five aggregations of per-token losses (spec §5) as per-token weights.
+//!
+//! Every aggregation is linear in the per-token losses, so rlvr represents it by weights w_t:
+//! L = Σ_t w_t ℓ_t, and the gradient of token t's row is scaled by w_t. With m_t the token's
+//! active flag (mask ∧ response kept), n_i = Σ_{t∈i} m_t the active tokens of response i, and
+//! B the number of responses with n_i > 0 (or the caller's global count):
+//!
+//! | type                      | L                          | w_t               |
+//! |---------------------------|----------------------------|-------------------|
+//! | `token_mean`              | Σ m ℓ / Σ m                | m_t / D, D = Σ m or the caller's global token count |
+//! | `seq_mean_token_mean`     | mean_i( Σ_t m ℓ / n_i )    | m_t / (B · n_i)   |
+//! | `seq_mean_token_sum`      | mean_i( Σ_t m ℓ )          | m_t / B           |
+//! | `seq_mean_token_sum_norm` | Σ m ℓ / (B · L_const)      | m_t / (B · L)     |
+//! | `token_sum`               | Σ m ℓ                      | m_t               |
+//!
+//! **Drop versus zero.** A dropped response has m_t = 0 on all its tokens: it leaves every
+//! denominator above. A response kept with A = 0 still counts in D and B. Under `token_mean`,
+//! PSR with drop divides by the correct responses' tokens only; with zero, by all tokens.
+//!
+//! **Micro-batches.** Token-mean computed per micro-batch silently reweights gradients when
+//! micro-batches hold different token counts (spec §8): pass the global count in
+//! `aggregation_options::global_tokens` (and `global_sequences` for the seq-mean modes); the
+//! sum of the micro-batch losses then equals the full-batch loss.
+
+#include <cstdint>
+#include <vector>
+
+#include "rlvr/config.hpp"
+#include "rlvr/error.hpp"
+#include "rlvr/objectives/concepts.hpp"
+#include "rlvr/view.hpp"
+
+namespace rlvr {
+
+//! Σ m ℓ / Σ m — the reference code's choice.
+struct token_mean {
+  static constexpr aggregation_mode mode = aggregation_mode::token_mean;
+  [[nodiscard]] constexpr double length() const { return 0; }
+  constexpr void validate() const {}
+};
+static_assert(Aggregation<token_mean>);
+
+//! mean over responses of each response's token mean.
+struct seq_mean_token_mean {
+  static constexpr aggregation_mode mode = aggregation_mode::seq_mean_token_mean;
+  [[nodiscard]] constexpr double length() const { return 0; }
+  constexpr void validate() const {}
+};
+static_assert(Aggregation<seq_mean_token_mean>);
+
+//! mean over responses of each response's token sum.
+struct seq_mean_token_sum {
+  static constexpr aggregation_mode mode = aggregation_mode::seq_mean_token_sum;
+  [[nodiscard]] constexpr double length() const { return 0; }
+  constexpr void validate() const {}
+};
+static_assert(Aggregation<seq_mean_token_sum>);
+
+//! Σ m ℓ / (B · L) with a constant L (Dr. GRPO: the maximum response length).
+struct seq_mean_token_sum_norm {
+  static constexpr aggregation_mode mode = aggregation_mode::seq_mean_token_sum_norm;
+  double max_length = 1024; //!< L_const, > 0
+  [[nodiscard]] constexpr double length() const { return max_length; }
+  void validate() const {
+    RLVR_EXPECTS(max_length > 0.0, config, "seq_mean_token_sum_norm: max_length = ", max_length, " must be > 0");
+  }
+};
+static_assert(Aggregation<seq_mean_token_sum_norm>);
+
+//! Σ m ℓ.
+struct token_sum {
+  static constexpr aggregation_mode mode = aggregation_mode::token_sum;
+  [[nodiscard]] constexpr double length() const { return 0; }
+  constexpr void validate() const {}
+};
+static_assert(Aggregation<token_sum>);
+
+//! Fills w[t] for one component from its active flags (see the table above). `seq[t]` must be
+//! in [0, num_sequences) (checked by the entry points). A component with no active token gets
+//! all-zero weights (its loss is 0, not NaN).
+template <Aggregation A, class T>
+void aggregation_weights(const A& agg, vector_view<const std::uint8_t> active, vector_view<const std::int32_t> seq,
+                         index_t num_sequences, const aggregation_options& opt, vector_view<T> w) {
+  const index_t n = active.size();
+  constexpr aggregation_mode mode = A::mode;
+  if constexpr (mode == aggregation_mode::token_sum) {
+    for (index_t t = 0; t < n; ++t) w[t] = active[t] ? T(1) : T(0);
+  } else if constexpr (mode == aggregation_mode::token_mean) {
+    double count = 0;
+    for (index_t t = 0; t < n; ++t) count += active[t] ? 1.0 : 0.0;
+    const double d = opt.global_tokens > 0 ? opt.global_tokens : count;
+    const T inv = d > 0 ? static_cast<T>(1.0 / d) : T(0);
+    for (index_t t = 0; t < n; ++t) w[t] = active[t] ? inv : T(0);
+  } else {
+    std::vector<index_t> per_seq(static_cast<std::size_t>(num_sequences), 0);
+    for (index_t t = 0; t < n; ++t)
+      if (active[t]) ++per_seq[static_cast<std::size_t>(seq[t])];
+    double b = 0;
+    for (index_t c : per_seq) b += c > 0 ? 1.0 : 0.0;
+    if (opt.global_sequences > 0) b = opt.global_sequences;
+    for (index_t t = 0; t < n; ++t) {
+      if (!active[t] || b <= 0) {
+        w[t] = T(0);
+        continue;
+      }
+      if constexpr (mode == aggregation_mode::seq_mean_token_mean) {
+        w[t] = static_cast<T>(1.0 / (b * static_cast<double>(per_seq[static_cast<std::size_t>(seq[t])])));
+      } else if constexpr (mode == aggregation_mode::seq_mean_token_sum) {
+        w[t] = static_cast<T>(1.0 / b);
+      } else {
+        w[t] = static_cast<T>(1.0 / (b * agg.length()));
+      }
+    }
+  }
+}
+
+} // namespace rlvr

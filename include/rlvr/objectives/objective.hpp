@@ -1,0 +1,317 @@
+#pragma once
+//! \file rlvr/objectives/objective.hpp
+//! \brief Compile-time composition of objectives, weighted sums, and the ready-made objectives.
+//!
+//! An objective is *advantage estimator × surrogate × aggregation × regularisers* (STYLE §2):
+//!
+//!     auto obj = rlvr::make_objective(rlvr::group_zscore{.eps = 1e-6},
+//!                                     rlvr::ppo_clip{.eps_low = 0.2, .eps_high = 0.28},
+//!                                     rlvr::token_mean{},
+//!                                     rlvr::kl_k3{.beta = 1e-3}, rlvr::entropy_bonus{.coef = 1e-3});
+//!
+//! The per-token loss of a plain objective is ℓ_t = S(A_t, ρ_t) + Σ_r R_r(log π_t, log π_ref,t, H_t)
+//! and the objective's loss is L = Σ_t w_t ℓ_t with the aggregation weights w_t.
+//!
+//! A **weighted sum** Σ_k λ_k·O_k of objectives is an objective with K components: component k
+//! has its own advantages, active tokens and aggregation weights, and L = Σ_k λ_k L_k:
+//!
+//!     auto obj = 0.1 * rlvr::psr({.unused = rlvr::unused_side::zero})
+//!                    + rlvr::nsr({.unused = rlvr::unused_side::zero}); // == w_reinforce(0.1)
+//!
+//! **Ready-made objectives** (spec §2's table; the paper's settings are the defaults):
+//!
+//! | function        | estimator                        | surrogate  | aggregation              | regularisers |
+//! |-----------------|----------------------------------|------------|--------------------------|--------------|
+//! | `psr`           | sign_split{+1, 0}, drop          | ppo_clip   | token_mean               | —            |
+//! | `nsr`           | sign_split{0, −1}, drop          | ppo_clip   | token_mean               | —            |
+//! | `w_reinforce`   | sign_split{+λ, −1}, λ = 0.1      | ppo_clip   | token_mean               | —            |
+//! | `reinforce`     | sign_split{+1, −1}               | reinforce_surrogate | token_mean               | —            |
+//! | `ppo`           | gae (k1 in the reward, β = 1e-3) | ppo_clip   | token_mean               | entropy (c_H = 0) |
+//! | `grpo`          | group_zscore (ε = 1e-6)          | ppo_clip   | token_mean               | kl_k3 (β = 1e-3), entropy (c_H = 0) |
+//! | `dr_grpo`       | group_mean_baseline              | ppo_clip   | seq_mean_token_sum_norm  | entropy (c_H = 0) |
+//!
+//! The reference code runs PSR, NSR and W-REINFORCE through the PPO clip (spec §3), so they do
+//! here; with no old log-probs (on-policy) the clip is inactive and the gradient is REINFORCE's.
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#include "rlvr/config.hpp"
+#include "rlvr/objectives/advantages.hpp"
+#include "rlvr/objectives/aggregation.hpp"
+#include "rlvr/objectives/concepts.hpp"
+#include "rlvr/objectives/terms.hpp"
+#include "rlvr/view.hpp"
+
+namespace rlvr {
+
+namespace detail {
+//! A tiny trivially-copyable tuple of token terms (std::tuple is not trivially copyable, and
+//! objectives travel by value into GPU kernels).
+template <class... R> struct term_list {
+  static constexpr bool uses_old_logp = false;
+  static constexpr bool uses_ref_logp = false;
+  template <class T> RLVR_HD constexpr void add(const token_input<T>&, token_terms<T>&) const {}
+  void validate() const {}
+};
+template <class H, class... R> struct term_list<H, R...> {
+  H head{};
+  term_list<R...> tail{};
+  static constexpr bool uses_old_logp = H::uses_old_logp || term_list<R...>::uses_old_logp;
+  static constexpr bool uses_ref_logp = H::uses_ref_logp || term_list<R...>::uses_ref_logp;
+  template <class T> RLVR_HD constexpr void add(const token_input<T>& in, token_terms<T>& acc) const {
+    acc += head(in);
+    tail.add(in, acc);
+  }
+  void validate() const {
+    head.validate();
+    tail.validate();
+  }
+};
+template <class H, class... R> constexpr term_list<H, R...> make_term_list(H h, R... r) {
+  if constexpr (sizeof...(R) == 0) return {h, {}};
+  else return {h, make_term_list(r...)};
+}
+inline constexpr term_list<> make_term_list() { return {}; }
+
+template <class T> RLVR_HD constexpr token_terms<T> scaled(const token_terms<T>& r, T w) {
+  return {w * r.loss, w * r.dlogp, w * r.dentropy, r.flags};
+}
+} // namespace detail
+
+//! A plain objective: estimator E, surrogate S, aggregation A and regularisers R… (structure at
+//! compile time, numbers in the members). Build one with `make_objective` or a ready-made.
+template <AdvantageEstimator E, Surrogate S, Aggregation A, Regularizer... R> struct objective {
+  E estimator{};
+  S surrogate{};
+  A aggregation{};
+  detail::term_list<R...> regularizers{};
+
+  static constexpr index_t components = 1;
+  static constexpr bool uses_old_logp = S::uses_old_logp || detail::term_list<R...>::uses_old_logp;
+  static constexpr bool uses_ref_logp = S::uses_ref_logp || detail::term_list<R...>::uses_ref_logp;
+  static constexpr bool needs_values = E::needs_values;
+  static constexpr bool needs_group_ids = E::needs_group_ids;
+  static constexpr bool needs_seq = A::mode != aggregation_mode::token_mean && A::mode != aggregation_mode::token_sum;
+
+  //! ℓ_t before weighting: surrogate + regularisers.
+  template <class T> RLVR_HD constexpr token_terms<T> unweighted(const token_input<T>& in) const {
+    token_terms<T> r = surrogate(in);
+    regularizers.add(in, r);
+    return r;
+  }
+  //! w_t·ℓ_t with A_t = adv[0], w_t = w[0] (zero and flag-free when w_t = 0).
+  template <class T>
+  RLVR_HD constexpr token_terms<T> token(const T* adv, const T* w, index_t /*stride*/, token_input<T> in) const {
+    if (w[0] == T(0)) return {};
+    in.adv = adv[0];
+    return detail::scaled(unweighted(in), w[0]);
+  }
+  template <class T>
+  advantage_report estimate(const advantage_input<T>& in, matrix_view<T> adv, matrix_view<std::uint8_t> active,
+                            vector_view<T> returns) const {
+    return estimator.estimate(in, advantage_output<T>{adv.row(0), active.row(0), returns, {}});
+  }
+  template <class T>
+  void weights(matrix_view<const std::uint8_t> active, vector_view<const std::int32_t> seq, index_t num_sequences,
+               const aggregation_options& opt, matrix_view<T> w) const {
+    aggregation_weights(aggregation, active.row(0), seq, num_sequences, opt, w.row(0));
+  }
+  void validate() const {
+    estimator.validate();
+    surrogate.validate();
+    aggregation.validate();
+    regularizers.validate();
+  }
+};
+
+//! Builds `objective<E, S, A, R…>`; each part is checked with a message naming the piece.
+template <class E, class S, class A, class... R> constexpr auto make_objective(E e, S s, A a, R... r) {
+  static_assert(AdvantageEstimator<E>, "rlvr::make_objective: the first part must model rlvr::AdvantageEstimator "
+                                       "(sign_split, group_zscore, group_mean_baseline, rloo, whitened<...>, gae)");
+  static_assert(Surrogate<S>, "rlvr::make_objective: the second part must model rlvr::Surrogate, a token term "
+                              "that reads the advantage (rlvr::reinforce_surrogate or rlvr::ppo_clip)");
+  static_assert(Aggregation<A>, "rlvr::make_objective: the third part must model rlvr::Aggregation (token_mean, "
+                                "seq_mean_token_mean, seq_mean_token_sum, seq_mean_token_sum_norm, token_sum)");
+  static_assert((Regularizer<R> && ...), "rlvr::make_objective: every part after the aggregation must model "
+                                         "rlvr::Regularizer (kl_k1, kl_k2, kl_k3, entropy_bonus)");
+  if constexpr (AdvantageEstimator<E> && Surrogate<S> && Aggregation<A> && (Regularizer<R> && ...))
+    return objective<E, S, A, R...>{e, s, a, detail::make_term_list(r...)};
+}
+
+namespace detail {
+template <class... O> struct objective_list {
+  static constexpr index_t components = 0;
+  static constexpr bool uses_old_logp = false, uses_ref_logp = false, needs_values = false, needs_group_ids = false,
+                        needs_seq = false;
+  template <class T>
+  RLVR_HD constexpr void token(const double*, const T*, const T*, index_t, const token_input<T>&, token_terms<T>&) const {}
+  template <class T>
+  void estimate(const advantage_input<T>&, matrix_view<T>, matrix_view<std::uint8_t>, vector_view<T>, index_t,
+                advantage_report&) const {}
+  template <class T>
+  void weights(matrix_view<const std::uint8_t>, vector_view<const std::int32_t>, index_t, const aggregation_options&,
+               matrix_view<T>, index_t) const {}
+  void validate() const {}
+};
+template <class H, class... O> struct objective_list<H, O...> {
+  using rest = objective_list<O...>;
+  H head{};
+  rest tail{};
+  static constexpr index_t components = H::components + rest::components;
+  static constexpr bool uses_old_logp = H::uses_old_logp || rest::uses_old_logp;
+  static constexpr bool uses_ref_logp = H::uses_ref_logp || rest::uses_ref_logp;
+  static constexpr bool needs_values = H::needs_values || rest::needs_values;
+  static constexpr bool needs_group_ids = H::needs_group_ids || rest::needs_group_ids;
+  static constexpr bool needs_seq = H::needs_seq || rest::needs_seq;
+  template <class T>
+  RLVR_HD constexpr void token(const double* lambda, const T* adv, const T* w, index_t stride,
+                               const token_input<T>& in, token_terms<T>& acc) const {
+    if (lambda[0] != 0.0) acc += scaled(head.token(adv, w, stride, in), static_cast<T>(lambda[0]));
+    tail.token(lambda + 1, adv + H::components * stride, w + H::components * stride, stride, in, acc);
+  }
+  template <class T>
+  void estimate(const advantage_input<T>& in, matrix_view<T> adv, matrix_view<std::uint8_t> act, vector_view<T> ret,
+                index_t first, advantage_report& rep) const {
+    rep += head.estimate(in, adv.block_rows(first, H::components), act.block_rows(first, H::components), ret);
+    tail.estimate(in, adv, act, ret, first + H::components, rep);
+  }
+  template <class T>
+  void weights(matrix_view<const std::uint8_t> act, vector_view<const std::int32_t> seq, index_t ns,
+               const aggregation_options& opt, matrix_view<T> w, index_t first) const {
+    head.weights(act.block_rows(first, H::components), seq, ns, opt, w.block_rows(first, H::components));
+    tail.weights(act, seq, ns, opt, w, first + H::components);
+  }
+  void validate() const {
+    head.validate();
+    tail.validate();
+  }
+};
+} // namespace detail
+
+//! Σ_k λ_k·O_k: an objective whose components are those of its parts, in order. Advantages,
+//! active flags and weights are [K, N] matrices, one row per component.
+template <Objective... O> struct weighted_sum {
+  detail::objective_list<O...> parts{};
+  double lambda[sizeof...(O)]{};
+
+  static constexpr index_t components = detail::objective_list<O...>::components;
+  static constexpr bool uses_old_logp = detail::objective_list<O...>::uses_old_logp;
+  static constexpr bool uses_ref_logp = detail::objective_list<O...>::uses_ref_logp;
+  static constexpr bool needs_values = detail::objective_list<O...>::needs_values;
+  static constexpr bool needs_group_ids = detail::objective_list<O...>::needs_group_ids;
+  static constexpr bool needs_seq = detail::objective_list<O...>::needs_seq;
+
+  template <class T>
+  RLVR_HD constexpr token_terms<T> token(const T* adv, const T* w, index_t stride, const token_input<T>& in) const {
+    token_terms<T> acc{};
+    parts.token(lambda, adv, w, stride, in, acc);
+    return acc;
+  }
+  template <class T>
+  advantage_report estimate(const advantage_input<T>& in, matrix_view<T> adv, matrix_view<std::uint8_t> active,
+                            vector_view<T> returns) const {
+    advantage_report rep;
+    parts.estimate(in, adv, active, returns, 0, rep);
+    return rep;
+  }
+  template <class T>
+  void weights(matrix_view<const std::uint8_t> active, vector_view<const std::int32_t> seq, index_t num_sequences,
+               const aggregation_options& opt, matrix_view<T> w) const {
+    parts.weights(active, seq, num_sequences, opt, w, 0);
+  }
+  void validate() const {
+    for (double l : lambda)
+      RLVR_EXPECTS(std::isfinite(l), config, "weighted_sum: weight ", l, " is not finite");
+    parts.validate();
+  }
+};
+
+//! λ·O as a one-part weighted sum.
+template <Objective O> constexpr weighted_sum<O> operator*(double lambda, const O& o) { return {{o, {}}, {lambda}}; }
+//! O₁ + O₂ as a two-part weighted sum with unit weights.
+template <Objective A, Objective B> constexpr weighted_sum<A, B> operator+(const A& a, const B& b) {
+  return {{a, {b, {}}}, {1.0, 1.0}};
+}
+
+// ---- ready-made objectives ---------------------------------------------------------------------
+
+//! Positive sample reinforcement (spec §2): raise correct responses (A = +1).
+struct psr_config {
+  unused_side unused = unused_side::drop; //!< incorrect responses: dropped (paper) or A = 0
+  ppo_clip clip{};
+};
+using psr_objective = objective<sign_split, ppo_clip, token_mean>;
+static_assert(Objective<psr_objective>);
+inline psr_objective psr(const psr_config& c = {}) { return {{1.0, 0.0, c.unused}, c.clip, {}, {}}; }
+
+//! Negative sample reinforcement: lower incorrect responses (A = −1).
+struct nsr_config {
+  unused_side unused = unused_side::drop; //!< correct responses: dropped (paper) or A = 0
+  ppo_clip clip{};
+};
+using nsr_objective = objective<sign_split, ppo_clip, token_mean>;
+inline nsr_objective nsr(const nsr_config& c = {}) { return {{0.0, -1.0, c.unused}, c.clip, {}, {}}; }
+
+//! Weighted REINFORCE: λ·L_PSR + L_NSR (A = +λ / −1), λ = 0.1 in the paper.
+struct w_reinforce_config {
+  double lambda = 0.1;
+  ppo_clip clip{};
+};
+using w_reinforce_objective = objective<sign_split, ppo_clip, token_mean>;
+inline w_reinforce_objective w_reinforce(const w_reinforce_config& c = {}) {
+  return {{c.lambda, -1.0, unused_side::zero}, c.clip, {}, {}};
+}
+
+//! Plain REINFORCE with ±1 rewards and the −A·log π surrogate.
+struct reinforce_config {
+  double positive = 1.0;
+  double negative = -1.0;
+};
+using reinforce_objective = objective<sign_split, reinforce_surrogate, token_mean>;
+static_assert(Objective<reinforce_objective>);
+inline reinforce_objective reinforce(const reinforce_config& c = {}) {
+  return {{c.positive, c.negative, unused_side::zero}, {}, {}, {}};
+}
+
+//! PPO: GAE advantages over rewards with β·k1 folded in, clipped surrogate, entropy bonus.
+//! The value head's loss is `rlvr::value_loss` (rlvr/loss.hpp).
+struct ppo_config {
+  gae advantage{.gamma = 1.0, .lambda = 1.0, .kl_beta = 1e-3, .whiten = true, .whiten_eps = 1e-8};
+  ppo_clip clip{};
+  entropy_bonus entropy{.coef = 0.0};
+};
+using ppo_objective = objective<gae, ppo_clip, token_mean, entropy_bonus>;
+static_assert(Objective<ppo_objective>);
+inline ppo_objective ppo(const ppo_config& c = {}) { return {c.advantage, c.clip, {}, detail::make_term_list(c.entropy)}; }
+
+//! GRPO: group z-score advantages, clipped surrogate, k3 KL in the loss, entropy bonus.
+struct grpo_config {
+  group_zscore advantage{};
+  ppo_clip clip{};
+  kl_k3 kl{.beta = 1e-3, .clamp = 10.0};
+  entropy_bonus entropy{.coef = 0.0};
+};
+using grpo_objective = objective<group_zscore, ppo_clip, token_mean, kl_k3, entropy_bonus>;
+static_assert(Objective<grpo_objective>);
+inline grpo_objective grpo(const grpo_config& c = {}) {
+  return {c.advantage, c.clip, {}, detail::make_term_list(c.kl, c.entropy)};
+}
+
+//! Dr. GRPO: group-mean baseline without std, token sums normalised by a constant length.
+struct dr_grpo_config {
+  ppo_clip clip{};
+  double max_length = 1024; //!< L_const of seq_mean_token_sum_norm
+  entropy_bonus entropy{.coef = 0.0};
+};
+using dr_grpo_objective = objective<group_mean_baseline, ppo_clip, seq_mean_token_sum_norm, entropy_bonus>;
+static_assert(Objective<dr_grpo_objective>);
+inline dr_grpo_objective dr_grpo(const dr_grpo_config& c = {}) {
+  return {{}, c.clip, {c.max_length}, detail::make_term_list(c.entropy)};
+}
+
+static_assert(Objective<weighted_sum<psr_objective, nsr_objective>>);
+
+} // namespace rlvr

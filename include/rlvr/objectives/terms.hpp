@@ -1,0 +1,185 @@
+#pragma once
+//! \file rlvr/objectives/terms.hpp
+//! \brief Per-token surrogates and regularisers: `constexpr RLVR_HD` functors shared by every backend.
+//!
+//! Every term maps one token's inputs to its loss contribution ℓ_t and the two derivatives the
+//! fused pass needs (spec §3, §4, §6):
+//!
+//!   token_input  {logp = log π_t, old_logp = log π_old,t, ref_logp = log π_ref,t, adv = A_t, entropy = H_t}
+//!   token_terms  {loss = ℓ_t, dlogp = ∂ℓ_t/∂log π_t, dentropy = ∂ℓ_t/∂H_t, flags}
+//!
+//! (spec §6's coefficient is c_t = −dlogp). The terms are aggregates whose members are the
+//! runtime numbers, so they are configured with designated initialisers:
+//!
+//!     rlvr::ppo_clip{.eps_low = 0.2, .eps_high = 0.28, .dual_clip = 3.0}
+//!     rlvr::kl_k3{.beta = 1e-3}
+//!     rlvr::entropy_bonus{.coef = 1e-3}
+//!
+//! | term                 | ℓ_t                                                   | ∂ℓ/∂log π                 |
+//! |----------------------|-------------------------------------------------------|---------------------------|
+//! | `reinforce_surrogate`| −A·log π                                              | −A                        |
+//! | `ppo_clip`           | max(−Aρ, −A·clip(ρ, 1−ε_low, 1+ε_high)), ρ = e^{clamp(log π − log π_old)} | −Aρ, or 0 where clipped |
+//! |  + dual clip (A < 0) | min(ℓ, −c·A)                                          | 0 where −c·A is taken     |
+//! | `kl_k1`              | β·(log π − log π_ref)                                 | β                         |
+//! | `kl_k2`              | β·½Δ², Δ = log π_ref − log π                          | −β·Δ                      |
+//! | `kl_k3`              | β·clamp(e^Δ − Δ − 1, −k, k)                           | β·(1 − e^Δ), 0 if clamped |
+//! | `entropy_bonus`      | −c_H·H                                                | (∂ℓ/∂H = −c_H)            |
+//!
+//! `ppo_clip` without an old log-prob (on-policy, `old_logp == logp` treated as a constant) is
+//! ρ = 1 and has exactly REINFORCE's gradient. Flags report which branch a token took, for the
+//! clip-fraction diagnostics.
+
+#include <cstdint>
+#include <type_traits>
+
+#include "rlvr/config.hpp"
+#include "rlvr/detail/objectives_math.hpp"
+#include "rlvr/objectives/concepts.hpp"
+
+namespace rlvr {
+
+//! REINFORCE surrogate, ℓ = −A·log π (spec §3). Needs neither old nor reference log-probs.
+struct reinforce_surrogate {
+  static constexpr bool uses_old_logp = false;
+  static constexpr bool uses_ref_logp = false;
+  static constexpr bool uses_advantage = true;
+  template <class T> RLVR_HD constexpr token_terms<T> operator()(const token_input<T>& in) const {
+    return {-in.adv * in.logp, -in.adv, T(0), 0};
+  }
+  constexpr void validate() const {}
+};
+
+//! PPO's clipped surrogate with asymmetric clip range, optional dual clip and a clamp on the
+//! log-ratio before exp (spec §3). Valid: 0 ≤ ε_low < 1, ε_high ≥ 0, dual_clip = 0 (off) or > 1,
+//! log_ratio_clamp > 0.
+struct ppo_clip {
+  double eps_low = 0.2;          //!< ρ is clipped below at 1 − ε_low
+  double eps_high = 0.2;         //!< ρ is clipped above at 1 + ε_high ("clip-higher": 0.28)
+  double dual_clip = 0.0;        //!< c > 1 bounds the loss of A < 0 tokens by −c·A; 0 = off (verl: 3)
+  double log_ratio_clamp = 20.0; //!< log ρ is clamped to [−clamp, clamp] before exp
+
+  static constexpr bool uses_old_logp = true;
+  static constexpr bool uses_ref_logp = false;
+  static constexpr bool uses_advantage = true;
+
+  template <class T> RLVR_HD constexpr token_terms<T> operator()(const token_input<T>& in) const {
+    const T lim = static_cast<T>(log_ratio_clamp);
+    const T raw = in.logp - in.old_logp;
+    const T d = detail::clamp(raw, -lim, lim);
+    const T dd = (raw == d) ? T(1) : T(0); // the clamp stops the gradient
+    const T rho = detail::cexp(d);
+    const T lo = T(1) - static_cast<T>(eps_low), hi = T(1) + static_cast<T>(eps_high);
+    const T rho_c = detail::clamp(rho, lo, hi);
+    const T l1 = -in.adv * rho, l2 = -in.adv * rho_c;
+    token_terms<T> r;
+    if (l2 > l1) { // the clipped branch is active: ρ is outside [lo, hi] on the side A favours
+      r.loss = l2;
+      r.dlogp = T(0);
+      r.flags = rho < lo ? clipped_low : clipped_high;
+    } else {
+      r.loss = l1;
+      r.dlogp = -in.adv * rho * dd;
+    }
+    if (dual_clip > 0.0 && in.adv < T(0)) {
+      const T l3 = -in.adv * static_cast<T>(dual_clip);
+      if (r.loss > l3) {
+        r.loss = l3;
+        r.dlogp = T(0);
+        r.flags = clipped_dual;
+      }
+    }
+    return r;
+  }
+  //! Throws `rlvr::config_error` naming the bad value.
+  void validate() const;
+};
+
+//! KL penalty in the loss with the k1 estimator: β·(log π − log π_ref) (unbiased, may be < 0).
+struct kl_k1 {
+  double beta = 1e-3;
+  static constexpr bool uses_old_logp = false;
+  static constexpr bool uses_ref_logp = true;
+  static constexpr bool uses_advantage = false;
+  template <class T> RLVR_HD constexpr token_terms<T> operator()(const token_input<T>& in) const {
+    const T b = static_cast<T>(beta);
+    return {b * (in.logp - in.ref_logp), b, T(0), 0};
+  }
+  void validate() const;
+};
+
+//! KL penalty with the k2 estimator: β·½Δ², Δ = log π_ref − log π.
+struct kl_k2 {
+  double beta = 1e-3;
+  static constexpr bool uses_old_logp = false;
+  static constexpr bool uses_ref_logp = true;
+  static constexpr bool uses_advantage = false;
+  template <class T> RLVR_HD constexpr token_terms<T> operator()(const token_input<T>& in) const {
+    const T b = static_cast<T>(beta);
+    const T delta = in.ref_logp - in.logp;
+    return {b * T(0.5) * delta * delta, -b * delta, T(0), 0};
+  }
+  void validate() const;
+};
+
+//! KL penalty with the k3 estimator (GRPO's): β·(e^Δ − Δ − 1) ≥ 0, Δ = log π_ref − log π, with
+//! Δ clamped to [−20, 20] before exp and the estimate clamped to [−clamp, clamp] (verl: 10).
+struct kl_k3 {
+  double beta = 1e-3;
+  double clamp = 10.0;
+  static constexpr bool uses_old_logp = false;
+  static constexpr bool uses_ref_logp = true;
+  static constexpr bool uses_advantage = false;
+  template <class T> RLVR_HD constexpr token_terms<T> operator()(const token_input<T>& in) const {
+    const T b = static_cast<T>(beta);
+    const T raw = in.ref_logp - in.logp;
+    const T delta = detail::clamp(raw, T(-20), T(20));
+    const T e = detail::cexp(delta);
+    const T k = e - delta - T(1);
+    const T c = static_cast<T>(clamp);
+    if (k > c || raw != delta) return {b * detail::cmin(k, c), T(0), T(0), kl_clamped};
+    return {b * k, b * (T(1) - e), T(0), 0}; // ∂k/∂logπ = −(e^Δ − 1)
+  }
+  void validate() const;
+};
+
+//! Entropy bonus: ℓ = −c_H·H (maximising entropy), ∂ℓ/∂H = −c_H.
+struct entropy_bonus {
+  double coef = 1e-3;
+  static constexpr bool uses_old_logp = false;
+  static constexpr bool uses_ref_logp = false;
+  static constexpr bool uses_advantage = false;
+  template <class T> RLVR_HD constexpr token_terms<T> operator()(const token_input<T>& in) const {
+    const T c = static_cast<T>(coef);
+    return {-c * in.entropy, T(0), -c, 0};
+  }
+  void validate() const;
+};
+
+} // namespace rlvr
+
+// ---- validation (host only) ------------------------------------------------------------------
+#include "rlvr/error.hpp"
+
+namespace rlvr {
+inline void ppo_clip::validate() const {
+  RLVR_EXPECTS(eps_low >= 0.0 && eps_low < 1.0, config, "ppo_clip: eps_low = ", eps_low, " is outside [0, 1)");
+  RLVR_EXPECTS(eps_high >= 0.0 && detail::is_finite(eps_high), config, "ppo_clip: eps_high = ", eps_high,
+               " must be finite and >= 0");
+  RLVR_EXPECTS(dual_clip == 0.0 || (dual_clip > 1.0 && detail::is_finite(dual_clip)), config,
+               "ppo_clip: dual_clip = ", dual_clip, " must be 0 (off) or > 1");
+  RLVR_EXPECTS(log_ratio_clamp > 0.0, config, "ppo_clip: log_ratio_clamp = ", log_ratio_clamp, " must be > 0");
+}
+inline void kl_k1::validate() const {
+  RLVR_EXPECTS(beta >= 0.0 && detail::is_finite(beta), config, "kl_k1: beta = ", beta, " must be finite and >= 0");
+}
+inline void kl_k2::validate() const {
+  RLVR_EXPECTS(beta >= 0.0 && detail::is_finite(beta), config, "kl_k2: beta = ", beta, " must be finite and >= 0");
+}
+inline void kl_k3::validate() const {
+  RLVR_EXPECTS(beta >= 0.0 && detail::is_finite(beta), config, "kl_k3: beta = ", beta, " must be finite and >= 0");
+  RLVR_EXPECTS(clamp > 0.0, config, "kl_k3: clamp = ", clamp, " must be > 0");
+}
+inline void entropy_bonus::validate() const {
+  RLVR_EXPECTS(detail::is_finite(coef), config, "entropy_bonus: coef = ", coef, " must be finite");
+}
+} // namespace rlvr
