@@ -1,0 +1,452 @@
+#pragma once
+//! \file rlvr/backends/cuda/sampling.cuh
+//! \brief Sampling kernels on CUDA: temperature, top-k, top-p, min-p and greedy, drawing from the
+//! same Philox streams as the host samplers, without sorting the vocabulary (nvcc only).
+//!
+//! The semantics are exactly those of `rlvr/sampling/processors.hpp` (the same
+//! `sampling_params`, the same `stream_batch` addressing, the same `token_draw` outputs):
+//!
+//! 1. w_v = exp((z_v − m)/τ) with m = max_v z_v, computed by the host samplers' own `RLVR_HD`
+//!    `exp_nonpos`, so GPU and CPU weights agree to the last bit wherever both compilers
+//!    contract the same multiply-adds;
+//! 2. t_k = the k-th largest weight (ties kept together), t_p = the largest weight value t with
+//!    Σ_{kept, w ≥ t} w ≥ p·Σ_{kept} w, q = min-p; kept set K = {v : w_v ≥ max(t_k, t_p, q)};
+//! 3. one uniform u from the Philox block (seed, subsequence_i, offset_i), and the token is the
+//!    smallest id j ∈ K with Σ_{v∈K, v≤j} w_v > u·S_K (inverse CDF in token-id order);
+//! 4. log p̃_j = (z_j − m)/τ − log S_K and log π_j = (z_j − m) − log Σ_v e^{z_v − m}.
+//!
+//! So a row sampled here and on the CPU with the same seed gives the same token unless u·S_K
+//! falls within the two sums' rounding of a CDF step, or a threshold mass sits within rounding
+//! of p·S (tests/gpu/test_sampling.cu measures how often; see docs/backends.md).
+//!
+//! ## How the thresholds are found without a sort (radix select)
+//! A weight w ∈ [0, 1] is a non-negative float, so its bit pattern orders like its value. t_k
+//! and t_p are found by a three-level most-significant-digit radix select over those bits
+//! (13 + 11 + 8 bits: the first level is exactly `weight_bin`): per level one pass over the row
+//! builds a shared-memory histogram of (count, mass) over the elements that match the digits
+//! fixed so far, and a block-wide descending scan of the histogram fixes the next digit. After
+//! three levels the digits are the exact threshold value. Masses are accumulated as 64-bit fixed
+//! point (w·2⁴⁰, integer atomics), so the histograms — and hence every result — are independent
+//! of the order in which threads run: the kernels are deterministic.
+//!
+//! ## The draw
+//! Each warp owns a contiguous segment of the row and sums its kept weights (in double, in
+//! order); the block finds the segment where u·S_K is crossed, and that warp walks it 32 × 4
+//! elements at a time with a warp prefix sum. Cost per row: one max pass, one weight pass (with
+//! the first histogram level), two passes per further radix level and filter, one sum pass, and
+//! 1/warps of a pass for the walk; rows are independent thread blocks.
+//!
+//! ## Errors
+//! `rlvr::cuda::sample` (asynchronous) writes a status per row (0 ok, 1 NaN/+inf logit, 2 every
+//! logit −inf); `rlvr::cuda::sample_checked` waits for the stream and raises the host samplers'
+//! `rlvr::numerical_error` naming the first bad row. Parameters are validated on the host by
+//! `rlvr::sampling_config::params()`.
+
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include <cub/block/block_reduce.cuh>
+#include <cub/block/block_scan.cuh>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "rlvr/backends/cuda.hpp"
+#include "rlvr/backends/cuda/error.cuh"
+#include "rlvr/backends/cuda/memory.cuh"
+#include "rlvr/config.hpp"
+#include "rlvr/random/philox.hpp"
+#include "rlvr/sampling/detail/exp.hpp"
+#include "rlvr/sampling/processors.hpp"
+#include "rlvr/sampling/sampler.hpp"
+#include "rlvr/view.hpp"
+
+namespace rlvr::cuda {
+
+//! Row status written by the sampling kernel.
+enum class sample_status : std::uint8_t { ok = 0, bad_value = 1, all_neg_inf = 2 };
+
+namespace detail {
+
+inline constexpr int radix_bins = 2048;            // bins per radix level (level 3 uses 256)
+inline constexpr double mass_scale = 1099511627776.0; // 2^40: fixed-point scale of masses
+
+template <class T> __device__ inline float load_float(const T* p) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    return __bfloat162float(*p);
+  else
+    return static_cast<float>(*p);
+}
+
+struct sample_shared_scalars {
+  float m;
+  int bad;
+  std::uint32_t found_bin;
+  unsigned long long acc_mass; // count or fixed-point mass above the selected bin
+  unsigned long long total_mass;
+  double seg_sum[32];
+  double s_k;
+  int crossing_warp;
+  double crossing_base;
+  long long token;
+};
+
+//! Block-wide descending scan of a histogram of `bins` entries: finds the highest bin b with
+//! `above + Σ_{bins > b} h < need ≤ above + Σ_{bins ≥ b} h` (integers, so exactly one bin when
+//! the total reaches `need`; otherwise the lowest non-empty bin) and sets `above` to
+//! `above + Σ_{bins > b} h`.
+template <int Threads>
+__device__ std::uint32_t descend(const unsigned long long* hist, int bins, unsigned long long need,
+                                 unsigned long long& above, sample_shared_scalars& sh) {
+  using scan_t = cub::BlockScan<unsigned long long, Threads>;
+  __shared__ typename scan_t::TempStorage scan_storage;
+  const int per = (bins + Threads - 1) / Threads;
+  const int first = static_cast<int>(threadIdx.x) * per; // position in descending order
+  unsigned long long own = 0;
+  for (int r = 0; r < per; ++r) {
+    const int pos = first + r;
+    if (pos < bins) own += hist[bins - 1 - pos];
+  }
+  unsigned long long excl;
+  scan_t(scan_storage).ExclusiveSum(own, excl);
+  if (threadIdx.x == 0) sh.found_bin = 0xFFFFFFFFu;
+  __syncthreads();
+  unsigned long long run = above + excl;
+  for (int r = 0; r < per; ++r) {
+    const int pos = first + r;
+    if (pos >= bins) break;
+    const unsigned long long h = hist[bins - 1 - pos];
+    if (run < need && run + h >= need) {
+      sh.found_bin = static_cast<std::uint32_t>(bins - 1 - pos);
+      sh.acc_mass = run;
+      break;
+    }
+    run += h;
+  }
+  __syncthreads();
+  if (sh.found_bin == 0xFFFFFFFFu) { // total short of `need`: the lowest non-empty bin
+    if (threadIdx.x == 0) {
+      int low = 0;
+      for (int b = 0; b < bins; ++b)
+        if (hist[b] != 0) {
+          low = b;
+          break;
+        }
+      unsigned long long acc = above;
+      for (int b = bins - 1; b > low; --b) acc += hist[b];
+      sh.found_bin = static_cast<std::uint32_t>(low);
+      sh.acc_mass = acc;
+    }
+    __syncthreads();
+  }
+  above = sh.acc_mass;
+  const std::uint32_t found = sh.found_bin;
+  __syncthreads(); // sh is reused by the next level
+  return found;
+}
+
+//! Digit layout of the three radix levels over a float's 32 bits: [31:19], [18:8], [7:0].
+__device__ inline int level_shift(int level) { return level == 0 ? 19 : level == 1 ? 8 : 0; }
+__device__ inline int level_bins(int level) { return level == 0 ? 2048 : level == 1 ? 2048 : 256; }
+__device__ inline std::uint32_t level_prefix_mask(int level) {
+  return level == 0 ? 0u : level == 1 ? 0xFFF80000u : 0xFFFFFF00u; // digits fixed before `level`
+}
+
+//! Radix select of a weight threshold over one row.
+//! Count mode (`by_mass` false): the k-th largest weight among all weights.
+//! Mass mode (`by_mass` true): the largest value t with Σ_{lower ≤ w, w ≥ t} w ≥ target_fraction ·
+//! Σ_{w ≥ lower} w, restricted to weights ≥ `lower`.
+template <int Threads, class T>
+__device__ float radix_threshold(const T* row, index_t n, float m, float inv, bool by_mass, std::uint64_t k,
+                                 double fraction, float lower, unsigned long long* hist, sample_shared_scalars& sh) {
+  std::uint32_t prefix = 0;
+  unsigned long long above = 0; // count or fixed-point mass above the digits fixed so far
+  unsigned long long need = k;
+  for (int level = 0; level < 3; ++level) {
+    const int shift = level_shift(level), bins = level_bins(level);
+    const std::uint32_t pmask = level_prefix_mask(level);
+    const auto dmask = static_cast<std::uint32_t>(bins - 1);
+    for (int b = static_cast<int>(threadIdx.x); b < bins; b += Threads) hist[b] = 0;
+    __syncthreads();
+    for (index_t v = threadIdx.x; v < n; v += Threads) {
+      const float w = rlvr::detail::exp_nonpos((load_float(row + v) - m) * inv);
+      if (w < lower) continue;
+      const std::uint32_t bits = __float_as_uint(w);
+      if ((bits & pmask) != prefix) continue;
+      const std::uint32_t d = (bits >> shift) & dmask;
+      atomicAdd(&hist[d], by_mass ? __double2ull_rn(static_cast<double>(w) * mass_scale) : 1ull);
+    }
+    __syncthreads();
+    if (by_mass && level == 0) {
+      // The kept mass fixes the target: need = ⌈fraction · Σ mass⌉ (fixed point).
+      unsigned long long local = 0;
+      for (int b = static_cast<int>(threadIdx.x); b < bins; b += Threads) local += hist[b];
+      using reduce_t = cub::BlockReduce<unsigned long long, Threads>;
+      __shared__ typename reduce_t::TempStorage red;
+      const unsigned long long total = reduce_t(red).Sum(local);
+      if (threadIdx.x == 0) sh.total_mass = total;
+      __syncthreads();
+      const double want = fraction * static_cast<double>(sh.total_mass);
+      need = static_cast<unsigned long long>(want);
+      if (static_cast<double>(need) < want) ++need;
+      if (need == 0) need = 1;
+    }
+    const std::uint32_t d = descend<Threads>(hist, bins, need, above, sh);
+    prefix |= d << shift;
+  }
+  return __uint_as_float(prefix);
+}
+
+template <class Policy, class T>
+__global__ void __launch_bounds__(Policy::sampling.block_threads)
+    sample_kernel(matrix_view<const T> logits, sampling_params p, stream_batch streams, token_draw<float>* out,
+                  std::uint8_t* status) {
+  constexpr int Threads = Policy::sampling.block_threads;
+  constexpr int Warps = Threads / 32;
+  static_assert(Warps <= 32, "at most 1024 threads");
+  using reduce_f = cub::BlockReduce<float, Threads>;
+  using reduce_d = cub::BlockReduce<double, Threads>;
+  using reduce_i = cub::BlockReduce<long long, Threads>;
+  __shared__ union {
+    typename reduce_f::TempStorage f;
+    typename reduce_d::TempStorage d;
+    typename reduce_i::TempStorage i;
+  } red;
+  __shared__ unsigned long long hist[radix_bins];
+  __shared__ sample_shared_scalars sh;
+
+  const index_t i = blockIdx.x;
+  const T* row = logits.ptr + i * logits.stride;
+  const index_t n = logits.n_cols;
+  const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
+
+  // 1. maximum and NaN / +inf detection.
+  float m = -INFINITY;
+  int bad = 0;
+  for (index_t v = threadIdx.x; v < n; v += Threads) {
+    const float x = load_float(row + v);
+    bad |= (x != x) | (x == INFINITY);
+    m = x > m ? x : m;
+  }
+  const float bm = reduce_f(red.f).Reduce(m, [](float a, float b) { return a > b ? a : b; });
+  const int any_bad = __syncthreads_or(bad);
+  if (threadIdx.x == 0) sh.m = bm;
+  __syncthreads();
+  m = sh.m;
+  if (any_bad || m == -INFINITY) {
+    if (threadIdx.x == 0) {
+      status[i] = static_cast<std::uint8_t>(any_bad ? sample_status::bad_value : sample_status::all_neg_inf);
+      out[i] = token_draw<float>{-1, NAN, NAN};
+    }
+    return;
+  }
+  const float nan = NAN;
+
+  if (p.greedy) {
+    long long first = std::numeric_limits<long long>::max();
+    double s1 = 0.0;
+    float s1f = 0.0f;
+    for (index_t v = threadIdx.x; v < n; v += Threads) {
+      const float x = load_float(row + v);
+      if (x == m && v < first) first = v;
+      s1f += rlvr::detail::exp_nonpos(x - m);
+    }
+    s1 = static_cast<double>(s1f);
+    const long long j = reduce_i(red.i).Reduce(first, [](long long a, long long b) { return a < b ? a : b; });
+    __syncthreads();
+    const double s = reduce_d(red.d).Sum(s1);
+    if (threadIdx.x == 0) {
+      status[i] = 0;
+      out[i] = token_draw<float>{static_cast<index_t>(j), 0.0f,
+                                 p.policy_logprob ? static_cast<float>(-log(s)) : nan};
+    }
+    return;
+  }
+
+  // 2. Σ w and (for the policy log-prob at τ ≠ 1) Σ exp(z − m).
+  const bool unit = p.temperature == 1.0;
+  const float inv = static_cast<float>(1.0 / p.temperature);
+  const bool want_s1 = p.policy_logprob && !unit;
+  float sf = 0.0f, s1f = 0.0f;
+  for (index_t v = threadIdx.x; v < n; v += Threads) {
+    const float d = load_float(row + v) - m;
+    sf += rlvr::detail::exp_nonpos(d * inv);
+    if (want_s1) s1f += rlvr::detail::exp_nonpos(d);
+  }
+  double s = reduce_d(red.d).Sum(static_cast<double>(sf));
+  __syncthreads();
+  double s1 = want_s1 ? reduce_d(red.d).Sum(static_cast<double>(s1f)) : 0.0;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    sh.seg_sum[0] = s;
+    sh.seg_sum[1] = s1;
+  }
+  __syncthreads();
+  s = sh.seg_sum[0];
+  s1 = unit ? s : sh.seg_sum[1];
+  __syncthreads();
+
+  // 3. thresholds.
+  float t = 0.0f;
+  if (p.filters(n)) {
+    const bool use_k = p.top_k > 0 && p.top_k < n;
+    const bool use_p = p.top_p < 1.0;
+    float tk = 0.0f, tp = 0.0f;
+    if (use_k)
+      tk = radix_threshold<Threads>(row, n, m, inv, false, static_cast<std::uint64_t>(p.top_k), 0.0, 0.0f, hist, sh);
+    if (use_p) tp = radix_threshold<Threads>(row, n, m, inv, true, 0, p.top_p, tk, hist, sh);
+    const float q = static_cast<float>(p.min_p);
+    t = tk > tp ? tk : tp;
+    t = q > t ? q : t;
+  }
+
+  // 4. the draw: per-warp contiguous segments, summed in order.
+  const index_t seg = (n + Warps - 1) / Warps;
+  const index_t b0 = warp * seg < n ? warp * seg : n;
+  const index_t b1 = b0 + seg < n ? b0 + seg : n;
+  double wsum = 0.0;
+  for (index_t v = b0 + lane; v < b1; v += 32) {
+    const float w = rlvr::detail::exp_nonpos((load_float(row + v) - m) * inv);
+    if (w >= t && w > 0.0f) wsum += static_cast<double>(w);
+  }
+#pragma unroll
+  for (int o = 16; o > 0; o /= 2) wsum += __shfl_xor_sync(0xffffffffu, wsum, o);
+  if (lane == 0) sh.seg_sum[warp] = wsum;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double sk = 0.0;
+    for (int w = 0; w < Warps; ++w) sk += sh.seg_sum[w];
+    const double target = streams.uniform(i) * sk;
+    double c = 0.0;
+    int cw = -1;
+    for (int w = 0; w < Warps; ++w) {
+      if (c + sh.seg_sum[w] > target) {
+        cw = w;
+        break;
+      }
+      c += sh.seg_sum[w];
+    }
+    if (cw < 0) { // rounding left u·S_K past the end: the last non-empty segment (its last token)
+      cw = Warps - 1;
+      while (cw > 0 && sh.seg_sum[cw] == 0.0) --cw;
+      c = 0.0;
+      for (int w = 0; w < cw; ++w) c += sh.seg_sum[w];
+    }
+    sh.s_k = sk;
+    sh.crossing_warp = cw;
+    sh.crossing_base = c;
+    sh.token = -1;
+  }
+  __syncthreads();
+  if (warp == sh.crossing_warp) {
+    const double target = streams.uniform(i) * sh.s_k;
+    const index_t c0 = warp * seg < n ? warp * seg : n;
+    const index_t c1 = c0 + seg < n ? c0 + seg : n;
+    double c = sh.crossing_base;
+    long long last = -1;
+    for (index_t base = c0; base < c1; base += 32 * 4) {
+      // lane l holds elements base + 4l … base + 4l + 3 (token-id order across lanes)
+      float w4[4];
+      double own = 0.0;
+      long long own_last = -1;
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        const index_t v = base + 4 * lane + k;
+        float w = 0.0f;
+        if (v < c1) w = rlvr::detail::exp_nonpos((load_float(row + v) - m) * inv);
+        w4[k] = (w >= t && w > 0.0f) ? w : 0.0f;
+        own += static_cast<double>(w4[k]);
+        if (w4[k] > 0.0f) own_last = v;
+      }
+      double incl = own;
+#pragma unroll
+      for (int o = 1; o < 32; o *= 2) {
+        const double up = __shfl_up_sync(0xffffffffu, incl, o);
+        if (lane >= o) incl += up;
+      }
+      const unsigned ballot = __ballot_sync(0xffffffffu, c + incl > target && own > 0.0);
+      const unsigned has = __ballot_sync(0xffffffffu, own_last >= 0);
+      if (has != 0) last = __shfl_sync(0xffffffffu, own_last, 31 - __clz(static_cast<int>(has)));
+      if (ballot != 0) {
+        const int first_lane = __ffs(static_cast<int>(ballot)) - 1;
+        if (lane == first_lane) {
+          double cc = c + (incl - own);
+          long long pick = own_last;
+          for (int k = 0; k < 4; ++k) {
+            if (w4[k] > 0.0f) {
+              cc += static_cast<double>(w4[k]);
+              if (cc > target) {
+                pick = base + 4 * lane + k;
+                break;
+              }
+            }
+          }
+          sh.token = pick;
+        }
+        break;
+      }
+      c += __shfl_sync(0xffffffffu, incl, 31);
+    }
+    __syncwarp();
+    if (lane == 0 && sh.token < 0) sh.token = last;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    const index_t j = static_cast<index_t>(sh.token);
+    const double d = static_cast<double>(load_float(row + j)) - static_cast<double>(m);
+    status[i] = 0;
+    out[i] = token_draw<float>{j, static_cast<float>(d / p.temperature - log(sh.s_k)),
+                               p.policy_logprob ? static_cast<float>(d - log(s1)) : nan};
+  }
+}
+
+} // namespace detail
+
+//! Samples one token per row of device `logits` (float or `__nv_bfloat16`, N × V, any row
+//! stride) into the device array `out` (N draws) and `status` (N bytes: 0 ok, 1 NaN/+inf, 2 all
+//! −inf). `params` comes from `rlvr::sampling_config::params()` (validated there); `streams`
+//! addresses row i's uniform as on the host — its `subsequences` / `offsets` views, when given,
+//! must be device memory. Asynchronous on `b.stream`.
+template <class Policy = policy900, class T>
+void sample(cuda_backend b, matrix_view<const T> logits, const sampling_params& params, const stream_batch& streams,
+            token_draw<float>* out, std::uint8_t* status) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, __nv_bfloat16>,
+                "rlvr::cuda::sample: logits must be float or __nv_bfloat16");
+  static_assert(TuningPolicy<Policy>);
+  RLVR_EXPECTS(logits.cols() > 0 || logits.rows() == 0, shape, "sample: logits have 0 columns");
+  RLVR_EXPECTS(logits.cols() < (index_t{1} << 23), range, "sample: vocabulary of ", logits.cols(),
+               " exceeds the GPU sampler's 2^23 (fixed-point mass range)");
+  RLVR_EXPECTS(params.greedy || params.temperature > 0.0, range, "sample: temperature = ", params.temperature,
+               " must be > 0");
+  RLVR_EXPECTS(params.top_p > 0.0 && params.top_p <= 1.0, range, "sample: top_p = ", params.top_p,
+               " is outside (0, 1]");
+  RLVR_EXPECTS(params.top_k >= 0, range, "sample: top_k = ", params.top_k, " is negative");
+  if (!streams.subsequences.empty()) expect_size(streams.subsequences, logits.rows(), "sample: streams.subsequences");
+  if (!streams.offsets.empty()) expect_size(streams.offsets, logits.rows(), "sample: streams.offsets");
+  if (logits.rows() == 0) return;
+  detail::sample_kernel<Policy><<<static_cast<unsigned>(logits.rows()), Policy::sampling.block_threads, 0, b.stream>>>(
+      logits, params, streams, out, status);
+  RLVR_CUDA_CHECK_LAUNCH();
+}
+
+//! As `sample`, then waits for the stream, copies the draws to the host and raises the host
+//! samplers' `rlvr::numerical_error` for the first bad row.
+template <class Policy = policy900, class T>
+std::vector<token_draw<float>> sample_checked(cuda_backend b, matrix_view<const T> logits,
+                                              const sampling_config& config, const stream_batch& streams) {
+  const sampling_params p = config.params();
+  device_buffer<token_draw<float>> out(logits.rows(), b.stream);
+  device_buffer<std::uint8_t> status(logits.rows(), b.stream);
+  sample<Policy>(b, logits, p, streams, out.data(), status.data());
+  const auto st = status.download();
+  for (std::size_t i = 0; i < st.size(); ++i) {
+    if (st[i] == static_cast<std::uint8_t>(sample_status::bad_value))
+      fail<numerical_error>("sample: row ", i, " holds a NaN or +inf logit");
+    if (st[i] == static_cast<std::uint8_t>(sample_status::all_neg_inf))
+      fail<numerical_error>("sample: row ", i, " has every logit = -inf (no token has positive probability)");
+  }
+  return out.download();
+}
+
+} // namespace rlvr::cuda
