@@ -1,0 +1,314 @@
+#pragma once
+// Vectorised exp and the row reductions built on it (host only; no dependency).
+//
+// Written with GCC/Clang vector extensions, so the same source compiles to AVX-512 (16 floats),
+// AVX2 (8) or SSE2 (4) according to the target flags, without intrinsics. Used by the Eigen
+// backend's fused loss pass and available to any host kernel (the samplers):
+//
+//   simd::vec<T>                     one register of T (float or double)
+//   simd::exp(v)                     e^v lane-wise; ≤ 2 ulp in float and double (tested);
+//                                    exactly 0 below the underflow threshold, +inf above overflow
+//   row_lse_entropy(z, n, inv_tau)   online log-sum-exp + entropy sums over a row, in chunks of
+//                                    2048 that stay in L1 (chunk max, then exp-sum), NaN/+inf flag
+//   row_grad(z, g, n, ...)           the write pass g_v = p_v·(a + b·u_v) of row_math.hpp
+//   row_softmax / row_max / row_sum_exp    building blocks for the samplers
+//
+// exp algorithm (Cephes): n = round(x·log2 e) by the 1.5·2^p "magic" add, r = x − n·ln2 with a
+// two-constant (Cody–Waite) ln 2, e^r by a minimax polynomial (degree 6 in float, Taylor degree
+// 13 in double), and 2^n added directly to the exponent bits. Inputs are clamped to the normal
+// range first, so 2^n never denormalises; results below it are flushed to 0 by a select.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "rlvr/config.hpp"
+
+namespace rlvr::detail::simd {
+
+#if defined(__AVX512F__)
+inline constexpr int vector_bytes = 64;
+#elif defined(__AVX__)
+inline constexpr int vector_bytes = 32;
+#else
+inline constexpr int vector_bytes = 16;
+#endif
+
+template <class T> struct vec_traits;
+template <> struct vec_traits<float> {
+  typedef float type __attribute__((vector_size(vector_bytes)));
+  typedef std::int32_t itype __attribute__((vector_size(vector_bytes)));
+  using int_t = std::int32_t;
+};
+template <> struct vec_traits<double> {
+  typedef double type __attribute__((vector_size(vector_bytes)));
+  typedef std::int64_t itype __attribute__((vector_size(vector_bytes)));
+  using int_t = std::int64_t;
+};
+
+template <class T> using vec = typename vec_traits<T>::type;
+template <class T> using ivec = typename vec_traits<T>::itype;
+//! Lanes per register.
+template <class T> inline constexpr index_t lanes = vector_bytes / static_cast<index_t>(sizeof(T));
+
+template <class T> RLVR_FORCEINLINE vec<T> load(const T* p) {
+  vec<T> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <class T> RLVR_FORCEINLINE void store(T* p, vec<T> v) { std::memcpy(p, &v, sizeof v); }
+//! Loads `n < lanes` elements, the rest set to `fill`.
+template <class T> RLVR_FORCEINLINE vec<T> load_partial(const T* p, index_t n, T fill) {
+  T buf[lanes<T>];
+  for (index_t i = 0; i < lanes<T>; ++i) buf[i] = i < n ? p[i] : fill;
+  return load(buf);
+}
+template <class T> RLVR_FORCEINLINE void store_partial(T* p, vec<T> v, index_t n) {
+  T buf[lanes<T>];
+  store(buf, v);
+  for (index_t i = 0; i < n; ++i) p[i] = buf[i];
+}
+template <class T> RLVR_FORCEINLINE vec<T> broadcast(T x) { return vec<T>{} + x; }
+template <class V> RLVR_FORCEINLINE V vmax(V a, V b) { return a > b ? a : b; }
+template <class V> RLVR_FORCEINLINE V vmin(V a, V b) { return a < b ? a : b; }
+template <class V> inline constexpr index_t lanes_of = static_cast<index_t>(sizeof(V) / sizeof(std::declval<V>()[0]));
+template <class V> RLVR_FORCEINLINE auto hsum(V v) {
+  auto s = v[0];
+  for (index_t i = 1; i < lanes_of<V>; ++i) s += v[i];
+  return s;
+}
+template <class V> RLVR_FORCEINLINE auto hmax(V v) {
+  auto m = v[0];
+  for (index_t i = 1; i < lanes_of<V>; ++i) m = v[i] > m ? v[i] : m;
+  return m;
+}
+template <class IV> RLVR_FORCEINLINE bool any(IV m) {
+  for (index_t i = 0; i < lanes_of<IV>; ++i)
+    if (m[i]) return true;
+  return false;
+}
+
+//! e^x lane-wise (see the file comment). NaN lanes give an unspecified finite or NaN value.
+RLVR_FORCEINLINE vec<float> exp(vec<float> x) {
+  const vec<float> hi = broadcast(88.72283f), lo = broadcast(-87.33654f);
+  const vec<float> xc = vmin(vmax(x, lo), hi);
+  const vec<float> magic = broadcast(12582912.0f); // 1.5·2^23
+  const vec<float> t = xc * 1.44269504088896341f + magic;
+  const vec<float> n = t - magic;
+  vec<float> r = xc - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  vec<float> p = broadcast(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  ivec<float> tb;
+  std::memcpy(&tb, &t, sizeof t);
+  const ivec<float> e = tb << 23; // n·2^23 (the magic's low mantissa bits shift out)
+  vec<float> y;
+  {
+    ivec<float> pb;
+    std::memcpy(&pb, &p, sizeof p);
+    pb += e;
+    std::memcpy(&y, &pb, sizeof y);
+  }
+  y = x < lo ? broadcast(0.0f) : y;
+  y = x > hi ? broadcast(std::numeric_limits<float>::infinity()) : y;
+  return y;
+}
+
+RLVR_FORCEINLINE vec<double> exp(vec<double> x) {
+  const vec<double> hi = broadcast(709.43613930310391), lo = broadcast(-708.39641853226408);
+  const vec<double> xc = vmin(vmax(x, lo), hi);
+  const vec<double> magic = broadcast(6755399441055744.0); // 1.5·2^52
+  const vec<double> t = xc * 1.4426950408889634074 + magic;
+  const vec<double> n = t - magic;
+  vec<double> r = xc - n * 6.93145751953125E-1;
+  r = r - n * 1.42860682030941723212E-6;
+  vec<double> p = broadcast(1.0 / 6227020800.0); // 1/13!
+  p = p * r + 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * (r * r) + r + 1.0;
+  ivec<double> tb;
+  std::memcpy(&tb, &t, sizeof t);
+  const ivec<double> e = tb << 52;
+  vec<double> y;
+  {
+    ivec<double> pb;
+    std::memcpy(&pb, &p, sizeof p);
+    pb += e;
+    std::memcpy(&y, &pb, sizeof y);
+  }
+  y = x < lo ? broadcast(0.0) : y;
+  y = x > hi ? broadcast(std::numeric_limits<double>::infinity()) : y;
+  return y;
+}
+
+} // namespace rlvr::detail::simd
+
+namespace rlvr::detail {
+
+//! Elements per chunk of the online log-sum-exp (8 KiB of float: stays in L1 between the chunk
+//! max and the exp-sum).
+inline constexpr index_t lse_chunk = 2048;
+
+//! Sums of one row: m = max x, s = Σ e^{x−m}, t = Σ e^{x−m}(x − m) with x = z·inv_tau, and
+//! d = x − m floored at −1000 (so masked −inf entries give exactly 0 and never 0·(−inf)).
+//! `bad` is set for a NaN or +inf entry; an all −inf row has m = −inf and s = 0.
+struct lse_sums {
+  double m = -std::numeric_limits<double>::infinity();
+  double s = 0;
+  double t = 0;
+  bool bad = false;
+};
+
+//! One read of the row (chunk max in registers, then exp-sum over the L1-resident chunk);
+//! per-chunk partial sums in T lanes, accumulated across chunks in double.
+template <class T> lse_sums row_lse_entropy(const T* z, index_t n, T inv_tau) {
+  using V = simd::vec<T>;
+  constexpr index_t L = simd::lanes<T>;
+  constexpr T ninf = -std::numeric_limits<T>::infinity();
+  lse_sums st;
+  for (index_t c0 = 0; c0 < n; c0 += lse_chunk) {
+    const index_t cn = n - c0 < lse_chunk ? n - c0 : lse_chunk;
+    const T* p = z + c0;
+    const index_t full = cn / L * L;
+    // chunk max and NaN detection
+    V mx = simd::broadcast(ninf);
+    simd::ivec<T> nan = {};
+    for (index_t j = 0; j < full; j += L) {
+      const V x = simd::load(p + j);
+      mx = simd::vmax(mx, x);
+      nan |= (x != x);
+    }
+    if (full < cn) {
+      const V x = simd::load_partial(p + full, cn - full, ninf);
+      mx = simd::vmax(mx, x);
+      nan |= (x != x);
+    }
+    if (simd::any(nan)) {
+      st.bad = true;
+      return st;
+    }
+    const T cmax = simd::hmax(mx);
+    if (cmax == std::numeric_limits<T>::infinity()) {
+      st.bad = true;
+      return st;
+    }
+    if (cmax == ninf) continue; // masked chunk: contributes 0
+    const double cm = static_cast<double>(cmax) * static_cast<double>(inv_tau);
+    if (cm > st.m) {
+      if (st.s > 0) {
+        const double delta = st.m - cm;
+        const double alpha = std::exp(delta);
+        st.t = alpha * (st.t + delta * st.s);
+        st.s = alpha * st.s;
+      }
+      st.m = cm;
+    }
+    const V neg_m = simd::broadcast(static_cast<T>(-st.m));
+    const V itau = simd::broadcast(inv_tau);
+    const V floor = simd::broadcast(static_cast<T>(-1000));
+    V s = {}, t = {};
+    for (index_t j = 0; j < full; j += L) {
+      const V d = simd::vmax(simd::load(p + j) * itau + neg_m, floor);
+      const V e = simd::exp(d);
+      s += e;
+      t += e * d;
+    }
+    if (full < cn) {
+      const V d = simd::vmax(simd::load_partial(p + full, cn - full, ninf) * itau + neg_m, floor);
+      const V e = simd::exp(d);
+      s += e;
+      t += e * d;
+    }
+    st.s += static_cast<double>(simd::hsum(s));
+    st.t += static_cast<double>(simd::hsum(t));
+  }
+  return st;
+}
+
+//! Write pass: g_v = p_v·(a + b·u_v), u_v = max((z_v·inv_tau − m) − log_s, −1000), p_v = e^{u_v},
+//! with lse = m + log_s split so that logits of magnitude 1e4 keep full precision in u (m is the
+//! row maximum, exact in T). `g` may equal `z` (in place).
+template <class T> void row_grad(const T* z, T* g, index_t n, T inv_tau, T m, T log_s, T a, T b) {
+  using V = simd::vec<T>;
+  constexpr index_t L = simd::lanes<T>;
+  const V itau = simd::broadcast(inv_tau), nm = simd::broadcast(-m), nls = simd::broadcast(-log_s);
+  const V floor = simd::broadcast(static_cast<T>(-1000));
+  const V va = simd::broadcast(a), vb = simd::broadcast(b);
+  const index_t full = n / L * L;
+  for (index_t j = 0; j < full; j += L) {
+    const V u = simd::vmax((simd::load(z + j) * itau + nm) + nls, floor);
+    simd::store(g + j, simd::exp(u) * (u * vb + va));
+  }
+  if (full < n) {
+    const V u = simd::vmax((simd::load_partial(z + full, n - full, -std::numeric_limits<T>::infinity()) * itau + nm) + nls, floor);
+    simd::store_partial(g + full, simd::exp(u) * (u * vb + va), n - full);
+  }
+}
+
+//! max_v z_v (−inf for an empty row). NaN entries are ignored.
+template <class T> T row_max(const T* z, index_t n) {
+  using V = simd::vec<T>;
+  constexpr index_t L = simd::lanes<T>;
+  V mx = simd::broadcast(-std::numeric_limits<T>::infinity());
+  const index_t full = n / L * L;
+  for (index_t j = 0; j < full; j += L) mx = simd::vmax(mx, simd::load(z + j));
+  if (full < n) mx = simd::vmax(mx, simd::load_partial(z + full, n - full, -std::numeric_limits<T>::infinity()));
+  return simd::hmax(mx);
+}
+
+//! Σ_v exp(z_v·scale − shift), accumulated per lane in T, returned in double.
+template <class T> double row_sum_exp(const T* z, index_t n, T scale, T shift) {
+  using V = simd::vec<T>;
+  constexpr index_t L = simd::lanes<T>;
+  const V sc = simd::broadcast(scale), sh = simd::broadcast(-shift);
+  V s = {};
+  const index_t full = n / L * L;
+  for (index_t j = 0; j < full; j += L) s += simd::exp(simd::load(z + j) * sc + sh);
+  if (full < n) s += simd::exp(simd::load_partial(z + full, n - full, -std::numeric_limits<T>::infinity()) * sc + sh);
+  return static_cast<double>(simd::hsum(s));
+}
+
+//! out_v = exp(z_v·scale − shift) (unnormalised softmax numerators); returns their sum.
+template <class T> double row_exp(const T* z, T* out, index_t n, T scale, T shift) {
+  using V = simd::vec<T>;
+  constexpr index_t L = simd::lanes<T>;
+  const V sc = simd::broadcast(scale), sh = simd::broadcast(-shift);
+  V s = {};
+  const index_t full = n / L * L;
+  for (index_t j = 0; j < full; j += L) {
+    const V e = simd::exp(simd::load(z + j) * sc + sh);
+    simd::store(out + j, e);
+    s += e;
+  }
+  if (full < n) {
+    const V e = simd::exp(simd::load_partial(z + full, n - full, -std::numeric_limits<T>::infinity()) * sc + sh);
+    simd::store_partial(out + full, e, n - full);
+    s += e;
+  }
+  return static_cast<double>(simd::hsum(s));
+}
+
+//! Fills out[0..n) with exp(in[0..n)) (the vectorised exp over an array; tail lanes included).
+template <class T> void exp_array(const T* in, T* out, index_t n) {
+  constexpr index_t L = simd::lanes<T>;
+  const index_t full = n / L * L;
+  for (index_t j = 0; j < full; j += L) simd::store(out + j, simd::exp(simd::load(in + j)));
+  if (full < n) simd::store_partial(out + full, simd::exp(simd::load_partial(in + full, n - full, T(0))), n - full);
+}
+
+} // namespace rlvr::detail
