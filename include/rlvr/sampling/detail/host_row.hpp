@@ -12,10 +12,12 @@
 // No full sort of the vocabulary on the large-V path; the sorted bin is typically tiny (a bin
 // spans a factor 2^(1/16) of weight) and is all of V only when all logits tie.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "rlvr/config.hpp"
@@ -32,6 +34,7 @@ template <class T> struct sample_workspace {
   std::vector<T> w;
   std::vector<double> block;
   std::vector<T> cand;
+  std::vector<T> high;
   std::vector<std::uint32_t> cnt = std::vector<std::uint32_t>(weight_bins);
   std::vector<double> mass = std::vector<double>(weight_bins);
 
@@ -51,33 +54,40 @@ template <class T> struct sample_workspace {
 // smallest bad row wins).
 enum class row_status : std::uint8_t { ok = 0, bad_value = 1, all_neg_inf = 2 };
 
+// Max of a row and whether it holds a NaN or +inf (−inf is allowed). Branch-free and
+// vectorisable: NaN is detected as |bits| > bits(+inf) through an integer max of the magnitudes.
 template <class T> RLVR_FORCEINLINE T fast_max(const T* z, index_t n, bool& bad) {
+  using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  constexpr U abs_mask = ~U(0) >> 1;
+  constexpr U inf_bits = std::bit_cast<U>(std::numeric_limits<T>::infinity());
   constexpr index_t L = sample_lanes;
   T mx[L];
-  unsigned flag[L];
+  U ma[L];
   for (index_t l = 0; l < L; ++l) {
     mx[l] = -std::numeric_limits<T>::infinity();
-    flag[l] = 0;
+    ma[l] = 0;
   }
   index_t v = 0;
   for (; v + L <= n; v += L)
     for (index_t l = 0; l < L; ++l) {
       const T x = z[v + l];
+      const U a = std::bit_cast<U>(x) & abs_mask;
       mx[l] = x > mx[l] ? x : mx[l];
-      flag[l] |= static_cast<unsigned>(x != x) | static_cast<unsigned>(x == std::numeric_limits<T>::infinity());
+      ma[l] = a > ma[l] ? a : ma[l];
     }
   for (; v < n; ++v) {
     const T x = z[v];
+    const U a = std::bit_cast<U>(x) & abs_mask;
     mx[0] = x > mx[0] ? x : mx[0];
-    flag[0] |= static_cast<unsigned>(x != x) | static_cast<unsigned>(x == std::numeric_limits<T>::infinity());
+    ma[0] = a > ma[0] ? a : ma[0];
   }
   T m = mx[0];
-  unsigned f = flag[0];
+  U a = ma[0];
   for (index_t l = 1; l < L; ++l) {
     m = mx[l] > m ? mx[l] : m;
-    f |= flag[l];
+    a = ma[l] > a ? ma[l] : a;
   }
-  bad = f != 0;
+  bad = a > inf_bits || m == std::numeric_limits<T>::infinity();
   return m;
 }
 
@@ -230,15 +240,45 @@ void thresholds(const T* w, index_t n, const sampling_params& p, double s_total,
   double* mass = ws.mass.data();
   std::fill(cnt, cnt + weight_bins, 0u);
   std::fill(mass, mass + weight_bins, 0.0);
-  for (index_t v = 0; v < n; ++v) {
-    const std::uint32_t b = weight_bin(w[v]);
-    cnt[b] += 1;
-    mass[b] += static_cast<double>(w[v]);
+  const T* src = w; // the weights the bins were built from (all, or the compacted ones ≥ t0)
+  index_t src_len = n;
+  if (use_k) {
+    for (index_t v = 0; v < n; ++v) {
+      const std::uint32_t b = weight_bin(w[v]);
+      cnt[b] += 1;
+      mass[b] += static_cast<double>(w[v]);
+    }
+  } else {
+    // Top-p only. Every weight below t0 = (1 − p)·S/V is dropped (together they weigh less than
+    // (1 − p)·S), so a branch-free compaction keeps the weights ≥ t0 and only those are binned
+    // (by mass; no counts needed) and searched.
+    const T t0 = static_cast<T>((1.0 - p.top_p) * s_total / static_cast<double>(n));
+    if (ws.high.size() < static_cast<std::size_t>(n)) ws.high.resize(static_cast<std::size_t>(n));
+    T* high = ws.high.data();
+    index_t k = 0;
+    for (index_t v = 0; v < n; ++v) {
+      const T x = w[v];
+      high[k] = x;
+      k += x >= t0 ? 1 : 0;
+    }
+    for (index_t i = 0; i < k; ++i) mass[weight_bin(high[i])] += static_cast<double>(high[i]);
+    src = high;
+    src_len = k;
   }
   auto collect = [&](std::uint32_t bin) {
     cand.clear();
-    for (index_t v = 0; v < n; ++v)
-      if (weight_bin(w[v]) == bin) cand.push_back(w[v]);
+    // Weights in `bin` are exactly those with float(w) in [lo, hi).
+    const float lo = std::bit_cast<float>(bin << 19);
+    const float hi = std::bit_cast<float>((bin + 1) << 19);
+    cand.resize(static_cast<std::size_t>(src_len));
+    T* out = cand.data();
+    index_t k = 0;
+    for (index_t v = 0; v < src_len; ++v) { // branch-free compaction
+      const float x = static_cast<float>(src[v]);
+      out[k] = src[v];
+      k += (x >= lo) & (x < hi);
+    }
+    cand.resize(static_cast<std::size_t>(k));
     std::sort(cand.begin(), cand.end(), std::greater<T>());
   };
   double mk = s_total;
