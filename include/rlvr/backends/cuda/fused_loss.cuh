@@ -29,16 +29,25 @@
 //! the aligned body of each row (scalar head and tail). Tuning lives in the policy types of
 //! `rlvr/backends/cuda.hpp`.
 //!
-//! ## The per-token functor
-//! `Rule` is any trivially copyable type with
+//! ## The per-token functor (the `RowEpilogue` contract of `rlvr/backends/concepts.hpp`)
+//! `fused_rows` takes the same epilogues as the CPU backends: `e.active(i)` (false: the gradient
+//! row is zeroed with one streaming store and the row is not read) and `e(i, row_stats<float>)`
+//! returning `row_coeffs<float>{∂L/∂log π, ∂L/∂H}` — with the aggregation weight already folded
+//! in. rlvr's objective epilogue (`rlvr::detail::loss_epilogue`, built from the objectives'
+//! `constexpr RLVR_HD` terms) runs unchanged inside the kernel (thread 0 of each row's block).
+//! A bad row (NaN or +inf logit, or every logit −inf) is reported to the epilogue as
+//! `lse = entropy = logp = NaN` and gets a zero gradient row, as in the serial backend.
 //!
-//!     RLVR_HD token_result operator()(index_t row, float log_pi, float entropy) const;
-//!
-//! returning `loss`, `d_log_pi` (= ∂ℓ/∂log π) and `d_entropy` (= ∂ℓ/∂H); `flags` carries
-//! diagnostics bits (clipped low/high) that the kernel stores per row. The same functors run in
-//! the CPU backends (`rlvr::detail::token_rule`-style adapters wrap the objectives' `constexpr`
-//! terms); `reinforce_rule` below is the simplest example.
+//! ## Entry points
+//! - `rlvr::cuda::fused_rows` / `rlvr::cuda::logp_entropy`: the two backend operations on device
+//!   memory (asynchronous);
+//! - `rlvr::cuda::loss_and_grad`: the objective-level entry point (logits and gradient on the
+//!   device, the small per-token arrays on the host; validates, computes the aggregation weights,
+//!   runs the fused kernel and returns the same `loss_diagnostics` as `rlvr::loss_and_grad`);
+//! - `rlvr::cuda::log_prob_entropy`: the checked forward-only entry point.
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -48,55 +57,28 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include "rlvr/backends/concepts.hpp"
 #include "rlvr/backends/cuda.hpp"
 #include "rlvr/backends/cuda/error.cuh"
 #include "rlvr/backends/cuda/memory.cuh"
 #include "rlvr/backends/cuda/detail/checks.cuh"
 #include "rlvr/config.hpp"
+#include "rlvr/loss.hpp"
+#include "rlvr/objectives/concepts.hpp"
 #include "rlvr/view.hpp"
 
 namespace rlvr::cuda {
 
-//! What a per-token rule returns for one token.
-struct token_result {
-  float loss = 0.0f;      //!< ℓ_t (before aggregation)
-  float d_log_pi = 0.0f;  //!< ∂ℓ_t/∂log π_t
-  float d_entropy = 0.0f; //!< ∂ℓ_t/∂H_t
-  std::uint32_t flags = 0; //!< diagnostics bits (1: clipped low, 2: clipped high, 4: dual clip)
-};
-
-//! Set by the kernels in a row's flags when its logits are not usable: a NaN or +inf entry, or
-//! every entry −inf (log π and H are then NaN). Checked by `rlvr::cuda::check_rows`.
-inline constexpr std::uint32_t flag_nonfinite_row = 1u << 31;
-
-//! ℓ = −A_i·log π − c_H·H_i: REINFORCE with an entropy bonus (A per token, on the device).
-struct reinforce_rule {
-  const float* advantages = nullptr; //!< A_i, one per row (device memory)
-  float entropy_coef = 0.0f;         //!< c_H
-  RLVR_HD token_result operator()(index_t i, float log_pi, float entropy) const {
-    const float a = advantages[i];
-    return {-a * log_pi - entropy_coef * entropy, -a, -entropy_coef, 0u};
-  }
-};
-
-//! Per-row outputs of the fused kernel (device pointers; any may be null to skip it).
-struct fused_outputs {
-  float* log_pi = nullptr;          //!< log π_i
-  float* entropy = nullptr;         //!< H_i
-  float* loss = nullptr;            //!< ℓ_i (unweighted)
-  std::uint32_t* flags = nullptr;   //!< the rule's diagnostics bits
-};
-
 namespace detail {
 
 //! Running log-sum-exp state of part of a row: m = max, s = Σ e^{z−m}, t = Σ e^{z−m}(z − m).
-struct lse_state {
+struct lse_part {
   float m;
   float s;
   float t;
 };
 
-__device__ inline lse_state merge(lse_state a, lse_state b) {
+__device__ inline lse_part merge(lse_part a, lse_part b) {
   const float big = a.m > b.m ? a.m : b.m;
   if (big == -INFINITY) return {-INFINITY, 0.0f, 0.0f};
   const float da = a.m - big, db = b.m - big; // ≤ 0, −inf for an empty side
@@ -108,7 +90,7 @@ __device__ inline lse_state merge(lse_state a, lse_state b) {
 }
 
 struct lse_merge_op {
-  __device__ lse_state operator()(const lse_state& a, const lse_state& b) const { return merge(a, b); }
+  __device__ lse_part operator()(const lse_part& a, const lse_part& b) const { return merge(a, b); }
 };
 
 template <class T> __device__ inline float to_float(T v) {
@@ -125,7 +107,7 @@ template <class T> __device__ inline T from_float(float v) {
 }
 
 //! Adds the chunk `z[0..K)` (already scaled by 1/τ) to a running state: one rescale per chunk.
-template <int K> __device__ inline void accumulate(lse_state& st, const float (&z)[K]) {
+template <int K> __device__ inline void accumulate(lse_part& st, const float (&z)[K]) {
   float cm = z[0];
 #pragma unroll
   for (int k = 1; k < K; ++k) cm = fmaxf(cm, z[k]);
@@ -172,17 +154,25 @@ __device__ inline void for_each_in_row(const T* row, index_t n, float scale, Vec
 
 //! Reduces the per-thread states of a block and broadcasts (lse, H).
 template <int Threads> struct row_stats_reducer {
-  using reduce_t = cub::BlockReduce<lse_state, Threads>;
+  using reduce_t = cub::BlockReduce<lse_part, Threads>;
   struct storage {
     typename reduce_t::TempStorage reduce;
     float lse;
     float entropy;
   };
-  __device__ static void run(storage& sm, lse_state st, float& lse, float& entropy) {
-    const lse_state all = reduce_t(sm.reduce).Reduce(st, lse_merge_op{});
+  __device__ static void run(storage& sm, lse_part st, float& lse, float& entropy) {
+    const lse_part all = reduce_t(sm.reduce).Reduce(st, lse_merge_op{});
     if (threadIdx.x == 0) {
-      sm.lse = all.m + logf(all.s);
-      sm.entropy = all.s > 0.0f ? logf(all.s) - all.t / all.s : 0.0f;
+      const float lse_v = all.m + logf(all.s);
+      if (!(all.s > 0.0f) || !isfinite(lse_v)) { // NaN / +inf entry, or every entry −inf
+        sm.lse = NAN;
+        sm.entropy = NAN;
+      } else {
+        const float logs = logf(all.s);
+        const float h = logs - all.t / all.s;
+        sm.lse = lse_v;
+        sm.entropy = h > 0.0f ? h : 0.0f;
+      }
     }
     __syncthreads();
     lse = sm.lse;
@@ -190,8 +180,8 @@ template <int Threads> struct row_stats_reducer {
   }
 };
 
-template <int Threads, class T> __device__ inline lse_state row_state(const T* row, index_t n, float inv_tau) {
-  lse_state st{-INFINITY, 0.0f, 0.0f};
+template <int Threads, class T> __device__ inline lse_part row_state(const T* row, index_t n, float inv_tau) {
+  lse_part st{-INFINITY, 0.0f, 0.0f};
   for_each_in_row<Threads>(
       row, n, inv_tau, [&](const auto& z, index_t) { accumulate(st, z); },
       [&](float z, index_t) {
@@ -201,37 +191,39 @@ template <int Threads, class T> __device__ inline lse_state row_state(const T* r
   return st;
 }
 
-template <class Policy, class T, class G, class Target, class Rule>
+template <class Policy, class T, class G, class E>
 __global__ void __launch_bounds__(Policy::fused_loss.block_threads, Policy::fused_loss.min_blocks_per_sm)
-    fused_loss_kernel(matrix_view<const T> logits, const Target* targets, float inv_tau, Rule rule,
-                      const float* weights, matrix_view<G> grad, fused_outputs out) {
+    fused_rows_kernel(matrix_view<const T> logits, const token_t* targets, float inv_tau, E ep, matrix_view<G> grad) {
   constexpr int Threads = Policy::fused_loss.block_threads;
   using reducer = row_stats_reducer<Threads>;
   __shared__ typename reducer::storage sm;
-  __shared__ token_result shared_result;
+  __shared__ row_coeffs<float> shared_coeffs;
+  __shared__ int shared_active;
   const index_t i = blockIdx.x;
   const T* row = logits.ptr + i * logits.stride;
   const index_t n = logits.n_cols;
+  G* grow = grad.ptr + i * grad.stride;
+  if (threadIdx.x == 0) shared_active = ep.active(i) ? 1 : 0;
+  __syncthreads();
+  if (!shared_active) {
+    for (index_t v = threadIdx.x; v < n; v += Threads) grow[v] = from_float<G>(0.0f);
+    return;
+  }
   float lse, entropy;
   reducer::run(sm, row_state<Threads>(row, n, inv_tau), lse, entropy);
   const index_t y = static_cast<index_t>(targets[i]);
   if (threadIdx.x == 0) {
-    const float log_pi = to_float(row[y]) * inv_tau - lse;
-    token_result r = rule(i, log_pi, entropy);
-    if (!isfinite(lse)) r.flags |= flag_nonfinite_row;
-    shared_result = r;
-    if (out.log_pi) out.log_pi[i] = log_pi;
-    if (out.entropy) out.entropy[i] = entropy;
-    if (out.loss) out.loss[i] = r.loss;
-    if (out.flags) out.flags[i] = r.flags;
+    const float logp = lse == lse ? to_float(row[y]) * inv_tau - lse : NAN;
+    shared_coeffs = ep(i, row_stats<float>{lse, entropy, logp});
   }
   __syncthreads();
-  if (grad.ptr == nullptr) return;
-  const float w = (weights ? weights[i] : 1.0f) * inv_tau;
-  const float g_lp = w * shared_result.d_log_pi;
-  const float g_h = w * shared_result.d_entropy;
-  G* grow = grad.ptr + i * grad.stride;
-  // ∂L/∂x_v = −g_lp·p_v − g_h·p_v(log p_v + H) (+ g_lp at v = y)
+  if (lse != lse) { // bad row: zero gradient (the epilogue has recorded it)
+    for (index_t v = threadIdx.x; v < n; v += Threads) grow[v] = from_float<G>(0.0f);
+    return;
+  }
+  // ∂L/∂x_v = (1/τ)[dlogp·(1[v=y] − p_v) − dentropy·p_v(log p_v + H)]
+  const float g_lp = shared_coeffs.dlogp * inv_tau;
+  const float g_h = shared_coeffs.dentropy * inv_tau;
   auto grad_of = [&](float z, index_t v) {
     const float lp = z - lse;
     const float p = __expf(lp);
@@ -265,9 +257,9 @@ __global__ void __launch_bounds__(Policy::fused_loss.block_threads, Policy::fuse
   }
 }
 
-template <class Policy, class T, class Target>
+template <class Policy, class T>
 __global__ void __launch_bounds__(Policy::fused_loss.block_threads, Policy::fused_loss.min_blocks_per_sm)
-    log_prob_entropy_kernel(matrix_view<const T> logits, const Target* targets, float inv_tau,
+    logp_entropy_kernel(matrix_view<const T> logits, const token_t* targets, float inv_tau,
                             float* log_pi, float* entropy_out) {
   constexpr int Threads = Policy::fused_loss.block_threads;
   using reducer = row_stats_reducer<Threads>;
@@ -277,7 +269,7 @@ __global__ void __launch_bounds__(Policy::fused_loss.block_threads, Policy::fuse
   float lse, entropy;
   reducer::run(sm, row_state<Threads>(row, logits.n_cols, inv_tau), lse, entropy);
   if (threadIdx.x == 0) {
-    if (log_pi && targets) log_pi[i] = to_float(row[static_cast<index_t>(targets[i])]) * inv_tau - lse;
+    if (log_pi && targets) log_pi[i] = lse == lse ? to_float(row[static_cast<index_t>(targets[i])]) * inv_tau - lse : NAN;
     if (entropy_out) entropy_out[i] = entropy;
   }
 }
@@ -290,76 +282,260 @@ template <class Target> void check_targets(cuda_backend b, vector_view<const Tar
   detail::expect_ids_in_range(b.stream, targets, vocab, "targets");
 }
 
-//! Throws `rlvr::numerical_error` naming the first row whose flags (from `fused_loss_grad`) carry
-//! `flag_nonfinite_row`: a NaN or +inf logit, or a row that is entirely −inf. Synchronises.
-inline void check_rows(cuda_backend b, vector_view<const std::uint32_t> flags) {
-  std::vector<std::uint32_t> host(static_cast<std::size_t>(flags.size()));
-  if (host.empty()) return;
-  RLVR_CUDA_CHECK(cudaMemcpyAsync(host.data(), flags.data(), host.size() * sizeof(std::uint32_t),
-                                  cudaMemcpyDeviceToHost, b.stream));
-  RLVR_CUDA_CHECK(cudaStreamSynchronize(b.stream));
-  for (std::size_t i = 0; i < host.size(); ++i)
-    RLVR_EXPECTS((host[i] & flag_nonfinite_row) == 0, numerical, "logits row ", i,
-                 " holds a NaN or +inf, or is entirely -inf");
-}
-
-//! Fused loss-and-gradient over device logits (float or `__nv_bfloat16`), enqueued on `b.stream`.
-//!
-//! - `logits`: N × V device matrix (row stride ≥ V); `targets`: N token ids in [0, V) (int32
-//!   or int64, device memory; *not* range-checked on the device: check them where they are
-//!   produced, or call `rlvr::cuda::check_targets`);
-//! - `temperature` > 0; `rule`: the per-token functor (see above); `weights`: N aggregation
-//!   weights ∂L/∂ℓ_i (device memory; null = all 1);
-//! - `grad`: N × V output (float or the logits' type; may alias `logits` for an in-place
-//!   gradient; `grad.ptr == nullptr` computes the forward quantities only);
-//! - `out`: per-row outputs (any may be null).
-//!
-//! Asynchronous. Throws `rlvr::shape_error` / `rlvr::range_error` for bad extents or
-//! temperature, `rlvr::device_error` if the launch fails.
-template <class Policy = policy900, class T, class G, class Target, class Rule>
-void fused_loss_grad(cuda_backend b, matrix_view<const T> logits, vector_view<const Target> targets,
-                     float temperature, const Rule& rule, const float* weights, matrix_view<G> grad,
-                     fused_outputs out = {}) {
+//! Operation 2 of `rlvr/backends/concepts.hpp` on the device: for every row, the epilogue's
+//! coefficients and one gradient row (see the file comment). `logits` (float or
+//! `__nv_bfloat16`), `targets` and `grad` (float or the logits' type; may alias `logits` with the
+//! same type and row stride) are device memory; the epilogue is copied to the device by value
+//! and must only touch device memory. Extents are checked here; target ids are not (see
+//! `check_targets`). Asynchronous on `b.stream`.
+template <class Policy = policy900, class T, class G, class E>
+  requires RowEpilogue<E, float>
+void fused_rows(cuda_backend b, matrix_view<const T> logits, vector_view<const token_t> targets, float temperature,
+                const E& ep, matrix_view<G> grad) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, __nv_bfloat16>,
-                "rlvr::cuda::fused_loss_grad: logits must be float or __nv_bfloat16");
+                "rlvr::cuda::fused_rows: logits must be float or __nv_bfloat16");
   static_assert(std::is_same_v<G, float> || std::is_same_v<G, T>,
-                "rlvr::cuda::fused_loss_grad: the gradient is float or the logits' type");
-  static_assert(std::is_integral_v<Target>, "rlvr::cuda::fused_loss_grad: target ids are integers");
-  static_assert(std::is_trivially_copyable_v<Rule>, "the per-token rule is copied to the device: keep it trivially copyable");
+                "rlvr::cuda::fused_rows: the gradient is float or the logits' type");
+  static_assert(std::is_trivially_copyable_v<E>, "the epilogue is copied to the device: keep it trivially copyable");
   static_assert(TuningPolicy<Policy>);
-  RLVR_EXPECTS(targets.size() == logits.rows(), shape, "fused_loss_grad: ", targets.size(), " targets for ",
-               logits.rows(), " rows of logits");
-  RLVR_EXPECTS(logits.cols() > 0 || logits.rows() == 0, shape, "fused_loss_grad: logits have 0 columns");
-  RLVR_EXPECTS(temperature > 0.0f, range, "fused_loss_grad: temperature = ", temperature, " must be > 0");
-  if (grad.ptr != nullptr)
-    RLVR_EXPECTS(grad.rows() == logits.rows() && grad.cols() == logits.cols(), shape,
-                 "fused_loss_grad: gradient is ", grad.rows(), "x", grad.cols(), " but logits are ",
-                 logits.rows(), "x", logits.cols());
+  RLVR_EXPECTS(targets.size() == logits.rows(), shape, "fused_rows: ", targets.size(), " targets for ", logits.rows(),
+               " rows of logits");
+  RLVR_EXPECTS(logits.cols() > 0 || logits.rows() == 0, shape, "fused_rows: logits have 0 columns");
+  RLVR_EXPECTS(temperature > 0.0f, range, "fused_rows: temperature = ", temperature, " must be > 0");
+  RLVR_EXPECTS(grad.rows() == logits.rows() && grad.cols() == logits.cols(), shape, "fused_rows: gradient is ",
+               grad.rows(), "x", grad.cols(), " but logits are ", logits.rows(), "x", logits.cols());
   if (static_cast<const void*>(grad.ptr) == static_cast<const void*>(logits.ptr))
     RLVR_EXPECTS(sizeof(G) == sizeof(T) && grad.stride == logits.stride, shape,
-                 "fused_loss_grad: an in-place gradient needs the logits' element type and row stride");
+                 "fused_rows: an in-place gradient needs the logits' element type and row stride");
   if (logits.rows() == 0) return;
-  detail::fused_loss_kernel<Policy><<<static_cast<unsigned>(logits.rows()), Policy::fused_loss.block_threads, 0,
-                                      b.stream>>>(logits, targets.data(), 1.0f / temperature, rule, weights,
-                                                  grad, out);
+  detail::fused_rows_kernel<Policy><<<static_cast<unsigned>(logits.rows()), Policy::fused_loss.block_threads, 0,
+                                      b.stream>>>(logits, targets.data(), 1.0f / temperature, ep, grad);
   RLVR_CUDA_CHECK_LAUNCH();
 }
 
-//! Forward only: log π_i and H_i per row (one read of the logits). Either output may be null;
-//! `targets` may be empty when only the entropy is wanted. Asynchronous.
-template <class Policy = policy900, class T, class Target>
-void log_prob_entropy(cuda_backend b, matrix_view<const T> logits, vector_view<const Target> targets,
-                      float temperature, float* log_pi, float* entropy) {
+//! Operation 1 on the device: log π_i (when `logp` is non-empty) and H_i (when `entropy` is
+//! non-empty) per row, one read of the logits; NaN for a bad row. Asynchronous.
+template <class Policy = policy900, class T>
+void logp_entropy(cuda_backend b, matrix_view<const T> logits, vector_view<const token_t> targets, float temperature,
+                  vector_view<float> logp, vector_view<float> entropy) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, __nv_bfloat16>,
-                "rlvr::cuda::log_prob_entropy: logits must be float or __nv_bfloat16");
-  RLVR_EXPECTS(log_pi == nullptr || targets.size() == logits.rows(), shape, "log_prob_entropy: ",
-               targets.size(), " targets for ", logits.rows(), " rows of logits");
-  RLVR_EXPECTS(temperature > 0.0f, range, "log_prob_entropy: temperature = ", temperature, " must be > 0");
+                "rlvr::cuda::logp_entropy: logits must be float or __nv_bfloat16");
+  RLVR_EXPECTS(logp.empty() || (targets.size() == logits.rows() && logp.size() == logits.rows()), shape,
+               "logp_entropy: ", targets.size(), " targets and ", logp.size(), " outputs for ", logits.rows(), " rows");
+  RLVR_EXPECTS(entropy.empty() || entropy.size() == logits.rows(), shape, "logp_entropy: entropy has length ",
+               entropy.size(), " but logits have ", logits.rows(), " rows");
+  RLVR_EXPECTS(temperature > 0.0f, range, "logp_entropy: temperature = ", temperature, " must be > 0");
   if (logits.rows() == 0) return;
-  detail::log_prob_entropy_kernel<Policy><<<static_cast<unsigned>(logits.rows()),
-                                            Policy::fused_loss.block_threads, 0, b.stream>>>(
-      logits, targets.data(), 1.0f / temperature, log_pi, entropy);
+  detail::logp_entropy_kernel<Policy><<<static_cast<unsigned>(logits.rows()), Policy::fused_loss.block_threads, 0,
+                                        b.stream>>>(logits, logp.empty() ? nullptr : targets.data(), 1.0f / temperature,
+                                                    logp.empty() ? nullptr : logp.data(),
+                                                    entropy.empty() ? nullptr : entropy.data());
   RLVR_CUDA_CHECK_LAUNCH();
+}
+
+//! Checked forward-only entry point: as `rlvr::log_prob_entropy` with device logits and targets
+//! and host outputs. Checks targets on the device and raises `rlvr::numerical_error` for a bad
+//! row. Synchronises.
+template <class Policy = policy900, class T>
+void log_prob_entropy(cuda_backend b, matrix_view<const T> logits, vector_view<const token_t> targets,
+                      vector_view<float> logp_host, vector_view<float> entropy_host, double temperature = 1.0) {
+  rlvr::detail::check_temperature(temperature);
+  RLVR_EXPECTS(logits.cols() >= 1, shape, "log_prob_entropy: logits are ", logits.rows(), "x", logits.cols(),
+               " (need at least one column)");
+  RLVR_EXPECTS(targets.size() == logits.rows(), shape, "log_prob_entropy: targets has length ", targets.size(),
+               " but logits have ", logits.rows(), " rows");
+  expect_size(logp_host, logits.rows(), "log_prob_entropy: logp");
+  RLVR_EXPECTS(entropy_host.empty() || entropy_host.size() == logits.rows(), shape,
+               "log_prob_entropy: entropy has length ", entropy_host.size(), " but logits have ", logits.rows(), " rows");
+  check_targets(b, targets, logits.cols());
+  const index_t n = logits.rows();
+  device_buffer<float> lp(n, b.stream), ent(entropy_host.empty() ? 0 : n, b.stream);
+  logp_entropy<Policy>(b, logits, targets, static_cast<float>(temperature), lp.view(), ent.view());
+  const auto l = lp.download();
+  for (index_t i = 0; i < n; ++i) {
+    logp_host[i] = l[static_cast<std::size_t>(i)];
+    RLVR_EXPECTS(std::isfinite(l[static_cast<std::size_t>(i)]), numerical, "log_prob_entropy: logits row ", i,
+                 " contains NaN or +inf, or every entry is -inf, or its target has logit -inf");
+  }
+  if (!entropy_host.empty()) {
+    const auto h = ent.download();
+    for (index_t i = 0; i < n; ++i) entropy_host[i] = h[static_cast<std::size_t>(i)];
+  }
+}
+
+//! The objective-level entry point on the GPU: `rlvr::loss_and_grad` with the logits and the
+//! gradient in device memory.
+//!
+//! - `logits`: N × V device matrix (float or `__nv_bfloat16`); `grad`: N × V device matrix (float
+//!   or the logits' type; may be the logits themselves: in place);
+//! - `batch`: the per-token arrays in *host* memory, as for `rlvr::loss_and_grad` (its `logits`
+//!   field is ignored; `targets`, `advantages`, `active`, `seq`, `old_logp`, `ref_logp` are
+//!   read on the host, validated with the same messages, and uploaded — O(N) bytes);
+//! - `out`: optional per-token outputs in host memory.
+//!
+//! Returns the same `loss_diagnostics`; synchronises `b.stream` (it needs the per-token losses).
+//! Cost beyond the kernel: O(K·N) host work and two small transfers.
+template <class Policy = policy900, Objective O, class L, class G>
+loss_diagnostics loss_and_grad(cuda_backend b, const O& obj, matrix_view<const L> logits, const token_batch<float>& batch,
+                               matrix_view<G> grad, const loss_options& opt = {}, token_outputs<float> out = {}) {
+  constexpr const char* who = "cuda::loss_and_grad";
+  constexpr index_t k = O::components;
+  obj.validate();
+  rlvr::detail::check_temperature(opt.temperature);
+  RLVR_EXPECTS(opt.aggregation.global_tokens >= 0 && std::isfinite(opt.aggregation.global_tokens), config, who,
+               ": global_tokens = ", opt.aggregation.global_tokens, " must be finite and >= 0");
+  RLVR_EXPECTS(opt.aggregation.global_sequences >= 0 && std::isfinite(opt.aggregation.global_sequences), config, who,
+               ": global_sequences = ", opt.aggregation.global_sequences, " must be finite and >= 0");
+  // Shape checks only look at extents and addresses (never dereference the device pointers).
+  const matrix_view<const float> zshape(reinterpret_cast<const float*>(logits.ptr), logits.n_rows, logits.n_cols,
+                                        logits.stride);
+  rlvr::detail::check_logits_targets(zshape, batch.targets, who);
+  RLVR_EXPECTS(grad.rows() == logits.rows() && grad.cols() == logits.cols(), shape, who, ": grad is ", grad.rows(),
+               "x", grad.cols(), " but logits are ", logits.rows(), "x", logits.cols());
+  const index_t n = logits.rows();
+  RLVR_EXPECTS(batch.advantages.rows() == k && batch.advantages.cols() == n, shape, who, ": advantages are ",
+               batch.advantages.rows(), "x", batch.advantages.cols(), " but the objective has ", k,
+               " component(s) and there are ", n, " tokens (need ", k, "x", n, ")");
+  RLVR_EXPECTS(batch.active.rows() == 0 || (batch.active.rows() == k && batch.active.cols() == n), shape, who,
+               ": active is ", batch.active.rows(), "x", batch.active.cols(), " (need ", k, "x", n, " or empty)");
+  RLVR_EXPECTS(batch.seq.empty() || batch.seq.size() == n, shape, who, ": seq has length ", batch.seq.size(),
+               " but there are ", n, " tokens");
+  RLVR_EXPECTS(batch.old_logp.empty() || batch.old_logp.size() == n, shape, who, ": old_logp has length ",
+               batch.old_logp.size(), " but there are ", n, " tokens");
+  RLVR_EXPECTS(!O::uses_ref_logp || batch.ref_logp.size() == n, shape, who, ": the objective has a KL term and needs ",
+               "ref_logp of length ", n, " (got ", batch.ref_logp.size(), ")");
+  for (const auto* v : {&out.logp, &out.entropy, &out.loss})
+    RLVR_EXPECTS(v->empty() || v->size() == n, shape, who, ": a per-token output has length ", v->size(),
+                 " but there are ", n, " tokens");
+  std::vector<std::uint8_t> act_own;
+  matrix_view<const std::uint8_t> act = batch.active;
+  if (act.rows() == 0) {
+    act_own.assign(static_cast<std::size_t>(k * n), 1);
+    act = {act_own.data(), k, n};
+  }
+  index_t num_seq = batch.num_sequences;
+  std::vector<std::int32_t> seq_own;
+  vector_view<const std::int32_t> seq = batch.seq;
+  RLVR_EXPECTS(!O::needs_seq || !seq.empty() || n == 0, shape, who,
+               ": the objective aggregates per sequence and needs seq (length ", n, ")");
+  if (seq.empty()) {
+    seq_own.assign(static_cast<std::size_t>(n), 0);
+    seq = seq_own;
+    num_seq = n > 0 ? 1 : 0;
+  } else {
+    RLVR_EXPECTS(num_seq >= 0, range, who, ": num_sequences = ", num_seq, " is negative");
+    if (num_seq == 0)
+      for (index_t t = 0; t < n; ++t) num_seq = std::max<index_t>(num_seq, static_cast<index_t>(seq[t]) + 1);
+    for (index_t t = 0; t < n; ++t)
+      RLVR_EXPECTS(seq[t] >= 0 && seq[t] < num_seq, range, who, ": seq[", t, "] = ", seq[t], " is outside [0, ",
+                   num_seq, ")");
+  }
+  for (index_t c = 0; c < k; ++c)
+    for (index_t t = 0; t < n; ++t)
+      if (act(c, t)) {
+        RLVR_EXPECTS(std::isfinite(batch.advantages(c, t)), numerical, who, ": advantages(", c, ", ", t, ") = ",
+                     batch.advantages(c, t), " is not finite");
+        if (!batch.old_logp.empty())
+          RLVR_EXPECTS(std::isfinite(batch.old_logp[t]), numerical, who, ": old_logp[", t, "] = ", batch.old_logp[t],
+                       " is not finite");
+        if (O::uses_ref_logp)
+          RLVR_EXPECTS(std::isfinite(batch.ref_logp[t]), numerical, who, ": ref_logp[", t, "] = ", batch.ref_logp[t],
+                       " is not finite");
+      }
+  std::vector<float> w(static_cast<std::size_t>(k * n));
+  obj.weights(act, seq, num_seq, opt.aggregation, matrix_view<float>(w.data(), k, n));
+  std::vector<float> adv(static_cast<std::size_t>(k * n));
+  for (index_t c = 0; c < k; ++c)
+    for (index_t t = 0; t < n; ++t) adv[static_cast<std::size_t>(c * n + t)] = batch.advantages(c, t);
+
+  // Device copies of the per-token inputs; per-token outputs on the device.
+  auto upload = [&](const float* p, index_t len) {
+    device_buffer<float> d(len, b.stream);
+    if (len > 0) RLVR_CUDA_CHECK(cudaMemcpyAsync(d.data(), p, d.bytes(), cudaMemcpyHostToDevice, b.stream));
+    return d;
+  };
+  auto d_adv = upload(adv.data(), k * n);
+  auto d_w = upload(w.data(), k * n);
+  auto d_old = upload(batch.old_logp.data(), batch.old_logp.size());
+  auto d_ref = upload(batch.ref_logp.data(), batch.ref_logp.size());
+  device_buffer<token_t> d_y(n, b.stream);
+  if (n > 0)
+    RLVR_CUDA_CHECK(cudaMemcpyAsync(d_y.data(), batch.targets.data(), d_y.bytes(), cudaMemcpyHostToDevice, b.stream));
+  device_buffer<float> d_logp(n, b.stream), d_ent(n, b.stream), d_loss(n, b.stream);
+  device_buffer<std::uint8_t> d_flags(n, b.stream);
+  d_logp.zero();
+  d_ent.zero();
+  d_loss.zero();
+  d_flags.zero();
+  const rlvr::detail::loss_epilogue<float, O> ep{obj,
+                                                 d_adv.data(),
+                                                 d_w.data(),
+                                                 n,
+                                                 n,
+                                                 k,
+                                                 batch.old_logp.empty() ? nullptr : d_old.data(),
+                                                 batch.ref_logp.empty() ? nullptr : d_ref.data(),
+                                                 d_logp.data(),
+                                                 d_ent.data(),
+                                                 d_loss.data(),
+                                                 d_flags.data()};
+  fused_rows<Policy>(b, logits, vector_view<const token_t>(d_y.data(), n), static_cast<float>(opt.temperature), ep,
+                     grad);
+  const auto logp = d_logp.download(), ent = d_ent.download(), tl = d_loss.download();
+  const auto flags = d_flags.download();
+  auto copy_out = [n](vector_view<float> dst, const std::vector<float>& src) {
+    if (!dst.empty())
+      for (index_t i = 0; i < n; ++i) dst[i] = src[static_cast<std::size_t>(i)];
+  };
+  copy_out(out.logp, logp);
+  copy_out(out.entropy, ent);
+  copy_out(out.loss, tl);
+
+  // Diagnostics, exactly as rlvr::loss_and_grad computes them.
+  auto is_active = [&](index_t i) {
+    for (index_t c = 0; c < k; ++c)
+      if (w[static_cast<std::size_t>(c * n + i)] != 0.0f) return true;
+    return false;
+  };
+  loss_diagnostics d;
+  d.rows = n;
+  double n_act = 0, low = 0, high = 0, dual = 0, klc = 0, akl = 0, rkl = 0, ment = 0, mlogp = 0, loss = 0;
+  for (index_t i = 0; i < n; ++i) {
+    if (!is_active(i)) continue;
+    const auto ui = static_cast<std::size_t>(i);
+    if (flags[ui] & rlvr::detail::row_bad) rlvr::detail::fail_row(i, batch.targets, logp.data(), who);
+    n_act += 1;
+    const std::uint8_t f = flags[ui];
+    low += (f & clipped_low) ? 1 : 0;
+    high += (f & clipped_high) ? 1 : 0;
+    dual += (f & clipped_dual) ? 1 : 0;
+    klc += (f & kl_clamped) ? 1 : 0;
+    loss += static_cast<double>(tl[ui]);
+    ment += static_cast<double>(ent[ui]);
+    mlogp += static_cast<double>(logp[ui]);
+    if (!batch.old_logp.empty()) akl += static_cast<double>(batch.old_logp[i]) - static_cast<double>(logp[ui]);
+    if (!batch.ref_logp.empty()) {
+      const double delta = std::clamp(static_cast<double>(batch.ref_logp[i]) - static_cast<double>(logp[ui]), -20.0, 20.0);
+      rkl += std::exp(delta) - delta - 1.0;
+    }
+  }
+  d.loss = loss;
+  d.active_tokens = static_cast<index_t>(n_act);
+  if (n_act > 0) {
+    d.clip_frac_low = low / n_act;
+    d.clip_frac_high = high / n_act;
+    d.clip_frac_dual = dual / n_act;
+    d.kl_clamp_frac = klc / n_act;
+    d.approx_kl = akl / n_act;
+    d.ref_kl = rkl / n_act;
+    d.mean_entropy = ment / n_act;
+    d.mean_logp = mlogp / n_act;
+  }
+  if (opt.advantages) {
+    d.zero_std_fraction = opt.advantages->zero_std_fraction();
+    d.dropped = opt.advantages->dropped;
+  }
+  return d;
 }
 
 } // namespace rlvr::cuda
