@@ -1,0 +1,546 @@
+#pragma once
+//! \file rlvr/trainer/trainer.hpp
+//! \brief The RLVR trainer: rollouts, verification, advantages and clipped mini-batch updates,
+//! generic over Policy × TokenReward × Objective × Optimizer × Backend.
+//!
+//! One call of `trainer::step(prompts)` is one *rollout batch* of the paper's loop (spec §9):
+//!
+//! 1. **Rollout.** Each of the P prompts is answered G times (`group_size`) by sampling the
+//!    policy at `temperature` through its KV cache, one token per sequence per decode call, up
+//!    to `max_response_tokens` tokens or `eos`. Response i of prompt p draws token j from the
+//!    Philox block (seed, subsequence = step·P·G + p·G + i, offset = j) — rlvr's sampler
+//!    contract, so a rollout is a pure function of (weights, seed, step).
+//! 2. **Verification.** `reward(prompt, response)` (a `TokenReward`; the response includes its
+//!    `eos` when it has one).
+//! 3. **Old log-probs and advantages.** One forward pass over the whole rollout batch gives
+//!    log π_old of every response token (and, for PPO, the values V(s_t)); a frozen copy of the
+//!    initial policy gives log π_ref when the objective has a KL term. The objective's estimator
+//!    turns rewards into per-token advantages and *active* flags: PSR and NSR drop the other
+//!    side's responses here (`rlvr::sign_split` with `unused_side::drop`).
+//! 4. **Updates.** The responses with at least one active token are shuffled (Philox, seed and
+//!    step) and cut into `mini_batches` nearly equal mini-batches; for each of `epochs` passes
+//!    and each mini-batch: forward, `rlvr::loss_and_grad` (token-mean over the mini-batch, as
+//!    verl), PPO's clipped value loss when the objective needs values, backward, global-norm
+//!    clipping at `max_grad_norm`, one optimizer step. After the first update the policy differs
+//!    from the rollout policy, so the PPO ratio ρ and its clip matter — that is why the paper's
+//!    code takes 4 mini-batches per rollout batch.
+//! 5. **Metrics.** A `step_metrics` record goes to the callback (`on_step`).
+//!
+//! **Determinism and resumption.** All randomness is counter-based and addressed by
+//! (seed, step), and every kernel is thread-count independent, so the run is a pure function of
+//! (initial weights, config, prompts). `save_state` stores the policy weights, the optimizer
+//! state, the reference weights and the step counter (the RNG position) in a `state_dict`
+//! (write it with rlvr/io/safetensors.hpp); `load_state` restores them and the resumed run
+//! reproduces the uninterrupted one bit for bit (tested).
+//!
+//! Limitation: all prompts of one `step` must have the same length (the batched KV cache
+//! advances every sequence by one token per call); draw prompts of a fixed format, or group
+//! them by length.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rlvr/config.hpp"
+#include "rlvr/error.hpp"
+// WORKAROUND (reported to the lead): rlvr/loss.hpp's `template <class T> struct token_batch` and
+// rlvr/policy/concepts.hpp's `struct token_batch` collide in one translation unit. Until one is
+// renamed, the trainer includes loss.hpp with its batch type renamed to `loss_token_batch`.
+#define token_batch loss_token_batch
+#include "rlvr/loss.hpp"
+#undef token_batch
+#include "rlvr/optim/clip.hpp"
+#include "rlvr/optim/concepts.hpp"
+#include "rlvr/optim/state_dict.hpp"
+#include "rlvr/policy/concepts.hpp"
+#include "rlvr/random/philox.hpp"
+#include "rlvr/sampling/sampler.hpp"
+#include "rlvr/trainer/reward.hpp"
+
+namespace rlvr {
+
+//! The trainer's run-time numbers (structure — objective, policy, … — is in the types).
+struct trainer_config {
+  index_t group_size = 8;           //!< G responses per prompt (≥ 1)
+  double temperature = 1.0;         //!< rollout temperature τ (> 0); the loss uses the same τ
+  index_t max_response_tokens = 16; //!< response budget, `eos` included (≥ 1)
+  token_t eos = -1;                 //!< end-of-response token (≥ 0; required)
+  token_t pad = 0;                  //!< filler after `eos` in the padded batch (any valid id)
+  index_t mini_batches = 4;         //!< optimizer updates per rollout batch and epoch (≥ 1)
+  index_t epochs = 1;               //!< passes over the rollout batch (≥ 1)
+  double max_grad_norm = 1.0;       //!< global-norm clip; ≤ 0 disables it
+  bool shuffle = true;              //!< shuffle responses before cutting mini-batches
+  std::uint64_t seed = 0;           //!< the run's seed (rollouts and shuffles)
+  double value_clip = 0.5;          //!< PPO value-loss clip (verl's cliprange_value)
+  double value_coef = 0.5;          //!< weight of the value loss in the trunk's gradient
+  bool track_reference_kl = false;  //!< report KL to the initial policy even without a KL term
+
+  //! Throws `rlvr::config_error` naming the first bad field.
+  void validate() const {
+    RLVR_EXPECTS(group_size >= 1, config, "trainer_config: group_size = ", group_size, " must be >= 1");
+    RLVR_EXPECTS(temperature > 0.0 && std::isfinite(temperature), config, "trainer_config: temperature = ",
+                 temperature, " must be finite and > 0");
+    RLVR_EXPECTS(max_response_tokens >= 1, config, "trainer_config: max_response_tokens = ", max_response_tokens,
+                 " must be >= 1");
+    RLVR_EXPECTS(eos >= 0, config, "trainer_config: eos = ", eos, " must be set to the end-of-response token id");
+    RLVR_EXPECTS(pad >= 0, config, "trainer_config: pad = ", pad, " must be a valid token id");
+    RLVR_EXPECTS(mini_batches >= 1, config, "trainer_config: mini_batches = ", mini_batches, " must be >= 1");
+    RLVR_EXPECTS(epochs >= 1, config, "trainer_config: epochs = ", epochs, " must be >= 1");
+    RLVR_EXPECTS(std::isfinite(max_grad_norm), config, "trainer_config: max_grad_norm = ", max_grad_norm,
+                 " must be finite");
+    RLVR_EXPECTS(value_clip > 0.0, config, "trainer_config: value_clip = ", value_clip, " must be > 0");
+    RLVR_EXPECTS(value_coef >= 0.0 && std::isfinite(value_coef), config, "trainer_config: value_coef = ", value_coef,
+                 " must be finite and >= 0");
+  }
+};
+
+//! What one `trainer::step` reports. Means over responses unless said otherwise.
+struct step_metrics {
+  index_t step = 0;              //!< 0-based index of this rollout batch
+  index_t prompts = 0;           //!< P
+  index_t responses = 0;         //!< P·G
+  double reward_mean = 0;        //!< mean reward
+  double accuracy = 0;           //!< fraction of responses with reward > 0
+  double solved_fraction = 0;    //!< prompts whose G responses all have reward > 0
+  double unsolved_fraction = 0;  //!< prompts whose G responses all have reward ≤ 0
+  double entropy = 0;            //!< mean token entropy H_t of the rollout policy (τ applied)
+  double response_length = 0;    //!< mean response length in tokens (`eos` included)
+  double truncated_fraction = 0; //!< responses that hit `max_response_tokens` without `eos`
+  index_t kept = 0;              //!< responses with an active token (in the update batch)
+  index_t dropped = 0;           //!< responses the estimator removed (PSR/NSR drop the other side)
+  index_t updates = 0;           //!< optimizer steps taken (mini-batches × epochs, empty ones skipped)
+  double loss = 0;               //!< mean policy loss over the updates
+  double grad_norm = 0;          //!< mean global gradient norm before clipping
+  double clip_frac_low = 0;      //!< PPO clip fractions, token means over the updates
+  double clip_frac_high = 0;
+  double approx_kl = 0;          //!< mean(log π_old − log π) over the updates (0 on the first)
+  double ref_kl = 0;             //!< mean k3 KL to the reference (KL objectives or track_reference_kl)
+  double value_loss = 0;         //!< PPO value loss (0 without a value head)
+  double learning_rate = 0;      //!< the optimizer's rate at this step
+};
+
+namespace detail {
+inline constexpr std::uint64_t shuffle_stream_tag = 0x5348'5546'464C'4521ULL; // "SHUFFLE!"
+} // namespace detail
+
+//! The RLVR trainer (see the file comment). `P` is held by reference (the caller owns the
+//! model), `Opt` by reference, the reward, objective and backend by value.
+template <Policy P, TokenReward R, Objective O, Optimizer Opt, HostBackend B> class trainer {
+public:
+  using callback_type = std::function<void(const step_metrics&)>;
+  static constexpr bool uses_reference = O::uses_ref_logp;
+  static constexpr bool uses_values = O::needs_values;
+  static_assert(!uses_values || ValueHeadPolicy<P>,
+                "rlvr::trainer: this objective needs values V(s_t) (PPO with GAE): the policy must model "
+                "rlvr::ValueHeadPolicy (forward with a values output and backward with dvalues)");
+  static_assert(FusedLossBackend<B, float> && LogProbBackend<B, float>,
+                "rlvr::trainer: the backend must run rlvr's loss over float logits; include "
+                "<rlvr/backends/serial.hpp> or <rlvr/backends/eigen.hpp> and pass that backend");
+
+  trainer(P& policy, Opt& optimizer, R reward, O objective, B backend, trainer_config cfg)
+      : policy_(policy), opt_(optimizer), reward_(std::move(reward)), obj_(objective), be_(backend), cfg_(cfg) {
+    cfg_.validate();
+    obj_.validate();
+    RLVR_EXPECTS(cfg_.eos < policy_.vocab_size() && cfg_.pad < policy_.vocab_size(), config, "trainer: eos = ",
+                 cfg_.eos, " or pad = ", cfg_.pad, " is outside the policy's vocabulary [0, ", policy_.vocab_size(),
+                 ")");
+    if constexpr (uses_reference || uses_values) reference_.emplace(policy_); // GAE folds β·k1 into rewards
+    else if (cfg_.track_reference_kl) {
+      if constexpr (std::copy_constructible<P>) reference_.emplace(policy_);
+      else fail<config_error>("trainer: track_reference_kl needs a copy-constructible policy");
+    }
+  }
+
+  //! Sets the per-step callback (replaces the previous one).
+  void on_step(callback_type cb) { callback_ = std::move(cb); }
+  //! Rollout batches completed (the next `step` has this index).
+  [[nodiscard]] index_t steps_done() const noexcept { return step_; }
+  [[nodiscard]] const trainer_config& config() const noexcept { return cfg_; }
+
+  //! One rollout batch and its updates over `prompts` (P ≥ 1 token sequences of one length).
+  step_metrics step(std::span<const std::vector<token_t>> prompts) {
+    const index_t np = static_cast<index_t>(prompts.size());
+    RLVR_EXPECTS(np >= 1, shape, "trainer::step: no prompts");
+    const index_t lp = static_cast<index_t>(prompts[0].size());
+    RLVR_EXPECTS(lp >= 1, shape, "trainer::step: prompt 0 is empty");
+    for (index_t p = 0; p < np; ++p) {
+      RLVR_EXPECTS(static_cast<index_t>(prompts[static_cast<std::size_t>(p)].size()) == lp, shape,
+                   "trainer::step: prompt ", p, " has ", prompts[static_cast<std::size_t>(p)].size(),
+                   " tokens but prompt 0 has ", lp, " (one length per step)");
+      for (token_t t : prompts[static_cast<std::size_t>(p)])
+        RLVR_EXPECTS(t >= 0 && t < policy_.vocab_size(), range, "trainer::step: prompt ", p, " has token ", t,
+                     " outside [0, ", policy_.vocab_size(), ")");
+    }
+    const index_t g = cfg_.group_size, nb = np * g, lr_tok = cfg_.max_response_tokens, tt = lp + lr_tok;
+    RLVR_EXPECTS(tt <= policy_.context_length(), config, "trainer::step: prompt length ", lp,
+                 " + max_response_tokens ", lr_tok, " exceeds the policy's context_length ", policy_.context_length());
+    const index_t v = policy_.vocab_size();
+    step_metrics m;
+    m.step = step_;
+    m.prompts = np;
+    m.responses = nb;
+    m.learning_rate = opt_.learning_rate();
+
+    // ---- 1. rollout ----
+    rollout(prompts, lp);
+    // ---- 2. verification ----
+    rewards_.assign(static_cast<std::size_t>(nb), 0.0f);
+    for (index_t i = 0; i < nb; ++i) {
+      const auto& pr = prompts[static_cast<std::size_t>(i / g)];
+      const token_t* row = seqs_.data() + i * tt + lp;
+      rewards_[static_cast<std::size_t>(i)] = static_cast<float>(
+          reward_(std::span<const token_t>(pr), std::span<const token_t>(row, static_cast<std::size_t>(len_[static_cast<std::size_t>(i)]))));
+    }
+    // ---- 3. token layout, old log-probs, values, reference ----
+    // Token n of the flat list is response token j of sequence i: logits row i·T + lp − 1 + j.
+    tok_seq_.clear();
+    tok_row_.clear();
+    tok_target_.clear();
+    for (index_t i = 0; i < nb; ++i)
+      for (index_t j = 0; j < len_[static_cast<std::size_t>(i)]; ++j) {
+        tok_seq_.push_back(static_cast<std::int32_t>(i));
+        tok_row_.push_back(i * tt + lp - 1 + j);
+        tok_target_.push_back(seqs_[static_cast<std::size_t>(i * tt + lp + j)]);
+      }
+    const index_t n = static_cast<index_t>(tok_seq_.size());
+    build_mask(nb, tt, lp);
+    logits_.resize(static_cast<std::size_t>(nb * tt * v));
+    const matrix_view<float> full(logits_.data(), nb * tt, v);
+    const rlvr::token_batch pb{matrix_view<const token_t>(seqs_.data(), nb, tt),
+                               matrix_view<const float>(mask_.data(), nb, tt)};
+    values_.assign(static_cast<std::size_t>(nb * tt), 0.0f);
+    if constexpr (uses_values) policy_.forward(pb, full, vector_view<float>(values_));
+    else policy_.forward(pb, full);
+    gather_rows(full, v);
+    old_logp_.assign(static_cast<std::size_t>(n), 0.0f);
+    std::vector<float> ent(static_cast<std::size_t>(n));
+    log_prob_entropy(be_, matrix_view<const float>(rows_.data(), n, v), vector_view<const token_t>(tok_target_),
+                     vector_view<float>(old_logp_), vector_view<float>(ent), cfg_.temperature);
+    old_values_.assign(static_cast<std::size_t>(n), 0.0f);
+    for (index_t k = 0; k < n; ++k) old_values_[static_cast<std::size_t>(k)] = values_[static_cast<std::size_t>(tok_row_[static_cast<std::size_t>(k)])];
+    ref_logp_.assign(static_cast<std::size_t>(n), 0.0f);
+    if (reference_) {
+      reference_->forward(pb, full);
+      gather_rows(full, v);
+      log_prob_entropy(be_, matrix_view<const float>(rows_.data(), n, v), vector_view<const token_t>(tok_target_),
+                       vector_view<float>(ref_logp_), vector_view<float>{}, cfg_.temperature);
+      double kl = 0;
+      for (index_t k = 0; k < n; ++k) {
+        const double d = static_cast<double>(ref_logp_[static_cast<std::size_t>(k)]) - old_logp_[static_cast<std::size_t>(k)];
+        kl += std::exp(d) - d - 1.0;
+      }
+      m.ref_kl = n ? kl / static_cast<double>(n) : 0.0;
+    }
+    // ---- advantages ----
+    group_ids_.resize(static_cast<std::size_t>(nb));
+    for (index_t i = 0; i < nb; ++i) group_ids_[static_cast<std::size_t>(i)] = i / g;
+    advantage_input<float> ain{};
+    ain.rewards = vector_view<const float>(rewards_);
+    ain.group_ids = vector_view<const std::int64_t>(group_ids_);
+    ain.seq = vector_view<const std::int32_t>(tok_seq_);
+    if constexpr (uses_values) ain.values = vector_view<const float>(old_values_);
+    ain.old_logp = vector_view<const float>(old_logp_);
+    if (reference_) ain.ref_logp = vector_view<const float>(ref_logp_);
+    const advantage_result<float> adv = estimate_advantages(obj_, ain);
+
+    // ---- metrics of the rollout ----
+    fill_rollout_metrics(m, np, g, lp, tt, ent);
+    std::vector<std::uint8_t> kept(static_cast<std::size_t>(nb), 0);
+    for (index_t c = 0; c < O::components; ++c)
+      for (index_t k = 0; k < n; ++k)
+        if (adv.act[static_cast<std::size_t>(c * n + k)]) kept[static_cast<std::size_t>(tok_seq_[static_cast<std::size_t>(k)])] = 1;
+    std::vector<index_t> order;
+    for (index_t i = 0; i < nb; ++i)
+      if (kept[static_cast<std::size_t>(i)]) order.push_back(i);
+    m.kept = static_cast<index_t>(order.size());
+    m.dropped = adv.report.dropped;
+
+    // ---- 4. updates ----
+    if (cfg_.shuffle && order.size() > 1) {
+      philox_engine eng(cfg_.seed ^ detail::shuffle_stream_tag, static_cast<std::uint64_t>(step_));
+      for (std::size_t i = order.size() - 1; i > 0; --i)
+        std::swap(order[i], order[eng.uniform_index(static_cast<std::uint32_t>(i + 1))]);
+    }
+    // token ranges of each sequence (tokens of sequence i are contiguous, in order)
+    std::vector<index_t> first_tok(static_cast<std::size_t>(nb + 1), 0);
+    for (index_t i = 0; i < nb; ++i) first_tok[static_cast<std::size_t>(i + 1)] = first_tok[static_cast<std::size_t>(i)] + len_[static_cast<std::size_t>(i)];
+    const index_t nk = static_cast<index_t>(order.size());
+    const index_t mbs = std::min(cfg_.mini_batches, std::max<index_t>(nk, 1));
+    double sum_loss = 0, sum_norm = 0, sum_clo = 0, sum_chi = 0, sum_kl = 0, sum_vl = 0;
+    for (index_t e = 0; e < cfg_.epochs && nk > 0; ++e)
+      for (index_t b = 0; b < mbs; ++b) {
+        const index_t lo = nk * b / mbs, hi = nk * (b + 1) / mbs;
+        if (hi <= lo) continue;
+        const update_result u = update(std::span<const index_t>(order.data() + lo, static_cast<std::size_t>(hi - lo)),
+                                       first_tok, adv, tt, lp, v);
+        sum_loss += u.diag.loss;
+        sum_norm += u.grad_norm;
+        sum_clo += u.diag.clip_frac_low;
+        sum_chi += u.diag.clip_frac_high;
+        sum_kl += u.diag.approx_kl;
+        sum_vl += u.value_loss;
+        ++m.updates;
+        if constexpr (uses_reference) m.ref_kl = u.diag.ref_kl; // last update's KL as seen by the loss
+      }
+    if (m.updates > 0) {
+      const double inv = 1.0 / static_cast<double>(m.updates);
+      m.loss = sum_loss * inv;
+      m.grad_norm = sum_norm * inv;
+      m.clip_frac_low = sum_clo * inv;
+      m.clip_frac_high = sum_chi * inv;
+      m.approx_kl = sum_kl * inv;
+      m.value_loss = sum_vl * inv;
+    }
+    ++step_;
+    if (callback_) callback_(m);
+    return m;
+  }
+
+  //! The sampled sequences of the last step: [P·G, T] tokens (prompt, response, padding), the
+  //! response lengths and the rewards — for inspection and tests.
+  [[nodiscard]] matrix_view<const token_t> last_sequences() const {
+    return {seqs_.data(), static_cast<index_t>(len_.size()), len_.empty() ? 0 : static_cast<index_t>(seqs_.size() / len_.size())};
+  }
+  [[nodiscard]] std::span<const index_t> last_lengths() const { return len_; }
+  [[nodiscard]] std::span<const float> last_rewards() const { return rewards_; }
+
+  //! Adds everything a resumed run needs to `d`: `policy.*` weights, `reference.*` weights (when
+  //! there is a reference), `optim.*` optimizer state and the metadata `trainer.step` and
+  //! `trainer.seed`.
+  void save_state(state_dict& d) const {
+    store_parameters(d, policy_.parameters(), "policy.");
+    if (reference_) store_parameters(d, reference_->parameters(), "reference.");
+    state_dict o;
+    opt_.save_state(o);
+    d.merge(o, "optim.");
+    d.set_meta("trainer.step", std::to_string(step_));
+    d.set_meta("trainer.seed", std::to_string(cfg_.seed));
+  }
+  //! Restores what `save_state` stored. Throws `rlvr::config_error` if the checkpoint's seed
+  //! differs from this trainer's (a resumed run would silently diverge).
+  void load_state(const state_dict& d) {
+    const std::string& seed = d.meta("trainer.seed");
+    RLVR_EXPECTS(seed == std::to_string(cfg_.seed), config, "trainer::load_state: checkpoint seed ", seed,
+                 " differs from the trainer's seed ", cfg_.seed);
+    load_parameters(d, policy_.parameters(), "policy.");
+    if (reference_) load_parameters(d, reference_->parameters(), "reference.");
+    opt_.load_state(d.extract("optim."));
+    step_ = static_cast<index_t>(d.meta_int("trainer.step"));
+  }
+
+private:
+  struct update_result {
+    loss_diagnostics diag;
+    double grad_norm = 0;
+    double value_loss = 0;
+  };
+
+  void rollout(std::span<const std::vector<token_t>> prompts, index_t lp) {
+    const index_t g = cfg_.group_size, nb = static_cast<index_t>(prompts.size()) * g;
+    const index_t tt = lp + cfg_.max_response_tokens, v = policy_.vocab_size();
+    seqs_.assign(static_cast<std::size_t>(nb * tt), cfg_.pad);
+    len_.assign(static_cast<std::size_t>(nb), 0);
+    auto cache = policy_.make_cache(nb);
+    std::vector<token_t> feed(static_cast<std::size_t>(nb));
+    std::vector<float> logits(static_cast<std::size_t>(nb * v));
+    const matrix_view<float> lv(logits.data(), nb, v);
+    for (index_t t = 0; t < lp; ++t) {
+      for (index_t i = 0; i < nb; ++i) {
+        const token_t x = prompts[static_cast<std::size_t>(i / g)][static_cast<std::size_t>(t)];
+        feed[static_cast<std::size_t>(i)] = x;
+        seqs_[static_cast<std::size_t>(i * tt + t)] = x;
+      }
+      policy_.decode(cache, vector_view<const token_t>(feed), lv);
+    }
+    std::vector<std::uint8_t> done(static_cast<std::size_t>(nb), 0);
+    std::vector<token_draw<float>> draws(static_cast<std::size_t>(nb));
+    const sampling_config sc{.temperature = cfg_.temperature, .policy_logprob = false};
+    for (index_t j = 0; j < cfg_.max_response_tokens; ++j) {
+      const stream_batch sb{.seed = cfg_.seed,
+                            .first_subsequence = static_cast<std::uint64_t>(step_) * static_cast<std::uint64_t>(nb),
+                            .offset = static_cast<std::uint64_t>(j)};
+      sample(be_, matrix_view<const float>(lv), sc, sb, vector_view<token_draw<float>>(draws));
+      bool all_done = true;
+      for (index_t i = 0; i < nb; ++i) {
+        auto& dn = done[static_cast<std::size_t>(i)];
+        token_t tok = cfg_.pad;
+        if (!dn) {
+          tok = static_cast<token_t>(draws[static_cast<std::size_t>(i)].token);
+          seqs_[static_cast<std::size_t>(i * tt + lp + j)] = tok;
+          ++len_[static_cast<std::size_t>(i)];
+          if (tok == cfg_.eos) dn = 1;
+        }
+        feed[static_cast<std::size_t>(i)] = tok;
+        all_done = all_done && dn;
+      }
+      if (all_done || j + 1 == cfg_.max_response_tokens) break;
+      policy_.decode(cache, vector_view<const token_t>(feed), lv);
+    }
+  }
+
+  void build_mask(index_t nb, index_t tt, index_t lp) {
+    mask_.assign(static_cast<std::size_t>(nb * tt), 0.0f);
+    for (index_t i = 0; i < nb; ++i)
+      for (index_t j = 0; j < len_[static_cast<std::size_t>(i)]; ++j) mask_[static_cast<std::size_t>(i * tt + lp - 1 + j)] = 1.0f;
+  }
+
+  void gather_rows(matrix_view<const float> full, index_t v) {
+    const index_t n = static_cast<index_t>(tok_row_.size());
+    rows_.resize(static_cast<std::size_t>(n * v));
+    for (index_t k = 0; k < n; ++k)
+      std::copy_n(full.data() + tok_row_[static_cast<std::size_t>(k)] * full.row_stride(), v,
+                  rows_.data() + k * v);
+  }
+
+  void fill_rollout_metrics(step_metrics& m, index_t np, index_t g, index_t lp, index_t tt,
+                            const std::vector<float>& ent) const {
+    const index_t nb = np * g;
+    double rs = 0, acc = 0, len = 0, trunc = 0;
+    index_t solved = 0, unsolved = 0;
+    for (index_t p = 0; p < np; ++p) {
+      index_t c = 0;
+      for (index_t i = p * g; i < (p + 1) * g; ++i) {
+        const float r = rewards_[static_cast<std::size_t>(i)];
+        rs += r;
+        c += r > 0.0f ? 1 : 0;
+        len += static_cast<double>(len_[static_cast<std::size_t>(i)]);
+        const index_t l = len_[static_cast<std::size_t>(i)];
+        trunc += (l == cfg_.max_response_tokens && seqs_[static_cast<std::size_t>(i * tt + lp + l - 1)] != cfg_.eos) ? 1.0 : 0.0;
+      }
+      acc += static_cast<double>(c);
+      solved += c == g ? 1 : 0;
+      unsolved += c == 0 ? 1 : 0;
+    }
+    m.reward_mean = rs / static_cast<double>(nb);
+    m.accuracy = acc / static_cast<double>(nb);
+    m.solved_fraction = static_cast<double>(solved) / static_cast<double>(np);
+    m.unsolved_fraction = static_cast<double>(unsolved) / static_cast<double>(np);
+    m.response_length = len / static_cast<double>(nb);
+    m.truncated_fraction = trunc / static_cast<double>(nb);
+    double h = 0;
+    for (float x : ent) h += x;
+    m.entropy = ent.empty() ? 0.0 : h / static_cast<double>(ent.size());
+  }
+
+  update_result update(std::span<const index_t> seqs, const std::vector<index_t>& first_tok,
+                       const advantage_result<float>& adv, index_t tt, index_t lp, index_t v) {
+    const index_t nm = static_cast<index_t>(seqs.size());
+    const index_t k_comp = O::components, n_all = adv.tokens;
+    // mini-batch tensors: sequences [nm, T] and their tokens (in mini-batch order)
+    mb_seqs_.resize(static_cast<std::size_t>(nm * tt));
+    mb_mask_.assign(static_cast<std::size_t>(nm * tt), 0.0f);
+    std::vector<index_t> rows;
+    std::vector<index_t> src; // flat token index in the rollout batch
+    std::vector<std::int32_t> seq_local;
+    for (index_t s = 0; s < nm; ++s) {
+      const index_t i = seqs[static_cast<std::size_t>(s)];
+      std::copy_n(seqs_.data() + i * tt, tt, mb_seqs_.data() + s * tt);
+      for (index_t k = first_tok[static_cast<std::size_t>(i)]; k < first_tok[static_cast<std::size_t>(i + 1)]; ++k) {
+        const index_t j = k - first_tok[static_cast<std::size_t>(i)];
+        rows.push_back(s * tt + lp - 1 + j);
+        src.push_back(k);
+        seq_local.push_back(static_cast<std::int32_t>(s));
+        mb_mask_[static_cast<std::size_t>(s * tt + lp - 1 + j)] = 1.0f;
+      }
+    }
+    const index_t n = static_cast<index_t>(src.size());
+    std::vector<float> a(static_cast<std::size_t>(k_comp * n)), olp(static_cast<std::size_t>(n)),
+        rlp(static_cast<std::size_t>(n)), ret(static_cast<std::size_t>(n)), oval(static_cast<std::size_t>(n));
+    std::vector<std::uint8_t> act(static_cast<std::size_t>(k_comp * n));
+    std::vector<token_t> tgt(static_cast<std::size_t>(n));
+    for (index_t t = 0; t < n; ++t) {
+      const auto k = static_cast<std::size_t>(src[static_cast<std::size_t>(t)]);
+      for (index_t c = 0; c < k_comp; ++c) {
+        a[static_cast<std::size_t>(c * n + t)] = adv.adv[static_cast<std::size_t>(c * n_all) + k];
+        act[static_cast<std::size_t>(c * n + t)] = adv.act[static_cast<std::size_t>(c * n_all) + k];
+      }
+      olp[static_cast<std::size_t>(t)] = old_logp_[k];
+      rlp[static_cast<std::size_t>(t)] = ref_logp_[k];
+      ret[static_cast<std::size_t>(t)] = adv.returns[k];
+      oval[static_cast<std::size_t>(t)] = old_values_[k];
+      tgt[static_cast<std::size_t>(t)] = tok_target_[k];
+    }
+    const rlvr::token_batch pb{matrix_view<const token_t>(mb_seqs_.data(), nm, tt),
+                               matrix_view<const float>(mb_mask_.data(), nm, tt)};
+    mb_logits_.resize(static_cast<std::size_t>(nm * tt * v));
+    const matrix_view<float> full(mb_logits_.data(), nm * tt, v);
+    std::vector<float> vals;
+    if constexpr (uses_values) {
+      vals.assign(static_cast<std::size_t>(nm * tt), 0.0f);
+      policy_.forward(pb, full, vector_view<float>(vals));
+    } else {
+      policy_.forward(pb, full);
+    }
+    rows_.resize(static_cast<std::size_t>(n * v));
+    for (index_t t = 0; t < n; ++t)
+      std::copy_n(full.data() + rows[static_cast<std::size_t>(t)] * v, v, rows_.data() + t * v);
+    grad_.assign(static_cast<std::size_t>(n * v), 0.0f);
+    loss_batch_type lb{};
+    lb.logits = matrix_view<const float>(rows_.data(), n, v);
+    lb.targets = vector_view<const token_t>(tgt);
+    lb.advantages = matrix_view<const float>(a.data(), k_comp, n);
+    lb.active = matrix_view<const std::uint8_t>(act.data(), k_comp, n);
+    lb.seq = vector_view<const std::int32_t>(seq_local);
+    lb.num_sequences = nm;
+    if constexpr (O::uses_old_logp) lb.old_logp = vector_view<const float>(olp);
+    if constexpr (O::uses_ref_logp) lb.ref_logp = vector_view<const float>(rlp);
+    loss_options lo{};
+    lo.temperature = cfg_.temperature;
+    update_result u;
+    u.diag = loss_and_grad(be_, obj_, lb, matrix_view<float>(grad_.data(), n, v), lo);
+    // scatter dL/dlogits back to the [nm·T, V] layout
+    std::fill(mb_logits_.begin(), mb_logits_.end(), 0.0f);
+    for (index_t t = 0; t < n; ++t)
+      std::copy_n(grad_.data() + t * v, v, mb_logits_.data() + rows[static_cast<std::size_t>(t)] * v);
+    policy_.zero_grad();
+    if constexpr (uses_values) {
+      std::vector<float> cur(static_cast<std::size_t>(n)), dv(static_cast<std::size_t>(n));
+      for (index_t t = 0; t < n; ++t) cur[static_cast<std::size_t>(t)] = vals[static_cast<std::size_t>(rows[static_cast<std::size_t>(t)])];
+      const value_loss_result vr = value_loss(vector_view<const float>(cur), vector_view<const float>(oval),
+                                              vector_view<const float>(ret), vector_view<const std::uint8_t>{},
+                                              cfg_.value_clip, vector_view<float>(dv));
+      u.value_loss = vr.loss;
+      std::vector<float> dvals(static_cast<std::size_t>(nm * tt), 0.0f);
+      for (index_t t = 0; t < n; ++t)
+        dvals[static_cast<std::size_t>(rows[static_cast<std::size_t>(t)])] =
+            static_cast<float>(cfg_.value_coef) * dv[static_cast<std::size_t>(t)];
+      policy_.backward(matrix_view<const float>(mb_logits_.data(), nm * tt, v), vector_view<const float>(dvals));
+    } else {
+      policy_.backward(matrix_view<const float>(mb_logits_.data(), nm * tt, v));
+    }
+    const auto params = policy_.parameters();
+    u.grad_norm = cfg_.max_grad_norm > 0 ? clip_grad_norm(params, cfg_.max_grad_norm) : global_grad_norm(params);
+    opt_.step(params);
+    return u;
+  }
+
+  using loss_batch_type = rlvr::loss_token_batch<float>;
+
+  P& policy_;
+  Opt& opt_;
+  R reward_;
+  O obj_;
+  B be_;
+  trainer_config cfg_;
+  mutable std::optional<P> reference_; // mutable: parameters() is non-const in the Policy concept
+  callback_type callback_;
+  index_t step_ = 0;
+  // per-step buffers (reused)
+  std::vector<token_t> seqs_;
+  std::vector<index_t> len_;
+  std::vector<float> rewards_, mask_, logits_, rows_, values_, old_values_, old_logp_, ref_logp_, grad_;
+  std::vector<std::int32_t> tok_seq_;
+  std::vector<index_t> tok_row_;
+  std::vector<token_t> tok_target_;
+  std::vector<std::int64_t> group_ids_;
+  std::vector<token_t> mb_seqs_;
+  std::vector<float> mb_mask_, mb_logits_;
+};
+
+} // namespace rlvr

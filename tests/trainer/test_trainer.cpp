@@ -1,0 +1,231 @@
+// The trainer on the tabular policy: closed-form updates, PSR/NSR dropping and their effect on
+// the distribution, determinism, thread independence, checkpoint/resume bit for bit.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include <rlvr/backends/serial.hpp>
+#include <rlvr/optim/adam.hpp>
+#include <rlvr/optim/sgd.hpp>
+#include <rlvr/policy/tabular.hpp>
+#include <rlvr/trainer/trainer.hpp>
+
+using namespace rlvr;
+
+namespace {
+// Prompt x is answered by one token; tokens < correct_below are correct. Token V−1 is `eos`.
+struct first_tokens_correct {
+  token_t correct_below = 2;
+  double operator()(std::span<const token_t>, std::span<const token_t> r) const {
+    return (!r.empty() && r[0] < correct_below) ? 1.0 : 0.0;
+  }
+};
+static_assert(TokenReward<first_tokens_correct>);
+
+constexpr index_t V = 6;
+trainer_config bandit_config(std::uint64_t seed = 1) {
+  return {.group_size = 16, .temperature = 1.0, .max_response_tokens = 1, .eos = V - 1, .pad = 0,
+          .mini_batches = 1, .epochs = 1, .max_grad_norm = 0.0, .seed = seed};
+}
+tabular_policy make_bandit(index_t prompts = 2) {
+  tabular_policy p(prompts, V, 2);
+  const std::vector<float> z{1.0f, 0.2f, 0.5f, 0.0f, -0.5f, -4.0f};
+  for (index_t x = 0; x < prompts; ++x) p.set_logits(x, z);
+  return p;
+}
+std::vector<std::vector<token_t>> bandit_prompts(index_t n) {
+  std::vector<std::vector<token_t>> p;
+  for (index_t x = 0; x < n; ++x) p.push_back({static_cast<token_t>(x)});
+  return p;
+}
+double entropy_of(const std::vector<double>& p) {
+  double h = 0;
+  for (double q : p)
+    if (q > 0) h -= q * std::log(q);
+  return h;
+}
+std::vector<float> weights_of(tabular_policy& p) {
+  std::vector<float> w;
+  for (const auto& r : p.parameters()) w.insert(w.end(), r.value.begin(), r.value.end());
+  return w;
+}
+} // namespace
+
+TEST_CASE("one REINFORCE step equals the closed-form token-mean gradient step", "[trainer]") {
+  auto pol = make_bandit(2);
+  const auto p0 = pol.probabilities(0), p1 = pol.probabilities(1);
+  std::vector<float> th0(pol.logits(0).begin(), pol.logits(0).end()), th1(pol.logits(1).begin(), pol.logits(1).end());
+  const double eta = 0.5;
+  sgd opt({.lr = eta});
+  trainer tr(pol, opt, first_tokens_correct{}, reinforce(), serial_backend{}, bandit_config());
+  const auto prompts = bandit_prompts(2);
+  const step_metrics m = tr.step(prompts);
+  REQUIRE(m.responses == 32);
+  REQUIRE(m.updates == 1);
+  // ℓ = −A log π(y), A = ±1, token mean over all 32 tokens: ∂L/∂θ_x = (1/32) Σ_{i of x} A_i (p − e_y)
+  const auto seqs = tr.last_sequences();
+  std::vector<double> g0(V, 0.0), g1(V, 0.0);
+  for (index_t i = 0; i < 32; ++i) {
+    const token_t x = seqs(i, 0), y = seqs(i, 1);
+    const double a = y < 2 ? 1.0 : -1.0;
+    auto& g = x == 0 ? g0 : g1;
+    const auto& p = x == 0 ? p0 : p1;
+    for (index_t v = 0; v < V; ++v) g[static_cast<std::size_t>(v)] += a * (p[static_cast<std::size_t>(v)] - (v == y ? 1.0 : 0.0)) / 32.0;
+  }
+  for (index_t v = 0; v < V; ++v) {
+    CHECK(pol.logits(0)[static_cast<std::size_t>(v)] == Approx(th0[static_cast<std::size_t>(v)] - eta * g0[static_cast<std::size_t>(v)]).margin(1e-6));
+    CHECK(pol.logits(1)[static_cast<std::size_t>(v)] == Approx(th1[static_cast<std::size_t>(v)] - eta * g1[static_cast<std::size_t>(v)]).margin(1e-6));
+  }
+  // metrics: the accuracy is the fraction of sampled tokens < 2
+  double acc = 0;
+  for (index_t i = 0; i < 32; ++i) acc += seqs(i, 1) < 2 ? 1.0 : 0.0;
+  CHECK(m.accuracy == Approx(acc / 32.0));
+  CHECK(m.reward_mean == Approx(acc / 32.0));
+  CHECK(m.response_length == 1.0);
+  CHECK(m.truncated_fraction == 1.0); // one token, never eos (p(eos) tiny but possible: see below)
+  CHECK(m.entropy == Approx(entropy_of(p0)).epsilon(1e-5));
+}
+
+TEST_CASE("PSR keeps only correct responses, NSR only incorrect ones", "[trainer]") {
+  for (int mode = 0; mode < 2; ++mode) {
+    auto pol = make_bandit(2);
+    sgd opt({.lr = 0.1});
+    auto obj = mode == 0 ? psr() : nsr();
+    trainer tr(pol, opt, first_tokens_correct{}, obj, serial_backend{}, bandit_config(3));
+    const auto m = tr.step(bandit_prompts(2));
+    index_t correct = 0;
+    for (float r : tr.last_rewards()) correct += r > 0 ? 1 : 0;
+    CHECK(m.kept == (mode == 0 ? correct : 32 - correct));
+    CHECK(m.dropped == 32 - m.kept);
+  }
+}
+
+TEST_CASE("PSR sharpens the distribution; NSR raises accuracy and keeps the entropy", "[trainer]") {
+  const auto p_init = make_bandit(1).probabilities(0);
+  const double acc0 = p_init[0] + p_init[1];
+  auto run = [&](auto obj) {
+    auto pol = make_bandit(1);
+    sgd opt({.lr = 0.3});
+    auto cfg = bandit_config(11);
+    cfg.group_size = 64;
+    trainer tr(pol, opt, first_tokens_correct{}, obj, serial_backend{}, cfg);
+    for (int s = 0; s < 8; ++s) tr.step(bandit_prompts(1));
+    return pol.probabilities(0);
+  };
+  const auto pp = run(psr()), pn = run(nsr());
+  const double acc_p = pp[0] + pp[1], acc_n = pn[0] + pn[1];
+  INFO("acc0 " << acc0 << " psr " << acc_p << " nsr " << acc_n << " H0 " << entropy_of(p_init) << " Hpsr "
+                << entropy_of(pp) << " Hnsr " << entropy_of(pn) << " r0 " << p_init[0] / p_init[1] << " rpsr "
+                << pp[0] / pp[1] << " rnsr " << pn[0] / pn[1]);
+  CHECK(acc_p > acc0 + 0.1);
+  CHECK(acc_n > acc0 + 0.1);
+  // Both sharpen: PSR directly; NSR removes the wrong tokens' mass. Among the survivors NSR is
+  // *not* ratio-preserving: to first order Δ log p_v = η(p_v + p_y − Σ p²) (spec §6), which
+  // favours the larger p_v, so the prior's ranking is kept (never inverted) but stretched.
+  CHECK(entropy_of(pp) < entropy_of(p_init));
+  CHECK(entropy_of(pn) < entropy_of(p_init));
+  CHECK(pp[0] > pp[1]);
+  CHECK(pn[0] > pn[1]);
+  // NSR's updates never raise a token it sampled; PSR's never raise one it did not sample: the
+  // wrong tokens only lose mass under both.
+  for (std::size_t v = 2; v < 5; ++v) {
+    CHECK(pp[v] < p_init[v]);
+    CHECK(pn[v] < p_init[v]);
+  }
+}
+
+TEST_CASE("a run is a pure function of the seed and independent of the thread count", "[trainer]") {
+  auto run = [](std::uint64_t seed, int threads) {
+    auto pol = make_bandit(3);
+    adamw opt({.lr = 0.05});
+    auto cfg = bandit_config(seed);
+    cfg.mini_batches = 4;
+    cfg.max_grad_norm = 1.0;
+    trainer tr(pol, opt, first_tokens_correct{}, grpo(), serial_backend{.threads = threads}, cfg);
+    std::vector<double> rewards;
+    for (int s = 0; s < 5; ++s) rewards.push_back(tr.step(bandit_prompts(3)).reward_mean);
+    return std::make_pair(weights_of(pol), rewards);
+  };
+  const auto a = run(7, 1), b = run(7, 2), c = run(8, 1);
+  CHECK(a.first == b.first);
+  CHECK(a.second == b.second);
+  CHECK(a.first != c.first);
+}
+
+TEST_CASE("resuming from a checkpoint reproduces the uninterrupted run bit for bit", "[trainer]") {
+  auto cfg = bandit_config(21);
+  cfg.mini_batches = 4;
+  cfg.max_grad_norm = 1.0;
+  const auto prompts = bandit_prompts(2);
+  // uninterrupted: 6 steps
+  auto pa = make_bandit(2);
+  adamw oa({.lr = 0.05});
+  trainer ta(pa, oa, first_tokens_correct{}, grpo(), serial_backend{}, cfg);
+  std::vector<step_metrics> ma;
+  for (int s = 0; s < 6; ++s) ma.push_back(ta.step(prompts));
+  // interrupted after 3 steps, resumed in fresh objects
+  state_dict ckpt;
+  {
+    auto pb = make_bandit(2);
+    adamw ob({.lr = 0.05});
+    trainer tb(pb, ob, first_tokens_correct{}, grpo(), serial_backend{}, cfg);
+    for (int s = 0; s < 3; ++s) tb.step(prompts);
+    tb.save_state(ckpt);
+  }
+  tabular_policy pc(2, V, 2); // different (uniform) weights: the checkpoint must restore them
+  adamw oc({.lr = 0.05});
+  trainer tc(pc, oc, first_tokens_correct{}, grpo(), serial_backend{}, cfg);
+  tc.load_state(ckpt);
+  CHECK(tc.steps_done() == 3);
+  for (int s = 3; s < 6; ++s) {
+    const auto m = tc.step(prompts);
+    CHECK(m.step == s);
+    CHECK(m.reward_mean == ma[static_cast<std::size_t>(s)].reward_mean);
+    CHECK(m.loss == ma[static_cast<std::size_t>(s)].loss);
+    CHECK(m.ref_kl == ma[static_cast<std::size_t>(s)].ref_kl);
+  }
+  const auto wa = weights_of(pa), wc = weights_of(pc);
+  REQUIRE(wa.size() == wc.size());
+  CHECK(std::memcmp(wa.data(), wc.data(), wa.size() * sizeof(float)) == 0);
+  // a checkpoint from another seed is refused
+  auto other = cfg;
+  other.seed = 22;
+  tabular_policy pd(2, V, 2);
+  adamw od({.lr = 0.05});
+  trainer td(pd, od, first_tokens_correct{}, grpo(), serial_backend{}, other);
+  CHECK_THROWS_WITH(td.load_state(ckpt), Catch::Contains("seed 21"));
+}
+
+TEST_CASE("mini-batches after the first see ratios away from 1 (the PPO clip engages)", "[trainer]") {
+  auto pol = make_bandit(2);
+  adamw opt({.lr = 0.5});
+  auto cfg = bandit_config(5);
+  cfg.mini_batches = 4;
+  trainer tr(pol, opt, first_tokens_correct{}, w_reinforce(), serial_backend{}, cfg);
+  const auto m = tr.step(bandit_prompts(2));
+  CHECK(m.updates == 4);
+  CHECK(m.approx_kl != 0.0);
+  CHECK(m.clip_frac_low + m.clip_frac_high > 0.0);
+}
+
+TEST_CASE("the trainer names bad configuration and prompts", "[trainer]") {
+  auto pol = make_bandit(2);
+  sgd opt;
+  CHECK_THROWS_WITH(trainer(pol, opt, first_tokens_correct{}, psr(), serial_backend{}, trainer_config{}),
+                    Catch::Contains("eos = -1"));
+  auto cfg = bandit_config();
+  cfg.group_size = 0;
+  CHECK_THROWS_WITH(trainer(pol, opt, first_tokens_correct{}, psr(), serial_backend{}, cfg),
+                    Catch::Contains("group_size = 0"));
+  trainer tr(pol, opt, first_tokens_correct{}, psr(), serial_backend{}, bandit_config());
+  const std::vector<std::vector<token_t>> ragged{{0}, {1, 0}};
+  CHECK_THROWS_WITH(tr.step(ragged), Catch::Contains("prompt 1 has 2 tokens"));
+  const std::vector<std::vector<token_t>> bad{{0}, {9}};
+  CHECK_THROWS_AS(tr.step(bad), range_error);
+  cfg = bandit_config();
+  cfg.max_response_tokens = 2; // prompt 1 + 2 > context 2
+  trainer tr2(pol, opt, first_tokens_correct{}, psr(), serial_backend{}, cfg);
+  CHECK_THROWS_WITH(tr2.step(bandit_prompts(1)), Catch::Contains("context_length"));
+}
