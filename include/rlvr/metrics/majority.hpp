@@ -1,0 +1,102 @@
+#pragma once
+//! \file rlvr/metrics/majority.hpp
+//! \brief maj@k (self-consistency / majority voting) from answer strings, and distinct answers.
+//!
+//! Each sample of a problem yields an extracted final-answer string (canonicalised by the caller
+//! or the verifier; the empty string means "no answer") and a correctness flag. A vote over a
+//! group of k samples picks the most frequent non-empty answer. rlvr defines
+//!
+//!     maj@k = mean over the ⌊n/k⌋ disjoint groups {0..k−1}, {k..2k−1}, … of the group's credit,
+//!     credit = (number of correct answers among the t tied winners) / t   (0 if no answer),
+//!
+//! i.e. the expected correctness of the vote with ties broken uniformly at random. With iid
+//! samples every group is an independent size-k vote, so the mean is an unbiased estimate of the
+//! sampler's maj@k (its variance falls as n/k grows). It needs k ≤ n; n − k⌊n/k⌋ trailing samples
+//! are unused. Pass the samples in draw order (any fixed order works; the groups follow it).
+//!
+//! An answer string is correct or not as a whole: if one string carries both flags the input is
+//! inconsistent and a `rlvr::range_error` names the answer and the two samples.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "rlvr/config.hpp"
+#include "rlvr/error.hpp"
+
+namespace rlvr {
+
+//! maj@k of one problem from its answers and correctness flags (see the file comment).
+[[nodiscard]] inline double maj_at_k(std::span<const std::string> answers, std::span<const std::uint8_t> correct,
+                                     index_t k) {
+  const auto n = static_cast<index_t>(answers.size());
+  RLVR_EXPECTS(n >= 1, range, "maj_at_k: n = 0 (a problem needs at least one sample)");
+  RLVR_EXPECTS(correct.size() == answers.size(), shape, "maj_at_k: ", correct.size(),
+               " correctness flags for ", answers.size(), " answers");
+  RLVR_EXPECTS(k >= 1, range, "maj_at_k: k = ", k, " must be >= 1");
+  RLVR_EXPECTS(k <= n, range, "maj_at_k: k = ", k, " exceeds n = ", n);
+  // One verdict per answer string, checked for consistency.
+  std::unordered_map<std::string_view, std::size_t> first_seen; // answer → first sample index
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    RLVR_EXPECTS(correct[i] <= 1, range, "maj_at_k: flag ", static_cast<int>(correct[i]), " at sample ", i,
+                 " (0 or 1 expected)");
+    if (answers[i].empty()) continue;
+    auto [it, fresh] = first_seen.try_emplace(answers[i], i);
+    RLVR_EXPECTS(fresh || correct[it->second] == correct[i], range, "maj_at_k: answer \"", answers[i],
+                 "\" is marked ", static_cast<int>(correct[it->second]), " at sample ", it->second, " but ",
+                 static_cast<int>(correct[i]), " at sample ", i);
+  }
+  const index_t groups = n / k;
+  double total = 0.0;
+  std::unordered_map<std::string_view, index_t> votes;
+  for (index_t g = 0; g < groups; ++g) {
+    votes.clear();
+    index_t best = 0;
+    for (index_t i = g * k; i < (g + 1) * k; ++i) {
+      const auto& a = answers[static_cast<std::size_t>(i)];
+      if (a.empty()) continue;
+      const index_t c = ++votes[a];
+      best = c > best ? c : best;
+    }
+    if (best == 0) continue;
+    index_t tied = 0, tied_correct = 0;
+    for (const auto& [a, c] : votes) {
+      if (c != best) continue;
+      ++tied;
+      tied_correct += correct[first_seen.at(a)];
+    }
+    total += static_cast<double>(tied_correct) / static_cast<double>(tied);
+  }
+  return total / static_cast<double>(groups);
+}
+
+//! maj@k of one problem whose correct answer is the string `reference` (exact match).
+[[nodiscard]] inline double maj_at_k(std::span<const std::string> answers, std::string_view reference, index_t k) {
+  std::vector<std::uint8_t> correct(answers.size());
+  for (std::size_t i = 0; i < answers.size(); ++i)
+    correct[i] = static_cast<std::uint8_t>(!answers[i].empty() && answers[i] == reference);
+  return maj_at_k(answers, correct, k);
+}
+
+//! Number of distinct non-empty answers among a problem's samples (a diversity diagnostic: a
+//! policy whose entropy collapsed repeats itself).
+[[nodiscard]] inline index_t distinct_answers(std::span<const std::string> answers) {
+  std::unordered_set<std::string_view> seen;
+  for (const auto& a : answers)
+    if (!a.empty()) seen.insert(a);
+  return static_cast<index_t>(seen.size());
+}
+
+//! Mean of `distinct_answers` over problems.
+[[nodiscard]] inline double mean_distinct_answers(std::span<const std::vector<std::string>> problems) {
+  RLVR_EXPECTS(!problems.empty(), shape, "mean_distinct_answers: no problems");
+  double s = 0.0;
+  for (const auto& p : problems) s += static_cast<double>(distinct_answers(p));
+  return s / static_cast<double>(problems.size());
+}
+
+} // namespace rlvr
