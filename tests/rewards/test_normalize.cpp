@@ -70,6 +70,28 @@ TEST_CASE("normalize_math_answer: the canonical form of each rule", "[rewards][n
       {"5\xC2\xB0", "5"},
       {"x \\le 3", "x\\leq3"},
       {"\\lbrace 1 \\rbrace", "\\{1\\}"},
+      // the examples of docs/rewards.md §3
+      {"x\\text{ cm}", "xcm"},
+      {"5\\mbox{ m}\\text{/s}", "5"},
+      {"18 \\text{ square units}", "18"},
+      {"10 \\text{cm}^2", "10"},
+      {"1\\,000", "1000"},
+      {"\\frac {1} {2}", "\\frac{1}{2}"},
+      {"$5$", "5"},
+      {"\\left. x \\right|_0", "x|_0"},
+      {"\\operatorname{lcm}(2,3)", "lcm(2,3)"},
+      {"f\\circ g", "f\\circg"},
+      {"k = 3", "3"},
+      {"a_{n} = 2^n", "2^n"},
+      {"f(x) = 2", "f(x)=2"},
+      {"x = y = 5", "x=y=5"},
+      {"1,000,000", "1000000"},
+      {"1,00", "1,00"},
+      {"\\frac123", "\\frac{1}{2}3"},
+      {"\\sqrt23", "\\sqrt{2}3"},
+      {"(1.0, 2.0)", "(1,2)"},
+      {"x^{2.0}", "x^{2}"},
+      {"2 \\pi r", "2\\pir"},
       {"", ""},
       {"\\", "\\"},
       {"\\frac{", "\\frac{"},
@@ -105,7 +127,9 @@ TEST_CASE("normaliser: megabyte and million-deep inputs finish, in linear time",
       {"{", "}"}, {"\\frac", ""}, {"\\sqrt[", ""}, {"\\text{", ""}, {"1\\text{a}", ""},
       {"0.", ""}, {"\\left(", ""}, {"1,000", ""}, {"x=", ""}, {"^\\circ", ""}, {"\\frac{", "}"},
   };
-  for (const auto& [open, close] : unit) {
+  for (const auto& pattern : unit) {
+    const std::string& open = pattern.first;
+    const std::string& close = pattern.second;
     auto make = [&](std::size_t reps) {
       std::string s;
       s.reserve(reps * (open.size() + close.size()));
