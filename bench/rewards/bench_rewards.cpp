@@ -12,6 +12,8 @@
 //                                  rules as a chain of std::regex_replace, then string equality
 //   BM_extract/rlvr, /naive_regex  extraction only (bytes/s)
 //   BM_score_batch/threads:T       rlvr::score_batch over the whole mix with T threads
+//   BM_score_batch_G8/…            8 responses per reference: math_verifier's batched member
+//                                  (each reference normalised once) vs the generic loop
 //   BM_numeric_match/rlvr          rlvr::numeric_match (boxed or last number) on the same mix
 // Report speed as the ratio rlvr / naive_regex measured in the same run.
 #include <rlvr/rewards/concepts.hpp>
@@ -208,6 +210,29 @@ void BM_score_batch(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(m.bytes));
 }
 BENCHMARK(BM_score_batch)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
+
+// Grouped references (8 responses per prompt share one reference, as in GRPO): math_verifier's
+// BatchReward path normalises each reference once; the generic path (the same verifier hidden
+// in a lambda, so it is not a BatchReward) normalises it for every response.
+template <bool Batched> void BM_score_batch_grouped(benchmark::State& state) {
+  const mix& m = get_mix();
+  std::vector<std::string_view> refs;
+  for (std::size_t g = 0; g < m.responses.size(); g += 8) refs.push_back(m.ref_views[g]);
+  std::vector<double> out(m.responses.size());
+  const rlvr::math_verifier v;
+  auto generic = [&v](std::string_view p, std::string_view y, std::string_view a) { return v(p, y, a); };
+  for (auto _ : state) {
+    if constexpr (Batched) {
+      rlvr::score_batch(v, {}, m.resp_views, refs, out, 1);
+    } else {
+      rlvr::score_batch(generic, {}, m.resp_views, refs, out, 1);
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(m.responses.size()));
+}
+BENCHMARK(BM_score_batch_grouped<true>)->Name("BM_score_batch_G8/batched_member")->UseRealTime();
+BENCHMARK(BM_score_batch_grouped<false>)->Name("BM_score_batch_G8/generic")->UseRealTime();
 
 } // namespace
 

@@ -4,7 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <limits>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -205,4 +207,44 @@ TEST_CASE("batch scoring: bad model output scores low, a bad reference throws", 
   CHECK(out == std::vector<double>{0.0, 0.0, 0.0, 0.0, 1.0, 0.0});
   const std::string_view bad_ref[] = {""};
   CHECK_THROWS_AS(rlvr::score_batch(rlvr::math_verifier{}, {}, resp, bad_ref, out, 2), rlvr::parse_error);
+}
+
+TEST_CASE("math_verifier's batched path equals its single calls", "[rewards][batch]") {
+  STATIC_REQUIRE(rlvr::BatchReward<rlvr::math_verifier>);
+  // Per-response references: every usable pair of the table, boxed in a response.
+  std::vector<std::string> resp_s, ref_s;
+  for (const auto& p : rlvr_test::answer_pairs) {
+    if (rlvr::trim(p.b).empty() || !rlvr::is_valid_utf8(p.b)) continue;
+    resp_s.push_back("so \\boxed{" + std::string(p.a) + "}");
+    ref_s.emplace_back(p.b);
+  }
+  const rlvr::math_verifier v{.correct = 2.0, .incorrect = -3.0};
+  std::vector<double> batched(resp_s.size()), single(resp_s.size());
+  rlvr::score_batch(v, std::vector<std::string>{}, resp_s, ref_s, batched, 2); // TextRange overload
+  for (std::size_t i = 0; i < resp_s.size(); ++i) single[i] = v("", resp_s[i], ref_s[i]);
+  CHECK(batched == single);
+  // Grouped references: 3 references × 4 responses.
+  const std::vector<std::string_view> refs = {"\\frac12", "x = 3", "(1, 2)"};
+  const std::vector<std::string_view> ys = {"\\boxed{0.5}", "\\boxed{1/2}", "\\boxed{2}", "nothing",
+                                            "\\boxed{3}", "\\boxed{3.0}", "\\boxed{x=3}", "\\boxed{4}",
+                                            "\\boxed{(1,2)}", "\\boxed{(1.0, 2)}", "\\boxed{[1,2]}", "\\boxed{(2,1)}"};
+  std::vector<double> out(ys.size());
+  rlvr::score_batch(rlvr::math_verifier{}, {}, ys, refs, out, 3);
+  CHECK(out == std::vector<double>{1, 1, 0, 0, 1, 1, 1, 0, 1, 1, 0, 0});
+  // A bad reference entry throws from the batched path too; no references at all is an error.
+  const std::vector<std::string_view> bad = {"1", ""};
+  std::vector<double> out4(4);
+  CHECK_THROWS_AS(rlvr::score_batch(rlvr::math_verifier{}, {}, std::span(ys).first(4), bad, out4), rlvr::parse_error);
+  CHECK_THROWS_AS(rlvr::score_batch(rlvr::math_verifier{}, {}, std::span(ys).first(4), {}, out4), rlvr::parse_error);
+}
+
+TEST_CASE("score_batch accepts any random-access range of strings", "[rewards][batch]") {
+  const std::array<const char*, 2> prompts = {"p0", "p1"};
+  const std::vector<std::string> responses = {"\\boxed{1}", "\\boxed{2}", "\\boxed{3}", "x"};
+  const std::array<std::string_view, 1> refs = {"3"};
+  std::vector<double> out(4);
+  rlvr::score_batch(rlvr::numeric_match{}, prompts, responses, refs, out, 2);
+  CHECK(out == std::vector<double>{0, 0, 1, 0});
+  std::vector<double> short_out(3);
+  CHECK_THROWS_AS(rlvr::score_batch(rlvr::numeric_match{}, prompts, responses, refs, short_out), rlvr::shape_error);
 }

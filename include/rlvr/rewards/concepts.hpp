@@ -48,9 +48,11 @@
 
 #include <concepts>
 #include <cstddef>
+#include <ranges>
 #include <span>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "rlvr/config.hpp"
 #include "rlvr/error.hpp"
@@ -149,6 +151,30 @@ void score_batch(const R& reward, std::span<const std::string_view> prompts,
         },
         8);
   }
+}
+
+//! A type T models `TextRange` if a `const T` is a random-access, sized range whose elements
+//! convert to `std::string_view` — `std::vector<std::string>`, `std::array<const char*, N>`,
+//! `std::deque<std::string_view>`, …
+template <class T>
+concept TextRange = std::ranges::random_access_range<const T> && std::ranges::sized_range<const T> &&
+                    std::convertible_to<std::ranges::range_reference_t<const T>, std::string_view>;
+
+//! `score_batch` over any `TextRange`s (a `std::vector<std::string>` of decoded responses, …):
+//! views the elements as `std::string_view` (O(n) pointers, no text copies) and calls the span
+//! form above, with the same broadcast rule, errors and thread-count independence.
+template <Reward R, TextRange P, TextRange Y, TextRange A>
+void score_batch(const R& reward, const P& prompts, const Y& responses, const A& references,
+                 std::span<double> out, int threads = 0) {
+  auto views = [](const auto& r) {
+    std::vector<std::string_view> v;
+    v.reserve(std::ranges::size(r));
+    for (auto&& x : r) v.emplace_back(static_cast<std::string_view>(x));
+    return v;
+  };
+  const std::vector<std::string_view> p = views(prompts), y = views(responses), a = views(references);
+  score_batch(reward, std::span<const std::string_view>(p), std::span<const std::string_view>(y),
+              std::span<const std::string_view>(a), out, threads);
 }
 
 } // namespace rlvr

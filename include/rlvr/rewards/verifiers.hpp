@@ -29,11 +29,15 @@
 //! | `after_marker`         | the rest of the line after the last `marker` (GSM8K's `####`)  |
 
 #include <cmath>
+#include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "rlvr/error.hpp"
+#include "rlvr/parallel.hpp"
 #include "rlvr/rewards/concepts.hpp"
 #include "rlvr/rewards/extract.hpp"
 #include "rlvr/rewards/normalize.hpp"
@@ -201,6 +205,43 @@ struct math_verifier {
     return math_equivalent(*ans, ref) ? correct : incorrect;
   }
 
+  //! The batched path (`rlvr::BatchReward`): normalises each distinct reference entry once —
+  //! with G responses per prompt and one reference per prompt, G times fewer reference
+  //! normalisations — then scores the responses in parallel. Same values as the single calls;
+  //! called by `rlvr::score_batch` after its shape checks.
+  void score_batch(std::span<const std::string_view> /*prompts*/,
+                   std::span<const std::string_view> responses,
+                   std::span<const std::string_view> references, std::span<double> out,
+                   int threads) const {
+    detail::check_reward_values("math_verifier", correct, incorrect);
+    const std::size_t n = responses.size();
+    if (n == 0) return;
+    std::vector<std::string> refs(references.empty() ? 1 : references.size());
+    parallel_for(
+        static_cast<index_t>(refs.size()), threads,
+        [&](index_t b, index_t e) {
+          for (index_t k = b; k < e; ++k) {
+            const auto i = static_cast<std::size_t>(k);
+            refs[i] = normalize_math_answer(reference_answer(references.empty() ? std::string_view{} : references[i]));
+          }
+        },
+        8);
+    parallel_for(
+        static_cast<index_t>(n), threads,
+        [&](index_t b, index_t e) {
+          for (index_t k = b; k < e; ++k) {
+            const auto i = static_cast<std::size_t>(k);
+            const std::string& ref = refs.size() == 1 ? refs[0] : refs[i / (n / refs.size())];
+            const auto ans = last_boxed(responses[i]);
+            out[i] = ans && is_valid_utf8(*ans) &&
+                             normalized_answers_equivalent(normalize_math_answer(*ans), ref)
+                         ? correct
+                         : incorrect;
+          }
+        },
+        8);
+  }
+
   //! The answer inside a reference: its last box if it has a box command, else all of it.
   //! Throws `rlvr::parse_error` when that is empty or not UTF-8.
   static std::string_view reference_answer(std::string_view reference) {
@@ -213,7 +254,7 @@ struct math_verifier {
     return trim(*boxed);
   }
 };
-static_assert(Reward<math_verifier>);
+static_assert(BatchReward<math_verifier>);
 
 //! A format reward: `pass` iff the response contains exactly one `\boxed`/`\fbox` command
 //! (nested and unclosed ones count) and its argument is non-empty valid UTF-8; `fail`
