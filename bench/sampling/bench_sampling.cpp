@@ -2,7 +2,8 @@
 //
 // Shapes: 64 rows × V ∈ {32000, 151936} float logits, N(0, 2²) per logit (fixed Philox seed).
 // Paths covered (all single-threaded unless the name ends in /threads:2):
-//   softmax_pass        one vectorised softmax pass (max, exp+sum into a buffer, scale): the floor
+//   softmax_pass        one vectorised softmax pass (detail/vexp.hpp: row_max, row_exp into a
+//                       buffer with its sum, then the 1/S scale): the floor
 //   rlvr_temperature    rlvr::sample, τ = 1 (the rollout path)
 //   rlvr_top_p          rlvr::sample, τ = 0.6, top-p 0.95, with the policy log-prob (2 exps/logit)
 //   rlvr_top_p_nopolicy the same without the policy log-prob (evaluation sampling)
@@ -51,24 +52,10 @@ void softmax_pass(benchmark::State& st) {
     for (rlvr::index_t i = 0; i < rows; ++i) {
       const float* zr = z.data() + i * V;
       float* pr = p.data() + i * V;
-      bool bad = false;
-      const float m = rlvr::detail::fast_max(zr, V, bad);
-      float acc[16] = {};
-      rlvr::index_t v = 0;
-      for (; v + 16 <= V; v += 16)
-        for (int l = 0; l < 16; ++l) {
-          const float e = rlvr::detail::exp_nonpos(zr[v + l] - m);
-          pr[v + l] = e;
-          acc[l] += e;
-        }
-      for (; v < V; ++v) {
-        const float e = rlvr::detail::exp_nonpos(zr[v] - m);
-        pr[v] = e;
-        acc[0] += e;
-      }
-      float s = 0;
-      for (float a : acc) s += a;
+      const float m = rlvr::detail::row_max(zr, V);
+      const auto s = static_cast<float>(rlvr::detail::row_exp(zr, pr, V, 1.0f, m));
       const float inv = 1.0f / s;
+      rlvr::index_t v = 0;
       for (v = 0; v < V; ++v) pr[v] *= inv;
     }
     benchmark::DoNotOptimize(p.data());

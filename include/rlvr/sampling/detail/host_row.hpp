@@ -20,8 +20,12 @@
 #include <type_traits>
 #include <vector>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "rlvr/config.hpp"
-#include "rlvr/sampling/detail/exp.hpp"
+#include "rlvr/detail/vexp.hpp"
 #include "rlvr/sampling/processors.hpp"
 
 namespace rlvr::detail {
@@ -92,59 +96,68 @@ template <class T> RLVR_FORCEINLINE T fast_max(const T* z, index_t n, bool& bad)
 }
 
 // Σ exp(z − m) (no store): the policy normaliser at τ = 1.
-template <class T> double fast_sumexp(const T* z, index_t n, T m) {
-  constexpr index_t L = sample_lanes;
-  T acc[L] = {};
-  index_t v = 0;
-  for (; v + L <= n; v += L)
-    for (index_t l = 0; l < L; ++l) acc[l] += exp_nonpos(z[v + l] - m);
-  for (; v < n; ++v) acc[0] += exp_nonpos(z[v] - m);
-  double s = 0.0;
-  for (index_t l = 0; l < L; ++l) s += static_cast<double>(acc[l]);
-  return s;
-}
+template <class T> double fast_sumexp(const T* z, index_t n, T m) { return row_sum_exp(z, n, T(1), m); }
 
 // w = exp((z − m)·inv) into `w`, block sums into `block`; returns Σ w (double, in block order).
-// With Policy, also returns Σ exp(z − m) in s1.
+// With Policy, also returns Σ exp(z − m) in s1. Uses the shared vectorised exp (detail/vexp.hpp).
 template <bool Policy, class T>
 double exp_pass(const T* z, index_t n, T m, T inv, T* w, double* block, double& s1) {
-  constexpr index_t L = sample_lanes, B = sample_block;
+  using V = simd::vec<T>;
+  constexpr index_t W = simd::lanes<T>, B = sample_block;
+  static_assert(B % W == 0, "sample_block must be a multiple of the vector width");
+  const V vm = simd::broadcast(m), vinv = simd::broadcast(inv);
   double s = 0.0;
   s1 = 0.0;
   for (index_t b0 = 0; b0 < n; b0 += B) {
     const index_t len = std::min<index_t>(B, n - b0);
-    const T* zb = z + b0;
-    T* wb = w + b0;
-    T acc[L] = {};
-    T acc1[L] = {};
-    if (len == B) {
-      for (index_t i = 0; i < B; i += L)
-        for (index_t l = 0; l < L; ++l) {
-          const T d = zb[i + l] - m;
-          const T e = exp_nonpos(d * inv);
-          wb[i + l] = e;
-          acc[l] += e;
-          if constexpr (Policy) acc1[l] += exp_nonpos(d);
-        }
-    } else {
-      for (index_t i = 0; i < len; ++i) {
-        const T d = zb[i] - m;
-        const T e = exp_nonpos(d * inv);
-        wb[i] = e;
-        acc[0] += e;
-        if constexpr (Policy) acc1[0] += exp_nonpos(d);
-      }
+    V acc{}, acc1{};
+    index_t i = 0;
+    for (; i + W <= len; i += W) {
+      const V d = simd::load(z + b0 + i) - vm;
+      const V e = simd::exp(d * vinv);
+      simd::store(w + b0 + i, e);
+      acc += e;
+      if constexpr (Policy) acc1 += simd::exp(d);
     }
-    double bs = 0.0, bs1 = 0.0;
-    for (index_t l = 0; l < L; ++l) {
-      bs += static_cast<double>(acc[l]);
-      if constexpr (Policy) bs1 += static_cast<double>(acc1[l]);
+    if (i < len) {
+      const V d = simd::load_partial(z + b0 + i, len - i, -std::numeric_limits<T>::infinity()) - vm;
+      const V e = simd::exp(d * vinv);
+      simd::store_partial(w + b0 + i, e, len - i);
+      acc += e;
+      if constexpr (Policy) acc1 += simd::exp(d);
     }
+    const double bs = static_cast<double>(simd::hsum(acc));
     block[b0 / B] = bs;
     s += bs;
-    s1 += bs1;
+    if constexpr (Policy) s1 += static_cast<double>(simd::hsum(acc1));
   }
   return s;
+}
+
+// Copies the x in src[0..n) with lo ≤ float(x) < hi to dst (in order); returns how many. dst
+// must hold n + 16 elements (the AVX-512 path stores whole registers). Compress-in-register then
+// a full store: memory-destination compress is microcoded on some CPUs (AMD Zen 4).
+template <class T> index_t compact_range(const T* src, index_t n, float lo, float hi, T* dst) {
+  index_t k = 0, v = 0;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    for (; v + 16 <= n; v += 16) {
+      const __m512 x = _mm512_loadu_ps(src + v);
+      const __mmask16 m = static_cast<__mmask16>(_mm512_cmp_ps_mask(x, vlo, _CMP_GE_OQ) &
+                                                 _mm512_cmp_ps_mask(x, vhi, _CMP_LT_OQ));
+      _mm512_storeu_ps(dst + k, _mm512_maskz_compress_ps(m, x));
+      k += std::popcount(static_cast<unsigned>(m));
+    }
+  }
+#endif
+  for (; v < n; ++v) { // branch-free scalar compaction
+    const T x = src[v];
+    const float f = static_cast<float>(x);
+    dst[k] = x;
+    k += (f >= lo) & (f < hi);
+  }
+  return k;
 }
 
 // Masked block sums Σ_{w ≥ t} w; returns their total (double, block order).
@@ -253,14 +266,11 @@ void thresholds(const T* w, index_t n, const sampling_params& p, double s_total,
     // (1 − p)·S), so a branch-free compaction keeps the weights ≥ t0 and only those are binned
     // (by mass; no counts needed) and searched.
     const T t0 = static_cast<T>((1.0 - p.top_p) * s_total / static_cast<double>(n));
-    if (ws.high.size() < static_cast<std::size_t>(n)) ws.high.resize(static_cast<std::size_t>(n));
+    if (ws.high.size() < static_cast<std::size_t>(n + 16)) ws.high.resize(static_cast<std::size_t>(n + 16));
     T* high = ws.high.data();
-    index_t k = 0;
-    for (index_t v = 0; v < n; ++v) {
-      const T x = w[v];
-      high[k] = x;
-      k += x >= t0 ? 1 : 0;
-    }
+    // float(x) ≥ float(t0) ⇔ x ≥ t0 up to float rounding of the bound, which only loosens it.
+    const float t0f = std::nextafter(static_cast<float>(t0), 0.0f);
+    const index_t k = compact_range(w, n, t0f, std::numeric_limits<float>::infinity(), high);
     for (index_t i = 0; i < k; ++i) mass[weight_bin(high[i])] += static_cast<double>(high[i]);
     src = high;
     src_len = k;
@@ -270,14 +280,8 @@ void thresholds(const T* w, index_t n, const sampling_params& p, double s_total,
     // Weights in `bin` are exactly those with float(w) in [lo, hi).
     const float lo = std::bit_cast<float>(bin << 19);
     const float hi = std::bit_cast<float>((bin + 1) << 19);
-    cand.resize(static_cast<std::size_t>(src_len));
-    T* out = cand.data();
-    index_t k = 0;
-    for (index_t v = 0; v < src_len; ++v) { // branch-free compaction
-      const float x = static_cast<float>(src[v]);
-      out[k] = src[v];
-      k += (x >= lo) & (x < hi);
-    }
+    cand.resize(static_cast<std::size_t>(src_len + 16));
+    const index_t k = compact_range(src, src_len, lo, hi, cand.data());
     cand.resize(static_cast<std::size_t>(k));
     std::sort(cand.begin(), cand.end(), std::greater<T>());
   };
