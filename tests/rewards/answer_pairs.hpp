@@ -139,6 +139,11 @@ inline constexpr answer_pair answer_pairs[] = {
     {"x+y = 5", "5", false, "equation lhs not a variable"},
     {"x = y = 5", "5", false, "equation two ="},
     {"f(x) = 2", "2", false, "equation lhs not a variable"},
+    {"x \\in [2, 5)", "[2,5)", true, "membership"},
+    {"x \\in (-\\infty, 0)", "(-\\infty,0)", true, "membership"},
+    {"x \\in [2, 5)", "[2,5]", false, "membership"},
+    {"\\infty", "\\infty", true, "\\in is not \\infty"},
+    {"x+1 \\in S", "S", false, "membership lhs not a variable"},
     // ---- 0.5 vs \frac{1}{2} vs 1/2
     {"0.5", "\\frac{1}{2}", true, "numeric"},
     {"0.5", "1/2", true, "numeric"},

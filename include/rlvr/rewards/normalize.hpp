@@ -30,7 +30,8 @@
 //!    (LaTeX's thousands comma) is removed.
 //! 4. *Equations*: `x=5` → `5` when there is exactly one `=` and its left side is a variable
 //!    name — one letter optionally followed by a letter or digit (MATH's "≤ 2 characters"), or
-//!    a command such as `\theta`, either with an optional subscript `_1`/`_{…}`.
+//!    a command such as `\theta`, either with an optional subscript `_1`/`_{…}`. (+) Without
+//!    any `=`, the same holds for membership: `x\in[2,5)` → `[2,5)`.
 //! 5. *Thousands*: an answer that is exactly a number with `,` thousands groups loses the commas
 //!    (`1,000,000` → `1000000`; `(1,000)` and `1,2` keep theirs).
 //! 6. *Arguments*: `\frac12` → `\frac{1}{2}`, `\frac1{72}` → `\frac{1}{72}`,
@@ -117,6 +118,8 @@ inline std::string_view strip_units(std::string_view s) {
   s = trim(s);
   if (s.empty() || (s.back() != '}' && s.back() != '2' && s.back() != '3')) return s;
   const std::vector<std::size_t> open = open_of_close(s);
+  std::size_t first_digit = 0; // the prefix test below is O(1), so the loop stays linear
+  while (first_digit < s.size() && !is_digit(s[first_digit])) ++first_digit;
   for (;;) {
     std::string_view t = trim(s);
     for (std::string_view pow : {"^{2}", "^{3}", "^2", "^3"}) {
@@ -134,9 +137,7 @@ inline std::string_view strip_units(std::string_view s) {
     }
     if (cmd == npos) return s;
     const std::string_view prefix = before.substr(0, cmd);
-    bool has_digit = false;
-    for (char c : prefix) has_digit = has_digit || is_digit(c);
-    if (!has_digit) return s;
+    if (first_digit >= prefix.size()) return s; // no digit before the group: not a unit
     s = trim(prefix);
   }
 }
@@ -281,12 +282,20 @@ inline void thousands_pass(std::string& s) {
   s = std::move(out);
 }
 
-//! Step 4: `x=5` → `5`.
+//! Step 4: `x=5` → `5`, `x\in[2,5)` → `[2,5)`.
 inline void equation_pass(std::string& s) {
-  std::size_t eq = npos, count = 0;
+  std::size_t eq = npos, count = 0, rel_len = 1;
   for (std::size_t i = 0; i < s.size(); ++i)
     if (s[i] == '=') eq = i, ++count;
-  if (count != 1 || eq + 1 >= s.size()) return;
+  if (count == 0) { // `x\in S`: the first `\in` not followed by a letter (not `\infty`, `\int`)
+    for (std::size_t p = s.find("\\in"); p != npos; p = s.find("\\in", p + 1)) {
+      if (p + 3 >= s.size() || !is_ascii_letter(s[p + 3])) {
+        eq = p, count = 1, rel_len = 3;
+        break;
+      }
+    }
+  }
+  if (count != 1 || eq + rel_len >= s.size()) return;
   const std::string_view lhs = std::string_view(s).substr(0, eq);
   std::size_t i = 0;
   if (!lhs.empty() && is_ascii_letter(lhs[0])) {
@@ -311,7 +320,7 @@ inline void equation_pass(std::string& s) {
     }
   }
   if (i != lhs.size()) return;
-  s.erase(0, eq + 1);
+  s.erase(0, eq + rel_len);
 }
 
 //! One TeX argument token at `i`: a `\command`, an escaped symbol, or one (UTF-8) character.
