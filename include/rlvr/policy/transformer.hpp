@@ -1,0 +1,698 @@
+#pragma once
+//! \file rlvr/policy/transformer.hpp
+//! \brief `transformer_policy`: a small decoder-only transformer with a hand-written backward
+//! pass, a batched KV cache for sampling and an optional value head. Needs Eigen (`rlvr::eigen`).
+//!
+//! ## Architecture (GPT-2 style, pre-LayerNorm)
+//! For tokens x_0..x_{T−1} of a sequence, with d = `d_model`, H heads of width d_h = d/H,
+//! F = `d_ff` (4d by default) and L layers:
+//!
+//!     h⁰_t  = E[x_t] + P[t]                                   (learned token and position embeddings)
+//!     a     = LN₁(hˡ);  [q k v] = a·W_qkv + b_qkv
+//!     o     = concat_heads softmax(q kᵀ/√d_h + causal mask)·v
+//!     h'    = hˡ + o·W_o + b_o
+//!     hˡ⁺¹  = h' + GELU(LN₂(h')·W₁ + b₁)·W₂ + b₂
+//!     z_t   = LN_f(hᴸ_t)·W_head + b_head                      (logits predicting x_{t+1})
+//!     V(s_t)= LN_f(hᴸ_t)·w_v + b_v                            (optional value head, PPO/GAE)
+//!
+//! LN(x) = (x − μ)/√(σ² + ε)·γ + β over the d features (ε = `ln_eps`, biased σ²); GELU is the
+//! tanh form ½u(1 + tanh(√(2/π)(u + 0.044715u³))). Weights are stored [in, out] row-major, so
+//! every linear layer is one GEMM Y = X·W on the [B·T, d] activations.
+//!
+//! ## Computation
+//! - `forward` runs the whole batch as GEMMs on [B·T, ·] matrices (Eigen), split over fixed
+//!   128-row blocks across `threads`; attention runs per (sequence, head) with the T×T
+//!   probabilities kept for backward. With a response mask only the wanted rows go through the
+//!   vocabulary head (other logits rows are written as zeros).
+//! - `backward` is hand-written: the transpose GEMMs for activations, dW = Xᵀ·dY over fixed
+//!   tiles of dW, softmax-attention backward dS = P ⊙ (dP − rowsum(dP ⊙ P)), the LayerNorm
+//!   backward dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂)), the exact GELU derivative. It is
+//!   checked against central finite differences of the `double` instantiation.
+//! - Every parallel split uses fixed blocks, so logits, values and gradients are **bitwise
+//!   independent of the thread count**.
+//! - `decode` advances B sequences by one token each: the KV cache holds K and V as
+//!   [layer][sequence][position][d]; the step's projections and MLP are GEMMs over the B rows,
+//!   and attention reads each row's own cached prefix (rows may sit at different positions).
+//!   `make_cache` allocates everything, so `decode` never allocates.
+//!
+//! Activations kept by `forward` for `backward`: about (8d + 2F + H·T) scalars per token and
+//! layer (≈ 9 KB per token per layer at d = 128, T = 32).
+//!
+//! ## Initialisation
+//! Deterministic from `seed` through Philox (rlvr/random/philox.hpp): element j of parameter
+//! number p is N(0, σ²) from Box–Muller on block (seed, p, j). σ = `init_std` for embeddings and
+//! weights, σ/√(2L) for the residual projections W_o and W₂ (GPT-2), zero biases, γ = 1, β = 0,
+//! and a zero value head.
+//!
+//! ## Files
+//! `save(path)` writes the parameters and the configuration as safetensors (atomically);
+//! `transformer_policy::load(path)` rebuilds the model from the file; `load_weights(path)`
+//! fills an existing model of the same configuration.
+
+// GCC 12 reports a false -Wmaybe-uninitialized inside its own AVX-512 intrinsics as Eigen's
+// packet transposes inline; the pragma covers the intrinsic headers, which Eigen/Core includes.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <Eigen/Core>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <numbers>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "rlvr/error.hpp"
+#include "rlvr/io/safetensors.hpp"
+#include "rlvr/optim/state_dict.hpp"
+#include "rlvr/parallel.hpp"
+#include "rlvr/policy/concepts.hpp"
+#include "rlvr/policy/detail/transformer_kernels.hpp"
+#include "rlvr/random/philox.hpp"
+
+namespace rlvr {
+
+//! Shape and initialisation of a `transformer_policy`. Use designated initialisers:
+//! `transformer_policy({.vocab_size = 32, .context_length = 48, .d_model = 64})`.
+struct transformer_config {
+  index_t vocab_size = 32;     //!< V
+  index_t context_length = 64; //!< longest sequence (learned positions)
+  index_t d_model = 64;        //!< d
+  index_t n_layers = 2;        //!< L
+  index_t n_heads = 2;         //!< H; must divide d
+  index_t d_ff = 0;            //!< F; 0 means 4·d
+  bool value_head = false;     //!< add V(s_t) = LN_f(h)·w_v + b_v
+  std::uint64_t seed = 0;      //!< initialisation seed
+  double init_std = 0.02;      //!< σ of the initial weights
+  double ln_eps = 1e-5;        //!< LayerNorm ε
+  int threads = 0;             //!< threads for forward/backward/decode; 0 = all
+
+  //! F after resolving the default.
+  [[nodiscard]] index_t ff() const noexcept { return d_ff > 0 ? d_ff : 4 * d_model; }
+  //! Throws `config_error` naming the first inconsistent field.
+  void validate() const {
+    RLVR_EXPECTS(vocab_size >= 1, config, "transformer_config: vocab_size = ", vocab_size, " must be >= 1");
+    RLVR_EXPECTS(context_length >= 1, config, "transformer_config: context_length = ", context_length, " must be >= 1");
+    RLVR_EXPECTS(d_model >= 1, config, "transformer_config: d_model = ", d_model, " must be >= 1");
+    RLVR_EXPECTS(n_layers >= 0, config, "transformer_config: n_layers = ", n_layers, " must be >= 0");
+    RLVR_EXPECTS(n_heads >= 1 && d_model % n_heads == 0, config, "transformer_config: n_heads = ", n_heads,
+                 " must be >= 1 and divide d_model = ", d_model);
+    RLVR_EXPECTS(d_ff >= 0, config, "transformer_config: d_ff = ", d_ff, " must be >= 0 (0 = 4*d_model)");
+    RLVR_EXPECTS(init_std >= 0 && std::isfinite(init_std), config, "transformer_config: init_std = ", init_std);
+    RLVR_EXPECTS(ln_eps > 0, config, "transformer_config: ln_eps = ", ln_eps, " must be > 0");
+  }
+};
+
+namespace detail::tfm {
+//! 64-byte-aligned storage: Eigen's vectorised reductions peel to the destination's alignment, so
+//! fixed alignment makes results independent of where a buffer happens to be allocated.
+template <class S> using avec = std::vector<S, Eigen::aligned_allocator<S>>;
+} // namespace detail::tfm
+
+//! Decoding state of a transformer: the KV cache and per-step scratch for `batch()` sequences.
+template <class S> class transformer_cache {
+public:
+  transformer_cache() = default;
+  //! Number of sequences.
+  [[nodiscard]] index_t batch() const noexcept { return static_cast<index_t>(pos_.size()); }
+  //! Tokens already fed to sequence i.
+  [[nodiscard]] index_t position(index_t i) const { return pos_[static_cast<std::size_t>(i)]; }
+  //! Empties every sequence (keeps the memory).
+  void clear() noexcept { std::fill(pos_.begin(), pos_.end(), index_t{0}); }
+  //! Empties sequence i only, so its slot can start a new sequence while the others continue
+  //! (rows then sit at different positions; each attends only to its own prefix).
+  void reset(index_t i) {
+    RLVR_EXPECTS(i >= 0 && i < batch(), range, "transformer_cache::reset: sequence ", i, " not in [0, ", batch(), ")");
+    pos_[static_cast<std::size_t>(i)] = 0;
+  }
+
+private:
+  template <class> friend class basic_transformer;
+  detail::tfm::avec<S> k_, v_;                  // [L, B, ctx, d]
+  std::vector<index_t> pos_;              // [B]
+  detail::tfm::avec<S> x_, h_, qkv_, o_, u_, p_; // scratch: [B,d] [B,d] [B,3d] [B,d] [B,F] [B,ctx]
+};
+
+//! The transformer over scalar `S`: `transformer_policy` (float) is the model; the `double`
+//! instantiation exists for finite-difference checks.
+template <class S> class basic_transformer {
+  static_assert(std::is_same_v<S, float> || std::is_same_v<S, double>, "basic_transformer<float|double>");
+
+public:
+  static constexpr bool is_policy = true;
+  using scalar = S;
+  using cache_type = transformer_cache<S>;
+  using param_ref = basic_parameter_ref<S>;
+
+  explicit basic_transformer(const transformer_config& cfg) : cfg_(cfg) {
+    cfg_.validate();
+    layout();
+    init();
+  }
+  basic_transformer(const basic_transformer& o) : cfg_(o.cfg_) {
+    layout();
+    values_ = o.values_;
+    grads_ = o.grads_;
+  }
+  basic_transformer& operator=(const basic_transformer& o) {
+    if (this != &o) {
+      cfg_ = o.cfg_;
+      layout();
+      values_ = o.values_;
+      grads_ = o.grads_;
+      last_n_ = 0;
+    }
+    return *this;
+  }
+  basic_transformer(basic_transformer&& o) noexcept : basic_transformer(static_cast<const basic_transformer&>(o)) {}
+  basic_transformer& operator=(basic_transformer&& o) noexcept { return *this = static_cast<const basic_transformer&>(o); }
+  ~basic_transformer() = default;
+
+  [[nodiscard]] const transformer_config& config() const noexcept { return cfg_; }
+  [[nodiscard]] index_t vocab_size() const noexcept { return cfg_.vocab_size; }
+  [[nodiscard]] index_t context_length() const noexcept { return cfg_.context_length; }
+  [[nodiscard]] bool has_value_head() const noexcept { return cfg_.value_head; }
+  //! Total number of trainable scalars.
+  [[nodiscard]] index_t num_parameters() const noexcept { return static_cast<index_t>(values_.size()); }
+  //! Threads used by forward/backward/decode (0 = all); results do not depend on it.
+  void set_threads(int threads) noexcept { cfg_.threads = threads; }
+
+  //! Named parameters (`tok_emb`, `pos_emb`, `blocks.<l>.{ln1,attn,ln2,mlp}.*`, `ln_f.*`,
+  //! `head.*`, `value_head.*`), in a fixed order.
+  [[nodiscard]] std::span<const param_ref> parameters() noexcept { return refs_; }
+  void zero_grad() noexcept { std::fill(grads_.begin(), grads_.end(), S(0)); }
+
+  // ---- training path -------------------------------------------------------------------------
+  //! Logits [B·T, V] of every (wanted) position; see `rlvr::LogitsForward`.
+  void forward(const token_batch& batch, matrix_view<S> logits) { forward_impl(batch, logits, nullptr); }
+  //! Logits and values V(s_t) [B·T] (needs `value_head`).
+  void forward(const token_batch& batch, matrix_view<S> logits, vector_view<S> values) {
+    RLVR_EXPECTS(cfg_.value_head, config, "transformer: forward with values, but value_head is off");
+    expect_size(values, batch.rows(), "transformer::forward: values");
+    forward_impl(batch, logits, values.data());
+  }
+  //! Adds dL/dθ for dL/dlogits of the last forward (rows outside its mask are ignored).
+  void backward(matrix_view<const S> dlogits) { backward_impl(dlogits, nullptr); }
+  //! Adds dL/dθ for dL/dlogits and dL/dvalues of the last forward.
+  void backward(matrix_view<const S> dlogits, vector_view<const S> dvalues) {
+    RLVR_EXPECTS(cfg_.value_head, config, "transformer: backward with values, but value_head is off");
+    expect_size(dvalues, last_n_, "transformer::backward: dvalues");
+    backward_impl(dlogits, dvalues.data());
+  }
+
+  // ---- sampling path -------------------------------------------------------------------------
+  //! A KV cache for n sequences (allocates everything `decode` needs).
+  [[nodiscard]] cache_type make_cache(index_t n) const {
+    RLVR_EXPECTS(n >= 0, shape, "transformer::make_cache: batch ", n, " is negative");
+    const index_t d = cfg_.d_model, L = cfg_.n_layers, ctx = cfg_.context_length;
+    cache_type c;
+    c.k_.assign(static_cast<std::size_t>(L * n * ctx * d), S(0));
+    c.v_.assign(c.k_.size(), S(0));
+    c.pos_.assign(static_cast<std::size_t>(n), 0);
+    c.x_.resize(static_cast<std::size_t>(n * d));
+    c.h_.resize(c.x_.size());
+    c.o_.resize(c.x_.size());
+    c.qkv_.resize(static_cast<std::size_t>(n * 3 * d));
+    c.u_.resize(static_cast<std::size_t>(n * cfg_.ff()));
+    c.p_.resize(static_cast<std::size_t>(n * ctx));
+    return c;
+  }
+  //! Appends `tokens[i]` to sequence i and writes the next-token logits into row i.
+  void decode(cache_type& c, vector_view<const token_t> tokens, matrix_view<S> logits) const {
+    decode_impl(c, tokens, logits, nullptr);
+  }
+  //! As `decode`, also writing V(s_t) into `values[i]` (needs `value_head`).
+  void decode(cache_type& c, vector_view<const token_t> tokens, matrix_view<S> logits, vector_view<S> values) const {
+    RLVR_EXPECTS(cfg_.value_head, config, "transformer: decode with values, but value_head is off");
+    expect_size(values, c.batch(), "transformer::decode: values");
+    decode_impl(c, tokens, logits, values.data());
+  }
+
+  // ---- files ---------------------------------------------------------------------------------
+  //! Parameters (F32 or F64) plus the configuration as `rlvr.transformer.*` metadata.
+  [[nodiscard]] state_dict state() const {
+    state_dict d;
+    for (const auto& p : refs_) {
+      std::vector<std::int64_t> shape(p.shape.begin(), p.shape.end());
+      d.put<S>(std::string(p.name), std::span<const S>(p.value.data(), p.value.size()), std::move(shape));
+    }
+    d.set_meta("format", "rlvr.transformer");
+    d.set_meta_int("rlvr.transformer.vocab_size", cfg_.vocab_size);
+    d.set_meta_int("rlvr.transformer.context_length", cfg_.context_length);
+    d.set_meta_int("rlvr.transformer.d_model", cfg_.d_model);
+    d.set_meta_int("rlvr.transformer.n_layers", cfg_.n_layers);
+    d.set_meta_int("rlvr.transformer.n_heads", cfg_.n_heads);
+    d.set_meta_int("rlvr.transformer.d_ff", cfg_.ff());
+    d.set_meta_int("rlvr.transformer.value_head", cfg_.value_head ? 1 : 0);
+    d.set_meta_number("rlvr.transformer.ln_eps", cfg_.ln_eps);
+    return d;
+  }
+  //! Copies the parameters from `d` (every name present, shapes equal).
+  void load_state(const state_dict& d) {
+    for (const auto& p : refs_) {
+      const stored_tensor& t = d.at(p.name);
+      const bool same = t.shape.size() == p.shape.size() &&
+                        std::equal(t.shape.begin(), t.shape.end(), p.shape.begin(),
+                                   [](std::int64_t a, index_t b) { return a == static_cast<std::int64_t>(b); });
+      RLVR_EXPECTS(same, shape, "transformer::load_state: tensor '", p.name, "' has ", t.numel(),
+                   " elements in a different shape from the model's ", p.size());
+      d.read<S>(p.name, p.value);
+    }
+  }
+  //! The configuration stored in `d` by `state()` (seed and threads are not stored).
+  [[nodiscard]] static transformer_config config_from(const state_dict& d) {
+    transformer_config c;
+    c.vocab_size = d.meta_int("rlvr.transformer.vocab_size");
+    c.context_length = d.meta_int("rlvr.transformer.context_length");
+    c.d_model = d.meta_int("rlvr.transformer.d_model");
+    c.n_layers = d.meta_int("rlvr.transformer.n_layers");
+    c.n_heads = d.meta_int("rlvr.transformer.n_heads");
+    c.d_ff = d.meta_int("rlvr.transformer.d_ff");
+    c.value_head = d.meta_int("rlvr.transformer.value_head") != 0;
+    c.ln_eps = d.meta_number("rlvr.transformer.ln_eps");
+    return c;
+  }
+  //! Writes `state()` to `path` as safetensors, atomically.
+  void save(const std::filesystem::path& path) const { io::save_safetensors(path, state()); }
+  //! Reads weights saved by `save` into this model (same configuration).
+  void load_weights(const std::filesystem::path& path) { load_state(io::load_safetensors(path)); }
+  //! A model rebuilt from a file written by `save`; `threads` as given.
+  [[nodiscard]] static basic_transformer load(const std::filesystem::path& path, int threads = 0) {
+    const state_dict d = io::load_safetensors(path);
+    transformer_config c;
+    try {
+      c = config_from(d);
+      c.threads = threads;
+      c.validate();
+    } catch (const rlvr::error& e) {
+      fail<io_error>("transformer::load: ", path.string(), " does not hold a valid rlvr transformer: ", e.message());
+    }
+    basic_transformer m(c);
+    m.load_state(d);
+    return m;
+  }
+
+private:
+  struct layer_off {
+    index_t ln1_g, ln1_b, w_qkv, b_qkv, w_o, b_o, ln2_g, ln2_b, w1, b1, w2, b2;
+  };
+  struct layer_acts {
+    detail::tfm::avec<S> xhat1, rstd1, h1, qkv, att, o, xhat2, rstd2, h2, u, g;
+  };
+
+  // Parameter table: names, shapes, offsets into values_/grads_, and the parameter_refs.
+  void layout() {
+    const index_t V = cfg_.vocab_size, T = cfg_.context_length, d = cfg_.d_model, F = cfg_.ff();
+    names_.clear();
+    shapes_.clear();
+    offsets_.clear();
+    index_t total = 0;
+    // (rows, cols); rows = 0 marks a 1-D tensor of length cols
+    auto add = [&](std::string name, index_t r, index_t c) {
+      names_.push_back(std::move(name));
+      shapes_.push_back(r == 0 ? c : r);
+      shapes_.push_back(r == 0 ? -1 : c);
+      offsets_.push_back(total);
+      total += r == 0 ? c : r * c;
+      return offsets_.back();
+    };
+    off_tok_ = add("tok_emb", V, d);
+    off_pos_ = add("pos_emb", T, d);
+    layers_.assign(static_cast<std::size_t>(cfg_.n_layers), layer_off{});
+    for (index_t l = 0; l < cfg_.n_layers; ++l) {
+      const std::string p = "blocks." + std::to_string(l) + ".";
+      layer_off& o = layers_[static_cast<std::size_t>(l)];
+      o.ln1_g = add(p + "ln1.weight", 0, d);
+      o.ln1_b = add(p + "ln1.bias", 0, d);
+      o.w_qkv = add(p + "attn.w_qkv", d, 3 * d);
+      o.b_qkv = add(p + "attn.b_qkv", 0, 3 * d);
+      o.w_o = add(p + "attn.w_out", d, d);
+      o.b_o = add(p + "attn.b_out", 0, d);
+      o.ln2_g = add(p + "ln2.weight", 0, d);
+      o.ln2_b = add(p + "ln2.bias", 0, d);
+      o.w1 = add(p + "mlp.w_in", d, F);
+      o.b1 = add(p + "mlp.b_in", 0, F);
+      o.w2 = add(p + "mlp.w_out", F, d);
+      o.b2 = add(p + "mlp.b_out", 0, d);
+    }
+    off_lnf_g_ = add("ln_f.weight", 0, d);
+    off_lnf_b_ = add("ln_f.bias", 0, d);
+    off_head_w_ = add("head.weight", d, V);
+    off_head_b_ = add("head.bias", 0, V);
+    if (cfg_.value_head) {
+      off_vw_ = add("value_head.weight", 0, d);
+      off_vb_ = add("value_head.bias", 0, 1);
+    }
+    values_.assign(static_cast<std::size_t>(total), S(0));
+    grads_.assign(values_.size(), S(0));
+    refs_.clear();
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+      const bool vec = shapes_[2 * i + 1] < 0;
+      const index_t n = vec ? shapes_[2 * i] : shapes_[2 * i] * shapes_[2 * i + 1];
+      const auto o = static_cast<std::size_t>(offsets_[i]);
+      refs_.push_back(param_ref{names_[i], std::span<S>(values_.data() + o, static_cast<std::size_t>(n)),
+                                std::span<S>(grads_.data() + o, static_cast<std::size_t>(n)),
+                                std::span<const index_t>(shapes_.data() + 2 * i, vec ? 1u : 2u)});
+    }
+    last_n_ = 0;
+  }
+
+  void init() {
+    const double sd = cfg_.init_std;
+    const double sd_res = cfg_.n_layers > 0 ? sd / std::sqrt(2.0 * static_cast<double>(cfg_.n_layers)) : sd;
+    for (std::size_t i = 0; i < refs_.size(); ++i) {
+      const std::string& n = names_[i];
+      auto v = refs_[i].value;
+      if (n.ends_with("ln1.weight") || n.ends_with("ln2.weight") || n == "ln_f.weight") {
+        std::fill(v.begin(), v.end(), S(1));
+      } else if (refs_[i].shape.size() == 2 && !n.starts_with("value_head")) {
+        const double s = (n.ends_with("attn.w_out") || n.ends_with("mlp.w_out")) ? sd_res : sd;
+        for (std::size_t j = 0; j < v.size(); ++j) {
+          const u32x4 b = philox_block(cfg_.seed, i, j);
+          const double u1 = u01_from_u64(b.w[0], b.w[1]), u2 = u01_from_u64(b.w[2], b.w[3]);
+          const double z = std::sqrt(-2.0 * std::log1p(-u1)) * std::cos(2.0 * std::numbers::pi * u2);
+          v[j] = static_cast<S>(s * z);
+        }
+      }
+    }
+  }
+
+  S* P(index_t off) noexcept { return values_.data() + off; }
+  const S* P(index_t off) const noexcept { return values_.data() + off; }
+  S* G(index_t off) noexcept { return grads_.data() + off; }
+
+  void check_tokens(const token_batch& batch, const char* who) const {
+    const index_t B = batch.batch(), T = batch.length();
+    RLVR_EXPECTS(B >= 1, shape, who, ": empty batch");
+    RLVR_EXPECTS(T >= 1 && T <= cfg_.context_length, shape, who, ": sequence length ", T, " not in [1, ",
+                 cfg_.context_length, "]");
+    RLVR_EXPECTS(!batch.has_mask() || (batch.mask.rows() == B && batch.mask.cols() == T), shape, who, ": mask is ",
+                 batch.mask.rows(), "x", batch.mask.cols(), ", tokens ", B, "x", T);
+    for (index_t b = 0; b < B; ++b)
+      for (index_t t = 0; t < T; ++t) {
+        const token_t x = batch.tokens(b, t);
+        RLVR_EXPECTS(x >= 0 && x < cfg_.vocab_size, range, who, ": token ", x, " at (", b, ", ", t, ") not in [0, ",
+                     cfg_.vocab_size, ")");
+      }
+  }
+
+  static void grow(detail::tfm::avec<S>& v, index_t n) {
+    if (static_cast<index_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
+  }
+
+  void forward_impl(const token_batch& batch, matrix_view<S> logits, S* values) {
+    check_tokens(batch, "transformer::forward");
+    const index_t B = batch.batch(), T = batch.length(), N = B * T;
+    const index_t V = cfg_.vocab_size, d = cfg_.d_model, F = cfg_.ff(), H = cfg_.n_heads;
+    RLVR_EXPECTS(logits.rows() == N && logits.cols() == V, shape, "transformer::forward: logits are ", logits.rows(),
+                 "x", logits.cols(), ", expected ", N, "x", V);
+    const int th = cfg_.threads;
+    const S eps = static_cast<S>(cfg_.ln_eps);
+    last_b_ = B, last_t_ = T, last_n_ = 0;
+    tokens_.resize(static_cast<std::size_t>(N));
+    sel_.clear();
+    for (index_t b = 0; b < B; ++b)
+      for (index_t t = 0; t < T; ++t) {
+        tokens_[static_cast<std::size_t>(b * T + t)] = batch.tokens(b, t);
+        if (batch.wanted(b, t)) sel_.push_back(b * T + t);
+      }
+    grow(x_, N * d);
+    S* x = x_.data();
+    for (index_t n = 0; n < N; ++n) {
+      const S* e = P(off_tok_) + tokens_[static_cast<std::size_t>(n)] * d;
+      const S* p = P(off_pos_) + (n % T) * d;
+      for (index_t j = 0; j < d; ++j) x[n * d + j] = e[j] + p[j];
+    }
+    acts_.resize(layers_.size());
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      const layer_off& o = layers_[l];
+      layer_acts& A = acts_[l];
+      grow(A.xhat1, N * d), grow(A.rstd1, N), grow(A.h1, N * d), grow(A.qkv, N * 3 * d), grow(A.att, B * H * T * T);
+      grow(A.o, N * d), grow(A.xhat2, N * d), grow(A.rstd2, N), grow(A.h2, N * d), grow(A.u, N * F), grow(A.g, N * F);
+      detail::tfm::layernorm(x, A.xhat1.data(), A.rstd1.data(), A.h1.data(), P(o.ln1_g), P(o.ln1_b), N, d, eps, th);
+      detail::tfm::gemm(A.h1.data(), d, P(o.w_qkv), P(o.b_qkv), A.qkv.data(), 3 * d, N, d, 3 * d, th);
+      attention_forward(A.qkv.data(), A.att.data(), A.o.data(), B, T);
+      detail::tfm::gemm(A.o.data(), d, P(o.w_o), P(o.b_o), x, d, N, d, d, th, true);
+      detail::tfm::layernorm(x, A.xhat2.data(), A.rstd2.data(), A.h2.data(), P(o.ln2_g), P(o.ln2_b), N, d, eps, th);
+      detail::tfm::gemm(A.h2.data(), d, P(o.w1), P(o.b1), A.u.data(), F, N, d, F, th);
+      detail::tfm::gelu(A.u.data(), A.g.data(), N, F, th);
+      detail::tfm::gemm(A.g.data(), F, P(o.w2), P(o.b2), x, d, N, F, d, th, true);
+    }
+    grow(xhatf_, N * d), grow(rstdf_, N), grow(hf_, N * d);
+    detail::tfm::layernorm(x, xhatf_.data(), rstdf_.data(), hf_.data(), P(off_lnf_g_), P(off_lnf_b_), N, d, eps, th);
+    // vocabulary head on the wanted rows only
+    const index_t Msel = static_cast<index_t>(sel_.size());
+    grow(hsel_, Msel * d), grow(lsel_, Msel * V);
+    for (index_t i = 0; i < Msel; ++i) std::copy_n(hf_.data() + sel_[static_cast<std::size_t>(i)] * d, d, hsel_.data() + i * d);
+    detail::tfm::gemm(hsel_.data(), d, P(off_head_w_), P(off_head_b_), lsel_.data(), V, Msel, d, V, th);
+    for (index_t n = 0; n < N; ++n) std::fill_n(logits.row(n).data(), V, S(0));
+    for (index_t i = 0; i < Msel; ++i)
+      std::copy_n(lsel_.data() + i * V, V, logits.row(sel_[static_cast<std::size_t>(i)]).data());
+    if (values) {
+      const S* w = P(off_vw_);
+      for (index_t n = 0; n < N; ++n) {
+        S s = P(off_vb_)[0];
+        for (index_t j = 0; j < d; ++j) s += hf_[static_cast<std::size_t>(n * d + j)] * w[j];
+        values[n] = s;
+      }
+    }
+    last_n_ = N;
+  }
+
+  // P = softmax(q kᵀ/√d_h + causal), o = P v, per (sequence, head); parallel over sequences.
+  void attention_forward(const S* qkv, S* att, S* out, index_t B, index_t T) const {
+    const index_t d = cfg_.d_model, H = cfg_.n_heads, dh = d / H;
+    const S scale = S(1) / std::sqrt(static_cast<S>(dh));
+    using namespace detail::tfm;
+    parallel_for(B, cfg_.threads, [&](index_t b0, index_t b1) {
+      for (index_t b = b0; b < b1; ++b)
+        for (index_t h = 0; h < H; ++h) {
+          const S* base = qkv + b * T * 3 * d + h * dh;
+          auto q = cv(base, T, dh, 3 * d);
+          auto k = cv(base + d, T, dh, 3 * d);
+          auto v = cv(base + 2 * d, T, dh, 3 * d);
+          auto p = mv(att + (b * H + h) * T * T, T, T, T);
+          p.noalias() = (q * k.transpose()) * scale;
+          for (index_t i = 0; i < T; ++i) {
+            auto row = p.row(i).head(i + 1).array();
+            const S mx = row.maxCoeff();
+            row = (row - mx).exp();
+            row /= row.sum();
+            p.row(i).tail(T - i - 1).setZero();
+          }
+          mv(out + b * T * d + h * dh, T, dh, d).noalias() = p * v;
+        }
+    });
+  }
+
+  void attention_backward(const S* qkv, const S* att, const S* dout, S* dqkv, index_t B, index_t T) const {
+    const index_t d = cfg_.d_model, H = cfg_.n_heads, dh = d / H;
+    const S scale = S(1) / std::sqrt(static_cast<S>(dh));
+    using namespace detail::tfm;
+    parallel_for(B, cfg_.threads, [&](index_t b0, index_t b1) {
+      rmat<S> dp(T, T);
+      for (index_t b = b0; b < b1; ++b)
+        for (index_t h = 0; h < H; ++h) {
+          const S* base = qkv + b * T * 3 * d + h * dh;
+          S* dbase = dqkv + b * T * 3 * d + h * dh;
+          auto q = cv(base, T, dh, 3 * d);
+          auto k = cv(base + d, T, dh, 3 * d);
+          auto v = cv(base + 2 * d, T, dh, 3 * d);
+          auto p = cv(att + (b * H + h) * T * T, T, T, T);
+          auto dO = cv(dout + b * T * d + h * dh, T, dh, d);
+          mv(dbase + 2 * d, T, dh, 3 * d).noalias() = p.transpose() * dO; // dV
+          dp.noalias() = dO * v.transpose();
+          for (index_t i = 0; i < T; ++i) {
+            const S s = p.row(i).head(i + 1).dot(dp.row(i).head(i + 1));
+            dp.row(i).head(i + 1) = (p.row(i).head(i + 1).array() * (dp.row(i).head(i + 1).array() - s)) * scale;
+            dp.row(i).tail(T - i - 1).setZero();
+          }
+          mv(dbase, T, dh, 3 * d).noalias() = dp * k;                   // dQ
+          mv(dbase + d, T, dh, 3 * d).noalias() = dp.transpose() * q;   // dK
+        }
+    });
+  }
+
+  void backward_impl(matrix_view<const S> dlogits, const S* dvalues) {
+    RLVR_EXPECTS(last_n_ > 0, config, "transformer::backward: no forward to differentiate (or the model was copied)");
+    const index_t B = last_b_, T = last_t_, N = last_n_;
+    const index_t V = cfg_.vocab_size, d = cfg_.d_model, F = cfg_.ff();
+    RLVR_EXPECTS(dlogits.rows() == N && dlogits.cols() == V, shape, "transformer::backward: dlogits are ",
+                 dlogits.rows(), "x", dlogits.cols(), ", the last forward was ", N, "x", V);
+    const int th = cfg_.threads;
+    using namespace detail::tfm;
+    const index_t Msel = static_cast<index_t>(sel_.size());
+    grow(dsel_, Msel * V);
+    for (index_t i = 0; i < Msel; ++i)
+      std::copy_n(dlogits.row(sel_[static_cast<std::size_t>(i)]).data(), V, dsel_.data() + i * V);
+    gemm_at(hsel_.data(), d, dsel_.data(), V, G(off_head_w_), G(off_head_b_), Msel, d, V, th);
+    grow(dhsel_, Msel * d), grow(dhf_, N * d), grow(dx_, N * d), grow(dh_, N * d), grow(dqkv_, N * 3 * d),
+        grow(du_, N * F);
+    gemm_bt(dsel_.data(), V, P(off_head_w_), dhsel_.data(), d, Msel, d, V, th);
+    std::fill_n(dhf_.data(), N * d, S(0));
+    for (index_t i = 0; i < Msel; ++i)
+      std::copy_n(dhsel_.data() + i * d, d, dhf_.data() + sel_[static_cast<std::size_t>(i)] * d);
+    if (dvalues) {
+      const S* w = P(off_vw_);
+      S* gw = G(off_vw_);
+      S gb = 0;
+      for (index_t n = 0; n < N; ++n) {
+        const S dv = dvalues[n];
+        gb += dv;
+        for (index_t j = 0; j < d; ++j) {
+          dhf_[static_cast<std::size_t>(n * d + j)] += dv * w[j];
+          gw[j] += dv * hf_[static_cast<std::size_t>(n * d + j)];
+        }
+      }
+      G(off_vb_)[0] += gb;
+    }
+    S* dx = dx_.data();
+    layernorm_backward(dhf_.data(), xhatf_.data(), rstdf_.data(), P(off_lnf_g_), dx, G(off_lnf_g_), G(off_lnf_b_), N, d,
+                       th, false);
+    for (std::size_t li = layers_.size(); li-- > 0;) {
+      const layer_off& o = layers_[li];
+      const layer_acts& A = acts_[li];
+      // MLP: x ← x + GELU(LN₂(x)·W₁ + b₁)·W₂ + b₂
+      gemm_at(A.g.data(), F, dx, d, G(o.w2), G(o.b2), N, F, d, th);
+      gemm_bt(dx, d, P(o.w2), du_.data(), F, N, F, d, th);
+      gelu_backward(A.u.data(), du_.data(), N, F, th);
+      gemm_at(A.h2.data(), d, du_.data(), F, G(o.w1), G(o.b1), N, d, F, th);
+      gemm_bt(du_.data(), F, P(o.w1), dh_.data(), d, N, d, F, th);
+      layernorm_backward(dh_.data(), A.xhat2.data(), A.rstd2.data(), P(o.ln2_g), dx, G(o.ln2_g), G(o.ln2_b), N, d, th,
+                         true);
+      // attention: x ← x + attn(LN₁(x))·W_o + b_o
+      gemm_at(A.o.data(), d, dx, d, G(o.w_o), G(o.b_o), N, d, d, th);
+      gemm_bt(dx, d, P(o.w_o), dh_.data(), d, N, d, d, th); // dh_ = d(attention output)
+      attention_backward(A.qkv.data(), A.att.data(), dh_.data(), dqkv_.data(), B, T);
+      gemm_at(A.h1.data(), d, dqkv_.data(), 3 * d, G(o.w_qkv), G(o.b_qkv), N, d, 3 * d, th);
+      gemm_bt(dqkv_.data(), 3 * d, P(o.w_qkv), dh_.data(), d, N, d, 3 * d, th);
+      layernorm_backward(dh_.data(), A.xhat1.data(), A.rstd1.data(), P(o.ln1_g), dx, G(o.ln1_g), G(o.ln1_b), N, d, th,
+                         true);
+    }
+    S* gt = G(off_tok_);
+    S* gp = G(off_pos_);
+    for (index_t n = 0; n < N; ++n) {
+      S* e = gt + tokens_[static_cast<std::size_t>(n)] * d;
+      S* p = gp + (n % T) * d;
+      for (index_t j = 0; j < d; ++j) {
+        e[j] += dx[n * d + j];
+        p[j] += dx[n * d + j];
+      }
+    }
+  }
+
+  void decode_impl(cache_type& c, vector_view<const token_t> tokens, matrix_view<S> logits, S* values) const {
+    const index_t B = c.batch(), V = cfg_.vocab_size, d = cfg_.d_model, F = cfg_.ff(), H = cfg_.n_heads, dh = d / H;
+    const index_t ctx = cfg_.context_length;
+    RLVR_EXPECTS(static_cast<index_t>(c.x_.size()) == B * d && static_cast<index_t>(c.k_.size()) == cfg_.n_layers * B * ctx * d,
+                 config, "transformer::decode: the cache was made by a model of a different shape");
+    RLVR_EXPECTS(tokens.size() == B && logits.rows() == B && logits.cols() == V, shape,
+                 "transformer::decode: cache for ", B, " sequences, ", tokens.size(), " tokens, logits ", logits.rows(),
+                 "x", logits.cols(), " (vocab_size ", V, ")");
+    for (index_t i = 0; i < B; ++i) {
+      RLVR_EXPECTS(tokens[i] >= 0 && tokens[i] < V, range, "transformer::decode: token ", tokens[i], " of sequence ",
+                   i, " not in [0, ", V, ")");
+      RLVR_EXPECTS(c.pos_[static_cast<std::size_t>(i)] < ctx, range, "transformer::decode: sequence ", i,
+                   " already holds ", c.pos_[static_cast<std::size_t>(i)], " tokens (context_length ", ctx, ")");
+    }
+    if (B == 0) return;
+    const int th = cfg_.threads;
+    const S eps = static_cast<S>(cfg_.ln_eps);
+    const S scale = S(1) / std::sqrt(static_cast<S>(dh));
+    using namespace detail::tfm;
+    S* x = c.x_.data();
+    for (index_t i = 0; i < B; ++i) {
+      const S* e = P(off_tok_) + tokens[i] * d;
+      const S* p = P(off_pos_) + c.pos_[static_cast<std::size_t>(i)] * d;
+      for (index_t j = 0; j < d; ++j) x[i * d + j] = e[j] + p[j];
+    }
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      const layer_off& o = layers_[l];
+      layernorm(x, static_cast<S*>(nullptr), static_cast<S*>(nullptr), c.h_.data(), P(o.ln1_g), P(o.ln1_b), B, d, eps, th);
+      gemm(c.h_.data(), d, P(o.w_qkv), P(o.b_qkv), c.qkv_.data(), 3 * d, B, d, 3 * d, th);
+      S* K = c.k_.data() + static_cast<index_t>(l) * B * ctx * d;
+      S* Vc = c.v_.data() + static_cast<index_t>(l) * B * ctx * d;
+      parallel_for(B, th, [&](index_t i0, index_t i1) {
+        for (index_t i = i0; i < i1; ++i) {
+          const index_t pos = c.pos_[static_cast<std::size_t>(i)];
+          const S* qkv = c.qkv_.data() + i * 3 * d;
+          S* krow = K + (i * ctx) * d;
+          S* vrow = Vc + (i * ctx) * d;
+          std::copy_n(qkv + d, d, krow + pos * d);
+          std::copy_n(qkv + 2 * d, d, vrow + pos * d);
+          S* pr = c.p_.data() + i * ctx;
+          S* out = c.o_.data() + i * d;
+          for (index_t h = 0; h < H; ++h) {
+            const S* q = qkv + h * dh;
+            S mx = -std::numeric_limits<S>::infinity();
+            for (index_t j = 0; j <= pos; ++j) {
+              const S* kj = krow + j * d + h * dh;
+              S s = 0;
+              for (index_t e = 0; e < dh; ++e) s += q[e] * kj[e];
+              pr[j] = s * scale;
+              mx = std::max(mx, pr[j]);
+            }
+            S sum = 0;
+            for (index_t j = 0; j <= pos; ++j) sum += (pr[j] = std::exp(pr[j] - mx));
+            const S inv = S(1) / sum;
+            S* oh = out + h * dh;
+            std::fill_n(oh, dh, S(0));
+            for (index_t j = 0; j <= pos; ++j) {
+              const S w = pr[j] * inv;
+              const S* vj = vrow + j * d + h * dh;
+              for (index_t e = 0; e < dh; ++e) oh[e] += w * vj[e];
+            }
+          }
+        }
+      }, 8);
+      gemm(c.o_.data(), d, P(o.w_o), P(o.b_o), x, d, B, d, d, th, true);
+      layernorm(x, static_cast<S*>(nullptr), static_cast<S*>(nullptr), c.h_.data(), P(o.ln2_g), P(o.ln2_b), B, d, eps, th);
+      gemm(c.h_.data(), d, P(o.w1), P(o.b1), c.u_.data(), F, B, d, F, th);
+      gelu(c.u_.data(), c.u_.data(), B, F, th);
+      gemm(c.u_.data(), F, P(o.w2), P(o.b2), x, d, B, F, d, th, true);
+    }
+    layernorm(x, static_cast<S*>(nullptr), static_cast<S*>(nullptr), c.h_.data(), P(off_lnf_g_), P(off_lnf_b_), B, d, eps,
+              th);
+    gemm(c.h_.data(), d, P(off_head_w_), P(off_head_b_), logits.data(), logits.row_stride(), B, d, V, th);
+    if (values) {
+      const S* w = P(off_vw_);
+      for (index_t i = 0; i < B; ++i) {
+        S s = P(off_vb_)[0];
+        for (index_t j = 0; j < d; ++j) s += c.h_[static_cast<std::size_t>(i * d + j)] * w[j];
+        values[i] = s;
+      }
+    }
+    for (auto& p : c.pos_) ++p;
+  }
+
+  transformer_config cfg_;
+  std::vector<std::string> names_;
+  std::vector<index_t> shapes_, offsets_;
+  detail::tfm::avec<S> values_, grads_;
+  std::vector<param_ref> refs_;
+  std::vector<layer_off> layers_;
+  index_t off_tok_ = 0, off_pos_ = 0, off_lnf_g_ = 0, off_lnf_b_ = 0, off_head_w_ = 0, off_head_b_ = 0, off_vw_ = 0,
+          off_vb_ = 0;
+  // activations of the last forward and backward scratch
+  index_t last_b_ = 0, last_t_ = 0, last_n_ = 0;
+  std::vector<token_t> tokens_;
+  std::vector<index_t> sel_;
+  std::vector<layer_acts> acts_;
+  detail::tfm::avec<S> x_, xhatf_, rstdf_, hf_, hsel_, lsel_, dsel_, dhsel_, dhf_, dx_, dh_, dqkv_, du_;
+};
+
+//! The float32 reference transformer. Models `rlvr::ValueHeadPolicy` (and so `rlvr::Policy`).
+using transformer_policy = basic_transformer<float>;
+static_assert(Policy<transformer_policy>);
+static_assert(ValueHeadPolicy<transformer_policy>);
+
+} // namespace rlvr
