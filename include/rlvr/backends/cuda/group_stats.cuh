@@ -44,7 +44,8 @@ struct group_stats_outputs {
 namespace detail {
 
 //! Start of each group's run in the sorted order: offsets[k] = #{i : g_i < k}, k ∈ [0, G].
-__global__ inline void group_offsets_kernel(const std::int32_t* sorted_ids, index_t n, index_t groups,
+template <class Unused = void>
+__global__ void group_offsets_kernel(const std::int32_t* sorted_ids, index_t n, index_t groups,
                                             std::int32_t* offsets) {
   for (index_t j = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x; j <= n;
        j += static_cast<index_t>(gridDim.x) * blockDim.x) {
@@ -94,7 +95,8 @@ __global__ void group_moments_kernel(const R* rewards, const std::int32_t* order
   }
 }
 
-__global__ inline void iota_kernel(std::int32_t* x, index_t n) {
+template <class Unused = void>
+__global__ void iota_kernel(std::int32_t* x, index_t n) {
   for (index_t j = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x; j < n;
        j += static_cast<index_t>(gridDim.x) * blockDim.x)
     x[j] = static_cast<std::int32_t>(j);
@@ -127,7 +129,7 @@ void group_stats(cuda_backend b, vector_view<const R> rewards, vector_view<const
   device_buffer<std::int32_t> keys_out(n, b.stream), idx_in(n, b.stream), idx_out(n, b.stream),
       offsets(num_groups + 1, b.stream);
   if (n > 0) {
-    detail::iota_kernel<<<detail::grid_for(n, 256), 256, 0, b.stream>>>(idx_in.data(), n);
+    detail::iota_kernel<><<<detail::grid_for(n, 256), 256, 0, b.stream>>>(idx_in.data(), n);
     RLVR_CUDA_CHECK_LAUNCH();
     // Only the bits that can be set in an id in [0, num_groups) take part in the sort.
     int end_bit = 1;
@@ -141,7 +143,7 @@ void group_stats(cuda_backend b, vector_view<const R> rewards, vector_view<const
                                                     idx_in.data(), idx_out.data(), static_cast<int>(n), 0, end_bit,
                                                     b.stream));
   }
-  detail::group_offsets_kernel<<<detail::grid_for(n + 1, 256), 256, 0, b.stream>>>(keys_out.data(), n, num_groups,
+  detail::group_offsets_kernel<><<<detail::grid_for(n + 1, 256), 256, 0, b.stream>>>(keys_out.data(), n, num_groups,
                                                                                  offsets.data());
   RLVR_CUDA_CHECK_LAUNCH();
   const index_t threads = 256;

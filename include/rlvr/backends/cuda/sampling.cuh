@@ -6,9 +6,8 @@
 //! The semantics are exactly those of `rlvr/sampling/processors.hpp` (the same
 //! `sampling_params`, the same `stream_batch` addressing, the same `token_draw` outputs):
 //!
-//! 1. w_v = exp((z_v − m)/τ) with m = max_v z_v, computed by the host samplers' own `RLVR_HD`
-//!    `exp_nonpos`, so GPU and CPU weights agree to the last bit wherever both compilers
-//!    contract the same multiply-adds;
+//! 1. w_v = exp((z_v − m)/τ) with m = max_v z_v (float; CUDA's `expf`, within 2 ulp of the host
+//!    samplers' vectorised exp);
 //! 2. t_k = the k-th largest weight (ties kept together), t_p = the largest weight value t with
 //!    Σ_{kept, w ≥ t} w ≥ p·Σ_{kept} w, q = min-p; kept set K = {v : w_v ≥ max(t_k, t_p, q)};
 //! 3. one uniform u from the Philox block (seed, subsequence_i, offset_i), and the token is the
@@ -57,7 +56,6 @@
 #include "rlvr/backends/cuda/memory.cuh"
 #include "rlvr/config.hpp"
 #include "rlvr/random/philox.hpp"
-#include "rlvr/sampling/detail/exp.hpp"
 #include "rlvr/sampling/processors.hpp"
 #include "rlvr/sampling/sampler.hpp"
 #include "rlvr/view.hpp"
@@ -71,6 +69,10 @@ namespace detail {
 
 inline constexpr int radix_bins = 2048;            // bins per radix level (level 3 uses 256)
 inline constexpr double mass_scale = 1099511627776.0; // 2^40: fixed-point scale of masses
+
+//! e^x for x ≤ 0 as the host samplers take it: full-precision `expf` (≤ 2 ulp, like the host's
+//! vectorised exp), exactly 0 below the smallest normal result (x < −87.33).
+__device__ inline float weight_exp(float x) { return x < -87.33f ? 0.0f : expf(x); }
 
 template <class T> __device__ inline float load_float(const T* p) {
   if constexpr (std::is_same_v<T, __nv_bfloat16>)
@@ -170,7 +172,7 @@ __device__ float radix_threshold(const T* row, index_t n, float m, float inv, bo
     for (int b = static_cast<int>(threadIdx.x); b < bins; b += Threads) hist[b] = 0;
     __syncthreads();
     for (index_t v = threadIdx.x; v < n; v += Threads) {
-      const float w = rlvr::detail::exp_nonpos((load_float(row + v) - m) * inv);
+      const float w = weight_exp((load_float(row + v) - m) * inv);
       if (w < lower) continue;
       const std::uint32_t bits = __float_as_uint(w);
       if ((bits & pmask) != prefix) continue;
@@ -250,7 +252,7 @@ __global__ void __launch_bounds__(Policy::sampling.block_threads)
     for (index_t v = threadIdx.x; v < n; v += Threads) {
       const float x = load_float(row + v);
       if (x == m && v < first) first = v;
-      s1f += rlvr::detail::exp_nonpos(x - m);
+      s1f += weight_exp(x - m);
     }
     s1 = static_cast<double>(s1f);
     const long long j = reduce_i(red.i).Reduce(first, [](long long a, long long b) { return a < b ? a : b; });
@@ -271,8 +273,8 @@ __global__ void __launch_bounds__(Policy::sampling.block_threads)
   float sf = 0.0f, s1f = 0.0f;
   for (index_t v = threadIdx.x; v < n; v += Threads) {
     const float d = load_float(row + v) - m;
-    sf += rlvr::detail::exp_nonpos(d * inv);
-    if (want_s1) s1f += rlvr::detail::exp_nonpos(d);
+    sf += weight_exp(d * inv);
+    if (want_s1) s1f += weight_exp(d);
   }
   double s = reduce_d(red.d).Sum(static_cast<double>(sf));
   __syncthreads();
@@ -307,7 +309,7 @@ __global__ void __launch_bounds__(Policy::sampling.block_threads)
   const index_t b1 = b0 + seg < n ? b0 + seg : n;
   double wsum = 0.0;
   for (index_t v = b0 + lane; v < b1; v += 32) {
-    const float w = rlvr::detail::exp_nonpos((load_float(row + v) - m) * inv);
+    const float w = weight_exp((load_float(row + v) - m) * inv);
     if (w >= t && w > 0.0f) wsum += static_cast<double>(w);
   }
 #pragma unroll
@@ -354,7 +356,7 @@ __global__ void __launch_bounds__(Policy::sampling.block_threads)
       for (int k = 0; k < 4; ++k) {
         const index_t v = base + 4 * lane + k;
         float w = 0.0f;
-        if (v < c1) w = rlvr::detail::exp_nonpos((load_float(row + v) - m) * inv);
+        if (v < c1) w = weight_exp((load_float(row + v) - m) * inv);
         w4[k] = (w >= t && w > 0.0f) ? w : 0.0f;
         own += static_cast<double>(w4[k]);
         if (w4[k] > 0.0f) own_last = v;
