@@ -74,24 +74,25 @@ template <Reward G, Reward R> struct gated_reward {
 };
 
 //! w · r. Throws `rlvr::config_error` if `w` is not finite.
-template <Reward R> [[nodiscard]] weighted_reward<std::remove_cvref_t<R>> weighted(double w, R&& r) {
+//! (`auto` return types keep the `Reward` constraint the first thing a diagnostic names.)
+template <Reward R> [[nodiscard]] auto weighted(double w, R&& r) {
   RLVR_EXPECTS(std::isfinite(w), config, "weighted: weight = ", w, " is not finite");
-  return {w, std::forward<R>(r)};
+  return weighted_reward<std::remove_cvref_t<R>>{w, std::forward<R>(r)};
 }
 
 //! r1 + r2 + … (wrap terms in `weighted` for weights).
-template <Reward... Rs> [[nodiscard]] reward_sum<std::remove_cvref_t<Rs>...> weighted_sum(Rs&&... rs) {
-  return {std::tuple<std::remove_cvref_t<Rs>...>(std::forward<Rs>(rs)...)};
+template <Reward... Rs> [[nodiscard]] auto weighted_sum(Rs&&... rs) {
+  return reward_sum<std::remove_cvref_t<Rs>...>{std::tuple<std::remove_cvref_t<Rs>...>(std::forward<Rs>(rs)...)};
 }
 
 //! `reward` where `gate(x, y, a) ≥ threshold`, else `otherwise`. Throws `rlvr::config_error` if
 //! `otherwise` or `threshold` is not finite.
 template <Reward G, Reward R>
-[[nodiscard]] gated_reward<std::remove_cvref_t<G>, std::remove_cvref_t<R>>
-gated(G&& gate, R&& reward, double otherwise = 0.0, double threshold = 0.5) {
+[[nodiscard]] auto gated(G&& gate, R&& reward, double otherwise = 0.0, double threshold = 0.5) {
   RLVR_EXPECTS(std::isfinite(otherwise), config, "gated: otherwise = ", otherwise, " is not finite");
   RLVR_EXPECTS(std::isfinite(threshold), config, "gated: threshold = ", threshold, " is not finite");
-  return {std::forward<G>(gate), std::forward<R>(reward), otherwise, threshold};
+  return gated_reward<std::remove_cvref_t<G>, std::remove_cvref_t<R>>{std::forward<G>(gate), std::forward<R>(reward),
+                                                                      otherwise, threshold};
 }
 
 //! weighted(a) + weighted(b) → a two-term sum.
