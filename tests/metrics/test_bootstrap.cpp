@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-TEST_CASE("bootstrap interval: fixed seed, thread-count independent, close to the normal theory",
+TEST_CASE("bootstrap interval is seeded and thread-count independent and close to the normal theory",
           "[metrics][bootstrap]") {
   // 400 Bernoulli(0.3)-like per-problem values from a Philox stream.
   rlvr::philox_engine eng(11);
@@ -34,7 +34,7 @@ TEST_CASE("bootstrap interval: fixed seed, thread-count independent, close to th
   CHECK(w.high >= a.high);
 }
 
-TEST_CASE("bootstrap of constant values is degenerate; quantiles interpolate", "[metrics][bootstrap]") {
+TEST_CASE("bootstrap of constant values is degenerate and quantiles interpolate", "[metrics][bootstrap]") {
   const std::vector<double> same(10, 0.25);
   const auto ci = rlvr::bootstrap_mean_ci(same, {.resamples = 100});
   CHECK(ci.low == 0.25);

@@ -17,7 +17,7 @@ TEST_CASE("maj@k votes over disjoint groups with fractional credit for ties", "[
   CHECK(rlvr::maj_at_k(a, "4", 3) == 0.5);
 }
 
-TEST_CASE("maj@k with per-sample flags; all-empty groups score 0", "[metrics][majority]") {
+TEST_CASE("maj@k with per-sample flags and all-empty groups scoring 0", "[metrics][majority]") {
   const std::vector<std::string> a = {"x", "y", "y", "", "", ""};
   const std::vector<std::uint8_t> ok = {1, 0, 0, 0, 0, 0};
   CHECK(rlvr::maj_at_k(a, ok, 3) == 0.0);

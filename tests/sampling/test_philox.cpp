@@ -35,7 +35,7 @@ TEST_CASE("Philox4x32-10 reproduces Random123's known-answer vectors", "[samplin
   CHECK(!(rlvr::philox4x32<7>(kats[0].ctr, kats[0].key) == kats[0].want));
 }
 
-TEST_CASE("stream addressing puts offset in ctr[0..1], subsequence in ctr[2..3], seed in the key",
+TEST_CASE("stream addressing puts offset in ctr words 0-1 and subsequence in words 2-3 and seed in the key",
           "[sampling][philox]") {
   const std::uint64_t seed = 0x0123456789abcdefULL, sub = 0xfedcba9876543210ULL, off = 0x1122334455667788ULL;
   const u32x4 want = rlvr::philox4x32_10(u32x4{{0x55667788u, 0x11223344u, 0x76543210u, 0xfedcba98u}},
@@ -48,7 +48,7 @@ TEST_CASE("stream addressing puts offset in ctr[0..1], subsequence in ctr[2..3],
   CHECK(!(rlvr::philox_block(seed, sub, off + 1) == want));
 }
 
-TEST_CASE("uniform conversions cover [0, 1) exactly", "[sampling][philox]") {
+TEST_CASE("uniform conversions cover the unit interval exactly", "[sampling][philox]") {
   CHECK(rlvr::u01_from_u32(0) == 0.0f);
   CHECK(rlvr::u01_from_u32(0xffffffffu) == 1.0f - std::ldexp(1.0f, -24));
   CHECK(rlvr::u01_from_u64(0, 0) == 0.0);

@@ -187,7 +187,7 @@ TEST_CASE("float log-probs agree with the double reference", "[sampling]") {
   }
 }
 
-TEST_CASE("greedy returns the first maximal logit, log-prob 0 and the policy log-prob", "[sampling]") {
+TEST_CASE("greedy returns the first maximal logit with log-prob 0 and the policy log-prob", "[sampling]") {
   const std::vector<float> z = {1.f, 4.f, -2.f, 4.f, 0.f, -std::numeric_limits<float>::infinity()};
   rlvr::matrix_view<const float> logits(z.data(), 2, 3); // rows {1,4,-2} and {4,0,-inf}
   const auto d = rlvr::sample(local_backend{}, logits, {.greedy = true}, {});
@@ -220,7 +220,7 @@ TEST_CASE("tokens of zero probability are never drawn", "[sampling]") {
   }
 }
 
-TEST_CASE("same seed, same draws for 1, 2 and 3 threads; rows depend only on their own address",
+TEST_CASE("same seed gives the same draws for 1 2 and 3 threads and rows depend only on their own address",
           "[sampling][threads]") {
   const index_t N = 257, V = 3000;
   std::vector<float> z(static_cast<std::size_t>(N * V));
@@ -256,7 +256,7 @@ TEST_CASE("same seed, same draws for 1, 2 and 3 threads; rows depend only on the
   }
 }
 
-TEST_CASE("per-row offsets address (seed, subsequence, offset) exactly", "[sampling]") {
+TEST_CASE("per-row offsets address the Philox block of seed subsequence and offset exactly", "[sampling]") {
   const std::vector<double> z = {0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7};
   const std::uint64_t subs[3] = {5, 5, 6}, offs[3] = {0, 1, 0};
   rlvr::matrix_view<const double> logits(z.data(), 3, 8, 0);
