@@ -15,15 +15,23 @@
 //
 // exp algorithm (Cephes): n = round(x·log2 e) by the 1.5·2^p "magic" add, r = x − n·ln2 with a
 // two-constant (Cody–Waite) ln 2, e^r by a minimax polynomial (degree 6 in float, Taylor degree
-// 13 in double), and 2^n added directly to the exponent bits. Inputs are clamped to the normal
-// range first, so 2^n never denormalises; results below it are flushed to 0 by a select.
+// 13 in double), and 2^n added directly to the exponent bits. Results outside the normal
+// range by two selects (the exponent arithmetic is only meaningful inside it): below → exactly 0
+// (no denormals), above → +inf; NaN stays NaN.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <utility>
 
 #include "rlvr/config.hpp"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define RLVR_FORCEINLINE_LAMBDA __attribute__((always_inline))
+#else
+#define RLVR_FORCEINLINE_LAMBDA
+#endif
 
 namespace rlvr::detail::simd {
 
@@ -89,46 +97,47 @@ template <class IV> RLVR_FORCEINLINE bool any(IV m) {
   return false;
 }
 
-//! e^x lane-wise (see the file comment). NaN lanes give an unspecified finite or NaN value.
-RLVR_FORCEINLINE vec<float> exp(vec<float> x) {
-  const vec<float> hi = broadcast(88.72283f), lo = broadcast(-87.33654f);
-  const vec<float> xc = vmin(vmax(x, lo), hi);
-  const vec<float> magic = broadcast(12582912.0f); // 1.5·2^23
-  const vec<float> t = xc * 1.44269504088896341f + magic;
+//! Range of `exp_core`: inside it the result is accurate (< 1 ulp measured); outside it is garbage.
+template <class T> struct exp_range;
+template <> struct exp_range<float> {
+  static constexpr float lo = -87.33654f; //!< e^lo = FLT_MIN: below, e^x is denormal or 0
+  static constexpr float hi = 88.72283f;  //!< log FLT_MAX
+};
+template <> struct exp_range<double> {
+  static constexpr double lo = -708.39641853226408;
+  static constexpr double hi = 709.43613930310391;
+};
+
+//! e^x for x ∈ [exp_range::lo, exp_range::hi] (no range handling: 16 vector instructions in float).
+RLVR_FORCEINLINE vec<float> exp_core(vec<float> x) {
+  const vec<float> magic = broadcast(12582912.0f); // 1.5·2^23: t's low mantissa bits hold round(x·log2 e)
+  const vec<float> t = x * 1.44269504088896341f + magic;
   const vec<float> n = t - magic;
-  vec<float> r = xc - n * 0.693359375f;
+  vec<float> r = x - n * 0.693359375f; // Cody–Waite: ln 2 = 0.693359375 − 2.12194440e-4
   r = r - n * -2.12194440e-4f;
-  vec<float> p = broadcast(1.9875691500e-4f);
+  vec<float> p = broadcast(1.9875691500e-4f); // Cephes expf minimax polynomial
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * (r * r) + r + 1.0f;
-  ivec<float> tb;
+  ivec<float> tb, pb;
   std::memcpy(&tb, &t, sizeof t);
-  const ivec<float> e = tb << 23; // n·2^23 (the magic's low mantissa bits shift out)
+  std::memcpy(&pb, &p, sizeof p);
+  pb += tb << 23; // 2^n into the exponent (the magic's bits shift out)
   vec<float> y;
-  {
-    ivec<float> pb;
-    std::memcpy(&pb, &p, sizeof p);
-    pb += e;
-    std::memcpy(&y, &pb, sizeof y);
-  }
-  y = x < lo ? broadcast(0.0f) : y;
-  y = x > hi ? broadcast(std::numeric_limits<float>::infinity()) : y;
+  std::memcpy(&y, &pb, sizeof y);
   return y;
 }
 
-RLVR_FORCEINLINE vec<double> exp(vec<double> x) {
-  const vec<double> hi = broadcast(709.43613930310391), lo = broadcast(-708.39641853226408);
-  const vec<double> xc = vmin(vmax(x, lo), hi);
+RLVR_FORCEINLINE vec<double> exp_core(vec<double> x) {
   const vec<double> magic = broadcast(6755399441055744.0); // 1.5·2^52
-  const vec<double> t = xc * 1.4426950408889634074 + magic;
+  const vec<double> t = x * 1.4426950408889634074 + magic;
   const vec<double> n = t - magic;
-  vec<double> r = xc - n * 6.93145751953125E-1;
+  vec<double> r = x - n * 6.93145751953125E-1;
   r = r - n * 1.42860682030941723212E-6;
-  vec<double> p = broadcast(1.0 / 6227020800.0); // 1/13!
+  vec<double> p = broadcast(1.0 / 6227020800.0); // Taylor to degree 13 (|r| ≤ ln2/2: error < 1e-17)
   p = p * r + 1.0 / 479001600.0;
   p = p * r + 1.0 / 39916800.0;
   p = p * r + 1.0 / 3628800.0;
@@ -141,18 +150,23 @@ RLVR_FORCEINLINE vec<double> exp(vec<double> x) {
   p = p * r + 1.0 / 6.0;
   p = p * r + 0.5;
   p = p * (r * r) + r + 1.0;
-  ivec<double> tb;
+  ivec<double> tb, pb;
   std::memcpy(&tb, &t, sizeof t);
-  const ivec<double> e = tb << 52;
+  std::memcpy(&pb, &p, sizeof p);
+  pb += tb << 52;
   vec<double> y;
-  {
-    ivec<double> pb;
-    std::memcpy(&pb, &p, sizeof p);
-    pb += e;
-    std::memcpy(&y, &pb, sizeof y);
-  }
-  y = x < lo ? broadcast(0.0) : y;
-  y = x > hi ? broadcast(std::numeric_limits<double>::infinity()) : y;
+  std::memcpy(&y, &pb, sizeof y);
+  return y;
+}
+
+//! e^x lane-wise for any x: exactly 0 below `exp_range::lo` (no denormals, −inf included), +inf
+//! above `exp_range::hi` (float: log FLT_MAX; double: 709.436, slightly below log DBL_MAX).
+//! NaN lanes give an unspecified value.
+template <class V> RLVR_FORCEINLINE V exp(V x) {
+  using T = std::remove_cvref_t<decltype(x[0])>;
+  V y = exp_core(x);
+  y = x < exp_range<T>::lo ? broadcast(T(0)) : y;
+  y = x > exp_range<T>::hi ? broadcast(std::numeric_limits<T>::infinity()) : y;
   return y;
 }
 
@@ -175,7 +189,10 @@ struct lse_sums {
 };
 
 //! One read of the row (chunk max in registers, then exp-sum over the L1-resident chunk);
-//! per-chunk partial sums in T lanes, accumulated across chunks in double.
+//! per-chunk partial sums in T lanes, accumulated across chunks in double. Vector lanes floor d
+//! at `exp_range<T>::lo` (not −1000): a masked entry then adds e^lo ≈ 1e-38 (float) to s — 1e-33
+//! relative at most — and saves the range selects of the exp. NaN entries are detected through
+//! the sum of the unfloored d (NaN iff an entry is NaN, or +inf which makes m infinite).
 template <class T> lse_sums row_lse_entropy(const T* z, index_t n, T inv_tau) {
   using V = simd::vec<T>;
   constexpr index_t L = simd::lanes<T>;
@@ -184,30 +201,29 @@ template <class T> lse_sums row_lse_entropy(const T* z, index_t n, T inv_tau) {
   for (index_t c0 = 0; c0 < n; c0 += lse_chunk) {
     const index_t cn = n - c0 < lse_chunk ? n - c0 : lse_chunk;
     const T* p = z + c0;
-    const index_t full = cn / L * L;
-    // chunk max and NaN detection
-    V mx = simd::broadcast(ninf);
-    simd::ivec<T> nan = {};
-    for (index_t j = 0; j < full; j += L) {
-      const V x = simd::load(p + j);
-      mx = simd::vmax(mx, x);
-      nan |= (x != x);
+    const index_t full = cn / L * L, full2 = cn / (2 * L) * (2 * L);
+    // chunk max (NaN lanes are skipped by the comparison)
+    V mx0 = simd::broadcast(ninf), mx1 = mx0;
+    index_t j = 0;
+    for (; j < full2; j += 2 * L) {
+      mx0 = simd::vmax(simd::load(p + j), mx0);
+      mx1 = simd::vmax(simd::load(p + j + L), mx1);
     }
-    if (full < cn) {
-      const V x = simd::load_partial(p + full, cn - full, ninf);
-      mx = simd::vmax(mx, x);
-      nan |= (x != x);
-    }
-    if (simd::any(nan)) {
-      st.bad = true;
-      return st;
-    }
-    const T cmax = simd::hmax(mx);
+    for (; j < full; j += L) mx0 = simd::vmax(simd::load(p + j), mx0);
+    if (full < cn) mx1 = simd::vmax(simd::load_partial(p + full, cn - full, ninf), mx1);
+    const T cmax = simd::hmax(simd::vmax(mx0, mx1));
     if (cmax == std::numeric_limits<T>::infinity()) {
       st.bad = true;
       return st;
     }
-    if (cmax == ninf) continue; // masked chunk: contributes 0
+    if (cmax == ninf) { // masked chunk: contributes 0, but must not hide a NaN
+      for (index_t k = 0; k < cn; ++k)
+        if (p[k] != p[k]) {
+          st.bad = true;
+          return st;
+        }
+      continue;
+    }
     const double cm = static_cast<double>(cmax) * static_cast<double>(inv_tau);
     if (cm > st.m) {
       if (st.s > 0) {
@@ -220,44 +236,69 @@ template <class T> lse_sums row_lse_entropy(const T* z, index_t n, T inv_tau) {
     }
     const V neg_m = simd::broadcast(static_cast<T>(-st.m));
     const V itau = simd::broadcast(inv_tau);
-    const V floor = simd::broadcast(static_cast<T>(-1000));
-    V s = {}, t = {};
-    for (index_t j = 0; j < full; j += L) {
-      const V d = simd::vmax(simd::load(p + j) * itau + neg_m, floor);
-      const V e = simd::exp(d);
-      s += e;
-      t += e * d;
+    const V floor = simd::broadcast(simd::exp_range<T>::lo);
+    V s0 = {}, t0 = {}, s1 = {}, t1 = {}, nan = {};
+    j = 0;
+    for (; j < full2; j += 2 * L) {
+      const V d0 = simd::load(p + j) * itau + neg_m, d1 = simd::load(p + j + L) * itau + neg_m;
+      nan += d0 + d1;
+      const V f0 = simd::vmax(d0, floor), f1 = simd::vmax(d1, floor);
+      const V e0 = simd::exp_core(f0), e1 = simd::exp_core(f1);
+      s0 += e0;
+      s1 += e1;
+      t0 += e0 * f0;
+      t1 += e1 * f1;
+    }
+    for (; j < full; j += L) {
+      const V d = simd::load(p + j) * itau + neg_m;
+      nan += d;
+      const V f = simd::vmax(d, floor);
+      const V e = simd::exp_core(f);
+      s0 += e;
+      t0 += e * f;
     }
     if (full < cn) {
-      const V d = simd::vmax(simd::load_partial(p + full, cn - full, ninf) * itau + neg_m, floor);
-      const V e = simd::exp(d);
-      s += e;
-      t += e * d;
+      const V d = simd::load_partial(p + full, cn - full, ninf) * itau + neg_m;
+      nan += d;
+      const V f = simd::vmax(d, floor);
+      const V e = simd::exp_core(f);
+      s1 += e;
+      t1 += e * f;
     }
-    st.s += static_cast<double>(simd::hsum(s));
-    st.t += static_cast<double>(simd::hsum(t));
+    if (simd::hsum(nan) != simd::hsum(nan)) {
+      st.bad = true;
+      return st;
+    }
+    st.s += static_cast<double>(simd::hsum(s0 + s1));
+    st.t += static_cast<double>(simd::hsum(t0 + t1));
   }
   return st;
 }
 
-//! Write pass: g_v = p_v·(a + b·u_v), u_v = max((z_v·inv_tau − m) − log_s, −1000), p_v = e^{u_v},
-//! with lse = m + log_s split so that logits of magnitude 1e4 keep full precision in u (m is the
-//! row maximum, exact in T). `g` may equal `z` (in place).
+//! Write pass: g_v = p_v·(a + b·u_v), u_v = (z_v·inv_tau − m) − log_s, p_v = e^{u_v}, and g_v = 0
+//! exactly where u_v < exp_range::lo (masked −inf entries included). lse = m + log_s is split so
+//! that logits of magnitude 1e4 keep full precision in u (m is the row maximum, exact in T).
+//! `g` may equal `z` (in place).
 template <class T> void row_grad(const T* z, T* g, index_t n, T inv_tau, T m, T log_s, T a, T b) {
   using V = simd::vec<T>;
   constexpr index_t L = simd::lanes<T>;
   const V itau = simd::broadcast(inv_tau), nm = simd::broadcast(-m), nls = simd::broadcast(-log_s);
-  const V floor = simd::broadcast(static_cast<T>(-1000));
-  const V va = simd::broadcast(a), vb = simd::broadcast(b);
-  const index_t full = n / L * L;
-  for (index_t j = 0; j < full; j += L) {
-    const V u = simd::vmax((simd::load(z + j) * itau + nm) + nls, floor);
-    simd::store(g + j, simd::exp(u) * (u * vb + va));
+  const V va = simd::broadcast(a), vb = simd::broadcast(b), zero = {};
+  const T lo = simd::exp_range<T>::lo;
+  auto one = [&](V x) RLVR_FORCEINLINE_LAMBDA {
+    const V u = (x * itau + nm) + nls;
+    const V q = simd::exp_core(u) * (u * vb + va);
+    return u < lo ? zero : q;
+  };
+  const index_t full = n / L * L, full2 = n / (2 * L) * (2 * L);
+  index_t j = 0;
+  for (; j < full2; j += 2 * L) {
+    const V g0 = one(simd::load(z + j)), g1 = one(simd::load(z + j + L));
+    simd::store(g + j, g0);
+    simd::store(g + j + L, g1);
   }
-  if (full < n) {
-    const V u = simd::vmax((simd::load_partial(z + full, n - full, -std::numeric_limits<T>::infinity()) * itau + nm) + nls, floor);
-    simd::store_partial(g + full, simd::exp(u) * (u * vb + va), n - full);
-  }
+  for (; j < full; j += L) simd::store(g + j, one(simd::load(z + j)));
+  if (full < n) simd::store_partial(g + full, one(simd::load_partial(z + full, n - full, -std::numeric_limits<T>::infinity())), n - full);
 }
 
 //! max_v z_v (−inf for an empty row). NaN entries are ignored.
