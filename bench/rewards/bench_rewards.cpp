@@ -1,7 +1,7 @@
 // bench_rewards: verifications per second on a realistic MATH-style mix.
 //
 // The mix (fixed seed): 4096 responses of 300–3000 bytes of chain-of-thought-like text (words,
-// inline LaTeX, numbers) ending in an answer drawn from the 189-pair table of
+// inline LaTeX, numbers) ending in an answer drawn from the 196-pair table of
 // tests/rewards/answer_pairs.hpp; 80% end with one \boxed{…}, 10% with two (a corrected
 // answer), 5% with none, 5% are cut off inside the box. References are the table's other side.
 //

@@ -34,6 +34,21 @@ TEST_CASE("answer-pair table: math_equivalent decides every pair, symmetrically"
   }
 }
 
+TEST_CASE("answer-pair table: rlvr accepts every pair the MATH reference accepts", "[rewards][normalize]") {
+  // The math_reference column is is_equiv of Hendrycks et al.'s checker (math_reference.py
+  // recomputes it). rlvr is a strict superset except for the documented divergences.
+  std::size_t both = 0, only_rlvr = 0;
+  for (const auto& p : answer_pairs) {
+    INFO("a = '" << p.a << "', b = '" << p.b << "', rule: " << p.rule);
+    if (p.math_reference && !p.equivalent) CHECK(p.rule.substr(0, 11) == "divergence:");
+    if (p.rule.substr(0, 11) == "divergence:") CHECK(p.math_reference != p.equivalent);
+    both += p.math_reference && p.equivalent;
+    only_rlvr += !p.math_reference && p.equivalent;
+  }
+  CHECK(both >= 20);
+  CHECK(only_rlvr >= 80); // what the extended rules buy over the reference checker
+}
+
 TEST_CASE("normalize_math_answer: the canonical form of each rule", "[rewards][normalize]") {
   const std::pair<std::string_view, std::string_view> cases[] = {
       {"\\left( \\dfrac{1}{2}, 3.50 \\right)", "(\\frac{1}{2},3.5)"},
