@@ -229,7 +229,7 @@ template <class O> static void check_objective(const char* name, const O& obj, b
     adv[k] = static_cast<float>(rng.normal());
     act[k] = rng.uniform() < 0.85 ? 1 : 0;
   }
-  rlvr::token_batch<float> batch{.logits = {x.data(), N, V},
+  rlvr::loss_token_batch<float> batch{.logits = {x.data(), N, V},
                                  .targets = y,
                                  .advantages = {adv.data(), O::components, N},
                                  .active = {act.data(), O::components, N},
@@ -274,7 +274,7 @@ RLVR_GPU_TEST(entry_point_errors_match_the_host) {
   device_buffer<float> dg(6, s.get());
   std::vector<rlvr::token_t> y{0, 5};
   std::vector<float> adv{1, 1};
-  rlvr::token_batch<float> batch{.targets = y, .advantages = {adv.data(), 1, 2}};
+  rlvr::loss_token_batch<float> batch{.targets = y, .advantages = {adv.data(), 1, 2}};
   try {
     (void)loss_and_grad(s.backend(), rlvr::nsr(), rlvr::matrix_view<const float>(dx.data(), 2, 3), batch, dg.matrix(2, 3));
     RLVR_GPU_CHECK(false);

@@ -39,6 +39,7 @@
 #include <string>
 #include <type_traits>
 
+#include "rlvr/backends/concepts.hpp"
 #include "rlvr/config.hpp"
 #include "rlvr/error.hpp"
 

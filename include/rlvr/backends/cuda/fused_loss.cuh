@@ -376,7 +376,7 @@ void log_prob_entropy(cuda_backend b, matrix_view<const T> logits, vector_view<c
 //! Returns the same `loss_diagnostics`; synchronises `b.stream` (it needs the per-token losses).
 //! Cost beyond the kernel: O(K·N) host work and two small transfers.
 template <class Policy = policy900, Objective O, class L, class G>
-loss_diagnostics loss_and_grad(cuda_backend b, const O& obj, matrix_view<const L> logits, const token_batch<float>& batch,
+loss_diagnostics loss_and_grad(cuda_backend b, const O& obj, matrix_view<const L> logits, const loss_token_batch<float>& batch,
                                matrix_view<G> grad, const loss_options& opt = {}, token_outputs<float> out = {}) {
   constexpr const char* who = "cuda::loss_and_grad";
   constexpr index_t k = O::components;
