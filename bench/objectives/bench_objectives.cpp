@@ -36,18 +36,23 @@
 namespace {
 using rlvr::index_t;
 
+// N(0, 2²) logits: 2V Box–Muller normals from a 64-bit LCG, row i a window of them starting at
+// (i·7919) mod V (cheap to build at 4096 × 151936; every row differs).
 std::vector<float> make_logits(index_t n, index_t v) {
-  std::vector<float> z(static_cast<std::size_t>(n * v));
+  std::vector<float> base(static_cast<std::size_t>(2 * v));
   std::uint64_t s = 0x9E3779B97F4A7C15ull;
-  for (std::size_t i = 0; i < z.size(); i += 2) { // Box–Muller on a 64-bit LCG: N(0, 2²)
+  for (std::size_t i = 0; i < base.size(); i += 2) {
     s = s * 6364136223846793005ull + 1442695040888963407ull;
     const double u1 = (static_cast<double>(s >> 11) + 1.0) * 0x1.0p-53;
     s = s * 6364136223846793005ull + 1442695040888963407ull;
     const double u2 = static_cast<double>(s >> 11) * 0x1.0p-53;
     const double r = 2.0 * std::sqrt(-2.0 * std::log(u1));
-    z[i] = static_cast<float>(r * std::cos(6.283185307179586 * u2));
-    if (i + 1 < z.size()) z[i + 1] = static_cast<float>(r * std::sin(6.283185307179586 * u2));
+    base[i] = static_cast<float>(r * std::cos(6.283185307179586 * u2));
+    base[i + 1] = static_cast<float>(r * std::sin(6.283185307179586 * u2));
   }
+  std::vector<float> z(static_cast<std::size_t>(n * v));
+  for (index_t i = 0; i < n; ++i)
+    std::memcpy(z.data() + i * v, base.data() + (i * 7919) % v, static_cast<std::size_t>(v) * sizeof(float));
   return z;
 }
 
@@ -64,8 +69,8 @@ struct problem {
       ref_logp.push_back(-11.2f);
     }
   }
-  rlvr::token_batch<float> batch() const {
-    rlvr::token_batch<float> b{};
+  rlvr::loss_token_batch<float> batch() const {
+    rlvr::loss_token_batch<float> b{};
     b.logits = {z.data(), n, v};
     b.targets = y;
     b.advantages = {adv.data(), 1, n};

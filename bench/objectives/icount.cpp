@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   }
   std::vector<rlvr::token_t> y(static_cast<std::size_t>(n), 3);
   std::vector<float> adv(static_cast<std::size_t>(n), 1.0f), old(static_cast<std::size_t>(n), -10.0f), ref(old);
-  rlvr::token_batch<float> b{};
+  rlvr::loss_token_batch<float> b{};
   b.logits = {z.data(), n, v};
   b.targets = y;
   b.advantages = {adv.data(), 1, n};

@@ -9,7 +9,7 @@
 //!     auto adv = rlvr::estimate_advantages(obj, rlvr::advantage_input<float>{
 //!         .rewards = rewards, .group_ids = prompt_ids, .seq = token_seq, .mask = token_mask});
 //!     // per mini-batch of tokens [t0, t0 + n): the policy's logits rows for those tokens
-//!     rlvr::token_batch<float> mb = rlvr::slice(rlvr::token_batch<float>{
+//!     rlvr::loss_token_batch<float> mb = rlvr::slice(rlvr::loss_token_batch<float>{
 //!         .logits = logits, .targets = tokens, .advantages = adv.advantages(), .active = adv.active(),
 //!         .seq = token_seq, .num_sequences = B, .old_logp = old_logp, .ref_logp = ref_logp}, t0, n);
 //!     auto diag = rlvr::loss_and_grad(rlvr::eigen_backend{.threads = 2}, obj, mb, grad,
@@ -50,7 +50,7 @@ namespace rlvr {
 //! One (mini-)batch of response tokens for the loss. [K, N] matrices have one row per objective
 //! component (K = 1 for a plain objective); their row stride may exceed N (a column block of a
 //! rollout-wide matrix, see `slice`).
-template <class T> struct token_batch {
+template <class T> struct loss_token_batch {
   matrix_view<const T> logits{};            //!< [N, V] policy logits, row-major, rows may be strided
   vector_view<const token_t> targets{};     //!< [N] the sampled token of each row, in [0, V)
   matrix_view<const T> advantages{};        //!< [K, N] A_kt
@@ -62,7 +62,7 @@ template <class T> struct token_batch {
 };
 
 //! Tokens [first, first + count) of a batch (the logits rows, targets and columns of [K, N]).
-template <class T> token_batch<T> slice(const token_batch<T>& b, index_t first, index_t count) {
+template <class T> loss_token_batch<T> slice(const loss_token_batch<T>& b, index_t first, index_t count) {
   const index_t n = b.targets.size();
   RLVR_EXPECTS(first >= 0 && count >= 0 && first + count <= n, range, "slice: tokens [", first, ", ",
                first + count, ") are outside [0, ", n, ")");
@@ -70,7 +70,7 @@ template <class T> token_batch<T> slice(const token_batch<T>& b, index_t first, 
   auto cols = [&](auto m) {
     return m.rows() == 0 ? m : decltype(m)(m.data() + first, m.rows(), count, m.row_stride());
   };
-  token_batch<T> s = b;
+  loss_token_batch<T> s = b;
   s.logits = b.logits.block_rows(first, count);
   s.targets = vec(b.targets);
   s.advantages = cols(b.advantages);
@@ -269,7 +269,7 @@ void log_prob_entropy(const B& backend, matrix_view<const T> logits, vector_view
 
 //! The fused loss pass: loss, dL/dlogits into `grad` (may alias `batch.logits`) and diagnostics.
 template <class B, Objective O, class T>
-loss_diagnostics loss_and_grad(const B& backend, const O& obj, const token_batch<T>& batch, matrix_view<T> grad,
+loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_batch<T>& batch, matrix_view<T> grad,
                                const loss_options& opt = {}, token_outputs<T> out = {}) {
   static_assert(FusedLossBackend<B, T>, "rlvr::loss_and_grad: the backend does not model rlvr::FusedLossBackend for "
                                         "this logit type; include <rlvr/backends/serial.hpp> or "

@@ -61,8 +61,8 @@ template <class T> struct batch_data {
     in.ref_logp = ref_logp;
     return in;
   }
-  template <class O> rlvr::token_batch<T> tokens(const rlvr::advantage_result<T>& a, bool use_old = true) const {
-    rlvr::token_batch<T> tb{};
+  template <class O> rlvr::loss_token_batch<T> tokens(const rlvr::advantage_result<T>& a, bool use_old = true) const {
+    rlvr::loss_token_batch<T> tb{};
     tb.logits = logits();
     tb.targets = y;
     tb.advantages = a.advantages();
@@ -76,7 +76,7 @@ template <class T> struct batch_data {
 };
 
 template <class B, class O, class T>
-rlvr::loss_diagnostics run(const B& be, const O& obj, const rlvr::token_batch<T>& tb, std::vector<T>& g, double tau = 1.0,
+rlvr::loss_diagnostics run(const B& be, const O& obj, const rlvr::loss_token_batch<T>& tb, std::vector<T>& g, double tau = 1.0,
                            rlvr::aggregation_options agg = {}) {
   g.assign(static_cast<std::size_t>(tb.logits.rows() * tb.logits.cols()), T(0));
   return rlvr::loss_and_grad(be, obj, tb, rlvr::matrix_view<T>(g.data(), tb.logits.rows(), tb.logits.cols()),
@@ -117,7 +117,7 @@ TEST_CASE("spec test vectors: z = [2, 1, 0], y = 0", "[objectives][loss]") {
   const double p[] = {0.6652409557748218, 0.24472847105479764, 0.09003057317038046};
   for (double a : {1.0, -1.0}) {
     std::vector<double> adv{a};
-    rlvr::token_batch<double> tb{};
+    rlvr::loss_token_batch<double> tb{};
     tb.logits = {z.data(), 1, 3};
     tb.targets = y;
     tb.advantages = {adv.data(), 1, 1};
@@ -137,7 +137,7 @@ TEST_CASE("spec test vectors: z = [2, 1, 0], y = 0", "[objectives][loss]") {
   const auto ent = rlvr::make_objective(rlvr::sign_split{.positive = 0, .negative = 0, .unused = rlvr::unused_side::zero},
                                         rlvr::reinforce_surrogate{}, rlvr::token_sum{}, rlvr::entropy_bonus{.coef = -1});
   std::vector<double> adv{0.0};
-  rlvr::token_batch<double> tb{};
+  rlvr::loss_token_batch<double> tb{};
   tb.logits = {z.data(), 1, 3};
   tb.targets = y;
   tb.advantages = {adv.data(), 1, 1};
@@ -174,7 +174,7 @@ TEST_CASE("NSR redistributes mass in proportion to the current probabilities", "
   std::vector<double> z{1.2, -0.3, 0.5, 2.0, -1.0}, g(5);
   std::vector<rlvr::token_t> y{3};
   std::vector<double> adv{-1.0};
-  rlvr::token_batch<double> tb{};
+  rlvr::loss_token_batch<double> tb{};
   tb.logits = {z.data(), 1, 5};
   tb.targets = y;
   tb.advantages = {adv.data(), 1, 1};
@@ -318,7 +318,7 @@ TEST_CASE("diagnostics: clip fractions, approx KL, entropy, advantage report", "
   std::vector<rlvr::token_t> y{0, 1};
   const double lp = -std::log(3.0);
   std::vector<double> old{lp - 0.5, lp + 0.5}, adv{1.0, -1.0};
-  rlvr::token_batch<double> tb{};
+  rlvr::loss_token_batch<double> tb{};
   tb.logits = {z.data(), 2, 3};
   tb.targets = y;
   tb.advantages = {adv.data(), 1, 2};
@@ -345,14 +345,14 @@ TEST_CASE("diagnostics: clip fractions, approx KL, entropy, advantage report", "
 TEST_CASE("bad input raises errors naming the offender", "[objectives][loss][errors]") {
   std::vector<double> z{0, 1, 2, 3, 4, 5}, g(6), adv{1, 1};
   std::vector<rlvr::token_t> y{0, 2};
-  rlvr::token_batch<double> tb{};
+  rlvr::loss_token_batch<double> tb{};
   tb.logits = {z.data(), 2, 3};
   tb.targets = y;
   tb.advantages = {adv.data(), 1, 2};
   const rlvr::serial_backend be;
   const rlvr::matrix_view<double> gv(g.data(), 2, 3);
   const auto obj = rlvr::reinforce();
-  auto call = [&](const rlvr::token_batch<double>& b, double tau = 1.0) {
+  auto call = [&](const rlvr::loss_token_batch<double>& b, double tau = 1.0) {
     return rlvr::loss_and_grad(be, obj, b, gv, {.temperature = tau, .aggregation = {}, .advantages = nullptr});
   };
   CHECK_NOTHROW(call(tb));
@@ -417,7 +417,7 @@ TEST_CASE("inactive rows are not read and get a zero gradient", "[objectives][lo
   std::vector<double> z{0, 1, 2, std::nan(""), 0, 0}, g(6, 7.0), adv{1, 0};
   std::vector<std::uint8_t> act{1, 0};
   std::vector<rlvr::token_t> y{0, 1};
-  rlvr::token_batch<double> tb{};
+  rlvr::loss_token_batch<double> tb{};
   tb.logits = {z.data(), 2, 3};
   tb.targets = y;
   tb.advantages = {adv.data(), 1, 2};
@@ -492,7 +492,7 @@ TEMPLATE_LIST_TEST_CASE("logits of magnitude 1e4 give finite, correct results", 
   std::vector<T> z{T(10002), T(10001), T(10000), T(-10000)}, g(4);
   std::vector<rlvr::token_t> y{0};
   std::vector<T> adv{T(1)};
-  rlvr::token_batch<T> tb{};
+  rlvr::loss_token_batch<T> tb{};
   tb.logits = {z.data(), 1, 4};
   tb.targets = y;
   tb.advantages = {adv.data(), 1, 1};
