@@ -1,0 +1,103 @@
+// rlvr-study: reproduces the Pass@k findings of Zhu et al. 2025 ("The Surprising Effectiveness
+// of Negative Reinforcement in LLM Reasoning") at laptop scale, on rlvr's public API.
+//   rlvr-study --out results            # default run (≤ 10 minutes on 2 cores)
+//   rlvr-study --out results --full     # the larger run behind docs/results.md
+//   rlvr-study --help
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+
+#include "report.hpp"
+#include "study.hpp"
+
+int main(int argc, char** argv) {
+  study::config c;
+  CLI::App app{"rlvr-study: PSR, NSR, W-REINFORCE, PPO and GRPO on the Z_p walk task; Pass@k vs the base model"};
+  std::string out = "results";
+  bool full = false, quick = false, no_progress = false;
+  std::string seeds_s;
+  app.add_option("--out", out, "output directory (results.json, curves.csv, *.svg, table.txt, cache/)");
+  app.add_flag("--full", full, "larger run: 5 seeds, 128 held-out problems, 60 RL steps");
+  app.add_flag("--quick", quick, "tiny smoke run (tests): small model, few steps, n = 16");
+  app.add_option("--seeds", c.seeds, "seeds (each: its own base model and RL runs)")->delimiter(',');
+  app.add_option("--methods", c.methods, "RL methods: psr,nsr,w_reinforce,ppo,grpo")->delimiter(',');
+  app.add_option("--entropy-coef", c.entropy_coef, "entropy bonus c_H (paper 1e-4, its code 1e-3)");
+  app.add_option("--lambda", c.lambda, "W-REINFORCE's λ for the main run (paper 0.1)");
+  app.add_option("--lambda-sweep", c.lambda_sweep, "extra W-REINFORCE runs with these λ")->delimiter(',');
+  app.add_flag("--nsr-ablation", c.nsr_ablation, "extra NSR runs: without the PPO clip, and with 1 mini-batch");
+  app.add_option("--long-steps", c.long_steps, "extra long NSR and W-REINFORCE runs of this many steps");
+  app.add_option("--rl-steps", c.rl_steps, "RL steps (rollout batches) per run");
+  app.add_option("--rl-lr", c.rl_lr, "AdamW learning rate for RL");
+  app.add_option("--prompts", c.prompts_per_step, "prompts per rollout batch");
+  app.add_option("--group-size", c.group_size, "rollouts per prompt (G)");
+  app.add_option("--mini-batches", c.mini_batches, "updates per rollout batch");
+  app.add_option("--samples", c.samples, "samples per held-out problem (n; Pass@k for k = 1, 2, 4, ..., n)");
+  app.add_option("--eval-problems", c.eval_problems, "held-out problems");
+  app.add_option("--temperature", c.eval_temperature, "evaluation temperature (paper 0.6)");
+  app.add_option("--top-p", c.top_p, "evaluation nucleus mass (paper 0.95)");
+  app.add_option("--pretrain-steps", c.pretrain_steps, "supervised pretraining steps of each base model");
+  app.add_option("--wrong-fraction", c.wrong_fraction, "share of plausibly wrong pretraining demonstrations");
+  app.add_option("--d-model", c.d_model, "transformer width");
+  app.add_option("--layers", c.n_layers, "transformer layers");
+  app.add_option("--threads", c.threads, "threads (0 = all)");
+  app.add_option("--cache", c.cache_dir, "base-model cache directory (default <out>/cache)");
+  app.add_flag("--no-progress", no_progress, "no progress lines");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  // presets first, then explicit flags win: re-parse after applying a preset
+  if (full || quick) {
+    study::config p;
+    if (full) {
+      p.preset = "full";
+      p.seeds = {0, 1, 2, 3, 4};
+      p.eval_problems = 128;
+      p.rl_steps = 60;
+    } else {
+      p.preset = "quick";
+      p.seeds = {0, 1};
+      p.d_model = 16;
+      p.n_heads = 2;
+      p.n_layers = 1;
+      p.pretrain_steps = 30;
+      p.pretrain_batch = 16;
+      p.rl_steps = 2;
+      p.prompts_per_step = 4;
+      p.eval_problems = 6;
+      p.samples = 16;
+      p.bootstrap_resamples = 200;
+    }
+    c = p;
+    app.clear();
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+      return app.exit(e);
+    }
+    c.preset = p.preset;
+  }
+  c.out = out;
+  c.tty = isatty(fileno(stdout)) != 0;
+  c.progress = !no_progress;
+  try {
+    std::printf("rlvr-study (%s): %zu seeds x {base, %zu methods}, %lld held-out problems x %lld samples\n",
+                c.preset.c_str(), c.seeds.size(), c.methods.size(), static_cast<long long>(c.eval_problems),
+                static_cast<long long>(c.samples));
+    const study::results r = study::run(c);
+    const std::string t = study::write_outputs(r, c);
+    std::printf("\n%s\nwrote %s/{results.json, curves.csv, table.txt, pass_at_k.svg, training_*.svg} in %.0f s\n",
+                t.c_str(), c.out.string().c_str(), r.seconds);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rlvr-study: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

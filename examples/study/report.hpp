@@ -1,0 +1,369 @@
+#pragma once
+// rlvr-study outputs: the Pass@k table (stdout), results.json, curves.csv and SVG figures.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <rlvr/metrics/pass_at_k.hpp>
+#include <rlvr/random/philox.hpp>
+
+#include "study.hpp"
+
+namespace study {
+
+// ---- statistics -------------------------------------------------------------------------------
+struct interval {
+  double mean = 0, low = 0, high = 0;
+};
+
+inline std::vector<index_t> ks_for(index_t n) {
+  std::vector<index_t> ks;
+  for (index_t k = 1; k <= n; k *= 2) ks.push_back(k);
+  return ks;
+}
+
+// Two-level percentile bootstrap of the mean of x[seed][problem]: each resample draws S seeds
+// with replacement, then P problems with replacement (shared across the drawn seeds, as the
+// held-out set is shared), and averages x over the drawn pairs. Seeded: reruns are identical.
+inline interval bootstrap_seeds_problems(const std::vector<std::vector<double>>& x, index_t resamples,
+                                         std::uint64_t seed) {
+  interval out;
+  const auto S = static_cast<std::uint32_t>(x.size());
+  const auto P = static_cast<std::uint32_t>(x.empty() ? 0 : x[0].size());
+  if (S == 0 || P == 0) return out;
+  double sum = 0;
+  for (const auto& row : x)
+    for (double v : row) sum += v;
+  out.mean = sum / (static_cast<double>(S) * static_cast<double>(P));
+  std::vector<double> means(static_cast<std::size_t>(resamples));
+  std::vector<std::uint32_t> ss(S), pp(P);
+  for (index_t r = 0; r < resamples; ++r) {
+    rlvr::philox_engine g(seed, static_cast<std::uint64_t>(r));
+    for (auto& s : ss) s = g.uniform_index(S);
+    for (auto& p : pp) p = g.uniform_index(P);
+    double t = 0;
+    for (auto s : ss)
+      for (auto p : pp) t += x[s][p];
+    means[static_cast<std::size_t>(r)] = t / (static_cast<double>(S) * static_cast<double>(P));
+  }
+  std::sort(means.begin(), means.end());
+  auto q = [&](double f) {
+    const double pos = f * static_cast<double>(means.size() - 1);
+    const auto lo = static_cast<std::size_t>(std::floor(pos));
+    const std::size_t hi = std::min(lo + 1, means.size() - 1);
+    return means[lo] + (pos - static_cast<double>(lo)) * (means[hi] - means[lo]);
+  };
+  out.low = q(0.025);
+  out.high = q(0.975);
+  return out;
+}
+
+struct method_summary {
+  std::string name;
+  std::map<index_t, interval> pass;                           // k → interval over seeds × problems
+  std::map<std::uint64_t, std::map<index_t, double>> per_seed; // seed → k → mean over problems
+  std::map<std::uint64_t, double> entropy_seed, greedy_seed, length_seed;
+  interval entropy, greedy;
+};
+
+inline method_summary summarise(const results& r, const std::string& name, const config& c) {
+  method_summary s;
+  s.name = name;
+  std::vector<const eval_result*> ev;
+  for (auto seed : c.seeds) ev.push_back(&r.evals.at({name, seed}));
+  for (index_t k : ks_for(c.samples)) {
+    std::vector<std::vector<double>> x;
+    for (std::size_t i = 0; i < ev.size(); ++i) {
+      std::vector<double> row = rlvr::pass_at_k_per_problem(ev[i]->counts, k);
+      double m = 0;
+      for (double v : row) m += v;
+      s.per_seed[c.seeds[i]][k] = m / static_cast<double>(row.size());
+      x.push_back(std::move(row));
+    }
+    s.pass[k] = bootstrap_seeds_problems(x, c.bootstrap_resamples, stream_seed(7, p_bootstrap) ^ static_cast<std::uint64_t>(k));
+  }
+  std::vector<std::vector<double>> ent(1), gr(1);
+  for (std::size_t i = 0; i < ev.size(); ++i) {
+    s.entropy_seed[c.seeds[i]] = ev[i]->entropy;
+    s.greedy_seed[c.seeds[i]] = ev[i]->greedy_accuracy;
+    s.length_seed[c.seeds[i]] = ev[i]->mean_length;
+    ent[0].push_back(ev[i]->entropy);
+    gr[0].push_back(ev[i]->greedy_accuracy);
+  }
+  // over seeds only (one number per seed): transpose so the "problems" level is the seeds
+  std::vector<std::vector<double>> ent_t, gr_t;
+  for (double v : ent[0]) ent_t.push_back({v});
+  for (double v : gr[0]) gr_t.push_back({v});
+  s.entropy = bootstrap_seeds_problems(ent_t, c.bootstrap_resamples, stream_seed(8, p_bootstrap));
+  s.greedy = bootstrap_seeds_problems(gr_t, c.bootstrap_resamples, stream_seed(9, p_bootstrap));
+  return s;
+}
+
+// ---- results.json -----------------------------------------------------------------------------
+inline nlohmann::ordered_json to_json(const method_summary& s) {
+  nlohmann::ordered_json j;
+  nlohmann::ordered_json pk;
+  for (const auto& [k, iv] : s.pass) pk[std::to_string(k)] = {{"mean", iv.mean}, {"ci_low", iv.low}, {"ci_high", iv.high}};
+  j["pass_at_k"] = pk;
+  j["entropy"] = s.entropy.mean;
+  j["entropy_ci"] = {s.entropy.low, s.entropy.high};
+  j["greedy_accuracy"] = s.greedy.mean;
+  j["greedy_accuracy_ci"] = {s.greedy.low, s.greedy.high};
+  nlohmann::ordered_json ps;
+  for (const auto& [seed, m] : s.per_seed) {
+    nlohmann::ordered_json e, pks;
+    for (const auto& [k, v] : m) pks[std::to_string(k)] = v;
+    e["pass_at_k"] = pks;
+    e["entropy"] = s.entropy_seed.at(seed);
+    e["greedy_accuracy"] = s.greedy_seed.at(seed);
+    e["mean_response_length"] = s.length_seed.at(seed);
+    ps[std::to_string(seed)] = e;
+  }
+  j["per_seed"] = ps;
+  return j;
+}
+
+inline nlohmann::ordered_json config_json(const config& c) {
+  nlohmann::ordered_json j;
+  j["preset"] = c.preset;
+  j["task"] = {{"name", "zp_walk"}, {"modulus", c.modulus}, {"pretrain_max_steps", c.pretrain_max_steps},
+               {"train_max_distance", c.train_max_distance}, {"eval_min_distance", c.eval_min_distance},
+               {"eval_max_distance", c.eval_max_distance}, {"max_steps", c.max_steps},
+               {"wrong_fraction", c.wrong_fraction}};
+  j["model"] = {{"d_model", c.d_model}, {"n_layers", c.n_layers}, {"n_heads", c.n_heads}};
+  j["pretraining"] = {{"steps", c.pretrain_steps}, {"batch", c.pretrain_batch}, {"lr", c.pretrain_lr}};
+  j["rl"] = {{"steps", c.rl_steps}, {"prompts_per_step", c.prompts_per_step}, {"group_size", c.group_size},
+             {"mini_batches", c.mini_batches}, {"epochs", c.epochs}, {"lr", c.rl_lr},
+             {"weight_decay", c.weight_decay}, {"clip", c.clip}, {"grad_clip", c.grad_clip},
+             {"temperature", c.temperature}, {"entropy_coef", c.entropy_coef}, {"kl_beta", c.kl_beta},
+             {"lambda", c.lambda}};
+  j["evaluation"] = {{"problems", c.eval_problems}, {"samples", c.samples}, {"temperature", c.eval_temperature},
+                     {"top_p", c.top_p}, {"bootstrap_resamples", c.bootstrap_resamples},
+                     {"interval", "95% percentile bootstrap over seeds and problems"}};
+  j["seeds"] = c.seeds;
+  return j;
+}
+
+inline nlohmann::ordered_json results_json(const results& r, const std::vector<method_summary>& mains,
+                                           const std::vector<method_summary>& extras, const config& c) {
+  nlohmann::ordered_json j;
+  for (const auto& s : mains) j[s.name] = to_json(s);
+  nlohmann::ordered_json ex;
+  for (const auto& s : extras) ex[s.name] = to_json(s);
+  j["extras"] = ex;
+  j["config"] = config_json(c);
+  (void)r;
+  return j;
+}
+
+// ---- curves.csv ---------------------------------------------------------------------------------
+inline void write_curves(const std::filesystem::path& path, const results& r) {
+  std::ofstream f(path);
+  f << "method,seed,step,reward,accuracy,solved_fraction,unsolved_fraction,entropy,response_length,kept,dropped,"
+       "updates,loss,grad_norm,clip_frac_low,clip_frac_high,approx_kl,ref_kl,value_loss\n";
+  char buf[512];
+  for (const auto& row : r.curves) {
+    const auto& m = row.m;
+    std::snprintf(buf, sizeof buf, "%s,%llu,%lld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%lld,%lld,%lld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
+                  row.method.c_str(), static_cast<unsigned long long>(row.seed), static_cast<long long>(m.step),
+                  m.reward_mean, m.accuracy, m.solved_fraction, m.unsolved_fraction, m.entropy, m.response_length,
+                  static_cast<long long>(m.kept), static_cast<long long>(m.dropped), static_cast<long long>(m.updates),
+                  m.loss, m.grad_norm, m.clip_frac_low, m.clip_frac_high, m.approx_kl, m.ref_kl, m.value_loss);
+    f << buf;
+  }
+}
+
+// ---- SVG ---------------------------------------------------------------------------------------
+struct series {
+  std::string name, color;
+  std::vector<double> x, y, lo, hi; // lo/hi empty: no band
+};
+
+inline const char* color_of(const std::string& m) {
+  if (m == "base") return "#444444";
+  if (m == "psr") return "#d62728";
+  if (m == "nsr") return "#1f77b4";
+  if (m == "w_reinforce") return "#2ca02c";
+  if (m == "ppo") return "#9467bd";
+  if (m == "grpo") return "#ff7f0e";
+  return "#8c564b";
+}
+
+inline std::string svg_plot(const std::string& title, const std::string& xlabel, const std::string& ylabel,
+                            const std::vector<series>& ss, bool log2x) {
+  const double W = 640, H = 420, L = 70, R = 150, T = 40, B = 55;
+  double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
+  auto tx = [&](double x) { return log2x ? std::log2(x) : x; };
+  for (const auto& s : ss)
+    for (std::size_t i = 0; i < s.x.size(); ++i) {
+      x0 = std::min(x0, tx(s.x[i]));
+      x1 = std::max(x1, tx(s.x[i]));
+      const double lo = s.lo.empty() ? s.y[i] : s.lo[i], hi = s.hi.empty() ? s.y[i] : s.hi[i];
+      y0 = std::min(y0, lo);
+      y1 = std::max(y1, hi);
+    }
+  if (!(x1 > x0)) x1 = x0 + 1;
+  if (!(y1 > y0)) y1 = y0 + 1e-3;
+  const double pad = 0.05 * (y1 - y0);
+  y0 -= pad;
+  y1 += pad;
+  auto px = [&](double x) { return L + (tx(x) - x0) / (x1 - x0) * (W - L - R); };
+  auto py = [&](double y) { return H - B - (y - y0) / (y1 - y0) * (H - T - B); };
+  std::ostringstream o;
+  o.precision(5);
+  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
+    << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  o << "<text x=\"" << W / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << title << "</text>\n";
+  // axes and grid
+  for (int i = 0; i <= 5; ++i) {
+    const double y = y0 + (y1 - y0) * i / 5.0;
+    o << "<line x1=\"" << L << "\" x2=\"" << W - R << "\" y1=\"" << py(y) << "\" y2=\"" << py(y)
+      << "\" stroke=\"#e5e5e5\"/><text x=\"" << L - 6 << "\" y=\"" << py(y) + 4 << "\" text-anchor=\"end\">" << y
+      << "</text>\n";
+  }
+  if (log2x) {
+    for (double k = std::exp2(std::ceil(x0)); tx(k) <= x1 + 1e-9; k *= 2)
+      o << "<text x=\"" << px(k) << "\" y=\"" << H - B + 16 << "\" text-anchor=\"middle\">" << k << "</text>\n";
+  } else {
+    for (int i = 0; i <= 5; ++i) {
+      const double x = x0 + (x1 - x0) * i / 5.0;
+      o << "<text x=\"" << px(x) << "\" y=\"" << H - B + 16 << "\" text-anchor=\"middle\">" << std::round(x)
+        << "</text>\n";
+    }
+  }
+  o << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R << "\" height=\"" << H - T - B
+    << "\" fill=\"none\" stroke=\"#333\"/>\n";
+  o << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 12 << "\" text-anchor=\"middle\">" << xlabel << "</text>\n";
+  o << "<text transform=\"translate(18," << (T + H - B) / 2 << ") rotate(-90)\" text-anchor=\"middle\">" << ylabel
+    << "</text>\n";
+  int li = 0;
+  for (const auto& s : ss) {
+    if (!s.lo.empty()) {
+      o << "<polygon fill=\"" << s.color << "\" fill-opacity=\"0.12\" stroke=\"none\" points=\"";
+      for (std::size_t i = 0; i < s.x.size(); ++i) o << px(s.x[i]) << "," << py(s.hi[i]) << " ";
+      for (std::size_t i = s.x.size(); i-- > 0;) o << px(s.x[i]) << "," << py(s.lo[i]) << " ";
+      o << "\"/>\n";
+    }
+    o << "<polyline fill=\"none\" stroke=\"" << s.color << "\" stroke-width=\"2\" points=\"";
+    for (std::size_t i = 0; i < s.x.size(); ++i) o << px(s.x[i]) << "," << py(s.y[i]) << " ";
+    o << "\"/>\n";
+    const double ly = T + 14 + 18 * li++;
+    o << "<line x1=\"" << W - R + 10 << "\" x2=\"" << W - R + 30 << "\" y1=\"" << ly << "\" y2=\"" << ly
+      << "\" stroke=\"" << s.color << "\" stroke-width=\"3\"/><text x=\"" << W - R + 36 << "\" y=\"" << ly + 4
+      << "\">" << s.name << "</text>\n";
+  }
+  o << "</svg>\n";
+  return o.str();
+}
+
+inline void write_file(const std::filesystem::path& p, const std::string& s) {
+  std::ofstream f(p, std::ios::binary);
+  f << s;
+}
+
+inline void write_plots(const std::filesystem::path& dir, const results& r, const std::vector<method_summary>& mains) {
+  // Figure 2: Pass@k on a log-k axis, with 95% bands
+  std::vector<series> pk;
+  for (const auto& s : mains) {
+    series e{s.name, color_of(s.name), {}, {}, {}, {}};
+    for (const auto& [k, iv] : s.pass) {
+      e.x.push_back(static_cast<double>(k));
+      e.y.push_back(iv.mean);
+      e.lo.push_back(iv.low);
+      e.hi.push_back(iv.high);
+    }
+    pk.push_back(std::move(e));
+  }
+  write_file(dir / "pass_at_k.svg", svg_plot("Pass@k on held-out problems (95% bootstrap bands)", "k", "Pass@k", pk, true));
+  // Figure 4: training entropy and reward, mean over seeds per step
+  for (int which = 0; which < 3; ++which) {
+    std::vector<series> ss;
+    for (const auto& s : mains) {
+      if (s.name == "base") continue;
+      std::map<index_t, std::pair<double, int>> acc;
+      for (const auto& row : r.curves)
+        if (row.method == s.name) {
+          const double v = which == 0 ? row.m.entropy : which == 1 ? row.m.reward_mean : row.m.solved_fraction;
+          auto& a = acc[row.m.step];
+          a.first += v;
+          a.second += 1;
+        }
+      series e{s.name, color_of(s.name), {}, {}, {}, {}};
+      for (const auto& [st, a] : acc) {
+        e.x.push_back(static_cast<double>(st));
+        e.y.push_back(a.first / a.second);
+      }
+      ss.push_back(std::move(e));
+    }
+    const char* names[] = {"training_entropy.svg", "training_reward.svg", "training_solved.svg"};
+    const char* titles[] = {"Rollout token entropy during RL (mean over seeds)", "Training reward (mean over seeds)",
+                            "Fraction of training prompts with all G rollouts correct"};
+    const char* ylabels[] = {"entropy (nats)", "reward", "fully solved"};
+    write_file(dir / names[which], svg_plot(titles[which], "RL step", ylabels[which], ss, false));
+  }
+}
+
+// ---- the table --------------------------------------------------------------------------------
+inline std::string table(const std::vector<method_summary>& ms, const config& c) {
+  std::ostringstream o;
+  char b[64];
+  const auto ks = ks_for(c.samples);
+  o << "Pass@k (%) on " << c.eval_problems << " held-out problems x " << c.seeds.size()
+    << " seeds, n = " << c.samples << ", T = " << c.eval_temperature << ", top-p = " << c.top_p << "\n";
+  o << "method        ";
+  for (index_t k : ks) {
+    std::snprintf(b, sizeof b, "%7lld", static_cast<long long>(k));
+    o << b;
+  }
+  o << "   greedy  entropy\n";
+  for (const auto& s : ms) {
+    std::snprintf(b, sizeof b, "%-14s", s.name.c_str());
+    o << b;
+    for (index_t k : ks) {
+      std::snprintf(b, sizeof b, "%7.1f", 100.0 * s.pass.at(k).mean);
+      o << b;
+    }
+    std::snprintf(b, sizeof b, "   %6.1f  %7.3f\n", 100.0 * s.greedy.mean, s.entropy.mean);
+    o << b;
+  }
+  o << "95% CI width (points)\n";
+  for (const auto& s : ms) {
+    std::snprintf(b, sizeof b, "%-14s", s.name.c_str());
+    o << b;
+    for (index_t k : ks) {
+      std::snprintf(b, sizeof b, "%7.1f", 100.0 * (s.pass.at(k).high - s.pass.at(k).low));
+      o << b;
+    }
+    o << "\n";
+  }
+  return o.str();
+}
+
+// Writes every output into c.out and returns the table.
+inline std::string write_outputs(const results& r, const config& c) {
+  std::vector<method_summary> mains, extras;
+  for (const auto& m : r.methods) mains.push_back(summarise(r, m, c));
+  for (const auto& m : r.extras) extras.push_back(summarise(r, m, c));
+  std::filesystem::create_directories(c.out);
+  write_file(c.out / "results.json", results_json(r, mains, extras, c).dump(2) + "\n");
+  write_curves(c.out / "curves.csv", r);
+  write_plots(c.out, r, mains);
+  std::string t = table(mains, c);
+  if (!extras.empty()) {
+    std::vector<method_summary> with_base{mains.front()};
+    with_base.insert(with_base.end(), extras.begin(), extras.end());
+    t += "\nBeyond the paper:\n" + table(with_base, c);
+  }
+  write_file(c.out / "table.txt", t);
+  return t;
+}
+
+} // namespace study

@@ -1,0 +1,499 @@
+#pragma once
+// rlvr-study: the flagship study (issue 8) on rlvr's public API only.
+//
+// Pipeline, for each seed s:
+//   1. base_s  = the reference transformer pretrained by supervised learning on the task's
+//                mixture of correct and plausibly wrong short walks (cached as safetensors);
+//   2. for each method m ∈ {psr, nsr, w_reinforce, ppo, grpo}: RL from base_s with rlvr::trainer
+//      (G = 8 rollouts at τ = 1, PPO clip 0.2, 4 mini-batches per rollout batch, AdamW, grad
+//      clip 1, entropy bonus c_H, GRPO k3 KL, PPO GAE + value head);
+//   3. evaluation of base_s and every RL model on the same held-out problems: n samples each
+//      at the evaluation temperature / top-p, Pass@k for k = 1, 2, …, n, greedy accuracy, mean
+//      token entropy.
+// Intervals: a two-level percentile bootstrap over seeds and problems (resample seeds, then
+// problems within the resampled seeds), seeded, so reruns give identical numbers.
+//
+// Everything random is addressed by (seed, purpose, index) in Philox streams: the same flags
+// give the same results.json byte for byte.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <rlvr/backends/eigen.hpp>
+#include <rlvr/io/safetensors.hpp>
+#include <rlvr/metrics/entropy.hpp>
+#include <rlvr/metrics/pass_at_k.hpp>
+#include <rlvr/optim/adam.hpp>
+#include <rlvr/optim/schedules.hpp>
+#include <rlvr/policy/transformer.hpp>
+#include <rlvr/random/philox.hpp>
+#include <rlvr/sampling/sampler.hpp>
+#include <rlvr/tasks/reward.hpp>
+#include <rlvr/tasks/zp_walk.hpp>
+#include <rlvr/trainer/trainer.hpp>
+
+namespace study {
+
+using rlvr::index_t;
+using rlvr::token_t;
+
+// ---- configuration ---------------------------------------------------------------------------
+struct config {
+  // task (zp_walk)
+  int modulus = 53;
+  int pretrain_max_steps = 4;
+  int train_max_distance = 3;
+  int eval_min_distance = 4;
+  int eval_max_distance = 5;
+  int max_steps = 10;
+  double wrong_fraction = 0.7; // share of plausibly wrong pretraining demonstrations
+  // model
+  index_t d_model = 64, n_layers = 2, n_heads = 4;
+  // pretraining
+  index_t pretrain_steps = 1500, pretrain_batch = 64;
+  double pretrain_lr = 3e-3;
+  // RL
+  index_t rl_steps = 40, prompts_per_step = 32, group_size = 8, mini_batches = 4, epochs = 1;
+  double rl_lr = 3e-4, weight_decay = 0.0, clip = 0.2, grad_clip = 1.0, temperature = 1.0;
+  double entropy_coef = 1e-3, kl_beta = 1e-3, lambda = 0.1;
+  // evaluation
+  index_t eval_problems = 64, samples = 256;
+  double eval_temperature = 0.6, top_p = 0.95;
+  index_t bootstrap_resamples = 2000;
+  // runs
+  std::vector<std::uint64_t> seeds{0, 1, 2};
+  std::vector<std::string> methods{"psr", "nsr", "w_reinforce", "ppo", "grpo"};
+  // beyond the paper
+  std::vector<double> lambda_sweep{};  // extra W-REINFORCE runs
+  bool nsr_ablation = false;           // NSR without clip, and with 1 mini-batch
+  index_t long_steps = 0;              // NSR and W-REINFORCE for this many steps
+  // plumbing
+  std::filesystem::path out = "results";
+  std::filesystem::path cache_dir{};   // default: <out>/cache
+  int threads = 0;
+  bool progress = true;
+  bool tty = false;
+  std::string preset = "default";
+};
+
+// ---- progress with ETA ----------------------------------------------------------------------
+class progress {
+public:
+  progress(double total, bool enabled, bool tty) : total_(total), enabled_(enabled), tty_(tty),
+                                                   t0_(std::chrono::steady_clock::now()) {}
+  void set_stage(std::string s) {
+    stage_ = std::move(s);
+    print(true);
+  }
+  void advance(double units) {
+    done_ += units;
+    print(false);
+  }
+  void finish() {
+    if (enabled_ && tty_) std::fputs("\n", stdout);
+    std::fflush(stdout);
+  }
+  [[nodiscard]] double elapsed() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  }
+
+private:
+  void print(bool stage_changed) {
+    if (!enabled_) return;
+    const double f = total_ > 0 ? std::min(1.0, done_ / total_) : 1.0;
+    const double el = elapsed();
+    const double eta = f > 0.01 ? el * (1.0 - f) / f : -1.0;
+    char eta_s[32];
+    if (eta < 0) std::snprintf(eta_s, sizeof eta_s, "--:--");
+    else std::snprintf(eta_s, sizeof eta_s, "%02d:%02d", static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
+    if (tty_) {
+      const int width = 30, fill = static_cast<int>(f * width);
+      std::string bar(static_cast<std::size_t>(fill), '#');
+      bar.resize(width, '.');
+      std::printf("\r[%s] %5.1f%%  %6.0fs  ETA %s  %-44.44s", bar.c_str(), 100.0 * f, el, eta_s, stage_.c_str());
+      std::fflush(stdout);
+    } else {
+      const int pct = static_cast<int>(100.0 * f);
+      if (stage_changed || pct >= last_pct_ + 10) {
+        last_pct_ = pct - pct % 10;
+        std::printf("[%3d%%] %6.0fs  ETA %s  %s\n", pct, el, eta_s, stage_.c_str());
+        std::fflush(stdout);
+      }
+    }
+  }
+  double total_, done_ = 0;
+  bool enabled_, tty_;
+  std::chrono::steady_clock::time_point t0_;
+  std::string stage_;
+  int last_pct_ = -10;
+};
+
+// ---- results --------------------------------------------------------------------------------
+struct eval_result {
+  std::vector<rlvr::problem_counts> counts; // one per held-out problem
+  double entropy = 0;                       // mean token entropy of the samples (at eval τ)
+  double greedy_accuracy = 0;
+  double mean_length = 0;
+};
+
+struct curve_row {
+  std::string method;
+  std::uint64_t seed = 0;
+  rlvr::step_metrics m;
+};
+
+struct run_key {
+  std::string method; // "base", "psr", …, or an extra ("w_reinforce_l0.3", "nsr_noclip", …)
+  std::uint64_t seed = 0;
+  auto operator<=>(const run_key&) const = default;
+};
+
+struct results {
+  std::map<run_key, eval_result> evals;
+  std::vector<curve_row> curves;
+  std::vector<std::string> methods;  // main methods, in order (base first)
+  std::vector<std::string> extras;   // extra runs, in order
+  double seconds = 0;
+  double base_pass1_train = 0;       // base accuracy on training problems (for calibration notes)
+};
+
+// ---- the task and the model -------------------------------------------------------------------
+inline rlvr::tasks::zp_walk make_task(const config& c) {
+  return rlvr::tasks::zp_walk({.modulus = c.modulus,
+                               .walk = {.pretrain_max_steps = c.pretrain_max_steps,
+                                        .train_max_distance = c.train_max_distance,
+                                        .eval_min_distance = c.eval_min_distance,
+                                        .eval_max_distance = c.eval_max_distance,
+                                        .max_steps = c.max_steps}});
+}
+
+inline rlvr::transformer_config model_config(const config& c, const rlvr::tasks::zp_walk& task, std::uint64_t seed) {
+  return {.vocab_size = task.vocab().size(),
+          .context_length = task.max_prompt_length() + task.max_response_length(),
+          .d_model = c.d_model,
+          .n_layers = c.n_layers,
+          .n_heads = c.n_heads,
+          .value_head = true, // PPO's critic; zero-initialised, untouched by pretraining
+          .seed = seed,
+          .threads = c.threads};
+}
+
+// Philox stream purposes (subsequence high bits), so that no two uses share a stream.
+enum purpose : std::uint64_t {
+  p_pretrain = 1, p_train_prompts = 2, p_eval_problems = 3, p_eval_sampling = 4, p_rl = 5, p_bootstrap = 6
+};
+inline std::uint64_t stream_seed(std::uint64_t seed, purpose p) { return seed * 0x9E3779B97F4A7C15ULL ^ (p << 56); }
+
+// ---- pretraining ------------------------------------------------------------------------------
+// Supervised learning on task.pretraining_example: cross-entropy on the response tokens
+// (token mean), AdamW with warm-up + cosine decay, grad clip 1.
+inline void pretrain(rlvr::transformer_policy& model, const rlvr::tasks::zp_walk& task, const config& c,
+                     std::uint64_t seed, progress& prog) {
+  rlvr::adamw opt({.lr = c.pretrain_lr, .weight_decay = 0.0});
+  const rlvr::cosine_schedule sched{.lr = c.pretrain_lr, .total_steps = c.pretrain_steps,
+                                    .warmup_steps = std::min<index_t>(100, c.pretrain_steps / 10),
+                                    .min_lr = 0.0};
+  const index_t B = c.pretrain_batch, T = model.context_length(), V = model.vocab_size();
+  const auto wrong_threshold = static_cast<std::uint32_t>(c.wrong_fraction * 4294967296.0);
+  std::vector<token_t> toks(static_cast<std::size_t>(B * T));
+  std::vector<float> mask(static_cast<std::size_t>(B * T)), logits(static_cast<std::size_t>(B * T * V));
+  for (index_t step = 0; step < c.pretrain_steps; ++step) {
+    rlvr::philox_engine g(stream_seed(seed, p_pretrain), static_cast<std::uint64_t>(step));
+    std::fill(toks.begin(), toks.end(), task.vocab().pad());
+    std::fill(mask.begin(), mask.end(), 0.0f);
+    index_t ntok = 0;
+    for (index_t b = 0; b < B; ++b) {
+      const bool correct = g() >= wrong_threshold;
+      const rlvr::tasks::example ex = task.pretraining_example(g, correct);
+      const auto lp = static_cast<index_t>(ex.prompt.size());
+      std::copy(ex.prompt.begin(), ex.prompt.end(), toks.begin() + b * T);
+      std::copy(ex.response.begin(), ex.response.end(), toks.begin() + b * T + lp);
+      for (index_t j = 0; j < static_cast<index_t>(ex.response.size()); ++j) mask[static_cast<std::size_t>(b * T + lp - 1 + j)] = 1.0f;
+      ntok += static_cast<index_t>(ex.response.size());
+    }
+    const rlvr::token_batch batch{rlvr::matrix_view<const token_t>(toks.data(), B, T),
+                                  rlvr::matrix_view<const float>(mask.data(), B, T)};
+    const rlvr::matrix_view<float> z(logits.data(), B * T, V);
+    model.forward(batch, z);
+    // dL/dz = (softmax(z) − onehot(next token)) / ntok on the response rows, in place
+    const float inv = 1.0f / static_cast<float>(ntok);
+    for (index_t r = 0; r < B * T; ++r) {
+      float* row = logits.data() + r * V;
+      if (mask[static_cast<std::size_t>(r)] == 0.0f) {
+        std::fill(row, row + V, 0.0f);
+        continue;
+      }
+      const token_t y = toks[static_cast<std::size_t>(r + 1)];
+      const float mx = *std::max_element(row, row + V);
+      double s = 0;
+      for (index_t v = 0; v < V; ++v) s += std::exp(static_cast<double>(row[v] - mx));
+      for (index_t v = 0; v < V; ++v)
+        row[v] = static_cast<float>(std::exp(static_cast<double>(row[v] - mx)) / s) * inv - (v == y ? inv : 0.0f);
+    }
+    model.zero_grad();
+    model.backward(rlvr::matrix_view<const float>(logits.data(), B * T, V));
+    const auto params = model.parameters();
+    rlvr::clip_grad_norm(params, 1.0);
+    rlvr::apply_schedule(opt, sched, step);
+    opt.step(params);
+    prog.advance(1.0);
+  }
+}
+
+inline std::string hex64(std::uint64_t x) {
+  char b[17];
+  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(x));
+  return b;
+}
+
+// The base model of `seed`, from the cache when a model with the same recipe exists.
+inline rlvr::transformer_policy base_model(const rlvr::tasks::zp_walk& task, const config& c, std::uint64_t seed,
+                                           progress& prog) {
+  std::ostringstream recipe;
+  recipe << "v1 p" << c.modulus << " pre" << c.pretrain_max_steps << " max" << c.max_steps << " wrong"
+         << c.wrong_fraction << " d" << c.d_model << " L" << c.n_layers << " H" << c.n_heads << " steps"
+         << c.pretrain_steps << " B" << c.pretrain_batch << " lr" << c.pretrain_lr << " seed" << seed;
+  std::uint64_t h = 1469598103934665603ULL; // FNV-1a
+  for (char ch : recipe.str()) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ULL;
+  const auto dir = c.cache_dir.empty() ? c.out / "cache" : c.cache_dir;
+  const auto path = dir / ("base_" + hex64(h) + ".safetensors");
+  rlvr::transformer_policy model(model_config(c, task, seed));
+  if (std::filesystem::exists(path)) {
+    model.load_weights(path);
+    prog.advance(static_cast<double>(c.pretrain_steps));
+    return model;
+  }
+  pretrain(model, task, c, seed, prog);
+  std::filesystem::create_directories(dir);
+  model.save(path);
+  return model;
+}
+
+// ---- evaluation -------------------------------------------------------------------------------
+inline std::vector<std::vector<token_t>> eval_problems(const rlvr::tasks::zp_walk& task, const config& c) {
+  // One fixed held-out set for every seed and method (drawn without repetition).
+  rlvr::philox_engine g(stream_seed(12345, p_eval_problems), 0);
+  std::vector<std::vector<token_t>> out;
+  const index_t want = std::min<index_t>(c.eval_problems, task.problem_count(rlvr::tasks::split::eval));
+  while (static_cast<index_t>(out.size()) < want) {
+    auto p = task.problem(g, rlvr::tasks::split::eval);
+    if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// Samples `n` responses (or one greedy response when n == 0) for each problem, batched over
+// problems; returns per-problem correct counts, mean entropy and mean length.
+inline eval_result evaluate(const rlvr::transformer_policy& model, const rlvr::tasks::zp_walk& task,
+                            const std::vector<std::vector<token_t>>& problems, const config& c, std::uint64_t seed,
+                            progress* prog) {
+  eval_result res;
+  const rlvr::eigen_backend be{.threads = c.threads};
+  const index_t V = model.vocab_size(), R = task.max_response_length();
+  const index_t np = static_cast<index_t>(problems.size());
+  const token_t eos = task.vocab().eos(), pad = task.vocab().pad();
+  res.counts.assign(static_cast<std::size_t>(np), {});
+  double ent_sum = 0, len_sum = 0;
+  index_t ent_n = 0, greedy_ok = 0, nseq_total = 0;
+  for (int pass = 0; pass < 2; ++pass) { // pass 0: n samples each; pass 1: greedy
+    const bool greedy = pass == 1;
+    const index_t n = greedy ? 1 : c.samples;
+    const index_t chunk = std::max<index_t>(1, 4096 / n); // problems per decode batch
+    for (index_t p0 = 0; p0 < np; p0 += chunk) {
+      const index_t pc = std::min(chunk, np - p0), B = pc * n;
+      auto cache = model.make_cache(B);
+      std::vector<token_t> feed(static_cast<std::size_t>(B));
+      std::vector<float> logits(static_cast<std::size_t>(B * V));
+      const rlvr::matrix_view<float> lv(logits.data(), B, V);
+      const index_t lp = static_cast<index_t>(problems[static_cast<std::size_t>(p0)].size());
+      for (index_t t = 0; t < lp; ++t) {
+        for (index_t i = 0; i < B; ++i) feed[static_cast<std::size_t>(i)] = problems[static_cast<std::size_t>(p0 + i / n)][static_cast<std::size_t>(t)];
+        model.decode(cache, rlvr::vector_view<const token_t>(feed), lv);
+      }
+      std::vector<std::vector<token_t>> resp(static_cast<std::size_t>(B));
+      std::vector<std::uint8_t> done(static_cast<std::size_t>(B), 0);
+      std::vector<double> ent(static_cast<std::size_t>(B));
+      const rlvr::sampling_config sc{.temperature = c.eval_temperature, .greedy = greedy, .top_p = c.top_p,
+                                     .policy_logprob = false};
+      for (index_t j = 0; j < R; ++j) {
+        const rlvr::stream_batch sb{.seed = stream_seed(seed, p_eval_sampling),
+                                    .first_subsequence = static_cast<std::uint64_t>(p0 * n),
+                                    .offset = static_cast<std::uint64_t>(j)};
+        const auto draws = rlvr::sample(be, rlvr::matrix_view<const float>(lv), sc, sb);
+        if (!greedy) rlvr::token_entropy(be, rlvr::matrix_view<const float>(lv), rlvr::vector_view<double>(ent), c.eval_temperature);
+        bool all = true;
+        for (index_t i = 0; i < B; ++i) {
+          token_t tok = pad;
+          if (!done[static_cast<std::size_t>(i)]) {
+            tok = static_cast<token_t>(draws[static_cast<std::size_t>(i)].token);
+            resp[static_cast<std::size_t>(i)].push_back(tok);
+            if (!greedy) {
+              ent_sum += ent[static_cast<std::size_t>(i)];
+              ++ent_n;
+            }
+            if (tok == eos) done[static_cast<std::size_t>(i)] = 1;
+          }
+          feed[static_cast<std::size_t>(i)] = tok;
+          all = all && done[static_cast<std::size_t>(i)];
+        }
+        if (all || j + 1 == R) break;
+        model.decode(cache, rlvr::vector_view<const token_t>(feed), lv);
+      }
+      for (index_t i = 0; i < B; ++i) {
+        const auto& prompt = problems[static_cast<std::size_t>(p0 + i / n)];
+        const bool ok = task.score(prompt, resp[static_cast<std::size_t>(i)]) > 0.0f;
+        if (greedy) greedy_ok += ok ? 1 : 0;
+        else {
+          auto& pc_ = res.counts[static_cast<std::size_t>(p0 + i / n)];
+          pc_.n += 1;
+          pc_.c += ok ? 1 : 0;
+          len_sum += static_cast<double>(resp[static_cast<std::size_t>(i)].size());
+          ++nseq_total;
+        }
+      }
+      if (prog && !greedy) prog->advance(static_cast<double>(pc));
+    }
+  }
+  res.entropy = ent_n ? ent_sum / static_cast<double>(ent_n) : 0.0;
+  res.greedy_accuracy = np ? static_cast<double>(greedy_ok) / static_cast<double>(np) : 0.0;
+  res.mean_length = nseq_total ? len_sum / static_cast<double>(nseq_total) : 0.0;
+  return res;
+}
+
+// ---- RL ---------------------------------------------------------------------------------------
+struct method_spec {
+  std::string name;   // key in results
+  std::string kind;   // psr | nsr | w_reinforce | ppo | grpo
+  double lambda = 0.1;
+  bool clip = true;
+  index_t mini_batches = 4;
+  index_t steps = 0;
+};
+
+template <class F> void with_objective(const method_spec& m, const config& c, F&& f) {
+  // "no clip": ρ is clipped only below 1e-6 and above 1e9, i.e. never in practice.
+  const rlvr::ppo_clip clip = m.clip ? rlvr::ppo_clip{.eps_low = c.clip, .eps_high = c.clip}
+                                     : rlvr::ppo_clip{.eps_low = 0.999999, .eps_high = 1e9};
+  const rlvr::entropy_bonus ent{.coef = c.entropy_coef};
+  if (m.kind == "psr") f(rlvr::make_objective(rlvr::sign_split{1.0, 0.0, rlvr::unused_side::drop}, clip, rlvr::token_mean{}, ent));
+  else if (m.kind == "nsr") f(rlvr::make_objective(rlvr::sign_split{0.0, -1.0, rlvr::unused_side::drop}, clip, rlvr::token_mean{}, ent));
+  else if (m.kind == "w_reinforce") f(rlvr::make_objective(rlvr::sign_split{m.lambda, -1.0, rlvr::unused_side::zero}, clip, rlvr::token_mean{}, ent));
+  else if (m.kind == "ppo") {
+    rlvr::ppo_config pc;
+    pc.advantage.kl_beta = c.kl_beta;
+    pc.clip = clip;
+    pc.entropy = ent;
+    f(rlvr::ppo(pc));
+  } else if (m.kind == "grpo") {
+    rlvr::grpo_config gc;
+    gc.kl.beta = c.kl_beta;
+    gc.clip = clip;
+    gc.entropy = ent;
+    f(rlvr::grpo(gc));
+  } else {
+    rlvr::fail<rlvr::config_error>("rlvr-study: unknown method '", m.kind, "' (psr, nsr, w_reinforce, ppo, grpo)");
+  }
+}
+
+inline rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, const rlvr::tasks::zp_walk& task,
+                                         const method_spec& m, const config& c, std::uint64_t seed,
+                                         std::vector<curve_row>& curves, progress& prog) {
+  rlvr::transformer_policy model = base;
+  rlvr::adamw opt({.lr = c.rl_lr, .weight_decay = c.weight_decay});
+  const rlvr::trainer_config tc{.group_size = c.group_size,
+                                .temperature = c.temperature,
+                                .max_response_tokens = task.max_response_length(),
+                                .eos = task.vocab().eos(),
+                                .pad = task.vocab().pad(),
+                                .mini_batches = m.mini_batches,
+                                .epochs = c.epochs,
+                                .max_grad_norm = c.grad_clip,
+                                .seed = stream_seed(seed, p_rl)};
+  const index_t steps = m.steps > 0 ? m.steps : c.rl_steps;
+  with_objective(m, c, [&](auto obj) {
+    rlvr::trainer tr(model, opt, rlvr::tasks::verifier{task}, obj, rlvr::eigen_backend{.threads = c.threads}, tc);
+    tr.on_step([&](const rlvr::step_metrics& sm) {
+      curves.push_back({m.name, seed, sm});
+      prog.advance(1.0);
+    });
+    for (index_t s = 0; s < steps; ++s) {
+      rlvr::philox_engine g(stream_seed(seed, p_train_prompts), static_cast<std::uint64_t>(s));
+      std::vector<std::vector<token_t>> prompts;
+      for (index_t i = 0; i < c.prompts_per_step; ++i) prompts.push_back(task.problem(g, rlvr::tasks::split::train));
+      tr.step(prompts);
+    }
+  });
+  return model;
+}
+
+inline std::vector<method_spec> main_methods(const config& c) {
+  std::vector<method_spec> v;
+  for (const auto& name : c.methods) v.push_back({name, name, c.lambda, true, c.mini_batches, 0});
+  return v;
+}
+inline std::string fmt_double(double x) {
+  std::ostringstream s;
+  s << x;
+  return s.str();
+}
+inline std::vector<method_spec> extra_methods(const config& c) {
+  std::vector<method_spec> v;
+  for (double l : c.lambda_sweep) v.push_back({"w_reinforce_l" + fmt_double(l), "w_reinforce", l, true, c.mini_batches, 0});
+  if (c.nsr_ablation) {
+    v.push_back({"nsr_noclip", "nsr", c.lambda, false, c.mini_batches, 0});
+    v.push_back({"nsr_1mb", "nsr", c.lambda, true, 1, 0});
+    v.push_back({"nsr_noclip_1mb", "nsr", c.lambda, false, 1, 0});
+  }
+  if (c.long_steps > 0) {
+    v.push_back({"nsr_long", "nsr", c.lambda, true, c.mini_batches, c.long_steps});
+    v.push_back({"w_reinforce_long", "w_reinforce", c.lambda, true, c.mini_batches, c.long_steps});
+  }
+  return v;
+}
+
+// ---- the whole study --------------------------------------------------------------------------
+inline results run(const config& c) {
+  const auto task = make_task(c);
+  const auto problems = eval_problems(task, c);
+  const auto mains = main_methods(c), extras = extra_methods(c);
+  const double ns = static_cast<double>(c.seeds.size());
+  double rl_units = 0;
+  for (const auto& m : mains) rl_units += static_cast<double>(m.steps > 0 ? m.steps : c.rl_steps);
+  for (const auto& m : extras) rl_units += static_cast<double>(m.steps > 0 ? m.steps : c.rl_steps);
+  // rough relative costs: one pretraining step ≈ 0.5 RL step; one problem's evaluation ≈ 0.25 RL step
+  const double np = static_cast<double>(problems.size());
+  const double models = 1.0 + static_cast<double>(mains.size() + extras.size());
+  progress prog(ns * (static_cast<double>(c.pretrain_steps) + rl_units + models * np), c.progress, c.tty);
+  results r;
+  r.methods.push_back("base");
+  for (const auto& m : mains) r.methods.push_back(m.name);
+  for (const auto& m : extras) r.extras.push_back(m.name);
+  for (std::uint64_t seed : c.seeds) {
+    prog.set_stage("seed " + std::to_string(seed) + ": pretraining the base model");
+    const rlvr::transformer_policy base = base_model(task, c, seed, prog);
+    prog.set_stage("seed " + std::to_string(seed) + ": evaluating base");
+    r.evals[{"base", seed}] = evaluate(base, task, problems, c, seed, &prog);
+    for (const auto* list : {&mains, &extras})
+      for (const auto& m : *list) {
+        prog.set_stage("seed " + std::to_string(seed) + ": RL " + m.name);
+        const auto model = train_rl(base, task, m, c, seed, r.curves, prog);
+        prog.set_stage("seed " + std::to_string(seed) + ": evaluating " + m.name);
+        r.evals[{m.name, seed}] = evaluate(model, task, problems, c, seed, &prog);
+      }
+  }
+  prog.finish();
+  r.seconds = prog.elapsed();
+  return r;
+}
+
+} // namespace study
