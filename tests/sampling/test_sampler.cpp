@@ -324,3 +324,23 @@ TEST_CASE("bad input raises rlvr errors naming the value", "[sampling][errors]")
   rlvr::matrix_view<const float> no_rows(z.data(), 0, 3);
   CHECK(rlvr::sample(cpu, no_rows, {}, {}).empty());
 }
+
+TEMPLATE_TEST_CASE("large-vocabulary top-p threshold inside a wide tie keeps the tied tokens together",
+                   "[sampling][chi2]", float, double) {
+  // 10 tokens at 2, 1200 tied at 0, the rest at -1: p = 0.5 puts the boundary inside the tie, so
+  // the whole tied group is kept (the search must stop refining a range of equal values).
+  const index_t V = 3000, N = 12000;
+  std::vector<double> z(static_cast<std::size_t>(V), -1.0);
+  for (std::size_t v = 0; v < 10; ++v) z[v * 7] = 2.0;
+  for (std::size_t v = 0; v < 1200; ++v) z[100 + v] = 0.0;
+  const sampling_config c{.temperature = 1.0, .top_p = 0.5};
+  const auto p = rlvr::test::reference_probs(z, c);
+  index_t kept = 0;
+  for (double x : p) kept += x > 0;
+  CHECK(kept == 1210);
+  const auto d = draw_many<TestType>(z, c, N, 4242);
+  const auto r = rlvr::test::chi2_test(histogram(d, z.size()), p, static_cast<double>(N));
+  CAPTURE(r.stat, r.df, r.critical);
+  CHECK(r.forbidden_hits == 0);
+  CHECK(r.accepted());
+}

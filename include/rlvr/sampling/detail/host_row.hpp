@@ -134,13 +134,14 @@ double exp_pass(const T* z, index_t n, T m, T inv, T* w, double* block, double& 
   return s;
 }
 
-// Copies the x in src[0..n) with lo ≤ float(x) < hi to dst (in order); returns how many. dst
-// must hold n + 16 elements (the AVX-512 path stores whole registers). Compress-in-register then
-// a full store: memory-destination compress is microcoded on some CPUs (AMD Zen 4).
-template <class T> index_t compact_range(const T* src, index_t n, float lo, float hi, T* dst) {
+// Copies the x in src[0..n) with lo ≤ B(x) < hi to dst (in order); returns how many. B is the
+// type the comparison is made in (T itself, or float to match `weight_bin`). dst must hold
+// n + 16 elements (the AVX-512 path stores whole registers): compress in a register, then a full
+// store — memory-destination compress is microcoded on some CPUs (AMD Zen 4).
+template <class B, class T> index_t compact_range(const T* src, index_t n, B lo, B hi, T* dst) {
   index_t k = 0, v = 0;
 #if defined(__AVX512F__)
-  if constexpr (std::is_same_v<T, float>) {
+  if constexpr (std::is_same_v<T, float> && std::is_same_v<B, float>) {
     const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
     for (; v + 16 <= n; v += 16) {
       const __m512 x = _mm512_loadu_ps(src + v);
@@ -153,7 +154,7 @@ template <class T> index_t compact_range(const T* src, index_t n, float lo, floa
 #endif
   for (; v < n; ++v) { // branch-free scalar compaction
     const T x = src[v];
-    const float f = static_cast<float>(x);
+    const B f = static_cast<B>(x);
     dst[k] = x;
     k += (f >= lo) & (f < hi);
   }
@@ -223,6 +224,62 @@ template <class T> T mass_threshold_sorted(const T* c, index_t len, double acc, 
   return len > 0 ? c[len - 1] : T(0);
 }
 
+// Top-p threshold alone, for large V, without a scatter histogram:
+//  1. every weight below t0 = (1 − p)·S/V is dropped (together they weigh < (1 − p)·S), so the
+//     weights ≥ t0 are compacted (AVX-512 register compress where available);
+//  2. the range [lo, hi) holding t_p is cut into 16 log-uniform slices; one vectorised pass sums
+//     the mass above each slice edge (compare + masked add, no scatter); the slice where the mass
+//     from the top reaches p·S is compacted and cut again, until ≤ 64 weights remain;
+//  3. those are sorted and scanned (ties together). Each level is O(size) and shrinks the
+//     range 16× (in log-weight), so the work is ~ one pass over the candidates.
+template <class T>
+T top_p_threshold(const T* w, index_t n, double top_p, double s_total, sample_workspace<T>& ws) {
+  using V = simd::vec<T>;
+  constexpr index_t W = simd::lanes<T>;
+  constexpr int slices = 16;
+  const double target = top_p * s_total;
+  const T t0 = static_cast<T>((1.0 - top_p) * s_total / static_cast<double>(n));
+  const auto need = static_cast<std::size_t>(n + 16);
+  if (ws.high.size() < need) ws.high.resize(need);
+  if (ws.cand.size() < need) ws.cand.resize(need);
+  T* cur = ws.high.data();
+  T* nxt = ws.cand.data();
+  index_t len = compact_range<T>(w, n, t0, std::numeric_limits<T>::infinity(), cur);
+  double lo = static_cast<double>(t0), hi = 2.0; // weights ≤ 1 < hi
+  double acc = 0.0;                              // mass of the weights ≥ hi
+  for (int level = 0; level < 12 && len > 64 && hi > lo * (1.0 + 1e-6); ++level) {
+    T edge[slices + 1];
+    const double ratio = hi / lo;
+    for (int j = 0; j <= slices; ++j) edge[j] = static_cast<T>(lo * std::pow(ratio, j / double(slices)));
+    V a[slices] = {};
+    index_t i = 0;
+    for (; i + W <= len; i += W) {
+      const V x = simd::load(cur + i);
+      for (int j = 0; j < slices; ++j) a[j] += x >= simd::broadcast(edge[j]) ? x : V{};
+    }
+    double m[slices + 1];
+    for (int j = 0; j < slices; ++j) m[j] = static_cast<double>(simd::hsum(a[j]));
+    m[slices] = 0.0;
+    for (; i < len; ++i)
+      for (int j = 0; j < slices; ++j) m[j] += cur[i] >= edge[j] ? static_cast<double>(cur[i]) : 0.0;
+    int js = 0; // the highest edge whose mass from the top still reaches the target
+    for (int j = slices - 1; j >= 0; --j)
+      if (acc + m[j] >= target) {
+        js = j;
+        break;
+      }
+    acc += m[js + 1];
+    const T elo = edge[js], ehi = edge[js + 1];
+    const index_t k = compact_range<T>(cur, len, elo, ehi, nxt);
+    std::swap(cur, nxt);
+    len = k;
+    lo = static_cast<double>(elo);
+    hi = static_cast<double>(ehi);
+  }
+  std::sort(cur, cur + len, std::greater<T>());
+  return mass_threshold_sorted(cur, len, acc, target);
+}
+
 // Thresholds t_k (top-k) and t_p (top-p) over the weights; both 0 when their filter is off.
 template <class T>
 void thresholds(const T* w, index_t n, const sampling_params& p, double s_total,
@@ -248,32 +305,21 @@ void thresholds(const T* w, index_t n, const sampling_params& p, double s_total,
     if (use_p) tp = mass_threshold_sorted(cand.data(), len, 0.0, p.top_p * mk);
     return;
   }
-  // Large V: histogram of (count, mass) per weight bin.
+  if (!use_k) {
+    tp = top_p_threshold(w, n, p.top_p, s_total, ws);
+    return;
+  }
+  // Large V with top-k: histogram of (count, mass) per weight bin.
   std::uint32_t* cnt = ws.cnt.data();
   double* mass = ws.mass.data();
   std::fill(cnt, cnt + weight_bins, 0u);
   std::fill(mass, mass + weight_bins, 0.0);
   const T* src = w; // the weights the bins were built from (all, or the compacted ones ≥ t0)
   index_t src_len = n;
-  if (use_k) {
-    for (index_t v = 0; v < n; ++v) {
-      const std::uint32_t b = weight_bin(w[v]);
-      cnt[b] += 1;
-      mass[b] += static_cast<double>(w[v]);
-    }
-  } else {
-    // Top-p only. Every weight below t0 = (1 − p)·S/V is dropped (together they weigh less than
-    // (1 − p)·S), so a branch-free compaction keeps the weights ≥ t0 and only those are binned
-    // (by mass; no counts needed) and searched.
-    const T t0 = static_cast<T>((1.0 - p.top_p) * s_total / static_cast<double>(n));
-    if (ws.high.size() < static_cast<std::size_t>(n + 16)) ws.high.resize(static_cast<std::size_t>(n + 16));
-    T* high = ws.high.data();
-    // float(x) ≥ float(t0) ⇔ x ≥ t0 up to float rounding of the bound, which only loosens it.
-    const float t0f = std::nextafter(static_cast<float>(t0), 0.0f);
-    const index_t k = compact_range(w, n, t0f, std::numeric_limits<float>::infinity(), high);
-    for (index_t i = 0; i < k; ++i) mass[weight_bin(high[i])] += static_cast<double>(high[i]);
-    src = high;
-    src_len = k;
+  for (index_t v = 0; v < n; ++v) {
+    const std::uint32_t b = weight_bin(w[v]);
+    cnt[b] += 1;
+    mass[b] += static_cast<double>(w[v]);
   }
   auto collect = [&](std::uint32_t bin) {
     cand.clear();
@@ -281,7 +327,7 @@ void thresholds(const T* w, index_t n, const sampling_params& p, double s_total,
     const float lo = std::bit_cast<float>(bin << 19);
     const float hi = std::bit_cast<float>((bin + 1) << 19);
     cand.resize(static_cast<std::size_t>(src_len + 16));
-    const index_t k = compact_range(src, src_len, lo, hi, cand.data());
+    const index_t k = compact_range<float>(src, src_len, lo, hi, cand.data());
     cand.resize(static_cast<std::size_t>(k));
     std::sort(cand.begin(), cand.end(), std::greater<T>());
   };
