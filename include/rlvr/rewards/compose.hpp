@@ -108,14 +108,14 @@ template <class... As, class B>
   return {std::tuple_cat(std::move(s.terms), std::tuple<weighted_reward<B>>(std::move(b)))};
 }
 
-namespace detail {
+namespace detail::rewards {
 //! A minimal Reward used to check the composite templates against the concept.
 struct reward_probe {
   double operator()(std::string_view, std::string_view, std::string_view) const { return 1.0; }
 };
-} // namespace detail
-static_assert(Reward<weighted_reward<detail::reward_probe>>);
-static_assert(Reward<reward_sum<detail::reward_probe, weighted_reward<detail::reward_probe>>>);
-static_assert(Reward<gated_reward<detail::reward_probe, detail::reward_probe>>);
+} // namespace detail::rewards
+static_assert(Reward<weighted_reward<detail::rewards::reward_probe>>);
+static_assert(Reward<reward_sum<detail::rewards::reward_probe, weighted_reward<detail::rewards::reward_probe>>>);
+static_assert(Reward<gated_reward<detail::rewards::reward_probe, detail::rewards::reward_probe>>);
 
 } // namespace rlvr

@@ -101,7 +101,7 @@ concept BatchReward = Reward<R> && requires(const std::remove_cvref_t<R>& r,
   r.score_batch(texts, texts, texts, out, threads);
 };
 
-namespace detail {
+namespace detail::rewards {
 //! Entry for response i out of n when `side` holds n, P | n, or 0 entries (see file comment).
 inline std::string_view broadcast_at(std::span<const std::string_view> side, std::size_t i,
                                      std::size_t n) noexcept {
@@ -116,7 +116,7 @@ inline void check_broadcast(std::span<const std::string_view> side, std::size_t 
                shape, "score_batch: ", what, " has ", side.size(), " entries for ", n,
                " responses (expected ", n, ", a divisor of ", n, ", or 0)");
 }
-} // namespace detail
+} // namespace detail::rewards
 
 //! Scores `responses[i]` into `out[i]` for i in [0, n), n = `responses.size()`, on at most
 //! `threads` threads (0 = all hardware threads, `rlvr::default_num_threads()`).
@@ -134,8 +134,8 @@ void score_batch(const R& reward, std::span<const std::string_view> prompts,
   const std::size_t n = responses.size();
   RLVR_EXPECTS(out.size() == n, shape, "score_batch: out has ", out.size(), " entries for ", n,
                " responses");
-  detail::check_broadcast(prompts, n, "prompts");
-  detail::check_broadcast(references, n, "references");
+  detail::rewards::check_broadcast(prompts, n, "prompts");
+  detail::rewards::check_broadcast(references, n, "references");
   if constexpr (BatchReward<R>) {
     reward.score_batch(prompts, responses, references, out, threads);
   } else {
@@ -145,8 +145,8 @@ void score_batch(const R& reward, std::span<const std::string_view> prompts,
         [&](index_t b, index_t e) {
           for (index_t k = b; k < e; ++k) {
             const auto i = static_cast<std::size_t>(k);
-            out[i] = static_cast<double>(reward(detail::broadcast_at(prompts, i, n), responses[i],
-                                                detail::broadcast_at(references, i, n)));
+            out[i] = static_cast<double>(reward(detail::rewards::broadcast_at(prompts, i, n), responses[i],
+                                                detail::rewards::broadcast_at(references, i, n)));
           }
         },
         8);

@@ -77,7 +77,7 @@ namespace rlvr {
   return true;
 }
 
-namespace detail {
+namespace detail::rewards {
 
 constexpr bool is_ascii_letter(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -158,29 +158,29 @@ constexpr std::optional<std::string_view> box_argument(std::string_view text, st
   return text.substr(i, e - i);
 }
 
-} // namespace detail
+} // namespace detail::rewards
 
 //! The argument of the last `\boxed`/`\fbox` in `text` (rules in the file comment), or
 //! `std::nullopt` when there is none or the last one is never closed. The view points into
 //! `text`. O(|text|).
 [[nodiscard]] constexpr std::optional<std::string_view> last_boxed(std::string_view text) noexcept {
   std::size_t len = 0;
-  detail::box_command_walker walk(text);
+  detail::rewards::box_command_walker walk(text);
   const std::size_t p = walk.next(len);
   if (p == std::string_view::npos) return std::nullopt;
-  return detail::box_argument(text, p, len);
+  return detail::rewards::box_argument(text, p, len);
 }
 
 //! Number of `\boxed`/`\fbox` commands in `text`, nested ones and unclosed ones included — the
 //! count the format reward uses ("exactly one box"). O(|text|).
 [[nodiscard]] constexpr std::size_t count_box_commands(std::string_view text) noexcept {
   std::size_t count = 0, len = 0;
-  detail::box_command_walker walk(text);
+  detail::rewards::box_command_walker walk(text);
   while (walk.next(len) != std::string_view::npos) ++count;
   return count;
 }
 
-namespace detail {
+namespace detail::rewards {
 //! Length of the number token (grammar in the file comment) starting at `i`, or 0.
 constexpr std::size_t number_token_length(std::string_view s, std::size_t i) noexcept {
   const std::size_t n = s.size(), start = i;
@@ -211,7 +211,7 @@ constexpr std::size_t number_token_length(std::string_view s, std::size_t i) noe
   }
   return i - start;
 }
-} // namespace detail
+} // namespace detail::rewards
 
 //! The last number token in `text` (grammar in the file comment), or nullopt. A sign counts only
 //! when it is not preceded by a letter or digit (`x-3` yields `3`, `= -3` yields `-3`).
@@ -222,9 +222,9 @@ constexpr std::size_t number_token_length(std::string_view s, std::size_t i) noe
   while (i < text.size()) {
     const char c = text[i];
     const bool sign_ok = (c == '+' || c == '-') &&
-                         (i == 0 || !(detail::is_digit(text[i - 1]) || detail::is_ascii_letter(text[i - 1])));
-    if (detail::is_digit(c) || sign_ok) {
-      const std::size_t len = detail::number_token_length(text, i);
+                         (i == 0 || !(detail::rewards::is_digit(text[i - 1]) || detail::rewards::is_ascii_letter(text[i - 1])));
+    if (detail::rewards::is_digit(c) || sign_ok) {
+      const std::size_t len = detail::rewards::number_token_length(text, i);
       if (len > 0) {
         last = text.substr(i, len);
         i += len;
@@ -245,8 +245,8 @@ constexpr std::size_t number_token_length(std::string_view s, std::size_t i) noe
   if (p == std::string_view::npos) return std::nullopt;
   std::size_t b = p + marker.size(), e = b;
   while (e < text.size() && text[e] != '\n') ++e;
-  while (b < e && detail::is_space(text[b])) ++b;
-  while (e > b && detail::is_space(text[e - 1])) --e;
+  while (b < e && detail::rewards::is_space(text[b])) ++b;
+  while (e > b && detail::rewards::is_space(text[e - 1])) --e;
   if (b == e) return std::nullopt;
   return text.substr(b, e - b);
 }
@@ -254,8 +254,8 @@ constexpr std::size_t number_token_length(std::string_view s, std::size_t i) noe
 //! `s` without leading and trailing ASCII whitespace.
 [[nodiscard]] constexpr std::string_view trim(std::string_view s) noexcept {
   std::size_t b = 0, e = s.size();
-  while (b < e && detail::is_space(s[b])) ++b;
-  while (e > b && detail::is_space(s[e - 1])) --e;
+  while (b < e && detail::rewards::is_space(s[b])) ++b;
+  while (e > b && detail::rewards::is_space(s[e - 1])) --e;
   return s.substr(b, e - b);
 }
 

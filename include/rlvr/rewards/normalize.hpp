@@ -67,7 +67,7 @@
 
 namespace rlvr {
 
-namespace detail {
+namespace detail::rewards {
 
 inline constexpr std::size_t npos = std::string_view::npos;
 
@@ -448,24 +448,24 @@ inline void shape_pass(std::string& s) {
   }
 }
 
-} // namespace detail
+} // namespace detail::rewards
 
 //! The canonical form of a MATH answer under rules 1–8 (file comment; docs/rewards.md).
 //! Examples: `\left( \dfrac{1}{2}, 3.50 \right)` → `(\frac{1}{2},3.5)`; `x = \frac12` →
 //! `\frac{1}{2}`; `90^\circ` → `90`; `\$1,000` → `1000`; `10\text{ cm}` → `10`.
 //! O(|answer|); accepts any bytes.
 [[nodiscard]] inline std::string normalize_math_answer(std::string_view answer) {
-  std::string s = detail::token_pass(detail::strip_units(answer));
-  s = detail::degrees_pass(s);
-  detail::equation_pass(s);
-  detail::thousands_pass(s);
-  s = detail::argument_pass(s);
-  s = detail::decimal_pass(s);
-  detail::shape_pass(s);
+  std::string s = detail::rewards::token_pass(detail::rewards::strip_units(answer));
+  s = detail::rewards::degrees_pass(s);
+  detail::rewards::equation_pass(s);
+  detail::rewards::thousands_pass(s);
+  s = detail::rewards::argument_pass(s);
+  s = detail::rewards::decimal_pass(s);
+  detail::rewards::shape_pass(s);
   return s;
 }
 
-namespace detail {
+namespace detail::rewards {
 
 //! Splits a normalised answer into its bracket pair and top-level comma-separated elements.
 struct tuple_parts {
@@ -516,20 +516,20 @@ inline bool atoms_equivalent(std::string_view a, std::string_view b) {
   return x->exact && y->exact ? numbers_close(*x, *y) : numbers_close(*x, *y, 0.0, 1e-9);
 }
 
-} // namespace detail
+} // namespace detail::rewards
 
 //! Equivalence of two answers that are already normalised (`normalize_math_answer`): rules
 //! (i)–(iii) of the file comment. O(|a| + |b|).
 [[nodiscard]] inline bool normalized_answers_equivalent(std::string_view a, std::string_view b) {
-  if (detail::atoms_equivalent(a, b)) return true;
+  if (detail::rewards::atoms_equivalent(a, b)) return true;
   if (a.empty() || b.empty()) return false;
-  const detail::tuple_parts ta = detail::split_tuple(a);
+  const detail::rewards::tuple_parts ta = detail::rewards::split_tuple(a);
   if (ta.elements.size() < 2) return false;
-  const detail::tuple_parts tb = detail::split_tuple(b);
+  const detail::rewards::tuple_parts tb = detail::rewards::split_tuple(b);
   if (ta.elements.size() != tb.elements.size() || ta.open != tb.open || ta.close != tb.close)
     return false;
   for (std::size_t i = 0; i < ta.elements.size(); ++i)
-    if (!detail::atoms_equivalent(ta.elements[i], tb.elements[i])) return false;
+    if (!detail::rewards::atoms_equivalent(ta.elements[i], tb.elements[i])) return false;
   return true;
 }
 

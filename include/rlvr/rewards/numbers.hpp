@@ -53,7 +53,7 @@ struct number_value {
   std::int64_t den = 1;   //!< denominator > 0, gcd(num, den) = 1; meaningful when `exact`
 };
 
-namespace detail {
+namespace detail::rewards {
 
 inline bool mul_i64(std::int64_t a, std::int64_t b, std::int64_t& out) noexcept {
   return !__builtin_mul_overflow(a, b, &out);
@@ -205,7 +205,7 @@ inline std::optional<number_value> divide(const number_value& a, const number_va
   return number_value{v, false, 0, 1};
 }
 
-} // namespace detail
+} // namespace detail::rewards
 
 //! Parses `text` as one number (forms in the file comment); nullopt when it is not exactly one
 //! finite number. Never throws for any input; O(|text|).
@@ -223,24 +223,24 @@ inline std::optional<number_value> divide(const number_value& a, const number_va
     std::size_t k = i + 5;
     if (k >= s.size() || s[k] != '{') return std::nullopt;
     ++k;
-    const auto a = detail::parse_signed_decimal(s, k);
+    const auto a = detail::rewards::parse_signed_decimal(s, k);
     if (!a || k + 1 >= s.size() || s[k] != '}' || s[k + 1] != '{') return std::nullopt;
     k += 2;
-    const auto b = detail::parse_signed_decimal(s, k);
+    const auto b = detail::rewards::parse_signed_decimal(s, k);
     if (!b || k + 1 != s.size() || s[k] != '}') return std::nullopt;
-    auto q = detail::divide(*a, *b);
+    auto q = detail::rewards::divide(*a, *b);
     if (q && negative) q->value = -q->value, q->num = -q->num;
     return q;
   }
   std::size_t k = 0;
-  const auto a = detail::parse_signed_decimal(s, k);
+  const auto a = detail::rewards::parse_signed_decimal(s, k);
   if (!a) return std::nullopt;
   if (k == s.size()) return a;
   if (s[k] != '/') return std::nullopt;
   ++k;
-  const auto b = detail::parse_signed_decimal(s, k);
+  const auto b = detail::rewards::parse_signed_decimal(s, k);
   if (!b || k != s.size()) return std::nullopt;
-  return detail::divide(*a, *b);
+  return detail::rewards::divide(*a, *b);
 }
 
 //! True when `a` and `b` are the same exact rational, or |a − b| ≤ max(abs_tol, rel_tol ·

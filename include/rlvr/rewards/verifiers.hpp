@@ -74,7 +74,7 @@ enum class answer_source { whole, last_boxed, boxed_or_whole, last_number, boxed
   return t;
 }
 
-namespace detail {
+namespace detail::rewards {
 //! At most 80 bytes of `s` for an error message, with an ellipsis when cut.
 inline std::string excerpt(std::string_view s) {
   if (s.size() <= 80) return std::string(s);
@@ -99,7 +99,7 @@ inline bool ascii_iequal(char a, char b) noexcept {
   auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
   return lower(a) == lower(b);
 }
-} // namespace detail
+} // namespace detail::rewards
 
 //! Exact string match: `correct` iff the extracted answer equals the trimmed reference, byte for
 //! byte — or ASCII-case-insensitively with `ignore_case`, or ignoring every ASCII whitespace
@@ -121,8 +121,8 @@ struct exact_match {
   //! reference, `rlvr::config_error` for non-finite reward values.
   double operator()(std::string_view /*prompt*/, std::string_view response,
                     std::string_view reference) const {
-    detail::check_reward_values("exact_match", correct, incorrect);
-    const std::string_view ref = detail::checked_reference("exact_match", reference);
+    detail::rewards::check_reward_values("exact_match", correct, incorrect);
+    const std::string_view ref = detail::rewards::checked_reference("exact_match", reference);
     const auto ans = extract_answer(response, source, marker);
     if (!ans || !is_valid_utf8(*ans)) return incorrect;
     return equal(*ans, ref) ? correct : incorrect;
@@ -133,11 +133,11 @@ private:
     std::size_t i = 0, j = 0;
     for (;;) {
       if (ignore_whitespace) {
-        while (i < a.size() && detail::is_space(a[i])) ++i;
-        while (j < b.size() && detail::is_space(b[j])) ++j;
+        while (i < a.size() && detail::rewards::is_space(a[i])) ++i;
+        while (j < b.size() && detail::rewards::is_space(b[j])) ++j;
       }
       if (i == a.size() || j == b.size()) return i == a.size() && j == b.size();
-      if (ignore_case ? !detail::ascii_iequal(a[i], b[j]) : a[i] != b[j]) return false;
+      if (ignore_case ? !detail::rewards::ascii_iequal(a[i], b[j]) : a[i] != b[j]) return false;
       ++i, ++j;
     }
   }
@@ -165,15 +165,15 @@ struct numeric_match {
   //! UTF-8 or not a number; `rlvr::config_error` for bad tolerances or reward values.
   double operator()(std::string_view /*prompt*/, std::string_view response,
                     std::string_view reference) const {
-    detail::check_reward_values("numeric_match", correct, incorrect);
+    detail::rewards::check_reward_values("numeric_match", correct, incorrect);
     RLVR_EXPECTS(abs_tol >= 0.0 && std::isfinite(abs_tol), config, "numeric_match: abs_tol = ",
                  abs_tol, " must be finite and >= 0");
     RLVR_EXPECTS(rel_tol >= 0.0 && std::isfinite(rel_tol), config, "numeric_match: rel_tol = ",
                  rel_tol, " must be finite and >= 0");
-    const std::string_view ref = detail::checked_reference("numeric_match", reference);
+    const std::string_view ref = detail::rewards::checked_reference("numeric_match", reference);
     const auto want = parse_number(normalize_math_answer(ref));
     RLVR_EXPECTS(want.has_value(), parse, "numeric_match: the reference answer '",
-                 detail::excerpt(ref), "' is not a number");
+                 detail::rewards::excerpt(ref), "' is not a number");
     const auto ans = extract_answer(response, source, marker);
     if (!ans || !is_valid_utf8(*ans)) return incorrect;
     const auto got = parse_number(normalize_math_answer(*ans));
@@ -198,7 +198,7 @@ struct math_verifier {
   //! reference (or a reference solution whose last box is empty or never closed).
   double operator()(std::string_view /*prompt*/, std::string_view response,
                     std::string_view reference) const {
-    detail::check_reward_values("math_verifier", correct, incorrect);
+    detail::rewards::check_reward_values("math_verifier", correct, incorrect);
     const std::string_view ref = reference_answer(reference);
     const auto ans = last_boxed(response);
     if (!ans || !is_valid_utf8(*ans)) return incorrect;
@@ -213,7 +213,7 @@ struct math_verifier {
                    std::span<const std::string_view> responses,
                    std::span<const std::string_view> references, std::span<double> out,
                    int threads) const {
-    detail::check_reward_values("math_verifier", correct, incorrect);
+    detail::rewards::check_reward_values("math_verifier", correct, incorrect);
     const std::size_t n = responses.size();
     if (n == 0) return;
     std::vector<std::string> refs(references.empty() ? 1 : references.size());
@@ -245,11 +245,11 @@ struct math_verifier {
   //! The answer inside a reference: its last box if it has a box command, else all of it.
   //! Throws `rlvr::parse_error` when that is empty or not UTF-8.
   static std::string_view reference_answer(std::string_view reference) {
-    const std::string_view r = detail::checked_reference("math_verifier", reference);
+    const std::string_view r = detail::rewards::checked_reference("math_verifier", reference);
     if (count_box_commands(r) == 0) return r;
     const auto boxed = last_boxed(r);
     RLVR_EXPECTS(boxed.has_value() && !trim(*boxed).empty(), parse,
-                 "math_verifier: the reference solution '", detail::excerpt(r),
+                 "math_verifier: the reference solution '", detail::rewards::excerpt(r),
                  "' has a \\boxed command but its last box is empty or never closed");
     return trim(*boxed);
   }
@@ -267,7 +267,7 @@ struct boxed_format {
   //! O(|response|); throws `rlvr::config_error` only for non-finite `pass`/`fail`.
   double operator()(std::string_view /*prompt*/, std::string_view response,
                     std::string_view /*reference*/) const {
-    detail::check_reward_values("boxed_format", pass, fail);
+    detail::rewards::check_reward_values("boxed_format", pass, fail);
     if (count_box_commands(response) != 1) return fail;
     const auto a = last_boxed(response);
     return a && !trim(*a).empty() && is_valid_utf8(*a) ? pass : fail;
