@@ -49,12 +49,7 @@
 
 #include "rlvr/config.hpp"
 #include "rlvr/error.hpp"
-// WORKAROUND (reported to the lead): rlvr/loss.hpp's `template <class T> struct token_batch` and
-// rlvr/policy/concepts.hpp's `struct token_batch` collide in one translation unit. Until one is
-// renamed, the trainer includes loss.hpp with its batch type renamed to `loss_token_batch`.
-#define token_batch loss_token_batch
 #include "rlvr/loss.hpp"
-#undef token_batch
 #include "rlvr/optim/clip.hpp"
 #include "rlvr/optim/concepts.hpp"
 #include "rlvr/optim/state_dict.hpp"
