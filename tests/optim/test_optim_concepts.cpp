@@ -15,7 +15,7 @@ static_assert(!StatefulOptimizer<mock_stateless_optimizer>);
 static_assert(ParameterUpdater<mock_stateless_optimizer> && LearningRateControl<mock_stateless_optimizer>);
 
 struct no_opt_in : mock_optimizer {
-  static constexpr bool is_optimizer = false;
+  [[maybe_unused]] static constexpr bool is_optimizer = false;
 };
 static_assert(!Optimizer<no_opt_in> && StatefulOptimizer<no_opt_in>);
 

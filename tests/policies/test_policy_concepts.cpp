@@ -18,13 +18,13 @@ static_assert(!IncrementalDecoder<rlvr::test::mock_no_decode>);
 static_assert(LogitsForward<rlvr::test::mock_no_decode>);
 
 struct no_opt_in : mock_policy {
-  static constexpr bool is_policy = false;
+  [[maybe_unused]] static constexpr bool is_policy = false;
 };
 static_assert(!Policy<no_opt_in>);
 static_assert(PolicyShape<no_opt_in> && IncrementalDecoder<no_opt_in>);
 
 struct opt_in_by_trait : mock_policy {
-  static constexpr bool is_policy = false;
+  [[maybe_unused]] static constexpr bool is_policy = false;
 };
 } // namespace
 template <> inline constexpr bool rlvr::enable_policy<opt_in_by_trait> = true;

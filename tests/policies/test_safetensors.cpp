@@ -62,7 +62,6 @@ void expect_corrupt(const std::vector<std::byte>& file, const std::string& needl
 TEST_CASE("safetensors: every dtype and the metadata round-trip bit for bit", "[policies][io]") {
   const state_dict d = sample_dict();
   const auto file = rlvr::io::to_safetensors(d);
-  CHECK((file.size() - 8 - 0) % 1 == 0);
   std::uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(file[static_cast<std::size_t>(i)]) << (8 * i);
   CHECK(n % 8 == 0); // header padded like the reference implementation
@@ -117,8 +116,6 @@ TEST_CASE("safetensors: corrupt and truncated files raise io_error naming the pr
     expect_corrupt(f, "exceeds");
   }
   SECTION("header length past the end by one") {
-    std::uint64_t n = 0;
-    for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(good[static_cast<std::size_t>(i)]) << (8 * i);
     const auto f = image(std::string(reinterpret_cast<const char*>(good.data() + 8), 10), {}, 11);
     expect_corrupt(f, "truncated");
   }

@@ -140,10 +140,14 @@ inline state_dict from_safetensors(std::span<const std::byte> file, std::string_
   };
   std::vector<pending> items;
   state_dict out;
-  for (const auto& [name, v] : root.object) {
+  for (std::size_t entry = 0; entry < root.keys.size(); ++entry) {
+    const std::string& name = root.keys[entry];
+    const detail::json_value& v = root.array[entry];
     if (name == "__metadata__") {
       RLVR_EXPECTS(v.k == detail::json_value::kind::object, io, what, ": corrupt header: __metadata__ is not an object");
-      for (const auto& [k, mv] : v.object) {
+      for (std::size_t m = 0; m < v.keys.size(); ++m) {
+        const std::string& k = v.keys[m];
+        const detail::json_value& mv = v.array[m];
         RLVR_EXPECTS(mv.k == detail::json_value::kind::string, io, what, ": corrupt header: metadata '", k,
                      "' is not a string");
         RLVR_EXPECTS(out.find_meta(k) == nullptr, io, what, ": corrupt header: duplicate metadata key '", k, "'");

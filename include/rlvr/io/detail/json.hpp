@@ -18,12 +18,12 @@ struct json_value {
   kind k = kind::null;
   bool boolean = false;
   std::string text; // string contents, or the number's literal text
-  std::vector<json_value> array;
-  std::vector<std::pair<std::string, json_value>> object;
+  std::vector<json_value> array;    // array elements, or an object's values
+  std::vector<std::string> keys;    // an object's keys (keys[i] names array[i]), in file order
 
   [[nodiscard]] const json_value* find(std::string_view key) const {
-    for (auto& [kk, v] : object)
-      if (kk == key) return &v;
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      if (keys[i] == key) return &array[i];
     return nullptr;
   }
 };
@@ -77,7 +77,8 @@ private:
         if (peek() != '"') error("expected a string key");
         std::string key = string();
         expect(':');
-        v.object.emplace_back(std::move(key), value(depth + 1));
+        v.keys.push_back(std::move(key));
+        v.array.push_back(value(depth + 1));
         const char d = peek();
         ++i_;
         if (d == '}') break;
