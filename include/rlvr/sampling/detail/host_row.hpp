@@ -291,14 +291,19 @@ void thresholds(const T* w, index_t n, const sampling_params& p, double s_total,
   if (!use_k && !use_p) return;
   auto& cand = ws.cand;
   if (n <= sample_small_vocab) {
-    cand.assign(w, w + n);
+    // One sort of the row; with top-p alone, only of the weights ≥ t0 = (1 − p)·S/V (the rest
+    // weigh < (1 − p)·S together and are always dropped).
+    const T t0 = use_k ? T(0) : static_cast<T>((1.0 - p.top_p) * s_total / static_cast<double>(n));
+    cand.resize(static_cast<std::size_t>(n + 16));
+    const index_t m = compact_range<T>(w, n, t0, std::numeric_limits<T>::infinity(), cand.data());
+    cand.resize(static_cast<std::size_t>(m));
     std::sort(cand.begin(), cand.end(), std::greater<T>());
-    index_t len = n;
+    index_t len = m;
     double mk = s_total;
     if (use_k) {
       tk = cand[static_cast<std::size_t>(p.top_k - 1)];
       len = p.top_k;
-      while (len < n && cand[static_cast<std::size_t>(len)] == tk) ++len;
+      while (len < m && cand[static_cast<std::size_t>(len)] == tk) ++len;
       mk = 0.0;
       for (index_t i = 0; i < len; ++i) mk += static_cast<double>(cand[static_cast<std::size_t>(i)]);
     }
