@@ -344,3 +344,16 @@ TEMPLATE_TEST_CASE("large-vocabulary top-p threshold inside a wide tie keeps the
   CHECK(r.forbidden_hits == 0);
   CHECK(r.accepted());
 }
+
+TEST_CASE("min_p = 1 keeps exactly the maximal tokens and top_p = 1 is no filter", "[sampling]") {
+  const std::vector<double> z = {1.0, 3.0, 2.0, 3.0, -1.0};
+  const auto d = draw_many<float>(z, {.min_p = 1.0}, 4000, 21);
+  const auto h = histogram(d, z.size());
+  CHECK(h[1] + h[3] == 4000);
+  CHECK(h[1] > 1800);
+  CHECK(h[3] > 1800);
+  for (const auto& x : d) CHECK(x.logprob == Approx(std::log(0.5)).margin(1e-6));
+  const auto all = draw_many<double>(z, {.top_p = 1.0}, 3000, 22);
+  const auto free = draw_many<double>(z, {}, 3000, 22);
+  for (std::size_t i = 0; i < all.size(); ++i) REQUIRE(all[i].token == free[i].token);
+}
