@@ -19,16 +19,6 @@
 # framework. What it checks: tests/conformance/conformance.hpp and docs/backends.md.
 include_guard(GLOBAL)
 
-# Where the suite's sources are: the source tree (cmake/ next to tests/), or an installed copy
-# (share/rlvr/cmake/conformance/ next to this file).
-if(EXISTS "${CMAKE_CURRENT_LIST_DIR}/../tests/conformance/conformance.hpp")
-  get_filename_component(RLVR_CONFORMANCE_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../tests" ABSOLUTE)
-elseif(EXISTS "${CMAKE_CURRENT_LIST_DIR}/conformance/conformance.hpp")
-  set(RLVR_CONFORMANCE_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}")
-else()
-  set(RLVR_CONFORMANCE_INCLUDE_DIR "")
-endif()
-
 function(rlvr_add_backend_conformance)
   cmake_parse_arguments(C "CUDA" "NAME;BACKEND;HEADER;INIT" "LINK;LABELS;INCLUDE_DIRS;PRELUDE" ${ARGN})
   foreach(req NAME BACKEND HEADER)
@@ -36,9 +26,15 @@ function(rlvr_add_backend_conformance)
       message(FATAL_ERROR "rlvr_add_backend_conformance: ${req} is required")
     endif()
   endforeach()
-  if(NOT RLVR_CONFORMANCE_INCLUDE_DIR)
-    message(FATAL_ERROR "rlvr_add_backend_conformance: the conformance suite's sources were not found next to "
-                        "${CMAKE_CURRENT_FUNCTION_LIST_DIR}")
+  # Where the suite's sources are: the source tree (cmake/ next to tests/), or an installed copy
+  # (share/rlvr/cmake/conformance/ next to this file).
+  set(here "${CMAKE_CURRENT_FUNCTION_LIST_DIR}")
+  if(EXISTS "${here}/../tests/conformance/conformance.hpp")
+    get_filename_component(suite_dir "${here}/../tests" ABSOLUTE)
+  elseif(EXISTS "${here}/conformance/conformance.hpp")
+    set(suite_dir "${here}")
+  else()
+    message(FATAL_ERROR "rlvr_add_backend_conformance: the conformance suite's sources were not found next to ${here}")
   endif()
   if(NOT C_NAME MATCHES "^[A-Za-z0-9_]+$")
     message(FATAL_ERROR "rlvr_add_backend_conformance: NAME '${C_NAME}' must be letters, digits and _")
@@ -69,7 +65,7 @@ int main(int argc, char** argv) {
   set(target rlvr_conformance_${C_NAME})
   add_executable(${target} "${src}")
   target_link_libraries(${target} PRIVATE rlvr::rlvr ${C_LINK})
-  target_include_directories(${target} PRIVATE "${RLVR_CONFORMANCE_INCLUDE_DIR}" ${C_INCLUDE_DIRS})
+  target_include_directories(${target} PRIVATE "${suite_dir}" ${C_INCLUDE_DIRS})
   target_compile_features(${target} PRIVATE cxx_std_20)
   if(C_CUDA)
     # -std=c++20 spelled out: CMake 3.25 does not know nvcc 13's language levels.

@@ -20,7 +20,9 @@
 //! ## Traffic
 //! Pass 1 reads the row once and keeps the running maximum m, s = Σ e^{z−m} and
 //! t = Σ e^{z−m}(z − m) per thread (t relative to the running maximum, so H = log s − t/s has
-//! no cancellation even for logits of magnitude 1e4); a block reduction merges them. Pass 2
+//! no cancellation even for logits of magnitude 1e4); a block reduction merges them. Pass 2 takes
+//! log p_v = (x_v − m) − log s, never x_v − lse: at |x| ~ 1e4 a float lse carries an absolute
+//! error of ~1e-3 that this split avoids. Pass 2
 //! reads the row again and writes the gradient: two reads and one write of the logits, the
 //! compulsory traffic when a row (600 KB at V = 151936) does not fit in shared memory.
 //!
@@ -152,31 +154,36 @@ __device__ inline void for_each_in_row(const T* row, index_t n, float scale, Vec
   for (index_t j = head + body * K + threadIdx.x; j < n; j += Threads) one(to_float(row[j]) * scale, j);
 }
 
-//! Reduces the per-thread states of a block and broadcasts (lse, H).
+//! Per-row results of the read pass, split as lse = m + log_s so that log p_v = (x_v − m) − log_s
+//! keeps full float precision for logits of magnitude 1e4 (a float lse alone is off by ~1e-3
+//! there). A bad row (NaN or +inf entry, or every entry −inf) has lse = entropy = NaN.
+struct row_summary {
+  float m, log_s, lse, entropy;
+  __device__ bool bad() const { return lse != lse; }
+  __device__ float log_p(float x) const { return (x - m) - log_s; }
+};
+
+//! Reduces the per-thread states of a block and broadcasts the row's summary.
 template <int Threads> struct row_stats_reducer {
   using reduce_t = cub::BlockReduce<lse_part, Threads>;
   struct storage {
     typename reduce_t::TempStorage reduce;
-    float lse;
-    float entropy;
+    row_summary out;
   };
-  __device__ static void run(storage& sm, lse_part st, float& lse, float& entropy) {
+  __device__ static row_summary run(storage& sm, lse_part st) {
     const lse_part all = reduce_t(sm.reduce).Reduce(st, lse_merge_op{});
     if (threadIdx.x == 0) {
-      const float lse_v = all.m + logf(all.s);
-      if (!(all.s > 0.0f) || !isfinite(lse_v)) { // NaN / +inf entry, or every entry −inf
-        sm.lse = NAN;
-        sm.entropy = NAN;
+      const float log_s = logf(all.s);
+      const float lse_v = all.m + log_s;
+      if (!(all.s > 0.0f) || !isfinite(lse_v)) {
+        sm.out = row_summary{all.m, log_s, NAN, NAN};
       } else {
-        const float logs = logf(all.s);
-        const float h = logs - all.t / all.s;
-        sm.lse = lse_v;
-        sm.entropy = h > 0.0f ? h : 0.0f;
+        const float h = log_s - all.t / all.s;
+        sm.out = row_summary{all.m, log_s, lse_v, h > 0.0f ? h : 0.0f};
       }
     }
     __syncthreads();
-    lse = sm.lse;
-    entropy = sm.entropy;
+    return sm.out;
   }
 };
 
@@ -209,23 +216,23 @@ __global__ void __launch_bounds__(Policy::fused_loss.block_threads, Policy::fuse
     for (index_t v = threadIdx.x; v < n; v += Threads) grow[v] = from_float<G>(0.0f);
     return;
   }
-  float lse, entropy;
-  reducer::run(sm, row_state<Threads>(row, n, inv_tau), lse, entropy);
+  const row_summary rs = reducer::run(sm, row_state<Threads>(row, n, inv_tau));
   const index_t y = static_cast<index_t>(targets[i]);
   if (threadIdx.x == 0) {
-    const float logp = lse == lse ? to_float(row[y]) * inv_tau - lse : NAN;
-    shared_coeffs = ep(i, row_stats<float>{lse, entropy, logp});
+    const float logp = rs.bad() ? NAN : rs.log_p(to_float(row[y]) * inv_tau);
+    shared_coeffs = ep(i, row_stats<float>{rs.lse, rs.entropy, logp});
   }
   __syncthreads();
-  if (lse != lse) { // bad row: zero gradient (the epilogue has recorded it)
+  if (rs.bad()) { // bad row: zero gradient (the epilogue has recorded it)
     for (index_t v = threadIdx.x; v < n; v += Threads) grow[v] = from_float<G>(0.0f);
     return;
   }
   // ∂L/∂x_v = (1/τ)[dlogp·(1[v=y] − p_v) − dentropy·p_v(log p_v + H)]
   const float g_lp = shared_coeffs.dlogp * inv_tau;
   const float g_h = shared_coeffs.dentropy * inv_tau;
+  const float entropy = rs.entropy;
   auto grad_of = [&](float z, index_t v) {
-    const float lp = z - lse;
+    const float lp = rs.log_p(z);
     const float p = __expf(lp);
     float g = z == -INFINITY ? 0.0f : -p * (g_lp + g_h * (lp + entropy));
     if (v == y) g += g_lp;
@@ -266,11 +273,10 @@ __global__ void __launch_bounds__(Policy::fused_loss.block_threads, Policy::fuse
   __shared__ typename reducer::storage sm;
   const index_t i = blockIdx.x;
   const T* row = logits.ptr + i * logits.stride;
-  float lse, entropy;
-  reducer::run(sm, row_state<Threads>(row, logits.n_cols, inv_tau), lse, entropy);
+  const row_summary rs = reducer::run(sm, row_state<Threads>(row, logits.n_cols, inv_tau));
   if (threadIdx.x == 0) {
-    if (log_pi && targets) log_pi[i] = lse == lse ? to_float(row[static_cast<index_t>(targets[i])]) * inv_tau - lse : NAN;
-    if (entropy_out) entropy_out[i] = entropy;
+    if (log_pi && targets) log_pi[i] = rs.bad() ? NAN : rs.log_p(to_float(row[static_cast<index_t>(targets[i])]) * inv_tau);
+    if (entropy_out) entropy_out[i] = rs.entropy;
   }
 }
 
