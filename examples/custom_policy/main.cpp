@@ -8,11 +8,12 @@
 //   zero_grad(), parameters()               a span of rlvr::parameter_ref
 //   cache_type, make_cache(n), decode(cache, tokens [n], logits [n, V]) const
 //
-// The program checks its gradient against a finite difference, then lowers the probability of
+// The program checks its gradient against a finite difference and with rlvr::check_policy, then lowers the probability of
 // an "incorrect" continuation with NSR steps (rlvr-math §6) and AdamW; it exits non-zero if
 // anything is off.
 #include <rlvr/optim/adam.hpp>
 #include <rlvr/policy/concepts.hpp>
+#include <rlvr/policy/conformance.hpp>
 
 #include <array>
 #include <cmath>
@@ -129,6 +130,14 @@ int main() {
   const double fd = (up - down) / (2 * h); // ℓ = +log π for A = −1
   std::printf("gradient check: backward %.6f, finite difference %.6f\n", analytic, fd);
   if (std::abs(analytic - fd) > 1e-3) return 1;
+
+  // … and rlvr's conformance checks: decode vs forward, backward vs finite differences on
+  // sampled elements of every parameter, gradient accumulation
+  const std::vector<rlvr::token_t> probe_tokens{0, 3, 1, 4, 4, 2};
+  const auto report = rlvr::check_policy(pol, {{probe_tokens.data(), 2, T}, {}});
+  std::printf("check_policy: decode error %.2e, gradient error %.2e, accumulation error %.2e -> %s\n",
+              report.decode_error, report.gradient_error, report.accumulate_error, report.ok() ? "ok" : "FAILED");
+  if (!report.ok()) return 1;
 
   // 2. NSR with AdamW lowers the incorrect response's probability
   rlvr::adamw opt({.lr = 0.05, .weight_decay = 0.0});
