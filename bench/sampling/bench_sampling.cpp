@@ -7,6 +7,7 @@
 //   rlvr_temperature    rlvr::sample, τ = 1 (the rollout path)
 //   rlvr_top_p          rlvr::sample, τ = 0.6, top-p 0.95, with the policy log-prob (2 exps/logit)
 //   rlvr_top_p_nopolicy the same without the policy log-prob (evaluation sampling)
+//   rlvr_top_k50        rlvr::sample, τ = 0.6, top-k 50, no policy log-prob (histogram path)
 //   sort_top_p          the sort-based idiom in C++: softmax, std::sort of (prob, id), cumsum,
 //                       cut at p, inverse CDF over the kept prefix
 //   rlvr_small_vocab    the study's case: 256 rows × V = 40, τ = 0.6, top-p 0.95
@@ -83,6 +84,7 @@ void rlvr_top_p(benchmark::State& st) { run_rlvr(st, {.temperature = 0.6, .top_p
 void rlvr_top_p_nopolicy(benchmark::State& st) {
   run_rlvr(st, {.temperature = 0.6, .top_p = 0.95, .policy_logprob = false}, 64, 1);
 }
+void rlvr_top_k50(benchmark::State& st) { run_rlvr(st, {.temperature = 0.6, .top_k = 50, .policy_logprob = false}, 64, 1); }
 void rlvr_top_p_threads2(benchmark::State& st) { run_rlvr(st, {.temperature = 0.6, .top_p = 0.95}, 64, 2); }
 void rlvr_small_vocab(benchmark::State& st) { run_rlvr(st, {.temperature = 0.6, .top_p = 0.95}, 256, 1); }
 void rlvr_small_vocab_t1(benchmark::State& st) { run_rlvr(st, {.temperature = 1.0}, 256, 1); }
@@ -126,6 +128,7 @@ BENCHMARK(softmax_pass)->Arg(32000)->Arg(151936)->Unit(benchmark::kMillisecond);
 BENCHMARK(rlvr_temperature)->Arg(32000)->Arg(151936)->Unit(benchmark::kMillisecond);
 BENCHMARK(rlvr_top_p)->Arg(32000)->Arg(151936)->Unit(benchmark::kMillisecond);
 BENCHMARK(rlvr_top_p_nopolicy)->Arg(32000)->Arg(151936)->Unit(benchmark::kMillisecond);
+BENCHMARK(rlvr_top_k50)->Arg(32000)->Arg(151936)->Unit(benchmark::kMillisecond);
 BENCHMARK(rlvr_top_p_threads2)->Arg(151936)->Unit(benchmark::kMillisecond);
 BENCHMARK(sort_top_p)->Arg(32000)->Arg(151936)->Unit(benchmark::kMillisecond);
 BENCHMARK(rlvr_small_vocab)->Arg(40)->Unit(benchmark::kMicrosecond);

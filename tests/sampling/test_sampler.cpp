@@ -90,6 +90,9 @@ TEMPLATE_TEST_CASE("large-vocabulary threshold search draws the filtered distrib
       {.temperature = 0.8, .top_k = 400, .top_p = 0.7},
       {.temperature = 1.0, .top_p = 0.5, .min_p = 0.001},
       {.temperature = 1.0},
+      {.temperature = 1.0, .top_k = 20},                   // sampled-bound path (k ≤ V/64)
+      {.temperature = 0.8, .top_k = 30, .top_p = 0.6},
+      {.temperature = 1.0, .top_k = 2},                    // tie of three at the top: 3 kept
   };
   int idx = 0;
   for (const auto& c : cs) {
@@ -356,4 +359,22 @@ TEST_CASE("min_p = 1 keeps exactly the maximal tokens and top_p = 1 is no filter
   const auto all = draw_many<double>(z, {.top_p = 1.0}, 3000, 22);
   const auto free = draw_many<double>(z, {}, 3000, 22);
   for (std::size_t i = 0; i < all.size(); ++i) REQUIRE(all[i].token == free[i].token);
+}
+
+TEMPLATE_TEST_CASE("top-k falls back to the histogram when the sampled bound is too high",
+                   "[sampling][chi2]", float, double) {
+  // Only the strided sample positions (every 4th of 4096) are large, so the bound from the sample
+  // admits fewer than k = 60 weights and the exact histogram path must take over.
+  const index_t V = 4096, N = 12000;
+  auto z = normal_logits(V, 1.0, 31);
+  for (index_t v = 0; v < V; ++v)
+    if (v % 4 != 0) z[static_cast<std::size_t>(v)] -= 12.0;
+  for (const sampling_config& c : {sampling_config{.top_k = 60}, sampling_config{.temperature = 0.7, .top_k = 64, .top_p = 0.8}}) {
+    const auto p = rlvr::test::reference_probs(z, c);
+    const auto d = draw_many<TestType>(z, c, N, 17);
+    const auto r = rlvr::test::chi2_test(histogram(d, z.size()), p, static_cast<double>(N));
+    CAPTURE(r.stat, r.df, r.critical);
+    CHECK(r.forbidden_hits == 0);
+    CHECK(r.accepted());
+  }
 }

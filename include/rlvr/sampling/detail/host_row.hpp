@@ -39,6 +39,7 @@ template <class T> struct sample_workspace {
   std::vector<double> block;
   std::vector<T> cand;
   std::vector<T> high;
+  std::vector<T> sample;
   std::vector<std::uint32_t> cnt = std::vector<std::uint32_t>(weight_bins);
   std::vector<double> mass = std::vector<double>(weight_bins);
 
@@ -313,6 +314,36 @@ void thresholds(const T* w, index_t n, const sampling_params& p, double s_total,
   if (!use_k) {
     tp = top_p_threshold(w, n, p.top_p, s_total, ws);
     return;
+  }
+  // Large V, small k: a bound from a strided sample of 1024 weights. b = the sample's r-th
+  // largest with r ≈ 2k·1024/V + 3, so ~2k + 3V/1024 weights are expected ≥ b; they are
+  // compacted in one vectorised pass and, if at least k of them are (almost always), t_k and the
+  // top-p threshold are found among them by selection. Otherwise the histogram below runs.
+  // Deterministic: the sample positions depend on V only.
+  if (p.top_k <= n / 64) {
+    constexpr index_t ns = 1024;
+    const index_t stride = n / ns;
+    auto& smp = ws.sample;
+    smp.resize(static_cast<std::size_t>(ns));
+    for (index_t i = 0; i < ns; ++i) smp[static_cast<std::size_t>(i)] = w[i * stride];
+    const index_t r = std::min<index_t>(ns - 1, (2 * p.top_k * ns + n - 1) / n + 3);
+    std::nth_element(smp.begin(), smp.begin() + r, smp.end(), std::greater<T>());
+    const T b = smp[static_cast<std::size_t>(r)];
+    if (ws.high.size() < static_cast<std::size_t>(n + 16)) ws.high.resize(static_cast<std::size_t>(n + 16));
+    T* h = ws.high.data();
+    const index_t len = b > T(0) ? compact_range<T>(w, n, b, std::numeric_limits<T>::infinity(), h) : 0;
+    if (len >= p.top_k) {
+      std::nth_element(h, h + (p.top_k - 1), h + len, std::greater<T>());
+      tk = h[p.top_k - 1];
+      // Ties with the k-th weight are kept: move them next to the top k.
+      const index_t kept = static_cast<index_t>(
+          std::partition(h + p.top_k, h + len, [tk](T x) { return x == tk; }) - h);
+      std::sort(h, h + kept, std::greater<T>());
+      double mk2 = 0.0;
+      for (index_t i = 0; i < kept; ++i) mk2 += static_cast<double>(h[i]);
+      if (use_p) tp = mass_threshold_sorted(h, kept, 0.0, p.top_p * mk2);
+      return;
+    }
   }
   // Large V with top-k: histogram of (count, mass) per weight bin.
   std::uint32_t* cnt = ws.cnt.data();
