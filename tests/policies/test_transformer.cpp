@@ -371,3 +371,23 @@ TEST_CASE("transformer: Adam fits a fixed sequence (cross-entropy falls tenfold)
   INFO("loss " << L0 << " -> " << L);
   CHECK(L < 0.1 * L0);
 }
+
+TEST_CASE("transformer: forward_inference agrees with forward in bounded memory", "[policies][transformer]") {
+  rlvr::transformer_policy m(small_config(true));
+  const index_t B = 7, T = 5, V = 7, N = B * T;
+  const auto toks = random_tokens(N, V, 31);
+  std::vector<float> mask(static_cast<std::size_t>(N), 1.0f);
+  mask[3] = 0.0f;
+  const rlvr::token_batch batch{{toks.data(), B, T}, {mask.data(), B, T}};
+  std::vector<float> l1(static_cast<std::size_t>(N * V)), v1(static_cast<std::size_t>(N)), l2(l1.size(), 5.0f),
+      v2(v1.size());
+  m.forward(batch, {l1.data(), N, V}, {v1.data(), N});
+  m.forward_inference(batch, {l2.data(), N, V}, {v2.data(), N}, 3); // chunks of 3, 3, 1 sequences
+  for (std::size_t i = 0; i < l1.size(); ++i) REQUIRE(l2[i] == Approx(l1[i]).margin(1e-6));
+  for (std::size_t i = 0; i < v1.size(); ++i) REQUIRE(v2[i] == Approx(v1[i]).margin(1e-6));
+  CHECK_THROWS_AS(m.backward({l1.data(), N, V}), rlvr::config_error); // no activations kept
+  std::vector<float> l3(l1.size());
+  m.forward_inference(batch, {l3.data(), N, V});
+  for (std::size_t i = 0; i < l1.size(); ++i) // values optional; one chunk of 7 vs 3+3+1: GEMM blocks move
+    REQUIRE(l3[i] == Approx(l2[i]).margin(1e-6));
+}

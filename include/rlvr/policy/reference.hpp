@@ -10,7 +10,8 @@
 //!     out(b, t) = log softmax(z_{b·T+t})[tokens(b, t+1)]   for t < T − 1 where the mask is set,
 //!
 //! and 0 elsewhere, with a max-shifted log-sum-exp in double (no overflow for |z| ≫ 1, no
-//! 0·log 0). Each call runs one forward pass of the copy; its logits buffer is reused.
+//! 0·log 0). Each call runs one forward pass of the copy (`forward_inference` when the policy
+//! has one, which keeps no activations); its logits buffer is reused.
 
 #include <algorithm>
 #include <cmath>
@@ -43,7 +44,10 @@ public:
     RLVR_EXPECTS(out.rows() == B && out.cols() == T, shape, "frozen_reference: out is ", out.rows(), "x", out.cols(),
                  ", tokens ", B, "x", T);
     logits_.resize(static_cast<std::size_t>(B * T * V));
-    policy_.forward(batch, matrix_view<float>(logits_.data(), B * T, V));
+    if constexpr (requires { policy_.forward_inference(batch, matrix_view<float>{}); })
+      policy_.forward_inference(batch, matrix_view<float>(logits_.data(), B * T, V)); // no activations kept
+    else
+      policy_.forward(batch, matrix_view<float>(logits_.data(), B * T, V));
     for (index_t b = 0; b < B; ++b)
       for (index_t t = 0; t < T; ++t) {
         if (t + 1 >= T || !batch.wanted(b, t)) {

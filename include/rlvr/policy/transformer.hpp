@@ -209,6 +209,29 @@ public:
     backward_impl(dlogits, dvalues.data());
   }
 
+  //! Logits (and values, when `values` is non-empty) like `forward`, computed `chunk` sequences
+  //! at a time and keeping no activations for `backward` — for log-probs of large rollout
+  //! batches (old-policy and reference log-probs) in bounded memory: the scratch is that of a
+  //! `chunk`-sequence forward. Agrees with `forward` to rounding (GEMM blocks differ). A
+  //! following `backward` is an error until the next `forward`.
+  void forward_inference(const token_batch& batch, matrix_view<S> logits, vector_view<S> values = {},
+                         index_t chunk = 64) {
+    RLVR_EXPECTS(chunk >= 1, config, "transformer::forward_inference: chunk = ", chunk, " must be >= 1");
+    RLVR_EXPECTS(values.empty() || cfg_.value_head, config,
+                 "transformer::forward_inference: values requested, but value_head is off");
+    const index_t B = batch.batch(), T = batch.length();
+    RLVR_EXPECTS(logits.rows() == B * T && logits.cols() == cfg_.vocab_size, shape,
+                 "transformer::forward_inference: logits are ", logits.rows(), "x", logits.cols(), ", expected ",
+                 B * T, "x", cfg_.vocab_size);
+    if (!values.empty()) expect_size(values, B * T, "transformer::forward_inference: values");
+    for (index_t b0 = 0; b0 < B; b0 += chunk) {
+      const index_t nb = std::min(chunk, B - b0);
+      token_batch sub{batch.tokens.block_rows(b0, nb), batch.has_mask() ? batch.mask.block_rows(b0, nb) : matrix_view<const float>{}};
+      forward_impl(sub, logits.block_rows(b0 * T, nb * T), values.empty() ? nullptr : values.data() + b0 * T);
+    }
+    last_n_ = 0;
+  }
+
   // ---- sampling path -------------------------------------------------------------------------
   //! A KV cache for n sequences (allocates everything `decode` needs).
   [[nodiscard]] cache_type make_cache(index_t n) const {
