@@ -162,6 +162,9 @@ template <class T, class O> struct loss_epilogue {
   }
 };
 
+static_assert(RowEpilogue<loss_epilogue<float, grpo_objective>, float>);
+static_assert(RowEpilogue<loss_epilogue<double, weighted_sum<psr_objective, nsr_objective>>, double>);
+
 template <class T> void check_finite_vec(vector_view<const T> v, const char* what) {
   for (index_t i = 0; i < v.size(); ++i)
     RLVR_EXPECTS(std::isfinite(static_cast<double>(v[i])), numerical, what, "[", i, "] = ", v[i], " is not finite");

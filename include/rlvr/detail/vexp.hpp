@@ -8,10 +8,11 @@
 //   simd::vec<T>                     one register of T (float or double)
 //   simd::exp(v)                     e^v lane-wise; ≤ 2 ulp in float and double (tested);
 //                                    exactly 0 below the underflow threshold, +inf above overflow
+//   simd::exp_core(v)                the same without range handling (hot loops with a known range)
 //   row_lse_entropy(z, n, inv_tau)   online log-sum-exp + entropy sums over a row, in chunks of
 //                                    2048 that stay in L1 (chunk max, then exp-sum), NaN/+inf flag
 //   row_grad(z, g, n, ...)           the write pass g_v = p_v·(a + b·u_v) of row_math.hpp
-//   row_softmax / row_max / row_sum_exp    building blocks for the samplers
+//   row_max / row_sum_exp / row_exp / exp_array   building blocks for the samplers
 //
 // exp algorithm (Cephes): n = round(x·log2 e) by the 1.5·2^p "magic" add, r = x − n·ln2 with a
 // two-constant (Cody–Waite) ln 2, e^r by a minimax polynomial (degree 6 in float, Taylor degree

@@ -253,6 +253,7 @@ struct nsr_config {
   ppo_clip clip{};
 };
 using nsr_objective = objective<sign_split, ppo_clip, token_mean>;
+static_assert(Objective<nsr_objective>);
 inline nsr_objective nsr(const nsr_config& c = {}) { return {{0.0, -1.0, c.unused}, c.clip, {}, {}}; }
 
 //! Weighted REINFORCE: λ·L_PSR + L_NSR (A = +λ / −1), λ = 0.1 in the paper.
@@ -261,6 +262,7 @@ struct w_reinforce_config {
   ppo_clip clip{};
 };
 using w_reinforce_objective = objective<sign_split, ppo_clip, token_mean>;
+static_assert(Objective<w_reinforce_objective>);
 inline w_reinforce_objective w_reinforce(const w_reinforce_config& c = {}) {
   return {{c.lambda, -1.0, unused_side::zero}, c.clip, {}, {}};
 }

@@ -48,6 +48,7 @@ struct reinforce_surrogate {
   }
   constexpr void validate() const {}
 };
+static_assert(Surrogate<reinforce_surrogate>);
 
 //! PPO's clipped surrogate with asymmetric clip range, optional dual clip and a clamp on the
 //! log-ratio before exp (spec §3). Valid: 0 ≤ ε_low < 1, ε_high ≥ 0, dual_clip = 0 (off) or > 1,
@@ -93,6 +94,7 @@ struct ppo_clip {
   //! Throws `rlvr::config_error` naming the bad value.
   void validate() const;
 };
+static_assert(Surrogate<ppo_clip>);
 
 //! KL penalty in the loss with the k1 estimator: β·(log π − log π_ref) (unbiased, may be < 0).
 struct kl_k1 {
@@ -106,6 +108,7 @@ struct kl_k1 {
   }
   void validate() const;
 };
+static_assert(Regularizer<kl_k1>);
 
 //! KL penalty with the k2 estimator: β·½Δ², Δ = log π_ref − log π.
 struct kl_k2 {
@@ -120,6 +123,7 @@ struct kl_k2 {
   }
   void validate() const;
 };
+static_assert(Regularizer<kl_k2>);
 
 //! KL penalty with the k3 estimator (GRPO's): β·(e^Δ − Δ − 1) ≥ 0, Δ = log π_ref − log π, with
 //! Δ clamped to [−20, 20] before exp and the estimate clamped to [−clamp, clamp] (verl: 10).
@@ -141,6 +145,7 @@ struct kl_k3 {
   }
   void validate() const;
 };
+static_assert(Regularizer<kl_k3>);
 
 //! Entropy bonus: ℓ = −c_H·H (maximising entropy), ∂ℓ/∂H = −c_H.
 struct entropy_bonus {
@@ -154,6 +159,7 @@ struct entropy_bonus {
   }
   void validate() const;
 };
+static_assert(Regularizer<entropy_bonus>);
 
 } // namespace rlvr
 
