@@ -34,10 +34,10 @@
 //! inverse CDF then costs O(V/B + B) with per-block partial sums (B = 64), while Gumbel-max needs
 //! V random numbers and 2V logarithms per draw.
 //!
-//! The host loops (rlvr/sampling/sampler.hpp) vectorise these steps and find t_k and t_p by a
-//! histogram over `weight_bin` followed by an exact sort of one bin (no full sort); the
-//! functions below are their scalar, device-callable statement, and the CUDA backend reuses
-//! them.
+//! The host loops (rlvr/sampling/sampler.hpp, docs/sampling.md) vectorise these steps and find
+//! t_k and t_p without a full sort (bounds, compaction, log-uniform slice refinement, or a
+//! histogram over `weight_bin` and a sort of one bin); the functions below are their scalar,
+//! device-callable statement, for the CUDA backend to reuse.
 
 #include <bit>
 #include <cstdint>

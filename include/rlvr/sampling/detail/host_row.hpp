@@ -2,15 +2,15 @@
 // Private: the host kernel that samples one row (rlvr/sampling/sampler.hpp drives it).
 //
 // Passes over a row of V logits (contiguous):
-//   1. max + NaN/+inf detection (vectorised, 16 lanes);
-//   2. w_v = exp((z_v − m)/τ) into the workspace, with per-block (64) partial sums in double
-//      (and Σ exp(z_v − m) when the policy log-prob needs it at τ ≠ 1);
-//   3. only with filters: the thresholds t_k, t_p by a 2048-bin histogram of (count, mass) over
-//      weight_bin(w), then an exact sort of the one bin holding each threshold (small V: one sort
-//      of the row instead); then the masked block sums Σ_{w ≥ t} w;
+//   1. max + NaN/+inf detection (vectorised);
+//   2. w_v = exp((z_v − m)/τ) into the workspace (detail/vexp.hpp), with per-block (64) partial
+//      sums in double (and Σ exp(z_v − m) when the policy log-prob needs it at τ ≠ 1);
+//   3. only with filters, the thresholds (see `thresholds`): top-p by compaction above the
+//      (1 − p)·S/V bound and log-uniform slice refinement; top-k by a strided-sample bound and
+//      selection, or an exact (count, mass) histogram; V ≤ 1024 by one sort; then the masked block
+//      sums Σ_{w ≥ t} w;
 //   4. the inverse-CDF pick: walk block sums (O(V/64)), then one block (O(64)).
-// No full sort of the vocabulary on the large-V path; the sorted bin is typically tiny (a bin
-// spans a factor 2^(1/16) of weight) and is all of V only when all logits tie.
+// No full sort of the vocabulary on the large-V path.
 #include <algorithm>
 #include <bit>
 #include <cmath>
