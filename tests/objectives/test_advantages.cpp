@@ -176,6 +176,10 @@ TEST_CASE("GAE matches the recursion by hand and returns A + V", "[objectives][a
   out.returns = k.ret;
   rlvr::gae{.gamma = 1, .lambda = 1, .kl_beta = 0.1, .whiten = false, .whiten_eps = 0}.estimate(in, out);
   CHECK(k.adv[0] == Approx(-0.1 * 0.5));
+  rlvr::gae{.gamma = 1, .lambda = 1, .kl_beta = 0.1, .whiten = false, .whiten_eps = 0, .kl = rlvr::kl_kind::k2}.estimate(in, out);
+  CHECK(k.adv[0] == Approx(-0.1 * 0.125));
+  rlvr::gae{.gamma = 1, .lambda = 1, .kl_beta = 0.1, .whiten = false, .whiten_eps = 0, .kl = rlvr::kl_kind::k3}.estimate(in, out);
+  CHECK(k.adv[0] == Approx(-0.1 * (std::exp(-0.5) + 0.5 - 1)));
 }
 
 TEST_CASE("estimators reject bad input naming the offender", "[objectives][advantages][errors]") {

@@ -52,6 +52,9 @@ enum class unused_side : std::uint8_t {
   zero, //!< kept with A = 0: they stay in the denominators
 };
 
+//! A KL estimator (spec §4), for folding the KL into rewards.
+enum class kl_kind : std::uint8_t { k1, k2, k3 };
+
 //! What a group of one valid response gets.
 enum class singleton_policy : std::uint8_t {
   zero, //!< A = 0 (rlvr's default)
@@ -376,8 +379,9 @@ template <AdvantageEstimator E> struct whitened {
 static_assert(AdvantageEstimator<whitened<raw_reward>>);
 
 //! Generalised advantage estimation for PPO. For each response, over its active tokens in time
-//! order t = 1…T, with token rewards r_t = −kl_beta·(log π_old,t − log π_ref,t) + [t = T]·r_i
-//! (spec §2: the KL folded into the reward with the k1 estimator):
+//! order t = 1…T, with token rewards r_t = −kl_beta·k(log π_old,t, log π_ref,t) + [t = T]·r_i
+//! (spec §2: the KL folded into the reward; k is k1 = log π_old − log π_ref by default, as in the
+//! paper's PPO, or k2 = ½Δ² / k3 = e^Δ − Δ − 1 with Δ = log π_ref − log π_old, `gae::kl`):
 //!   δ_t = r_t + γ V_{t+1} − V_t  (V_{T+1} = 0),   A_t = δ_t + γλ A_{t+1},   returns_t = A_t + V_t.
 //! Then, if `whiten`, A is whitened over the batch's active tokens (returns are not).
 struct gae {
@@ -386,6 +390,7 @@ struct gae {
   double kl_beta = 0.0; //!< > 0 folds β·k1 into the rewards (needs old_logp and ref_logp)
   bool whiten = true;
   double whiten_eps = 1e-8;
+  kl_kind kl = kl_kind::k1; //!< the estimator folded into the rewards
 
   static constexpr bool needs_values = true;
   static constexpr bool needs_group_ids = false;
@@ -436,8 +441,13 @@ struct gae {
         if (!in.mask.empty() && in.mask[t] == 0) continue;
         double rt = is_last ? r : 0.0;
         is_last = false;
-        if (kl_beta > 0)
-          rt -= kl_beta * (static_cast<double>(in.old_logp[t]) - static_cast<double>(in.ref_logp[t]));
+        if (kl_beta > 0) {
+          const double delta = static_cast<double>(in.ref_logp[t]) - static_cast<double>(in.old_logp[t]);
+          const double k = kl == kl_kind::k1   ? -delta
+                           : kl == kl_kind::k2 ? 0.5 * delta * delta
+                                               : std::exp(std::clamp(delta, -20.0, 20.0)) - delta - 1.0;
+          rt -= kl_beta * k;
+        }
         const double v = static_cast<double>(in.values[t]);
         const double delta = rt + gamma * next_value - v;
         next_adv = delta + gamma * lambda * next_adv;
