@@ -171,8 +171,9 @@ public:
     const std::uint32_t lo = (*this)(), hi = (*this)();
     return u01_from_u64(lo, hi);
   }
-  //! An exactly uniform integer in [0, n), n ≥ 1 (Lemire's multiply-and-reject on 32 bits).
+  //! An exactly uniform integer in [0, n) (Lemire's multiply-and-reject on 32 bits); 0 for n = 0.
   constexpr std::uint32_t uniform_index(std::uint32_t n) noexcept {
+    if (n == 0) return 0;
     std::uint64_t m = static_cast<std::uint64_t>((*this)()) * n;
     std::uint32_t low = static_cast<std::uint32_t>(m);
     if (low < n) {

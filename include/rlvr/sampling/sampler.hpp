@@ -71,6 +71,7 @@ struct sampling_config {
   double temperature = 1.0;      //!< τ > 0 (0 is an error: ask for `greedy` explicitly)
   bool greedy = false;           //!< argmax decoding (τ and the filters are then ignored)
   std::optional<index_t> top_k{}; //!< keep the k largest (ties kept together); unset = off; k ≥ 1
+                                  //!< (k ≥ V keeps every token)
   double top_p = 1.0;            //!< nucleus mass in (0, 1]; 1 = off
   double min_p = 0.0;            //!< keep p_v ≥ min_p · max p, in [0, 1]; 0 = off
   bool policy_logprob = true;    //!< also return log π at τ = 1 (costs one exp per logit if τ ≠ 1)
