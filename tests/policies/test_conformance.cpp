@@ -64,7 +64,7 @@ TEST_CASE("check_policy: the transformer conforms", "[policies][conformance]") {
   INFO("decode " << r.decode_error << " grad " << r.gradient_error << " at " << r.worst_parameter << "["
                  << r.worst_index << "] acc " << r.accumulate_error);
   CHECK(r.ok());
-  CHECK(r.gradient_error < 5e-3);
+  CHECK(r.gradient_error < 2e-2); // float central differences, h = 1e-2: truncation and rounding ~1e-2
   CHECK(std::equal(before.begin(), before.end(), m.parameters()[2].value.begin())); // restored exactly
 }
 

@@ -654,26 +654,18 @@ private:
           std::copy_n(qkv + 2 * d, d, vrow + pos * d);
           S* pr = c.p_.data() + i * ctx;
           S* out = c.o_.data() + i * d;
-          for (index_t h = 0; h < H; ++h) {
-            const S* q = qkv + h * dh;
-            S mx = -std::numeric_limits<S>::infinity();
-            for (index_t j = 0; j <= pos; ++j) {
-              const S* kj = krow + j * d + h * dh;
-              S s = 0;
-              for (index_t e = 0; e < dh; ++e) s += q[e] * kj[e];
-              pr[j] = s * scale;
-              mx = std::max(mx, pr[j]);
-            }
-            S sum = 0;
-            for (index_t j = 0; j <= pos; ++j) sum += (pr[j] = std::exp(pr[j] - mx));
-            const S inv = S(1) / sum;
-            S* oh = out + h * dh;
-            std::fill_n(oh, dh, S(0));
-            for (index_t j = 0; j <= pos; ++j) {
-              const S w = pr[j] * inv;
-              const S* vj = vrow + j * d + h * dh;
-              for (index_t e = 0; e < dh; ++e) oh[e] += w * vj[e];
-            }
+          for (index_t h = 0; h < H; ++h) { // scores = K·q, softmax, o = pᵀ·V over the prefix
+            using vec_t = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+            const auto q = Eigen::Map<const vec_t>(qkv + h * dh, dh);
+            auto sc = Eigen::Map<vec_t>(pr, pos + 1);
+            sc.noalias() = cv(krow + h * dh, pos + 1, dh, d) * q;
+            sc *= scale;
+            const S mx = sc.maxCoeff();
+            sc = (sc.array() - mx).exp().matrix();
+            const S inv = S(1) / sc.sum();
+            auto oh = Eigen::Map<Eigen::Matrix<S, 1, Eigen::Dynamic>>(out + h * dh, dh);
+            oh.noalias() = sc.transpose() * cv(vrow + h * dh, pos + 1, dh, d);
+            oh *= inv;
           }
         }
       }, 8);

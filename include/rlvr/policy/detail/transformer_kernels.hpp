@@ -94,26 +94,27 @@ void gemm_at(const S* X, index_t ldx, const S* dY, index_t ldd, S* dW, S* dbias,
   });
 }
 
-//! LayerNorm over rows: xhat = (x − μ)/√(σ² + ε), y = xhat·γ + β; stores xhat and rstd.
+//! LayerNorm over rows: xhat = (x − μ)/√(σ² + ε), y = xhat·γ + β; stores xhat and rstd when
+//! given. Two-pass mean and variance (biased), vectorised per row.
 template <class S>
 void layernorm(const S* X, S* xhat, S* rstd, S* Y, const S* g, const S* b, index_t N, index_t d, S eps, int threads) {
+  using row_t = Eigen::Array<S, 1, Eigen::Dynamic>;
+  const auto G = Eigen::Map<const row_t>(g, d);
+  const auto Bv = Eigen::Map<const row_t>(b, d);
   parallel_for(N, threads, [&](index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; ++n) {
-      const S* x = X + n * d;
-      S mean = 0;
-      for (index_t j = 0; j < d; ++j) mean += x[j];
-      mean /= static_cast<S>(d);
-      S var = 0;
-      for (index_t j = 0; j < d; ++j) var += (x[j] - mean) * (x[j] - mean);
-      var /= static_cast<S>(d);
+      const auto x = Eigen::Map<const row_t>(X + n * d, d);
+      const S mean = x.sum() / static_cast<S>(d);
+      const S var = (x - mean).square().sum() / static_cast<S>(d);
       const S rs = S(1) / std::sqrt(var + eps);
       if (rstd) rstd[n] = rs;
-      S* xh = xhat ? xhat + n * d : nullptr;
-      S* y = Y + n * d;
-      for (index_t j = 0; j < d; ++j) {
-        const S h = (x[j] - mean) * rs;
-        if (xh) xh[j] = h;
-        y[j] = h * g[j] + b[j];
+      auto y = Eigen::Map<row_t>(Y + n * d, d);
+      if (xhat) {
+        auto xh = Eigen::Map<row_t>(xhat + n * d, d);
+        xh = (x - mean) * rs;
+        y = xh * G + Bv;
+      } else {
+        y = (x - mean) * rs * G + Bv;
       }
     }
   }, 16);
@@ -124,30 +125,26 @@ void layernorm(const S* X, S* xhat, S* rstd, S* Y, const S* g, const S* b, index
 template <class S>
 void layernorm_backward(const S* dY, const S* xhat, const S* rstd, const S* g, S* dX, S* dg, S* db, index_t N, index_t d,
                         int threads, bool accumulate) {
+  using row_t = Eigen::Array<S, 1, Eigen::Dynamic>;
+  const auto G = Eigen::Map<const row_t>(g, d);
   parallel_for(N, threads, [&](index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; ++n) {
-      const S* dy = dY + n * d;
-      const S* xh = xhat + n * d;
-      S a = 0, c = 0;
-      for (index_t j = 0; j < d; ++j) {
-        const S dxh = dy[j] * g[j];
-        a += dxh;
-        c += dxh * xh[j];
-      }
-      a /= static_cast<S>(d);
-      c /= static_cast<S>(d);
-      S* dx = dX + n * d;
-      for (index_t j = 0; j < d; ++j) {
-        const S v = rstd[n] * (dy[j] * g[j] - a - xh[j] * c);
-        dx[j] = accumulate ? dx[j] + v : v;
-      }
+      const auto dy = Eigen::Map<const row_t>(dY + n * d, d);
+      const auto xh = Eigen::Map<const row_t>(xhat + n * d, d);
+      const S a = (dy * G).sum() / static_cast<S>(d);
+      const S c = (dy * G * xh).sum() / static_cast<S>(d);
+      auto dx = Eigen::Map<row_t>(dX + n * d, d);
+      if (accumulate) dx += rstd[n] * (dy * G - a - xh * c);
+      else dx = rstd[n] * (dy * G - a - xh * c);
     }
   }, 16);
-  for (index_t n = 0; n < N; ++n)
-    for (index_t j = 0; j < d; ++j) {
-      dg[j] += dY[n * d + j] * xhat[n * d + j];
-      db[j] += dY[n * d + j];
-    }
+  auto DG = Eigen::Map<row_t>(dg, d);
+  auto DB = Eigen::Map<row_t>(db, d);
+  for (index_t n = 0; n < N; ++n) {
+    const auto dy = Eigen::Map<const row_t>(dY + n * d, d);
+    DG += dy * Eigen::Map<const row_t>(xhat + n * d, d);
+    DB += dy;
+  }
 }
 
 // GELU, tanh form (GPT-2): g(u) = ½u(1 + tanh(c(u + 0.044715u³))), c = √(2/π).
