@@ -5,6 +5,8 @@
 // written once for loss+grad, logits read once for forward — and tokens/s):
 //   fused/…          rlvr::loss_and_grad, eigen_backend{.threads = 2}, GRPO (clip, k3 KL, entropy
 //                    bonus) into a separate gradient buffer: one read pass + one write pass per row
+//   fused_park/N/V/P the same with eigen_backend::park_max_row_bytes = P (0: recompute the exp in the
+//                    write pass; 2^30: always park the exponentials in the gradient row)
 //   fused_inplace/…  the same, gradient written over the logits
 //   forward/…        rlvr::log_prob_entropy (log π + entropy, one read pass)
 //   naive/…          the multi-pass baseline a straightforward C++ port of the PyTorch graph would
@@ -91,6 +93,20 @@ void fused(benchmark::State& st) {
   problem p(st.range(0), st.range(1));
   const auto b = p.batch();
   const rlvr::eigen_backend be{.threads = 2};
+  for (auto _ : st) {
+    auto d = rlvr::loss_and_grad(be, objective, b, rlvr::matrix_view<float>(p.g.data(), p.n, p.v));
+    benchmark::DoNotOptimize(d);
+    benchmark::ClobberMemory();
+  }
+  counters(st, p.n, p.v, 3);
+}
+
+// the same with an explicit parking threshold (arg 2): 0 = recompute the exp in the write pass,
+// 1 << 30 = always park exponentials in the gradient row
+void fused_park(benchmark::State& st) {
+  problem p(st.range(0), st.range(1));
+  const auto b = p.batch();
+  const rlvr::eigen_backend be{.threads = 2, .park_max_row_bytes = st.range(2)};
   for (auto _ : st) {
     auto d = rlvr::loss_and_grad(be, objective, b, rlvr::matrix_view<float>(p.g.data(), p.n, p.v));
     benchmark::DoNotOptimize(d);
@@ -243,6 +259,13 @@ void shapes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(fused)->Apply(shapes);
 BENCHMARK(fused_inplace)->Apply(shapes);
+BENCHMARK(fused_park)
+    ->Args({512, 32000, 0})
+    ->Args({512, 32000, 1 << 30})
+    ->Args({512, 151936, 0})
+    ->Args({512, 151936, 1 << 30})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(forward)->Apply(shapes);
 BENCHMARK(naive)->Apply(shapes);
 BENCHMARK(copy)->Apply(shapes);

@@ -430,7 +430,12 @@ TEST_CASE("inactive rows are not read and get a zero gradient", "[objectives][lo
 
 // ---- serial vs Eigen (and any other backend): typed tests over backend × scalar ------------------
 #if RLVR_TEST_EIGEN
-using backends = std::tuple<rlvr::serial_backend, rlvr::eigen_backend>;
+// the Eigen backend with its second write-pass strategy (recompute the exp instead of parking it)
+struct eigen_recompute : rlvr::eigen_backend {
+  eigen_recompute() : rlvr::eigen_backend{.threads = 0, .park_max_row_bytes = 0} {}
+};
+static_assert(rlvr::LossBackend<eigen_recompute, float>);
+using backends = std::tuple<rlvr::serial_backend, rlvr::eigen_backend, eigen_recompute>;
 #else
 using backends = std::tuple<rlvr::serial_backend>;
 #endif

@@ -11,7 +11,10 @@
 //   simd::exp_core(v)                the same without range handling (hot loops with a known range)
 //   row_lse_entropy(z, n, inv_tau)   online log-sum-exp + entropy sums over a row, in chunks of
 //                                    2048 that stay in L1 (chunk max, then exp-sum), NaN/+inf flag
-//   row_grad(z, g, n, ...)           the write pass g_v = p_v·(a + b·u_v) of row_math.hpp
+//   row_lse_entropy_store(…)         the same, parking exp(x − m_chunk) in a row buffer
+//   row_grad_from_exp(…)             the write pass g_v = p_v·(a + b·u_v) from the parked
+//                                    exponentials (no second exp per logit)
+//   row_grad(z, g, n, ...)           the write pass recomputing the exp (no buffer needed)
 //   row_max / row_sum_exp / row_exp / exp_array   building blocks for the samplers
 //
 // exp algorithm (Cephes): n = round(x·log2 e) by the 1.5·2^p "magic" add, r = x − n·ln2 with a
@@ -194,12 +197,16 @@ struct lse_sums {
 //! at `exp_range<T>::lo` (not −1000): a masked entry then adds e^lo ≈ 1e-38 (float) to s — 1e-33
 //! relative at most — and saves the range selects of the exp. NaN entries are detected through
 //! the sum of the unfloored d (NaN iff an entry is NaN, or +inf which makes m infinite).
-template <class T> lse_sums row_lse_entropy(const T* z, index_t n, T inv_tau) {
+//! With `Store`, e_v = exp(x_v − m_c) (exactly 0 below the exp range) is also written to
+//! `e_out`, and the running maximum m_c used for chunk c to `chunk_m[c]` (−inf for a chunk of
+//! −inf only), so that a write pass can rescale instead of recomputing the exp.
+template <class T, bool Store>
+lse_sums row_lse_entropy_impl(const T* z, index_t n, T inv_tau, T* e_out, double* chunk_m) {
   using V = simd::vec<T>;
   constexpr index_t L = simd::lanes<T>;
   constexpr T ninf = -std::numeric_limits<T>::infinity();
   lse_sums st;
-  for (index_t c0 = 0; c0 < n; c0 += lse_chunk) {
+  for (index_t c0 = 0, c = 0; c0 < n; c0 += lse_chunk, ++c) {
     const index_t cn = n - c0 < lse_chunk ? n - c0 : lse_chunk;
     const T* p = z + c0;
     const index_t full = cn / L * L, full2 = cn / (2 * L) * (2 * L);
@@ -223,9 +230,14 @@ template <class T> lse_sums row_lse_entropy(const T* z, index_t n, T inv_tau) {
           st.bad = true;
           return st;
         }
+      if constexpr (Store) {
+        for (index_t k = 0; k < cn; ++k) e_out[c0 + k] = T(0);
+        chunk_m[c] = -std::numeric_limits<double>::infinity();
+      }
       continue;
     }
-    const double cm = static_cast<double>(cmax) * static_cast<double>(inv_tau);
+    // the shift is rounded to T once, so the sums and the stored e share exactly the same m
+    const double cm = static_cast<double>(static_cast<T>(static_cast<double>(cmax) * static_cast<double>(inv_tau)));
     if (cm > st.m) {
       if (st.s > 0) {
         const double delta = st.m - cm;
@@ -235,10 +247,13 @@ template <class T> lse_sums row_lse_entropy(const T* z, index_t n, T inv_tau) {
       }
       st.m = cm;
     }
+    if constexpr (Store) chunk_m[c] = st.m;
     const V neg_m = simd::broadcast(static_cast<T>(-st.m));
     const V itau = simd::broadcast(inv_tau);
     const V floor = simd::broadcast(simd::exp_range<T>::lo);
+    const V zero = {};
     V s0 = {}, t0 = {}, s1 = {}, t1 = {}, nan = {};
+    T* q = e_out + c0;
     j = 0;
     for (; j < full2; j += 2 * L) {
       const V d0 = simd::load(p + j) * itau + neg_m, d1 = simd::load(p + j + L) * itau + neg_m;
@@ -249,6 +264,10 @@ template <class T> lse_sums row_lse_entropy(const T* z, index_t n, T inv_tau) {
       s1 += e1;
       t0 += e0 * f0;
       t1 += e1 * f1;
+      if constexpr (Store) {
+        simd::store(q + j, d0 < floor ? zero : e0);
+        simd::store(q + j + L, d1 < floor ? zero : e1);
+      }
     }
     for (; j < full; j += L) {
       const V d = simd::load(p + j) * itau + neg_m;
@@ -257,6 +276,7 @@ template <class T> lse_sums row_lse_entropy(const T* z, index_t n, T inv_tau) {
       const V e = simd::exp_core(f);
       s0 += e;
       t0 += e * f;
+      if constexpr (Store) simd::store(q + j, d < floor ? zero : e);
     }
     if (full < cn) {
       const V d = simd::load_partial(p + full, cn - full, ninf) * itau + neg_m;
@@ -265,6 +285,7 @@ template <class T> lse_sums row_lse_entropy(const T* z, index_t n, T inv_tau) {
       const V e = simd::exp_core(f);
       s1 += e;
       t1 += e * f;
+      if constexpr (Store) simd::store_partial(q + full, d < floor ? zero : e, cn - full);
     }
     if (simd::hsum(nan) != simd::hsum(nan)) {
       st.bad = true;
@@ -274,6 +295,55 @@ template <class T> lse_sums row_lse_entropy(const T* z, index_t n, T inv_tau) {
     st.t += static_cast<double>(simd::hsum(t0 + t1));
   }
   return st;
+}
+
+//! The read pass of a row: m, Σ e^{x−m}, Σ e^{x−m}(x − m) (see `row_lse_entropy_impl`).
+template <class T> lse_sums row_lse_entropy(const T* z, index_t n, T inv_tau) {
+  return row_lse_entropy_impl<T, false>(z, n, inv_tau, nullptr, nullptr);
+}
+//! The read pass that also parks e_v = exp(x_v − m_c) in `e_out` (length n) and the chunk shifts
+//! in `chunk_m` (length ⌈n / lse_chunk⌉), for `row_grad_from_exp`. `e_out` must not alias `z`.
+template <class T> lse_sums row_lse_entropy_store(const T* z, T* e_out, double* chunk_m, index_t n, T inv_tau) {
+  return row_lse_entropy_impl<T, true>(z, n, inv_tau, e_out, chunk_m);
+}
+
+//! Number of chunks of a row of n logits (the length of `chunk_m`).
+constexpr index_t lse_chunks(index_t n) { return (n + lse_chunk - 1) / lse_chunk; }
+
+//! Write pass from parked exponentials: p_v = e_v·exp(m_c − lse) and
+//!   g_v = p_v·(a + b·u_v),  u_v = max((z_v·inv_tau − m) − log_s, exp_range::lo),
+//! without a second exp per logit. With b = 0 (no entropy term) z is not read at all.
+//! `g` may alias `e` or `z` exactly (element v is read before it is written).
+template <class T>
+void row_grad_from_exp(const T* e, const T* z, T* g, const double* chunk_m, index_t n, T inv_tau, T m, T log_s,
+                       double lse, T a, T b) {
+  using V = simd::vec<T>;
+  constexpr index_t L = simd::lanes<T>;
+  const V itau = simd::broadcast(inv_tau), nm = simd::broadcast(-m), nls = simd::broadcast(-log_s);
+  const V floor = simd::broadcast(simd::exp_range<T>::lo);
+  for (index_t c0 = 0, c = 0; c0 < n; c0 += lse_chunk, ++c) {
+    const index_t cn = n - c0 < lse_chunk ? n - c0 : lse_chunk;
+    const T scale = chunk_m[c] == -std::numeric_limits<double>::infinity() ? T(0) : static_cast<T>(std::exp(chunk_m[c] - lse));
+    const T* ec = e + c0;
+    const T* zc = z + c0;
+    T* gc = g + c0;
+    const index_t full = cn / L * L;
+    if (b == T(0)) {
+      const V sa = simd::broadcast(scale * a);
+      for (index_t j = 0; j < full; j += L) simd::store(gc + j, simd::load(ec + j) * sa);
+      for (index_t j = full; j < cn; ++j) gc[j] = ec[j] * (scale * a);
+    } else {
+      const V sa = simd::broadcast(scale * a), sb = simd::broadcast(scale * b);
+      for (index_t j = 0; j < full; j += L) {
+        const V u = simd::vmax((simd::load(zc + j) * itau + nm) + nls, floor);
+        simd::store(gc + j, simd::load(ec + j) * (u * sb + sa));
+      }
+      if (full < cn) {
+        const V u = simd::vmax((simd::load_partial(zc + full, cn - full, -std::numeric_limits<T>::infinity()) * itau + nm) + nls, floor);
+        simd::store_partial(gc + full, simd::load_partial(ec + full, cn - full, T(0)) * (u * sb + sa), cn - full);
+      }
+    }
+  }
 }
 
 //! Write pass: g_v = p_v·(a + b·u_v), u_v = (z_v·inv_tau − m) − log_s, p_v = e^{u_v}, and g_v = 0
