@@ -87,30 +87,28 @@ struct fused_loss_policy {
   int vector_bytes;
 };
 
-//! Launch policy of the sampling kernels: one thread block per row.
-//! - `block_threads`: threads per block;
-//! - `bisection_steps`: maximum threshold-search rounds of top-p / top-k (each round is one
-//!   pass over the row; the search also stops early once the threshold is exact).
+//! Launch policy of the sampling kernels: one thread block per row of `block_threads` threads
+//! (a multiple of 32, ≤ 1024; the threshold search is a fixed three-level radix select).
 struct sampling_policy {
   int block_threads;
-  int bisection_steps;
 };
 
-//! Policies for Hopper (sm_90): 3 TB/s+ of HBM wants many bytes in flight per SM, so 512 threads
-//! × 16-byte loads, two blocks per SM.
+//! Policies for Hopper (sm_90): 3 TB/s+ of HBM wants many bytes in flight per SM, so the fused
+//! loss runs 512 threads × two 16-byte loads in flight, two blocks per SM. Sampling batches are
+//! often smaller than the SM count (64 rows on 132 SMs), so a row gets a whole 1024-thread block.
 struct policy900 {
   static constexpr fused_loss_policy fused_loss{512, 2, 16};
-  static constexpr sampling_policy sampling{512, 40};
+  static constexpr sampling_policy sampling{1024};
 };
 //! Policies for Ampere (sm_80/86/89).
 struct policy800 {
   static constexpr fused_loss_policy fused_loss{256, 4, 16};
-  static constexpr sampling_policy sampling{256, 40};
+  static constexpr sampling_policy sampling{256};
 };
 //! Policies for anything older (sm_70/75), also the fallback.
 struct policy700 {
   static constexpr fused_loss_policy fused_loss{256, 4, 16};
-  static constexpr sampling_policy sampling{256, 40};
+  static constexpr sampling_policy sampling{256};
 };
 
 //! The policy a kernel uses on a device of compute capability `major.minor` (CUB's policy hub).
@@ -128,8 +126,7 @@ concept TuningPolicy = requires {
   { P::sampling } -> std::convertible_to<sampling_policy>;
 } && (P::fused_loss.block_threads % 32 == 0) && (P::fused_loss.block_threads <= 1024) &&
     (P::fused_loss.vector_bytes == 16 || P::fused_loss.vector_bytes == 8 || P::fused_loss.vector_bytes == 4) &&
-    (P::sampling.block_threads % 32 == 0) && (P::sampling.block_threads <= 1024) &&
-    (P::sampling.bisection_steps > 0);
+    (P::sampling.block_threads % 32 == 0) && (P::sampling.block_threads <= 1024);
 static_assert(TuningPolicy<policy900>);
 static_assert(TuningPolicy<policy800>);
 static_assert(TuningPolicy<policy700>);

@@ -31,9 +31,10 @@
 //! ## The draw
 //! Each warp owns a contiguous segment of the row and sums its kept weights (in double, in
 //! order); the block finds the segment where u·S_K is crossed, and that warp walks it 32 × 4
-//! elements at a time with a warp prefix sum. Cost per row: one max pass, one weight pass (with
-//! the first histogram level), two passes per further radix level and filter, one sum pass, and
-//! 1/warps of a pass for the walk; rows are independent thread blocks.
+//! elements at a time with a warp prefix sum. Cost per row: one max pass, one pass for the τ = 1
+//! policy normaliser when τ ≠ 1 or a filter is on, three radix passes per threshold filter
+//! (top-k, top-p), one segment-sum pass and 1/warps of a pass for the walk; rows are independent
+//! thread blocks.
 //!
 //! ## Errors
 //! `rlvr::cuda::sample` (asynchronous) writes a status per row (0 ok, 1 NaN/+inf logit, 2 every
@@ -87,6 +88,7 @@ struct sample_shared_scalars {
   std::uint32_t found_bin;
   unsigned long long acc_mass; // count or fixed-point mass above the selected bin
   unsigned long long total_mass;
+  double total_s1;
   double seg_sum[32];
   double s_k;
   int crossing_warp;
@@ -266,32 +268,26 @@ __global__ void __launch_bounds__(Policy::sampling.block_threads)
     return;
   }
 
-  // 2. Σ w and (for the policy log-prob at τ ≠ 1) Σ exp(z − m).
+  // 2. The policy normaliser S₁ = Σ exp(z − m) (τ = 1 log-probs), when it is needed: at τ ≠ 1
+  //    it is its own sum; at τ = 1 it is Σ w, which the draw's segment sums give for free unless
+  //    a filter removes tokens from them.
   const bool unit = p.temperature == 1.0;
   const float inv = static_cast<float>(1.0 / p.temperature);
-  const bool want_s1 = p.policy_logprob && !unit;
-  float sf = 0.0f, s1f = 0.0f;
-  for (index_t v = threadIdx.x; v < n; v += Threads) {
-    const float d = load_float(row + v) - m;
-    sf += weight_exp(d * inv);
-    if (want_s1) s1f += weight_exp(d);
+  const bool filtered = p.filters(n);
+  const bool own_pass = p.policy_logprob && (!unit || filtered);
+  double s1 = 0.0;
+  if (own_pass) {
+    float acc = 0.0f;
+    for (index_t v = threadIdx.x; v < n; v += Threads) acc += weight_exp(load_float(row + v) - m);
+    const double total = reduce_d(red.d).Sum(static_cast<double>(acc));
+    if (threadIdx.x == 0) sh.total_s1 = total;
+    __syncthreads();
+    s1 = sh.total_s1;
   }
-  double s = reduce_d(red.d).Sum(static_cast<double>(sf));
-  __syncthreads();
-  double s1 = want_s1 ? reduce_d(red.d).Sum(static_cast<double>(s1f)) : 0.0;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    sh.seg_sum[0] = s;
-    sh.seg_sum[1] = s1;
-  }
-  __syncthreads();
-  s = sh.seg_sum[0];
-  s1 = unit ? s : sh.seg_sum[1];
-  __syncthreads();
 
   // 3. thresholds.
   float t = 0.0f;
-  if (p.filters(n)) {
+  if (filtered) {
     const bool use_k = p.top_k > 0 && p.top_k < n;
     const bool use_p = p.top_p < 1.0;
     float tk = 0.0f, tp = 0.0f;
@@ -398,8 +394,9 @@ __global__ void __launch_bounds__(Policy::sampling.block_threads)
     const index_t j = static_cast<index_t>(sh.token);
     const double d = static_cast<double>(load_float(row + j)) - static_cast<double>(m);
     status[i] = 0;
+    const double norm = own_pass ? s1 : sh.s_k; // τ = 1 and no filter: S₁ = S_K
     out[i] = token_draw<float>{j, static_cast<float>(d / p.temperature - log(sh.s_k)),
-                               p.policy_logprob ? static_cast<float>(d - log(s1)) : nan};
+                               p.policy_logprob ? static_cast<float>(d - log(norm)) : nan};
   }
 }
 
