@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   bool full = false, quick = false, no_progress = false;
   std::string seeds_s;
   app.add_option("--out", out, "output directory (results.json, curves.csv, *.svg, table.txt, cache/)");
-  app.add_flag("--full", full, "larger run: 5 seeds, 128 held-out problems, 60 RL steps");
+  app.add_flag("--full", full, "larger run: 5 seeds, 512 held-out problems, plus the λ sweep, the NSR clip/mini-batch ablation and 160-step NSR / W-REINFORCE runs");
   app.add_flag("--quick", quick, "tiny smoke run (tests): small model, few steps, n = 16");
   app.add_option("--seeds", c.seeds, "seeds (each: its own base model and RL runs)")->delimiter(',');
   app.add_option("--methods", c.methods, "RL methods: psr,nsr,w_reinforce,ppo,grpo")->delimiter(',');
@@ -59,8 +59,10 @@ int main(int argc, char** argv) {
     if (full) {
       p.preset = "full";
       p.seeds = {0, 1, 2, 3, 4};
-      p.eval_problems = 128;
-      p.rl_steps = 60;
+      p.eval_problems = 512;
+      p.lambda_sweep = {0.05, 0.3, 1.0};
+      p.nsr_ablation = true;
+      p.long_steps = 160;
     } else {
       p.preset = "quick";
       p.seeds = {0, 1};

@@ -69,6 +69,7 @@ inline interval bootstrap_seeds_problems(const std::vector<std::vector<double>>&
 struct method_summary {
   std::string name;
   std::map<index_t, interval> pass;                           // k → interval over seeds × problems
+  std::map<index_t, interval> delta;                          // k → paired (method − base) interval
   std::map<std::uint64_t, std::map<index_t, double>> per_seed; // seed → k → mean over problems
   std::map<std::uint64_t, double> entropy_seed, greedy_seed, length_seed;
   interval entropy, greedy;
@@ -77,18 +78,28 @@ struct method_summary {
 inline method_summary summarise(const results& r, const std::string& name, const config& c) {
   method_summary s;
   s.name = name;
-  std::vector<const eval_result*> ev;
-  for (auto seed : c.seeds) ev.push_back(&r.evals.at({name, seed}));
+  std::vector<const eval_result*> ev, base;
+  for (auto seed : c.seeds) {
+    ev.push_back(&r.evals.at({name, seed}));
+    base.push_back(&r.evals.at({"base", seed}));
+  }
   for (index_t k : ks_for(c.samples)) {
-    std::vector<std::vector<double>> x;
+    std::vector<std::vector<double>> x, d;
     for (std::size_t i = 0; i < ev.size(); ++i) {
       std::vector<double> row = rlvr::pass_at_k_per_problem(ev[i]->counts, k);
+      const std::vector<double> brow = rlvr::pass_at_k_per_problem(base[i]->counts, k);
       double m = 0;
       for (double v : row) m += v;
       s.per_seed[c.seeds[i]][k] = m / static_cast<double>(row.size());
+      std::vector<double> diff(row.size());
+      for (std::size_t j = 0; j < row.size(); ++j) diff[j] = row[j] - brow[j];
       x.push_back(std::move(row));
+      d.push_back(std::move(diff));
     }
-    s.pass[k] = bootstrap_seeds_problems(x, c.bootstrap_resamples, stream_seed(7, p_bootstrap) ^ static_cast<std::uint64_t>(k));
+    // the same bootstrap seed for a method and its difference: the resampled sets are paired
+    const std::uint64_t bs = stream_seed(7, p_bootstrap) ^ static_cast<std::uint64_t>(k);
+    s.pass[k] = bootstrap_seeds_problems(x, c.bootstrap_resamples, bs);
+    s.delta[k] = bootstrap_seeds_problems(d, c.bootstrap_resamples, bs);
   }
   std::vector<std::vector<double>> ent(1), gr(1);
   for (std::size_t i = 0; i < ev.size(); ++i) {
@@ -113,6 +124,12 @@ inline nlohmann::ordered_json to_json(const method_summary& s) {
   nlohmann::ordered_json pk;
   for (const auto& [k, iv] : s.pass) pk[std::to_string(k)] = {{"mean", iv.mean}, {"ci_low", iv.low}, {"ci_high", iv.high}};
   j["pass_at_k"] = pk;
+  if (s.name != "base") {
+    nlohmann::ordered_json dk;
+    for (const auto& [k, iv] : s.delta)
+      dk[std::to_string(k)] = {{"mean", iv.mean}, {"ci_low", iv.low}, {"ci_high", iv.high}};
+    j["delta_vs_base"] = dk;
+  }
   j["entropy"] = s.entropy.mean;
   j["entropy_ci"] = {s.entropy.low, s.entropy.high};
   j["greedy_accuracy"] = s.greedy.mean;
@@ -225,8 +242,10 @@ inline std::string svg_plot(const std::string& title, const std::string& xlabel,
   // axes and grid
   for (int i = 0; i <= 5; ++i) {
     const double y = y0 + (y1 - y0) * i / 5.0;
+    char tick[32];
+    std::snprintf(tick, sizeof tick, "%.3g", std::abs(y) < 1e-12 ? 0.0 : y);
     o << "<line x1=\"" << L << "\" x2=\"" << W - R << "\" y1=\"" << py(y) << "\" y2=\"" << py(y)
-      << "\" stroke=\"#e5e5e5\"/><text x=\"" << L - 6 << "\" y=\"" << py(y) + 4 << "\" text-anchor=\"end\">" << y
+      << "\" stroke=\"#e5e5e5\"/><text x=\"" << L - 6 << "\" y=\"" << py(y) + 4 << "\" text-anchor=\"end\">" << tick
       << "</text>\n";
   }
   if (log2x) {
@@ -283,6 +302,27 @@ inline void write_plots(const std::filesystem::path& dir, const results& r, cons
     pk.push_back(std::move(e));
   }
   write_file(dir / "pass_at_k.svg", svg_plot("Pass@k on held-out problems (95% bootstrap bands)", "k", "Pass@k", pk, true));
+  // paired differences to the base, with their 95% bands
+  std::vector<series> dk;
+  for (const auto& s : mains) {
+    series e{s.name, color_of(s.name), {}, {}, {}, {}};
+    for (const auto& [k, iv] : s.pass) {
+      const interval d = s.name == "base" ? interval{} : s.delta.at(k);
+      e.x.push_back(static_cast<double>(k));
+      e.y.push_back(100.0 * d.mean);
+      if (s.name != "base") {
+        e.lo.push_back(100.0 * d.low);
+        e.hi.push_back(100.0 * d.high);
+      }
+    }
+    if (s.name == "base") {
+      e.lo.clear();
+      e.hi.clear();
+    }
+    dk.push_back(std::move(e));
+  }
+  write_file(dir / "pass_at_k_delta.svg",
+             svg_plot("Pass@k minus base, paired (points, 95% bands)", "k", "difference (points)", dk, true));
   // Figure 4: training entropy and reward, mean over seeds per step
   for (int which = 0; which < 3; ++which) {
     std::vector<series> ss;
@@ -334,7 +374,20 @@ inline std::string table(const std::vector<method_summary>& ms, const config& c)
     std::snprintf(b, sizeof b, "   %6.1f  %7.3f\n", 100.0 * s.greedy.mean, s.entropy.mean);
     o << b;
   }
-  o << "95% CI width (points)\n";
+  o << "difference to base, paired over seeds and problems (points; * = 95% CI excludes 0)\n";
+  for (const auto& s : ms) {
+    if (s.name == "base") continue;
+    std::snprintf(b, sizeof b, "%-14s", s.name.c_str());
+    o << b;
+    for (index_t k : ks) {
+      const auto& d = s.delta.at(k);
+      const bool sig = d.low > 0 || d.high < 0;
+      std::snprintf(b, sizeof b, "%+6.1f%s", 100.0 * d.mean, sig ? "*" : " ");
+      o << b;
+    }
+    o << "\n";
+  }
+  o << "95% CI width of Pass@k (points)\n";
   for (const auto& s : ms) {
     std::snprintf(b, sizeof b, "%-14s", s.name.c_str());
     o << b;

@@ -67,7 +67,7 @@ struct config {
   double rl_lr = 3e-4, weight_decay = 0.0, clip = 0.2, grad_clip = 1.0, temperature = 1.0;
   double entropy_coef = 1e-3, kl_beta = 1e-3, lambda = 0.1;
   // evaluation
-  index_t eval_problems = 64, samples = 256;
+  index_t eval_problems = 256, samples = 256;
   double eval_temperature = 0.6, top_p = 0.95;
   index_t bootstrap_resamples = 2000;
   // runs
@@ -84,6 +84,29 @@ struct config {
   bool progress = true;
   bool tty = false;
   std::string preset = "default";
+
+  //! Throws `rlvr::config_error` naming the first bad setting (the task and model check theirs).
+  void validate() const {
+    RLVR_EXPECTS(!seeds.empty(), config, "rlvr-study: --seeds is empty");
+    RLVR_EXPECTS(samples >= 1, config, "rlvr-study: --samples = ", samples, " must be >= 1");
+    RLVR_EXPECTS(eval_problems >= 1, config, "rlvr-study: --eval-problems = ", eval_problems, " must be >= 1");
+    RLVR_EXPECTS(pretrain_steps >= 1 && pretrain_batch >= 1, config, "rlvr-study: --pretrain-steps = ",
+                 pretrain_steps, " and the batch ", pretrain_batch, " must be >= 1");
+    RLVR_EXPECTS(rl_steps >= 0 && prompts_per_step >= 1, config, "rlvr-study: --rl-steps = ", rl_steps,
+                 " must be >= 0 and --prompts = ", prompts_per_step, " >= 1");
+    RLVR_EXPECTS(wrong_fraction >= 0.0 && wrong_fraction <= 1.0, config, "rlvr-study: --wrong-fraction = ",
+                 wrong_fraction, " is outside [0, 1]");
+    RLVR_EXPECTS(eval_temperature > 0.0, config, "rlvr-study: --temperature = ", eval_temperature, " must be > 0");
+    RLVR_EXPECTS(top_p > 0.0 && top_p <= 1.0, config, "rlvr-study: --top-p = ", top_p, " is outside (0, 1]");
+    RLVR_EXPECTS(bootstrap_resamples >= 1, config, "rlvr-study: bootstrap_resamples = ", bootstrap_resamples);
+    for (const auto& m : methods)
+      RLVR_EXPECTS(m == "psr" || m == "nsr" || m == "w_reinforce" || m == "ppo" || m == "grpo", config,
+                   "rlvr-study: unknown method '", m, "' (psr, nsr, w_reinforce, ppo, grpo)");
+    std::vector<std::uint64_t> sorted = seeds;
+    std::sort(sorted.begin(), sorted.end());
+    RLVR_EXPECTS(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end(), config,
+                 "rlvr-study: --seeds lists a seed twice");
+  }
 };
 
 // ---- progress with ETA ----------------------------------------------------------------------
@@ -99,6 +122,15 @@ public:
     done_ += units;
     print(false);
   }
+  //! Unit costs of a pretraining step, an RL step and one evaluated problem.
+  void set_weights(double pre, double rl, double eval) {
+    w_pre_ = pre;
+    w_rl_ = rl;
+    w_eval_ = eval;
+  }
+  void pretrain_step() { advance(w_pre_); }
+  void rl_step() { advance(w_rl_); }
+  void eval_problems(double n) { advance(w_eval_ * n); }
   void finish() {
     if (enabled_ && tty_) std::fputs("\n", stdout);
     std::fflush(stdout);
@@ -132,6 +164,7 @@ private:
     }
   }
   double total_, done_ = 0;
+  double w_pre_ = 1, w_rl_ = 1, w_eval_ = 1;
   bool enabled_, tty_;
   std::chrono::steady_clock::time_point t0_;
   std::string stage_;
@@ -246,7 +279,7 @@ inline void pretrain(rlvr::transformer_policy& model, const rlvr::tasks::zp_walk
     rlvr::clip_grad_norm(params, 1.0);
     rlvr::apply_schedule(opt, sched, step);
     opt.step(params);
-    prog.advance(1.0);
+    prog.pretrain_step();
   }
 }
 
@@ -270,7 +303,7 @@ inline rlvr::transformer_policy base_model(const rlvr::tasks::zp_walk& task, con
   rlvr::transformer_policy model(model_config(c, task, seed));
   if (std::filesystem::exists(path)) {
     model.load_weights(path);
-    prog.advance(static_cast<double>(c.pretrain_steps));
+    for (index_t i = 0; i < c.pretrain_steps; ++i) prog.pretrain_step();
     return model;
   }
   pretrain(model, task, c, seed, prog);
@@ -361,7 +394,7 @@ inline eval_result evaluate(const rlvr::transformer_policy& model, const rlvr::t
           ++nseq_total;
         }
       }
-      if (prog && !greedy) prog->advance(static_cast<double>(pc));
+      if (prog && !greedy) prog->eval_problems(static_cast<double>(pc));
     }
   }
   res.entropy = ent_n ? ent_sum / static_cast<double>(ent_n) : 0.0;
@@ -424,7 +457,7 @@ inline rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, c
     rlvr::trainer tr(model, opt, rlvr::tasks::verifier{task}, obj, rlvr::eigen_backend{.threads = c.threads}, tc);
     tr.on_step([&](const rlvr::step_metrics& sm) {
       curves.push_back({m.name, seed, sm});
-      prog.advance(1.0);
+      prog.rl_step();
     });
     for (index_t s = 0; s < steps; ++s) {
       rlvr::philox_engine g(stream_seed(seed, p_train_prompts), static_cast<std::uint64_t>(s));
@@ -463,17 +496,23 @@ inline std::vector<method_spec> extra_methods(const config& c) {
 
 // ---- the whole study --------------------------------------------------------------------------
 inline results run(const config& c) {
+  c.validate();
   const auto task = make_task(c);
   const auto problems = eval_problems(task, c);
   const auto mains = main_methods(c), extras = extra_methods(c);
   const double ns = static_cast<double>(c.seeds.size());
+  // Progress units ≈ seconds on one core at the default sizes: an RL step ≈ 1, a pretraining
+  // step ≈ 0.17, one held-out problem's n = 256 samples ≈ 0.4.
+  constexpr double w_pre = 0.17, w_rl = 1.0;
+  const double w_eval = 0.4 * static_cast<double>(c.samples) / 256.0;
   double rl_units = 0;
   for (const auto& m : mains) rl_units += static_cast<double>(m.steps > 0 ? m.steps : c.rl_steps);
   for (const auto& m : extras) rl_units += static_cast<double>(m.steps > 0 ? m.steps : c.rl_steps);
-  // rough relative costs: one pretraining step ≈ 0.5 RL step; one problem's evaluation ≈ 0.25 RL step
   const double np = static_cast<double>(problems.size());
   const double models = 1.0 + static_cast<double>(mains.size() + extras.size());
-  progress prog(ns * (static_cast<double>(c.pretrain_steps) + rl_units + models * np), c.progress, c.tty);
+  progress prog(ns * (w_pre * static_cast<double>(c.pretrain_steps) + w_rl * rl_units + w_eval * models * np), c.progress,
+                c.tty);
+  prog.set_weights(w_pre, w_rl, w_eval);
   results r;
   r.methods.push_back("base");
   for (const auto& m : mains) r.methods.push_back(m.name);

@@ -112,3 +112,18 @@ TEST_CASE("the same seeds give the same results.json, with and without the cache
   study::write_outputs(study::run(cc), cc);
   CHECK(slurp(cc.out / "results.json") != a);
 }
+
+TEST_CASE("bad study settings are named before any work starts", "[study]") {
+  auto c = tiny(std::filesystem::temp_directory_path() / "rlvr_study_smoke_e");
+  c.samples = 0;
+  CHECK_THROWS_WITH(study::run(c), Catch::Contains("--samples = 0"));
+  c = tiny(c.out);
+  c.methods = {"psr", "dpo"};
+  CHECK_THROWS_WITH(study::run(c), Catch::Contains("unknown method 'dpo'"));
+  c = tiny(c.out);
+  c.seeds = {1, 1};
+  CHECK_THROWS_AS(study::run(c), rlvr::config_error);
+  c = tiny(c.out);
+  c.eval_min_distance = 3; // overlaps the training band
+  CHECK_THROWS_WITH(study::run(c), Catch::Contains("eval_min_distance = 3"));
+}
