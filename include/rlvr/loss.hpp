@@ -222,6 +222,27 @@ template <class T> struct advantage_result {
 
   [[nodiscard]] matrix_view<const T> advantages() const { return {adv.data(), components, tokens}; }
   [[nodiscard]] matrix_view<const std::uint8_t> active() const { return {act.data(), components, tokens}; }
+  //! Active tokens of each component over the whole rollout batch: the per-component token-mean
+  //! denominators to pass as `aggregation_options::component_tokens` when the batch is split.
+  [[nodiscard]] std::vector<double> global_counts() const {
+    std::vector<double> c(static_cast<std::size_t>(components), 0.0);
+    for (index_t k = 0; k < components; ++k)
+      for (index_t t = 0; t < tokens; ++t) c[static_cast<std::size_t>(k)] += act[static_cast<std::size_t>(k * tokens + t)] ? 1.0 : 0.0;
+    return c;
+  }
+  //! Sequences with at least one active token, per component (for `component_sequences`);
+  //! `seq` is the rollout batch's token → response map.
+  [[nodiscard]] std::vector<double> global_sequences(vector_view<const std::int32_t> seq) const {
+    std::vector<double> c(static_cast<std::size_t>(components), 0.0);
+    for (index_t k = 0; k < components; ++k) {
+      std::vector<std::int32_t> ids;
+      for (index_t t = 0; t < tokens && t < seq.size(); ++t)
+        if (act[static_cast<std::size_t>(k * tokens + t)]) ids.push_back(seq[t]);
+      std::sort(ids.begin(), ids.end());
+      c[static_cast<std::size_t>(k)] = static_cast<double>(std::unique(ids.begin(), ids.end()) - ids.begin());
+    }
+    return c;
+  }
 };
 
 //! Runs the objective's estimator(s) over a rollout batch (see `rlvr/objectives/advantages.hpp`).
@@ -285,6 +306,15 @@ loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_
                ": global_tokens = ", opt.aggregation.global_tokens, " must be finite and >= 0");
   RLVR_EXPECTS(opt.aggregation.global_sequences >= 0 && std::isfinite(opt.aggregation.global_sequences), config, who,
                ": global_sequences = ", opt.aggregation.global_sequences, " must be finite and >= 0");
+  for (index_t c = 0; c < k; ++c) {
+    if (opt.aggregation.component_tokens)
+      RLVR_EXPECTS(opt.aggregation.component_tokens[c] >= 0 && std::isfinite(opt.aggregation.component_tokens[c]), config,
+                   who, ": component_tokens[", c, "] = ", opt.aggregation.component_tokens[c], " must be finite and >= 0");
+    if (opt.aggregation.component_sequences)
+      RLVR_EXPECTS(opt.aggregation.component_sequences[c] >= 0 && std::isfinite(opt.aggregation.component_sequences[c]),
+                   config, who, ": component_sequences[", c, "] = ", opt.aggregation.component_sequences[c],
+                   " must be finite and >= 0");
+  }
   const matrix_view<const T> z = batch.logits;
   detail::check_logits_targets(z, batch.targets, who);
   detail::check_grad_alias(z, grad, who);

@@ -312,6 +312,30 @@ TEST_CASE("aggregation modes and global token counts", "[objectives][loss][aggre
   CHECK((bad1 + bad2) / 2 != Approx(lfull).epsilon(1e-9));
 }
 
+TEST_CASE("a weighted sum split into micro-batches sums to the full batch with per-component counts",
+          "[objectives][loss][aggregation][sum]") {
+  batch_data<double> d(7, 9, 51);
+  const rlvr::serial_backend be;
+  const auto obj = 0.1 * rlvr::psr() + rlvr::make_objective(rlvr::sign_split{.positive = 0, .negative = -1},
+                                                            rlvr::reinforce_surrogate{}, rlvr::seq_mean_token_mean{});
+  const auto a = rlvr::estimate_advantages(obj, d.adv_input());
+  const auto full = d.tokens<decltype(obj)>(a);
+  std::vector<double> gfull, g1, g2;
+  const double lfull = run(be, obj, full, gfull).loss;
+  const auto toks = a.global_counts();
+  const auto seqs = a.global_sequences(rlvr::vector_view<const std::int32_t>(d.seq));
+  CHECK(toks.size() == 2);
+  const rlvr::aggregation_options global{.global_tokens = 0, .global_sequences = 0, .component_tokens = toks.data(),
+                                         .component_sequences = seqs.data()};
+  index_t cut = d.n / 3; // at a response boundary: seq-mean-token-mean needs whole responses
+  while (cut < d.n && d.seq[static_cast<std::size_t>(cut)] == d.seq[static_cast<std::size_t>(cut - 1)]) ++cut;
+  const double l1 = run(be, obj, rlvr::slice(full, 0, cut), g1, 1.0, global).loss;
+  const double l2 = run(be, obj, rlvr::slice(full, cut, d.n - cut), g2, 1.0, global).loss;
+  CHECK(l1 + l2 == Approx(lfull).epsilon(1e-13));
+  for (std::size_t i = 0; i < g1.size(); ++i) CHECK(g1[i] == Approx(gfull[i]).margin(1e-16));
+  for (std::size_t i = 0; i < g2.size(); ++i) CHECK(g2[i] == Approx(gfull[g1.size() + i]).margin(1e-16));
+}
+
 TEST_CASE("diagnostics: clip fractions, approx KL, entropy, advantage report", "[objectives][loss][diagnostics]") {
   // two tokens with hand-made ratios: token 0 A > 0, ρ = e^{0.5} (clipped high); token 1 A < 0, ρ = e^{-0.5} (clipped low)
   std::vector<double> z{0, 0, 0, 0, 0, 0}, g;

@@ -22,7 +22,11 @@
 //! **Micro-batches.** Token-mean computed per micro-batch silently reweights gradients when
 //! micro-batches hold different token counts (spec §8): pass the global count in
 //! `aggregation_options::global_tokens` (and `global_sequences` for the seq-mean modes); the
-//! sum of the micro-batch losses then equals the full-batch loss.
+//! sum of the micro-batch losses then equals the full-batch loss. A weighted sum of objectives
+//! takes them per component (`component_tokens`, `component_sequences`: pointers to K counts,
+//! component k reading element k), since each component has its own active tokens. The per-
+//! response count n_i of `seq_mean_token_mean` is always local: split micro-batches at response
+//! boundaries for that mode.
 
 #include <cstdint>
 #include <vector>
@@ -90,7 +94,8 @@ void aggregation_weights(const A& agg, vector_view<const std::uint8_t> active, v
   } else if constexpr (mode == aggregation_mode::token_mean) {
     double count = 0;
     for (index_t t = 0; t < n; ++t) count += active[t] ? 1.0 : 0.0;
-    const double d = opt.global_tokens > 0 ? opt.global_tokens : count;
+    const double global = opt.component_tokens ? opt.component_tokens[0] : opt.global_tokens;
+    const double d = global > 0 ? global : count;
     const T inv = d > 0 ? static_cast<T>(1.0 / d) : T(0);
     for (index_t t = 0; t < n; ++t) w[t] = active[t] ? inv : T(0);
   } else {
@@ -99,7 +104,8 @@ void aggregation_weights(const A& agg, vector_view<const std::uint8_t> active, v
       if (active[t]) ++per_seq[static_cast<std::size_t>(seq[t])];
     double b = 0;
     for (index_t c : per_seq) b += c > 0 ? 1.0 : 0.0;
-    if (opt.global_sequences > 0) b = opt.global_sequences;
+    const double global = opt.component_sequences ? opt.component_sequences[0] : opt.global_sequences;
+    if (global > 0) b = global;
     for (index_t t = 0; t < n; ++t) {
       if (!active[t] || b <= 0) {
         w[t] = T(0);

@@ -105,9 +105,13 @@ enum class aggregation_mode : std::uint8_t {
 };
 
 //! Run-time options of the aggregation, supplied by the caller of the loss.
+//! For a weighted sum of K objectives each component has its own active tokens and so its own
+//! denominators: pass them per component (`advantage_result::global_counts()` computes them).
 struct aggregation_options {
   double global_tokens = 0;    //!< > 0: token-mean denominator over the whole (global) batch
   double global_sequences = 0; //!< > 0: the B of the seq-mean modes over the whole batch
+  const double* component_tokens = nullptr;    //!< [K] per-component global token counts; overrides global_tokens
+  const double* component_sequences = nullptr; //!< [K] per-component global sequence counts; overrides global_sequences
 };
 
 //! A type T models `TokenTerm` if

@@ -181,7 +181,10 @@ template <class H, class... O> struct objective_list<H, O...> {
   template <class T>
   void weights(matrix_view<const std::uint8_t> act, vector_view<const std::int32_t> seq, index_t ns,
                const aggregation_options& opt, matrix_view<T> w, index_t first) const {
-    head.weights(act.block_rows(first, H::components), seq, ns, opt, w.block_rows(first, H::components));
+    aggregation_options head_opt = opt; // per-component counts: the head's start at `first`
+    if (opt.component_tokens) head_opt.component_tokens = opt.component_tokens + first;
+    if (opt.component_sequences) head_opt.component_sequences = opt.component_sequences + first;
+    head.weights(act.block_rows(first, H::components), seq, ns, head_opt, w.block_rows(first, H::components));
     tail.weights(act, seq, ns, opt, w, first + H::components);
   }
   void validate() const {
