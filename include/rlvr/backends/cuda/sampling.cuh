@@ -203,7 +203,7 @@ __device__ float radix_threshold(const T* row, index_t n, float m, float inv, bo
 }
 
 template <class Policy, class T>
-__global__ void __launch_bounds__(Policy::sampling.block_threads)
+__global__ void __launch_bounds__(Policy::sampling.block_threads, 1)
     sample_kernel(matrix_view<const T> logits, sampling_params p, stream_batch streams, token_draw<float>* out,
                   std::uint8_t* status) {
   constexpr int Threads = Policy::sampling.block_threads;
