@@ -7,6 +7,7 @@
 #include "gpu/gpu_test.cuh"
 #include "gpu/reference.hpp"
 #include "rlvr/backends/cuda/group_stats.cuh"
+#include "rlvr/objectives/advantages.hpp"
 
 using rlvr::index_t;
 using namespace rlvr::cuda;
@@ -100,6 +101,51 @@ RLVR_GPU_TEST(bad_ids_are_range_errors) {
   RLVR_GPU_CHECK_THROWS_AS(group_stats(s.backend(), rlvr::vector_view<const float>(dr.data(), 2),
                                        rlvr::vector_view<const std::int32_t>(dg.data(), 1), 1, group_stats_outputs{}),
                            rlvr::shape_error);
+}
+
+// GRPO advantages on the device equal the host estimator's (same ε, floor, singleton policy).
+static void check_zscore(const rlvr::group_zscore& cfg) {
+  rlvr::gpu_test::splitmix rng{17};
+  const index_t n = 4000, G = 500;
+  std::vector<float> r(n);
+  std::vector<std::int32_t> g(n), seq(n);
+  std::vector<std::int64_t> g64(n);
+  for (index_t i = 0; i < n; ++i) {
+    g[i] = static_cast<std::int32_t>(rng.next() % G);
+    g64[i] = g[i];
+    seq[i] = static_cast<std::int32_t>(i);
+    const double u = rng.uniform();
+    r[i] = u < 0.02 ? NAN : (g[i] % 5 == 0 ? 0.1f : static_cast<float>(rng.uniform() < 0.5)); // some all-equal groups
+  }
+  // a singleton group
+  g[0] = g64[0] = G - 1;
+  r[0] = 1.0f;
+  for (index_t i = 1; i < n; ++i)
+    if (g[i] == G - 1) g[i] = g64[i] = static_cast<std::int32_t>(G - 2);
+  std::vector<float> host_adv(n);
+  std::vector<std::uint8_t> host_act(n);
+  const rlvr::advantage_input<float> in{.rewards = r, .group_ids = g64, .seq = seq};
+  (void)cfg.estimate(in, rlvr::advantage_output<float>{.advantages = host_adv, .active = host_act});
+  stream s;
+  auto dr = to_device(r, s.get());
+  auto dg = to_device(g, s.get());
+  device_buffer<float> adv(n, s.get());
+  device_buffer<std::uint8_t> keep(n, s.get());
+  group_zscore_advantages(s.backend(), rlvr::vector_view<const float>(dr.data(), n),
+                          rlvr::vector_view<const std::int32_t>(dg.data(), n), G, cfg, adv.data(), keep.data());
+  const auto a = adv.download();
+  const auto k = keep.download();
+  int bad = 0;
+  for (index_t i = 0; i < n; ++i) {
+    const float want = host_act[i] ? host_adv[i] : 0.0f;
+    bad += !(rlvr::gpu_test::close(a[i], want, 1e-6, 1e-7) && k[i] == host_act[i]);
+  }
+  RLVR_GPU_CHECK_MSG(bad == 0, bad, " of ", n, " advantages differ from the host estimator");
+}
+
+RLVR_GPU_TEST(grpo_advantages_match_the_host_estimator) {
+  check_zscore(rlvr::group_zscore{});
+  check_zscore(rlvr::group_zscore{.eps = 1e-4, .std_floor = 0.0, .singleton = rlvr::singleton_policy::raw});
 }
 
 RLVR_GPU_TEST_MAIN()

@@ -12,8 +12,9 @@
 //!
 //! The variance is computed in two centred passes in double (rlvr-math.md §8: a one-pass float32
 //! std of rewards that should be equal comes out ~1e-4 and multiplies advantages by thousands);
-//! NaN rewards are counted and left out instead of poisoning their group. How an estimator
-//! turns these into advantages (ε, the std floor, groups of one) is the objective's business.
+//! NaN rewards are counted and left out instead of poisoning their group.
+//! `group_zscore_advantages` applies GRPO's rule (`rlvr::group_zscore`: ε, std floor, groups of
+//! one) on the device with the host estimator's exact semantics.
 //!
 //! ## Method
 //! `cub::DeviceRadixSort::SortPairs` orders the member indices by group id (stable, so members
@@ -29,6 +30,7 @@
 #include "rlvr/backends/cuda/detail/checks.cuh"
 #include "rlvr/backends/cuda/error.cuh"
 #include "rlvr/backends/cuda/memory.cuh"
+#include "rlvr/objectives/advantages.hpp"
 #include "rlvr/view.hpp"
 
 namespace rlvr::cuda {
@@ -39,6 +41,8 @@ struct group_stats_outputs {
   double* std = nullptr;
   std::int32_t* count = nullptr;     //!< non-NaN members
   std::int32_t* nan_count = nullptr; //!< NaN members (left out of mean and std)
+  double* lo = nullptr;              //!< smallest non-NaN member (0 for an empty group)
+  double* hi = nullptr;              //!< largest non-NaN member (0 for an empty group)
 };
 
 namespace detail {
@@ -62,7 +66,7 @@ __global__ void group_moments_kernel(const R* rewards, const std::int32_t* order
   const int lane = static_cast<int>(threadIdx.x % 32);
   if (warp >= groups) return;
   const std::int32_t begin = offsets[warp], end = offsets[warp + 1];
-  double sum = 0.0;
+  double sum = 0.0, lo = INFINITY, hi = -INFINITY;
   int count = 0, nans = 0;
   for (std::int32_t j = begin + lane; j < end; j += 32) {
     const double r = static_cast<double>(rewards[order[j]]);
@@ -71,6 +75,8 @@ __global__ void group_moments_kernel(const R* rewards, const std::int32_t* order
     } else {
       sum += r;
       ++count;
+      lo = r < lo ? r : lo;
+      hi = r > hi ? r : hi;
     }
   }
 #pragma unroll
@@ -78,6 +84,8 @@ __global__ void group_moments_kernel(const R* rewards, const std::int32_t* order
     sum += __shfl_xor_sync(0xffffffffu, sum, o);
     count += __shfl_xor_sync(0xffffffffu, count, o);
     nans += __shfl_xor_sync(0xffffffffu, nans, o);
+    lo = fmin(lo, __shfl_xor_sync(0xffffffffu, lo, o));
+    hi = fmax(hi, __shfl_xor_sync(0xffffffffu, hi, o));
   }
   const double mean = count > 0 ? sum / count : 0.0;
   double ss = 0.0;
@@ -92,6 +100,8 @@ __global__ void group_moments_kernel(const R* rewards, const std::int32_t* order
     if (out.std) out.std[warp] = count > 1 ? sqrt(ss / (count - 1)) : 0.0;
     if (out.count) out.count[warp] = count;
     if (out.nan_count) out.nan_count[warp] = nans;
+    if (out.lo) out.lo[warp] = count > 0 ? lo : 0.0;
+    if (out.hi) out.hi[warp] = count > 0 ? hi : 0.0;
   }
 }
 
@@ -100,6 +110,33 @@ __global__ void iota_kernel(std::int32_t* x, index_t n) {
   for (index_t j = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x; j < n;
        j += static_cast<index_t>(gridDim.x) * blockDim.x)
     x[j] = static_cast<std::int32_t>(j);
+}
+
+//! GRPO's rule per response (rlvr::group_zscore, rlvr/objectives/advantages.hpp), from the
+//! group statistics: NaN reward → dropped; group of one → 0 (or r/(1+ε) with `singleton_policy::raw`);
+//! all equal or std ≤ floor·max(1, |mean|) → 0; else (r − mean)/(std + ε).
+template <class R>
+__global__ void zscore_kernel(const R* rewards, const std::int32_t* ids, index_t n, const double* mean,
+                              const double* sd, const std::int32_t* count, const double* lo, const double* hi,
+                              double eps, double std_floor, bool singleton_raw, float* adv, std::uint8_t* keep) {
+  for (index_t i = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<index_t>(gridDim.x) * blockDim.x) {
+    const double r = static_cast<double>(rewards[i]);
+    const index_t k = ids[i];
+    double a = 0.0;
+    std::uint8_t kept = 1;
+    if (r != r) {
+      kept = 0;
+    } else if (count[k] == 1) {
+      a = singleton_raw ? r / (1.0 + eps) : 0.0;
+    } else if (lo[k] == hi[k] || sd[k] <= std_floor * fmax(1.0, fabs(mean[k]))) {
+      a = 0.0;
+    } else {
+      a = (r - mean[k]) / (sd[k] + eps);
+    }
+    adv[i] = static_cast<float>(a);
+    if (keep) keep[i] = kept;
+  }
 }
 
 inline unsigned grid_for(index_t n, int threads) {
@@ -150,6 +187,28 @@ void group_stats(cuda_backend b, vector_view<const R> rewards, vector_view<const
   const auto blocks = static_cast<unsigned>((num_groups * 32 + threads - 1) / threads);
   detail::group_moments_kernel<<<blocks, static_cast<unsigned>(threads), 0, b.stream>>>(
       rewards.data(), idx_out.data(), offsets.data(), num_groups, out);
+  RLVR_CUDA_CHECK_LAUNCH();
+}
+
+//! GRPO advantages per response on the device, with exactly the rule and configuration of the
+//! host estimator `rlvr::group_zscore` (ε, std floor, singleton policy): `adv` (device, float,
+//! one per response; 0 for dropped ones) and `keep` (device, 1 = kept, 0 = NaN reward dropped;
+//! may be null). Group ids are dense in [0, num_groups) (checked; synchronises once). Broadcast to
+//! tokens and aggregation weights stay with the host entry points.
+template <class R>
+void group_zscore_advantages(cuda_backend b, vector_view<const R> rewards, vector_view<const std::int32_t> group_ids,
+                             index_t num_groups, const group_zscore& config, float* adv, std::uint8_t* keep) {
+  config.validate();
+  const index_t g = num_groups;
+  device_buffer<double> mean(g, b.stream), sd(g, b.stream), lo(g, b.stream), hi(g, b.stream);
+  device_buffer<std::int32_t> count(g, b.stream);
+  group_stats(b, rewards, group_ids, num_groups,
+              group_stats_outputs{mean.data(), sd.data(), count.data(), nullptr, lo.data(), hi.data()});
+  const index_t n = rewards.size();
+  if (n == 0) return;
+  detail::zscore_kernel<<<detail::grid_for(n, 256), 256, 0, b.stream>>>(
+      rewards.data(), group_ids.data(), n, mean.data(), sd.data(), count.data(), lo.data(), hi.data(), config.eps,
+      config.std_floor, config.singleton == singleton_policy::raw, adv, keep);
   RLVR_CUDA_CHECK_LAUNCH();
 }
 
