@@ -210,11 +210,14 @@ RLVR_GPU_TEST(forward_only_matches_fused) {
 }
 
 // The objective-level entry point against rlvr::loss_and_grad on the serial oracle.
-template <class O> static void check_objective(const char* name, const O& obj, bool with_old, bool with_ref) {
+template <class O>
+static void check_objective(const char* name, const O& obj, bool with_old, bool with_ref, bool bf16 = false) {
   rlvr::gpu_test::splitmix rng{101};
   const index_t N = 96, V = 2000, B = 12;
   std::vector<float> x(static_cast<std::size_t>(N * V));
   for (auto& v : x) v = static_cast<float>(2.0 * rng.normal());
+  if (bf16)
+    for (auto& v : x) v = __bfloat162float(__float2bfloat16_rn(v));
   std::vector<rlvr::token_t> y(N);
   std::vector<std::int32_t> seq(N);
   std::vector<float> adv(static_cast<std::size_t>(O::components * N)), old(N), ref(N);
@@ -241,11 +244,23 @@ template <class O> static void check_objective(const char* name, const O& obj, b
   const auto d_cpu = rlvr::loss_and_grad(rlvr::serial_backend{}, obj, batch,
                                          rlvr::matrix_view<float>(g_cpu.data(), N, V), {.temperature = 0.9});
   stream s;
-  auto dx = to_device(x, s.get());
-  device_buffer<float> dg(N * V, s.get());
-  const auto d_gpu = loss_and_grad(s.backend(), obj, rlvr::matrix_view<const float>(dx.data(), N, V), batch,
-                                   dg.matrix(N, V), {.temperature = 0.9});
-  const auto g_gpu = dg.download();
+  std::vector<float> g_gpu;
+  rlvr::loss_diagnostics d_gpu;
+  if (bf16) { // the oracle sees the bf16-rounded logits; the GPU reads bf16, writes a float gradient
+    std::vector<__nv_bfloat16> xb(x.size());
+    for (std::size_t k = 0; k < x.size(); ++k) xb[k] = __float2bfloat16_rn(x[k]);
+    auto dx = to_device(xb, s.get());
+    device_buffer<float> dg(N * V, s.get());
+    d_gpu = loss_and_grad(s.backend(), obj, rlvr::matrix_view<const __nv_bfloat16>(dx.data(), N, V), batch,
+                          dg.matrix(N, V), {.temperature = 0.9});
+    g_gpu = dg.download();
+  } else {
+    auto dx = to_device(x, s.get());
+    device_buffer<float> dg(N * V, s.get());
+    d_gpu = loss_and_grad(s.backend(), obj, rlvr::matrix_view<const float>(dx.data(), N, V), batch,
+                          dg.matrix(N, V), {.temperature = 0.9});
+    g_gpu = dg.download();
+  }
   double gmax = 0, worst = 0;
   for (float v : g_cpu) gmax = std::max(gmax, static_cast<double>(std::abs(v)));
   for (std::size_t k = 0; k < g_cpu.size(); ++k)
@@ -265,6 +280,7 @@ RLVR_GPU_TEST(objectives_match_the_serial_oracle) {
   check_objective("w_reinforce", rlvr::w_reinforce(), true, false);
   check_objective("nsr", rlvr::nsr(), false, false);
   check_objective("psr", rlvr::psr(), false, false);
+  check_objective("grpo, bf16 logits", rlvr::grpo(), true, true, true);
 }
 
 RLVR_GPU_TEST(entry_point_errors_match_the_host) {
