@@ -391,3 +391,33 @@ TEST_CASE("transformer: forward_inference agrees with forward in bounded memory"
   for (std::size_t i = 0; i < l1.size(); ++i) // values optional; one chunk of 7 vs 3+3+1: GEMM blocks move
     REQUIRE(l3[i] == Approx(l2[i]).margin(1e-6));
 }
+
+TEST_CASE("transformer: retained cache rows continue their own sequences", "[policies][transformer][decode]") {
+  rlvr::transformer_policy m(small_config(false));
+  const index_t V = 7, B = 4, T = 5;
+  const auto toks = random_tokens(B * T, V, 41);
+  std::vector<float> full(static_cast<std::size_t>(B * T * V));
+  m.forward({{toks.data(), B, T}, {}}, {full.data(), B * T, V});
+  auto cache = m.make_cache(B);
+  std::vector<float> out(static_cast<std::size_t>(B * V));
+  std::vector<token_t> col(B);
+  for (index_t t = 0; t < 2; ++t) {
+    for (index_t b = 0; b < B; ++b) col[static_cast<std::size_t>(b)] = toks[static_cast<std::size_t>(b * T + t)];
+    m.decode(cache, {col.data(), B}, {out.data(), B, V});
+  }
+  const std::vector<index_t> keep{1, 3}; // sequences 0 and 2 finished
+  cache.retain(keep);
+  CHECK(cache.batch() == 2);
+  for (index_t t = 2; t < T; ++t) {
+    for (std::size_t k = 0; k < keep.size(); ++k) col[k] = toks[static_cast<std::size_t>(keep[k] * T + t)];
+    m.decode(cache, {col.data(), 2}, {out.data(), 2, V});
+    for (std::size_t k = 0; k < keep.size(); ++k)
+      for (index_t v = 0; v < V; ++v)
+        REQUIRE(out[k * static_cast<std::size_t>(V) + static_cast<std::size_t>(v)] ==
+                Approx(full[static_cast<std::size_t>((keep[k] * T + t) * V + v)]).margin(1e-5));
+  }
+  const std::vector<index_t> bad{1, 1};
+  CHECK_THROWS_AS(cache.retain(bad), rlvr::range_error);
+  const std::vector<index_t> out_of_range{2};
+  CHECK_THROWS_AS(cache.retain(out_of_range), rlvr::range_error);
+}

@@ -135,9 +135,36 @@ public:
     pos_[static_cast<std::size_t>(i)] = 0;
   }
 
+  //! Keeps only the sequences `rows` (strictly increasing indices into the current batch):
+  //! afterwards sequence k is the old sequence `rows[k]`, with its cached prefix, and `batch()`
+  //! is `rows.size()`. Later `decode` calls take that many tokens and skip the dropped
+  //! sequences' work — for sampling where responses finish at different lengths. Copies only
+  //! the cached prefixes; never allocates. The batch never grows back (`clear()` empties the
+  //! remaining rows); make a new cache for a new full batch.
+  void retain(std::span<const index_t> rows) {
+    const index_t B = batch();
+    for (std::size_t k = 0; k < rows.size(); ++k)
+      RLVR_EXPECTS(rows[k] >= 0 && rows[k] < B && (k == 0 || rows[k] > rows[k - 1]), range,
+                   "transformer_cache::retain: rows[", k, "] = ", rows[k],
+                   " (indices must be strictly increasing and in [0, ", B, "))");
+    const index_t row_elems = ctx_ * d_;
+    for (index_t l = 0; l < layers_; ++l)
+      for (std::size_t k = 0; k < rows.size(); ++k) {
+        const index_t from = rows[k], to = static_cast<index_t>(k);
+        if (from == to) continue;
+        const index_t n = pos_[static_cast<std::size_t>(from)] * d_;
+        const index_t base = l * cap_ * row_elems;
+        std::copy_n(k_.data() + base + from * row_elems, n, k_.data() + base + to * row_elems);
+        std::copy_n(v_.data() + base + from * row_elems, n, v_.data() + base + to * row_elems);
+      }
+    for (std::size_t k = 0; k < rows.size(); ++k) pos_[k] = pos_[static_cast<std::size_t>(rows[k])];
+    pos_.resize(rows.size()); // shrinking keeps the capacity: no allocation
+  }
+
 private:
   template <class> friend class basic_transformer;
-  detail::tfm::avec<S> k_, v_;                  // [L, B, ctx, d]
+  index_t cap_ = 0, ctx_ = 0, d_ = 0, layers_ = 0; // sequences allocated; layout extents
+  detail::tfm::avec<S> k_, v_;                  // [L, cap, ctx, d]
   std::vector<index_t> pos_;              // [B]
   detail::tfm::avec<S> x_, h_, qkv_, o_, u_, p_; // scratch: [B,d] [B,d] [B,3d] [B,d] [B,F] [B,ctx]
 };
@@ -238,6 +265,7 @@ public:
     RLVR_EXPECTS(n >= 0, shape, "transformer::make_cache: batch ", n, " is negative");
     const index_t d = cfg_.d_model, L = cfg_.n_layers, ctx = cfg_.context_length;
     cache_type c;
+    c.cap_ = n, c.ctx_ = ctx, c.d_ = d, c.layers_ = L;
     c.k_.assign(static_cast<std::size_t>(L * n * ctx * d), S(0));
     c.v_.assign(c.k_.size(), S(0));
     c.pos_.assign(static_cast<std::size_t>(n), 0);
@@ -616,7 +644,8 @@ private:
   void decode_impl(cache_type& c, vector_view<const token_t> tokens, matrix_view<S> logits, S* values) const {
     const index_t B = c.batch(), V = cfg_.vocab_size, d = cfg_.d_model, F = cfg_.ff(), H = cfg_.n_heads, dh = d / H;
     const index_t ctx = cfg_.context_length;
-    RLVR_EXPECTS(static_cast<index_t>(c.x_.size()) == B * d && static_cast<index_t>(c.k_.size()) == cfg_.n_layers * B * ctx * d,
+    const index_t cap = c.cap_;
+    RLVR_EXPECTS(c.d_ == d && c.ctx_ == ctx && c.layers_ == cfg_.n_layers && static_cast<index_t>(c.u_.size()) == cap * F,
                  config, "transformer::decode: the cache was made by a model of a different shape");
     RLVR_EXPECTS(tokens.size() == B && logits.rows() == B && logits.cols() == V, shape,
                  "transformer::decode: cache for ", B, " sequences, ", tokens.size(), " tokens, logits ", logits.rows(),
@@ -642,8 +671,8 @@ private:
       const layer_off& o = layers_[l];
       layernorm(x, static_cast<S*>(nullptr), static_cast<S*>(nullptr), c.h_.data(), P(o.ln1_g), P(o.ln1_b), B, d, eps, th);
       gemm(c.h_.data(), d, P(o.w_qkv), P(o.b_qkv), c.qkv_.data(), 3 * d, B, d, 3 * d, th);
-      S* K = c.k_.data() + static_cast<index_t>(l) * B * ctx * d;
-      S* Vc = c.v_.data() + static_cast<index_t>(l) * B * ctx * d;
+      S* K = c.k_.data() + static_cast<index_t>(l) * cap * ctx * d;
+      S* Vc = c.v_.data() + static_cast<index_t>(l) * cap * ctx * d;
       parallel_for(B, th, [&](index_t i0, index_t i1) {
         for (index_t i = i0; i < i1; ++i) {
           const index_t pos = c.pos_[static_cast<std::size_t>(i)];
