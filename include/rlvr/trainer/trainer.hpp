@@ -30,7 +30,7 @@
 //! (seed, step), and every kernel is thread-count independent, so the run is a pure function of
 //! (initial weights, config, prompts). `save_state` stores the policy weights, the optimizer
 //! state, the reference weights and the step counter (the RNG position) in a `state_dict`
-//! (write it with rlvr/io/safetensors.hpp); `load_state` restores them and the resumed run
+//! (write it with `rlvr::io::save_safetensors`); `load_state` restores them and the resumed run
 //! reproduces the uninterrupted one bit for bit (tested).
 //!
 //! Limitation: all prompts of one `step` must have the same length (the batched KV cache
