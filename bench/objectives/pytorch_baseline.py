@@ -3,7 +3,8 @@
 
 Run with Debian's python3-torch:  /usr/bin/python3 bench/objectives/pytorch_baseline.py [--threads 2]
 
-Paths (median wall time of --reps runs after one warm-up):
+Paths (median wall time, and median process CPU time over all threads, of --reps runs after one
+warm-up; on a shared machine the CPU time is the steadier figure):
   autograd  log_softmax + gather + (-(A * logp).mean()) + backward      (the loss+grad baseline)
   verl_grpo verl's GRPO actor loss: logits / tau, log_softmax-gather log-probs, entropy_from_logits
             (logsumexp - sum(softmax * logits)), ratio = exp(clamp(logp - old, -20, 20)), PPO clip,
@@ -80,7 +81,7 @@ def main():
     torch.set_num_threads(args.threads)
     shapes = SHAPES if not args.shapes else [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
-    print(f"{'path':10s} {'N':>5s} {'V':>7s} {'ms':>10s} {'tokens/s':>10s}")
+    print(f"{'path':10s} {'N':>5s} {'V':>7s} {'ms':>10s} {'cpu ms':>10s} {'tokens/s':>10s}")
     g = torch.Generator().manual_seed(20251127)
     for n, v in shapes:
         need_base = n * v * 4
@@ -97,13 +98,14 @@ def main():
             ref = torch.full((n,), -11.2)
             fn = PATHS[name]
             fn(z=z, y=y, adv=adv, old=old, ref=ref)  # warm-up
-            times = []
+            times, cpu = [], []
             for _ in range(args.reps):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 fn(z=z, y=y, adv=adv, old=old, ref=ref)
                 times.append(time.perf_counter() - t0)
-            t = statistics.median(times)
-            print(f"{name:10s} {n:5d} {v:7d} {t * 1e3:10.2f} {n / t:10.0f}", flush=True)
+                cpu.append(time.process_time() - c0)
+            t, c = statistics.median(times), statistics.median(cpu)
+            print(f"{name:10s} {n:5d} {v:7d} {t * 1e3:10.2f} {c * 1e3:10.2f} {n / t:10.0f}", flush=True)
             del z
 
 

@@ -88,11 +88,11 @@ struct eigen_backend {
   static constexpr bool host_backend = true;
   int threads = 0; //!< threads for the row loop; 0 = `rlvr::default_num_threads()`
   //! Rows of at most this many bytes park their exponentials between the passes (one exp per
-  //! logit); longer rows, whose logits and parked values would not both stay in a 1 MiB L2,
-  //! recompute the exp in the write pass instead (measured in bench_objectives' fused_park:
-  //! parking is 1.26× faster at V = 32000 floats, recomputing 1.09× faster at V = 151936). 0 =
-  //! always recompute.
-  index_t park_max_row_bytes = 256 * 1024;
+  //! logit); longer rows recompute the exp in the write pass (no row buffer). Measured in
+  //! bench_objectives' fused_park (process CPU time): parking is 1.28× cheaper at V = 32000
+  //! floats and 1.16× at V = 151936, where a row and its parked values overflow a 1 MiB L2 but
+  //! stay in L3. 0 = always recompute.
+  index_t park_max_row_bytes = 4 * 1024 * 1024;
 
   //! Read pass of one row into row statistics (double internally); `y < 0`: no target.
   template <class T> static row_stats<double> row_read(const T* r, index_t v, T inv_tau, index_t y) {
