@@ -26,6 +26,7 @@
 //
 // Backends whose memory is not host memory (a GPU) specialise `rlvr::conformance::memory<B>`
 // (see below and conformance_cuda.cuh).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
