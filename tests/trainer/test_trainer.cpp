@@ -208,6 +208,20 @@ TEST_CASE("mini-batches after the first see ratios away from 1 (the PPO clip eng
   CHECK(m.updates == 4);
   CHECK(m.approx_kl != 0.0);
   CHECK(m.clip_frac_low + m.clip_frac_high > 0.0);
+  // epochs multiply the updates; a PSR batch with no correct response takes none
+  auto pol2 = make_bandit(2);
+  adamw opt2({.lr = 0.5});
+  cfg.epochs = 2;
+  trainer tr2(pol2, opt2, first_tokens_correct{}, w_reinforce(), serial_backend{}, cfg);
+  CHECK(tr2.step(bandit_prompts(2)).updates == 8);
+  auto pol3 = make_bandit(1);
+  sgd opt3({.lr = 0.5});
+  trainer tr3(pol3, opt3, first_tokens_correct{.correct_below = 0}, psr(), serial_backend{}, bandit_config());
+  const auto w_before = weights_of(pol3);
+  const auto m3 = tr3.step(bandit_prompts(1));
+  CHECK(m3.kept == 0);
+  CHECK(m3.updates == 0);
+  CHECK(weights_of(pol3) == w_before);
 }
 
 TEST_CASE("the trainer names bad configuration and prompts", "[trainer]") {

@@ -17,8 +17,8 @@
 //!    initial policy gives log π_ref when the objective has a KL term. The objective's estimator
 //!    turns rewards into per-token advantages and *active* flags: PSR and NSR drop the other
 //!    side's responses here (`rlvr::sign_split` with `unused_side::drop`).
-//! 4. **Updates.** The responses with at least one active token are shuffled (Philox, seed and
-//!    step) and cut into `mini_batches` nearly equal mini-batches; for each of `epochs` passes
+//! 4. **Updates.** The responses with at least one active token are shuffled (Philox, seed, step
+//!    and epoch) and cut into `mini_batches` nearly equal mini-batches; for each of `epochs` passes
 //!    and each mini-batch: forward, `rlvr::loss_and_grad` (token-mean over the mini-batch, as
 //!    verl), PPO's clipped value loss when the objective needs values, backward, global-norm
 //!    clipping at `max_grad_norm`, one optimizer step. After the first update the policy differs
@@ -257,18 +257,23 @@ public:
     m.dropped = adv.report.dropped;
 
     // ---- 4. updates ----
-    if (cfg_.shuffle && order.size() > 1) {
-      philox_engine eng(cfg_.seed ^ detail::shuffle_stream_tag, static_cast<std::uint64_t>(step_));
+    // Epoch e shuffles with the Philox stream (seed ^ tag, subsequence = step) at block offset
+    // e·2³², so every epoch sees a fresh order and epoch 0 does not depend on `epochs`.
+    auto shuffle = [&](index_t epoch) {
+      if (!cfg_.shuffle || order.size() < 2) return;
+      philox_engine eng(cfg_.seed ^ detail::shuffle_stream_tag, static_cast<std::uint64_t>(step_),
+                        static_cast<std::uint64_t>(epoch) << 32);
       for (std::size_t i = order.size() - 1; i > 0; --i)
         std::swap(order[i], order[eng.uniform_index(static_cast<std::uint32_t>(i + 1))]);
-    }
+    };
     // token ranges of each sequence (tokens of sequence i are contiguous, in order)
     std::vector<index_t> first_tok(static_cast<std::size_t>(nb + 1), 0);
     for (index_t i = 0; i < nb; ++i) first_tok[static_cast<std::size_t>(i + 1)] = first_tok[static_cast<std::size_t>(i)] + len_[static_cast<std::size_t>(i)];
     const index_t nk = static_cast<index_t>(order.size());
     const index_t mbs = std::min(cfg_.mini_batches, std::max<index_t>(nk, 1));
     double sum_loss = 0, sum_norm = 0, sum_clo = 0, sum_chi = 0, sum_kl = 0, sum_vl = 0;
-    for (index_t e = 0; e < cfg_.epochs && nk > 0; ++e)
+    for (index_t e = 0; e < cfg_.epochs && nk > 0; ++e) {
+      shuffle(e);
       for (index_t b = 0; b < mbs; ++b) {
         const index_t lo = nk * b / mbs, hi = nk * (b + 1) / mbs;
         if (hi <= lo) continue;
@@ -283,6 +288,7 @@ public:
         ++m.updates;
         if constexpr (uses_reference) m.ref_kl = u.diag.ref_kl; // last update's KL as seen by the loss
       }
+    }
     if (m.updates > 0) {
       const double inv = 1.0 / static_cast<double>(m.updates);
       m.loss = sum_loss * inv;
