@@ -253,7 +253,8 @@ lse_sums row_lse_entropy_impl(const T* z, index_t n, T inv_tau, T* e_out, double
     const V floor = simd::broadcast(simd::exp_range<T>::lo);
     const V zero = {};
     V s0 = {}, t0 = {}, s1 = {}, t1 = {}, nan = {};
-    T* q = e_out + c0;
+    T* q = nullptr;
+    if constexpr (Store) q = e_out + c0;
     j = 0;
     for (; j < full2; j += 2 * L) {
       const V d0 = simd::load(p + j) * itau + neg_m, d1 = simd::load(p + j + L) * itau + neg_m;
