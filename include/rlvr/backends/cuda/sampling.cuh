@@ -55,6 +55,7 @@
 #include "rlvr/backends/cuda.hpp"
 #include "rlvr/backends/cuda/error.cuh"
 #include "rlvr/backends/cuda/memory.cuh"
+#include "rlvr/backends/cuda/detail/radix_select.hpp"
 #include "rlvr/config.hpp"
 #include "rlvr/random/philox.hpp"
 #include "rlvr/sampling/processors.hpp"
@@ -68,8 +69,6 @@ enum class sample_status : std::uint8_t { ok = 0, bad_value = 1, all_neg_inf = 2
 
 namespace detail {
 
-inline constexpr int radix_bins = 2048;            // bins per radix level (level 3 uses 256)
-inline constexpr double mass_scale = 1099511627776.0; // 2^40: fixed-point scale of masses
 
 //! e^x for x ≤ 0 as the host samplers take it: full-precision `expf` (≤ 2 ulp, like the host's
 //! vectorised exp), exactly 0 below the smallest normal result (x < −87.33).
@@ -96,9 +95,10 @@ struct sample_shared_scalars {
   long long token;
 };
 
-//! Block-wide descending scan of a histogram of `bins` entries: finds the highest bin b with
+//! Block-wide descending scan of a histogram of `bins` entries: the parallel form of
+//! `radix_descend` (detail/radix_select.hpp) — the highest bin b with
 //! `above + Σ_{bins > b} h < need ≤ above + Σ_{bins ≥ b} h` (integers, so exactly one bin when
-//! the total reaches `need`; otherwise the lowest non-empty bin) and sets `above` to
+//! the total reaches `need`; otherwise the lowest non-empty bin); sets `above` to
 //! `above + Σ_{bins > b} h`.
 template <int Threads>
 __device__ std::uint32_t descend(const unsigned long long* hist, int bins, unsigned long long need,
@@ -150,13 +150,6 @@ __device__ std::uint32_t descend(const unsigned long long* hist, int bins, unsig
   return found;
 }
 
-//! Digit layout of the three radix levels over a float's 32 bits: [31:19], [18:8], [7:0].
-__device__ inline int level_shift(int level) { return level == 0 ? 19 : level == 1 ? 8 : 0; }
-__device__ inline int level_bins(int level) { return level == 0 ? 2048 : level == 1 ? 2048 : 256; }
-__device__ inline std::uint32_t level_prefix_mask(int level) {
-  return level == 0 ? 0u : level == 1 ? 0xFFF80000u : 0xFFFFFF00u; // digits fixed before `level`
-}
-
 //! Radix select of a weight threshold over one row.
 //! Count mode (`by_mass` false): the k-th largest weight among all weights.
 //! Mass mode (`by_mass` true): the largest value t with Σ_{lower ≤ w, w ≥ t} w ≥ target_fraction ·
@@ -168,9 +161,8 @@ __device__ float radix_threshold(const T* row, index_t n, float m, float inv, bo
   unsigned long long above = 0; // count or fixed-point mass above the digits fixed so far
   unsigned long long need = k;
   for (int level = 0; level < 3; ++level) {
-    const int shift = level_shift(level), bins = level_bins(level);
-    const std::uint32_t pmask = level_prefix_mask(level);
-    const auto dmask = static_cast<std::uint32_t>(bins - 1);
+    const int bins = radix_bins(level);
+    const std::uint32_t pmask = radix_prefix_mask(level);
     for (int b = static_cast<int>(threadIdx.x); b < bins; b += Threads) hist[b] = 0;
     __syncthreads();
     for (index_t v = threadIdx.x; v < n; v += Threads) {
@@ -178,8 +170,7 @@ __device__ float radix_threshold(const T* row, index_t n, float m, float inv, bo
       if (w < lower) continue;
       const std::uint32_t bits = __float_as_uint(w);
       if ((bits & pmask) != prefix) continue;
-      const std::uint32_t d = (bits >> shift) & dmask;
-      atomicAdd(&hist[d], by_mass ? __double2ull_rn(static_cast<double>(w) * mass_scale) : 1ull);
+      atomicAdd(&hist[radix_digit(bits, level)], by_mass ? radix_mass(w) : 1ull);
     }
     __syncthreads();
     if (by_mass && level == 0) {
@@ -191,13 +182,10 @@ __device__ float radix_threshold(const T* row, index_t n, float m, float inv, bo
       const unsigned long long total = reduce_t(red).Sum(local);
       if (threadIdx.x == 0) sh.total_mass = total;
       __syncthreads();
-      const double want = fraction * static_cast<double>(sh.total_mass);
-      need = static_cast<unsigned long long>(want);
-      if (static_cast<double>(need) < want) ++need;
-      if (need == 0) need = 1;
+      need = radix_mass_need(fraction, sh.total_mass);
     }
     const std::uint32_t d = descend<Threads>(hist, bins, need, above, sh);
-    prefix |= d << shift;
+    prefix |= d << radix_shift(level);
   }
   return __uint_as_float(prefix);
 }
@@ -217,7 +205,7 @@ __global__ void __launch_bounds__(Policy::sampling.block_threads, 1)
     typename reduce_d::TempStorage d;
     typename reduce_i::TempStorage i;
   } red;
-  __shared__ unsigned long long hist[radix_bins];
+  __shared__ unsigned long long hist[radix_max_bins];
   __shared__ sample_shared_scalars sh;
 
   const index_t i = blockIdx.x;
