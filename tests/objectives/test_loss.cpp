@@ -588,3 +588,43 @@ TEST_CASE("PPO's clipped value loss matches its formula and finite differences",
                                    rlvr::vector_view<double>(g)),
                   rlvr::config_error);
 }
+
+#if RLVR_TEST_EIGEN
+// The "One training step" snippet of docs/objectives.md, compiled and run.
+TEST_CASE("docs example: one training step", "[objectives][docs]") {
+  const index_t B = 4, N = 10, V = 50, t0 = 2, n = 6;
+  std::vector<float> rewards{1, 0, 0, 1}, rollout_logp(N, -3.0f), reference_logp(N, -3.1f), logits_buf(N * V, 0.5f),
+      grad_buf(n * V);
+  std::vector<std::int64_t> prompt_ids{7, 7, 9, 9};
+  std::vector<std::int32_t> token_seq{0, 0, 1, 1, 1, 2, 2, 3, 3, 3};
+  std::vector<std::uint8_t> token_mask(N, 1);
+  std::vector<rlvr::token_t> tokens(N, 3);
+  const rlvr::matrix_view<const float> logits(logits_buf.data(), N, V);
+  const rlvr::matrix_view<float> grad(grad_buf.data(), n, V);
+  // example-begin training-step
+  const auto obj = rlvr::w_reinforce({.lambda = 0.1});
+  rlvr::advantage_input<float> in{};
+  in.rewards = rewards;
+  in.group_ids = prompt_ids;
+  in.seq = token_seq;
+  in.mask = token_mask;
+  const auto adv = rlvr::estimate_advantages(obj, in);
+  rlvr::loss_token_batch<float> all{};
+  all.logits = logits;
+  all.targets = tokens;
+  all.seq = token_seq;
+  all.num_sequences = B;
+  all.advantages = adv.advantages();
+  all.active = adv.active();
+  all.old_logp = rollout_logp;
+  all.ref_logp = reference_logp;
+  const auto mb = rlvr::slice(all, t0, n);
+  const double total_active_tokens = adv.global_counts()[0];
+  const auto diag = rlvr::loss_and_grad(rlvr::eigen_backend{.threads = 2}, obj, mb, grad,
+      {.temperature = 1.0, .aggregation = {.global_tokens = total_active_tokens}, .advantages = &adv.report});
+  // example-end training-step
+  CHECK(diag.active_tokens == n);
+  CHECK(diag.mean_entropy == Approx(std::log(50.0)).epsilon(1e-5));
+  CHECK(std::isfinite(diag.loss));
+}
+#endif
