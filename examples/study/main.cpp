@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   std::string out = "results";
   bool full = false, quick = false, no_progress = false;
   std::string seeds_s;
-  app.add_option("--out", out, "output directory (results.json, curves.csv, *.svg, table.txt, cache/)");
+  app.add_option("--out", out, "output directory (results.json, curves.csv, *.svg, table.txt, cache/)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast); // scripts/study.sh passes --out results first
   app.add_flag("--full", full, "larger run: 5 seeds, 512 held-out problems, plus the λ sweep, the NSR clip/mini-batch ablation and 160-step NSR / W-REINFORCE runs");
   app.add_flag("--quick", quick, "tiny smoke run (tests): small model, few steps, n = 16");
   app.add_option("--seeds", c.seeds, "seeds (each: its own base model and RL runs)")->delimiter(',');
