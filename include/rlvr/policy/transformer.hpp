@@ -670,7 +670,7 @@ private:
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       const layer_off& o = layers_[l];
       layernorm(x, static_cast<S*>(nullptr), static_cast<S*>(nullptr), c.h_.data(), P(o.ln1_g), P(o.ln1_b), B, d, eps, th);
-      gemm(c.h_.data(), d, P(o.w_qkv), P(o.b_qkv), c.qkv_.data(), 3 * d, B, d, 3 * d, th);
+      gemm(c.h_.data(), d, P(o.w_qkv), P(o.b_qkv), c.qkv_.data(), 3 * d, B, d, 3 * d, th, false, true);
       S* K = c.k_.data() + static_cast<index_t>(l) * cap * ctx * d;
       S* Vc = c.v_.data() + static_cast<index_t>(l) * cap * ctx * d;
       parallel_for(B, th, [&](index_t i0, index_t i1) {
@@ -698,15 +698,15 @@ private:
           }
         }
       }, 8);
-      gemm(c.o_.data(), d, P(o.w_o), P(o.b_o), x, d, B, d, d, th, true);
+      gemm(c.o_.data(), d, P(o.w_o), P(o.b_o), x, d, B, d, d, th, true, true);
       layernorm(x, static_cast<S*>(nullptr), static_cast<S*>(nullptr), c.h_.data(), P(o.ln2_g), P(o.ln2_b), B, d, eps, th);
-      gemm(c.h_.data(), d, P(o.w1), P(o.b1), c.u_.data(), F, B, d, F, th);
+      gemm(c.h_.data(), d, P(o.w1), P(o.b1), c.u_.data(), F, B, d, F, th, false, true);
       gelu(c.u_.data(), c.u_.data(), B, F, th);
-      gemm(c.u_.data(), F, P(o.w2), P(o.b2), x, d, B, F, d, th, true);
+      gemm(c.u_.data(), F, P(o.w2), P(o.b2), x, d, B, F, d, th, true, true);
     }
     layernorm(x, static_cast<S*>(nullptr), static_cast<S*>(nullptr), c.h_.data(), P(off_lnf_g_), P(off_lnf_b_), B, d, eps,
               th);
-    gemm(c.h_.data(), d, P(off_head_w_), P(off_head_b_), logits.data(), logits.row_stride(), B, d, V, th);
+    gemm(c.h_.data(), d, P(off_head_w_), P(off_head_b_), logits.data(), logits.row_stride(), B, d, V, th, false, true);
     if (values) {
       const S* w = P(off_vw_);
       for (index_t i = 0; i < B; ++i) {

@@ -40,20 +40,30 @@ template <class S> cmap<S> cv(const S* p, index_t r, index_t c, index_t ld) {
   return cmap<S>(p, r, c, Eigen::OuterStride<>(ld));
 }
 
-//! Y[N, M] (=|+=) X[N, K] · W[K, M] (+ bias[M]), over fixed row blocks in parallel.
+//! Y[N, M] (=|+=) X[N, K] · W[K, M] (+ bias[M]), over fixed blocks of `row_block` rows (and,
+//! when `small` is set, of columns too) in parallel.
+//!
+//! `small` bounds every Eigen product so that its packing buffers (≤ 32 Ki floats each: 64 rows
+//! × K and ⌊32 Ki / K⌋ columns × K) stay under Eigen's stack-allocation limit
+//! (EIGEN_STACK_ALLOCATION_LIMIT, 128 KiB): the decode step then performs no heap allocation.
 template <class S>
 void gemm(const S* X, index_t ldx, const S* W, const S* bias, S* Y, index_t ldy, index_t N, index_t K, index_t M,
-          int threads, bool accumulate = false) {
-  const index_t nb = (N + kRowBlock - 1) / kRowBlock;
+          int threads, bool accumulate = false, bool small = false) {
+  const index_t rb = small ? std::min<index_t>(kRowBlock, std::max<index_t>(1, 32768 / std::max<index_t>(K, 1))) : kRowBlock;
+  const index_t cb = small ? std::max<index_t>(16, (32768 / std::max<index_t>(K, 1)) / 16 * 16) : M;
+  const index_t nb = (N + rb - 1) / rb;
   parallel_for(nb, threads, [&](index_t b0, index_t b1) {
     for (index_t blk = b0; blk < b1; ++blk) {
-      const index_t r0 = blk * kRowBlock, rn = std::min(kRowBlock, N - r0);
-      auto y = mv(Y + r0 * ldy, rn, M, ldy);
+      const index_t r0 = blk * rb, rn = std::min(rb, N - r0);
       auto x = cv(X + r0 * ldx, rn, K, ldx);
-      auto w = cv(W, K, M, M);
-      if (accumulate) y.noalias() += x * w;
-      else y.noalias() = x * w;
-      if (bias) y.rowwise() += Eigen::Map<const Eigen::Matrix<S, 1, Eigen::Dynamic>>(bias, M);
+      for (index_t c0 = 0; c0 < M; c0 += cb) {
+        const index_t cn = std::min(cb, M - c0);
+        auto y = mv(Y + r0 * ldy + c0, rn, cn, ldy);
+        auto w = cv(W + c0, K, cn, M);
+        if (accumulate) y.noalias() += x * w;
+        else y.noalias() = x * w;
+        if (bias) y.rowwise() += Eigen::Map<const Eigen::Matrix<S, 1, Eigen::Dynamic>>(bias + c0, cn);
+      }
     }
   });
 }
