@@ -140,7 +140,7 @@ TEST_CASE("composition: weights, sums, gates", "[rewards][compose]") {
   CHECK(sum("", "2", "2") == 0.0);
   const auto three = sum + rlvr::weighted(-0.5, rlvr::exact_match{});
   CHECK(three("", "\\boxed{2}", "2") == Approx(0.5).epsilon(1e-15));
-  const auto plain = rlvr::weighted_sum(rlvr::math_verifier{}, rlvr::boxed_format{}, rlvr::boxed_format{});
+  const auto plain = rlvr::reward_sum(rlvr::math_verifier{}, rlvr::boxed_format{}, rlvr::boxed_format{});
   CHECK(plain("", "\\boxed{2}", "2") == 3.0);
 
   const auto g = rlvr::gated(rlvr::boxed_format{}, rlvr::math_verifier{}, -1.0);

@@ -6,7 +6,7 @@
 //! |-------------------------------------|------------------------------------------------------|
 //! | `weighted(w, r)`                    | w · r(x, y, a)                                       |
 //! | `weighted(w1, r1) + weighted(w2, r2)` | w1 · r1(x, y, a) + w2 · r2(x, y, a)                |
-//! | `weighted_sum(r1, r2, …)`           | r1(x, y, a) + r2(x, y, a) + …  (terms left to right) |
+//! | `reward_sum(r1, r2, …)`             | r1(x, y, a) + r2(x, y, a) + …  (terms left to right) |
 //! | `gated(g, r, otherwise, threshold)` | r(x, y, a) if g(x, y, a) ≥ threshold, else `otherwise` |
 //!
 //! Each result is a `Reward` holding its parts by value, so the whole tree is one type and the
@@ -43,10 +43,10 @@ template <Reward R> struct weighted_reward {
   }
 };
 
-//! Σ_k r_k, evaluated left to right. Build with `weighted_sum(…)` or `operator+` on weighted
+//! Σ_k r_k, evaluated left to right. Build with `reward_sum(…)` or `operator+` on weighted
 //! terms.
-template <Reward... Rs> struct reward_sum {
-  static_assert(sizeof...(Rs) >= 1, "rlvr::reward_sum needs at least one term");
+template <Reward... Rs> struct summed_reward {
+  static_assert(sizeof...(Rs) >= 1, "rlvr::summed_reward needs at least one term");
   std::tuple<Rs...> terms;
 
   double operator()(std::string_view prompt, std::string_view response, std::string_view reference) const {
@@ -81,8 +81,8 @@ template <Reward R> [[nodiscard]] auto weighted(double w, R&& r) {
 }
 
 //! r1 + r2 + … (wrap terms in `weighted` for weights).
-template <Reward... Rs> [[nodiscard]] auto weighted_sum(Rs&&... rs) {
-  return reward_sum<std::remove_cvref_t<Rs>...>{std::tuple<std::remove_cvref_t<Rs>...>(std::forward<Rs>(rs)...)};
+template <Reward... Rs> [[nodiscard]] auto reward_sum(Rs&&... rs) {
+  return summed_reward<std::remove_cvref_t<Rs>...>{std::tuple<std::remove_cvref_t<Rs>...>(std::forward<Rs>(rs)...)};
 }
 
 //! `reward` where `gate(x, y, a) ≥ threshold`, else `otherwise`. Throws `rlvr::config_error` if
@@ -97,14 +97,14 @@ template <Reward G, Reward R>
 
 //! weighted(a) + weighted(b) → a two-term sum.
 template <class A, class B>
-[[nodiscard]] reward_sum<weighted_reward<A>, weighted_reward<B>> operator+(weighted_reward<A> a,
+[[nodiscard]] summed_reward<weighted_reward<A>, weighted_reward<B>> operator+(weighted_reward<A> a,
                                                                           weighted_reward<B> b) {
   return {{std::move(a), std::move(b)}};
 }
 
 //! (sum) + weighted(b) → the sum with one more term.
 template <class... As, class B>
-[[nodiscard]] reward_sum<As..., weighted_reward<B>> operator+(reward_sum<As...> s, weighted_reward<B> b) {
+[[nodiscard]] summed_reward<As..., weighted_reward<B>> operator+(summed_reward<As...> s, weighted_reward<B> b) {
   return {std::tuple_cat(std::move(s.terms), std::tuple<weighted_reward<B>>(std::move(b)))};
 }
 
@@ -115,7 +115,7 @@ struct reward_probe {
 };
 } // namespace detail::rewards
 static_assert(Reward<weighted_reward<detail::rewards::reward_probe>>);
-static_assert(Reward<reward_sum<detail::rewards::reward_probe, weighted_reward<detail::rewards::reward_probe>>>);
+static_assert(Reward<summed_reward<detail::rewards::reward_probe, weighted_reward<detail::rewards::reward_probe>>>);
 static_assert(Reward<gated_reward<detail::rewards::reward_probe, detail::rewards::reward_probe>>);
 
 } // namespace rlvr
