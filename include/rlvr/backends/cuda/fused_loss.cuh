@@ -64,6 +64,7 @@
 #include "rlvr/backends/cuda/error.cuh"
 #include "rlvr/backends/cuda/memory.cuh"
 #include "rlvr/backends/cuda/detail/checks.cuh"
+#include "rlvr/backends/cuda/detail/row_lse.hpp"
 #include "rlvr/config.hpp"
 #include "rlvr/loss.hpp"
 #include "rlvr/objectives/concepts.hpp"
@@ -72,24 +73,6 @@
 namespace rlvr::cuda {
 
 namespace detail {
-
-//! Running log-sum-exp state of part of a row: m = max, s = Σ e^{z−m}, t = Σ e^{z−m}(z − m).
-struct lse_part {
-  float m;
-  float s;
-  float t;
-};
-
-__device__ inline lse_part merge(lse_part a, lse_part b) {
-  const float big = a.m > b.m ? a.m : b.m;
-  if (big == -INFINITY) return {-INFINITY, 0.0f, 0.0f};
-  const float da = a.m - big, db = b.m - big; // ≤ 0, −inf for an empty side
-  const float ea = a.m == -INFINITY ? 0.0f : __expf(da);
-  const float eb = b.m == -INFINITY ? 0.0f : __expf(db);
-  const float ta = a.m == -INFINITY ? 0.0f : ea * (a.t + da * a.s);
-  const float tb = b.m == -INFINITY ? 0.0f : eb * (b.t + db * b.s);
-  return {big, a.s * ea + b.s * eb, ta + tb};
-}
 
 struct lse_merge_op {
   __device__ lse_part operator()(const lse_part& a, const lse_part& b) const { return merge(a, b); }
@@ -106,30 +89,6 @@ template <class T> __device__ inline T from_float(float v) {
     return __float2bfloat16_rn(v);
   else
     return static_cast<T>(v);
-}
-
-//! Adds the chunk `z[0..K)` (already scaled by 1/τ) to a running state: one rescale per chunk.
-template <int K> __device__ inline void accumulate(lse_part& st, const float (&z)[K]) {
-  float cm = z[0];
-#pragma unroll
-  for (int k = 1; k < K; ++k) cm = fmaxf(cm, z[k]);
-  if (cm == -INFINITY) return; // every entry masked
-  if (cm > st.m) {
-    if (st.m != -INFINITY) {
-      const float d = st.m - cm;
-      const float e = __expf(d);
-      st.t = e * (st.t + d * st.s);
-      st.s *= e;
-    }
-    st.m = cm;
-  }
-#pragma unroll
-  for (int k = 0; k < K; ++k) {
-    const float d = z[k] - st.m;
-    const float e = __expf(d);
-    st.s += e;
-    st.t += z[k] == -INFINITY ? 0.0f : e * d;
-  }
 }
 
 //! Calls `vec(const float (&)[K], index_t first)` on the 16-byte aligned body of the row and
@@ -163,15 +122,6 @@ __device__ inline void for_each_in_row(const T* row, index_t n, float scale, Vec
   for (index_t j = head + body * K + threadIdx.x; j < n; j += Threads) one(to_float(row[j]) * scale, j);
 }
 
-//! Per-row results of the read pass, split as lse = m + log_s so that log p_v = (x_v − m) − log_s
-//! keeps full float precision for logits of magnitude 1e4 (a float lse alone is off by ~1e-3
-//! there). A bad row (NaN or +inf entry, or every entry −inf) has lse = entropy = NaN.
-struct row_summary {
-  float m, log_s, lse, entropy;
-  __device__ bool bad() const { return lse != lse; }
-  __device__ float log_p(float x) const { return (x - m) - log_s; }
-};
-
 //! Reduces the per-thread states of a block and broadcasts the row's summary.
 template <int Threads> struct row_stats_reducer {
   using reduce_t = cub::BlockReduce<lse_part, Threads>;
@@ -181,16 +131,7 @@ template <int Threads> struct row_stats_reducer {
   };
   __device__ static row_summary run(storage& sm, lse_part st) {
     const lse_part all = reduce_t(sm.reduce).Reduce(st, lse_merge_op{});
-    if (threadIdx.x == 0) {
-      const float log_s = logf(all.s);
-      const float lse_v = all.m + log_s;
-      if (!(all.s > 0.0f) || !isfinite(lse_v)) {
-        sm.out = row_summary{all.m, log_s, NAN, NAN};
-      } else {
-        const float h = log_s - all.t / all.s;
-        sm.out = row_summary{all.m, log_s, lse_v, h > 0.0f ? h : 0.0f};
-      }
-    }
+    if (threadIdx.x == 0) sm.out = finish(all);
     __syncthreads();
     return sm.out;
   }
@@ -239,11 +180,8 @@ __global__ void __launch_bounds__(Policy::fused_loss.block_threads, Policy::fuse
   // ∂L/∂x_v = (1/τ)[dlogp·(1[v=y] − p_v) − dentropy·p_v(log p_v + H)]
   const float g_lp = shared_coeffs.dlogp * inv_tau;
   const float g_h = shared_coeffs.dentropy * inv_tau;
-  const float entropy = rs.entropy;
   auto grad_of = [&](float z, index_t v) {
-    const float lp = rs.log_p(z);
-    const float p = __expf(lp);
-    float g = z == -INFINITY ? 0.0f : -p * (g_lp + g_h * (lp + entropy));
+    float g = grad_value(rs, z, g_lp, g_h);
     if (v == y) g += g_lp;
     return g;
   };
