@@ -17,9 +17,9 @@
 //! | `shape`       | extents or lengths that disagree (N×V logits with N−1 targets, …)       |
 //! | `range`       | a value outside its domain (token id ≥ V, k > n, top-p ∉ (0, 1], …)     |
 //! | `numerical`   | NaN/Inf where a finite number is required, a row that is entirely −inf  |
-//! | `io`          | files: missing, truncated, corrupt, failed atomic rename               |
+//! | `io`          | files: missing, truncated, corrupt (a malformed header too), failed rename |
 //! | `config`      | inconsistent runtime configuration (ε < 0, clip c ≤ 1, …)               |
-//! | `parse`       | malformed text input (a JSON header, a flag)                            |
+//! | `parse`       | malformed text input given as a value (a reference answer, a flag)      |
 //! | `unsupported` | a valid request this build cannot serve (no CUDA device, …)             |
 //! | `device`      | an accelerator runtime error, with the runtime's own message            |
 //!

@@ -12,7 +12,8 @@
 //! parallel call costs a few microseconds of wake-up rather than a thread spawn. A
 //! `parallel_for` issued from inside a pool worker runs inline (no nested parallelism, no
 //! deadlock). Exceptions thrown by the body are captured and the first one is rethrown in the
-//! caller after every chunk has finished.
+//! caller after every chunk has finished. A parallel region allocates nothing once the workers
+//! exist (the job is passed by reference, not in a `std::function`).
 //!
 //! `threads = 0` means "all hardware threads" (`std::thread::hardware_concurrency()`, or the
 //! `RLVR_NUM_THREADS` environment variable when set).
@@ -21,7 +22,6 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
-#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -56,13 +56,23 @@ public:
     return flag;
   }
 
+  //! A non-owning reference to a `void(int)` callable: no allocation per parallel region.
+  struct task_ref {
+    const void* obj;
+    void (*call)(const void*, int);
+    void operator()(int c) const { call(obj, c); }
+  };
+  template <class F> static task_ref ref(const F& f) {
+    return {&f, [](const void* o, int c) { (*static_cast<const F*>(o))(c); }};
+  }
+
   //! Runs `task(c)` for c in [0, chunks): chunk 0 on the calling thread, the others on workers.
-  void run(int chunks, const std::function<void(int)>& task) {
+  void run(int chunks, task_ref task) {
     std::unique_lock<std::mutex> call_lock(call_mutex_); // one parallel region at a time
     ensure_workers(chunks - 1);
     std::exception_ptr first_error;
     std::mutex error_mutex;
-    const std::function<void(int)> guarded = [&](int c) {
+    const auto guarded_fn = [&](int c) {
       try {
         task(c);
       } catch (...) {
@@ -70,6 +80,7 @@ public:
         if (!first_error) first_error = std::current_exception();
       }
     };
+    const task_ref guarded = ref(guarded_fn);
     {
       std::lock_guard<std::mutex> g(mutex_);
       job_ = &guarded;
@@ -130,7 +141,7 @@ private:
   std::condition_variable cv_;
   std::condition_variable done_cv_;
   std::vector<std::thread> workers_;
-  const std::function<void(int)>* job_ = nullptr;
+  const task_ref* job_ = nullptr;
   int job_chunks_ = 0;
   int next_chunk_ = 0;
   int pending_ = 0;
@@ -159,10 +170,11 @@ void parallel_for(index_t n, int threads, Body&& body, index_t min_chunk = 1) {
     const index_t b = c * base + std::min<index_t>(c, extra);
     return std::pair<index_t, index_t>{b, b + base + (c < extra ? 1 : 0)};
   };
-  detail::thread_pool::instance().run(chunks, [&](int c) {
+  const auto chunk = [&](int c) {
     const auto [b, e] = bounds(c);
     body(b, e);
-  });
+  };
+  detail::thread_pool::instance().run(chunks, detail::thread_pool::ref(chunk));
 }
 
 } // namespace rlvr
