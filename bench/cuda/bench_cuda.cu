@@ -98,6 +98,23 @@ double& copy_bandwidth() {
   return bw;
 }
 
+// Sums the event-timed iteration times, so that counters which are not rates (frac_of_copy) can
+// use the mean iteration time: rates use Counter::kIsIterationInvariantRate (value per iteration
+// ÷ time per iteration), never kIsRate (which divides a per-iteration value by the total time).
+struct timed_loop {
+  double total = 0;
+  std::int64_t iters = 0;
+  void record(benchmark::State& state, double sec) {
+    state.SetIterationTime(sec);
+    total += sec;
+    ++iters;
+  }
+  // (bytes / mean time) / copy bandwidth, a plain fraction (1 = as fast as the copy).
+  [[nodiscard]] double frac_of_copy(double bytes) const {
+    return total > 0 ? bytes * static_cast<double>(iters) / total / copy_bandwidth() : 0.0;
+  }
+};
+
 void BM_copy_d2d(benchmark::State& state) {
   if (!have_device()) return state.SkipWithError("no CUDA device");
   stream s;
@@ -117,8 +134,8 @@ void BM_copy_d2d(benchmark::State& state) {
   }
   const double bytes = 2.0 * static_cast<double>(src.bytes());
   copy_bandwidth() = bytes * static_cast<double>(iters) / total;
-  state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsRate);
-  state.counters["GBps"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GBps"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_copy_d2d)->UseManualTime()->Unit(benchmark::kMillisecond);
 
@@ -165,16 +182,16 @@ template <class T, bool InPlace> void BM_fused_loss_grad(benchmark::State& state
   const rlvr::matrix_view<T> gv(InPlace ? x.data() : g.data(), kTokens, kVocab);
   const rlvr::vector_view<const rlvr::token_t> y(fx.targets.data(), kTokens);
   event_timer t;
+  timed_loop loop;
   for (auto _ : state) {
     if (InPlace) fill(x, 2); // restore the logits; enqueued before the timed region
-    state.SetIterationTime(t.seconds(s.get(), [&] { fused_rows(s.backend(), z, y, 1.0f, ep, gv); }));
+    loop.record(state, t.seconds(s.get(), [&] { fused_rows(s.backend(), z, y, 1.0f, ep, gv); }));
   }
   const double bytes = 3.0 * static_cast<double>(n) * sizeof(T); // 2 reads + 1 write
-  state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsRate);
-  state.counters["tokens_per_second"] = benchmark::Counter(static_cast<double>(kTokens), benchmark::Counter::kIsRate);
-  // fraction of the copy bandwidth: (bytes / t) / bw = bytes / (t · bw); kIsRate divides by t
-  if (copy_bandwidth() > 0)
-    state.counters["frac_of_copy"] = benchmark::Counter(bytes / copy_bandwidth(), benchmark::Counter::kIsRate);
+  state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["tokens_per_second"] = benchmark::Counter(static_cast<double>(kTokens), benchmark::Counter::kIsIterationInvariantRate);
+  // fraction of the copy bandwidth, a plain number: (bytes / mean iteration time) / copy bandwidth
+  if (copy_bandwidth() > 0) state.counters["frac_of_copy"] = loop.frac_of_copy(bytes);
 }
 void BM_fused_loss_grad_f32(benchmark::State& s) { BM_fused_loss_grad<float, false>(s); }
 void BM_fused_loss_grad_bf16(benchmark::State& s) { BM_fused_loss_grad<__nv_bfloat16, false>(s); }
@@ -191,16 +208,16 @@ template <class T> void BM_logp_entropy(benchmark::State& state) {
   fill(x, 3);
   grpo_fixture fx(s.get());
   event_timer t;
+  timed_loop loop;
   for (auto _ : state)
-    state.SetIterationTime(t.seconds(s.get(), [&] {
+    loop.record(state, t.seconds(s.get(), [&] {
       logp_entropy(s.backend(), rlvr::matrix_view<const T>(x.data(), kTokens, kVocab),
                    rlvr::vector_view<const rlvr::token_t>(fx.targets.data(), kTokens), 1.0f, fx.logp.view(),
                    fx.ent.view());
     }));
   const double bytes = static_cast<double>(n) * sizeof(T);
-  state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsRate);
-  if (copy_bandwidth() > 0)
-    state.counters["frac_of_copy"] = benchmark::Counter(bytes / copy_bandwidth(), benchmark::Counter::kIsRate);
+  state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
+  if (copy_bandwidth() > 0) state.counters["frac_of_copy"] = loop.frac_of_copy(bytes);
 }
 void BM_logp_entropy_f32(benchmark::State& s) { BM_logp_entropy<float>(s); }
 void BM_logp_entropy_bf16(benchmark::State& s) { BM_logp_entropy<__nv_bfloat16>(s); }
@@ -223,7 +240,7 @@ void run_sampler(benchmark::State& state, const rlvr::sampling_config& cfg) {
       sample(s.backend(), rlvr::matrix_view<const float>(x.data(), kSampleRows, kVocab), p,
              rlvr::stream_batch{.seed = 1, .offset = step++}, out.data(), status.data());
     }));
-  state.counters["rows_per_second"] = benchmark::Counter(static_cast<double>(kSampleRows), benchmark::Counter::kIsRate);
+  state.counters["rows_per_second"] = benchmark::Counter(static_cast<double>(kSampleRows), benchmark::Counter::kIsIterationInvariantRate);
 }
 void BM_sample_top_p(benchmark::State& state) { run_sampler(state, {.temperature = 0.6, .top_p = 0.95}); }
 void BM_sample_temperature(benchmark::State& state) { run_sampler(state, {.temperature = 1.0}); }
@@ -335,7 +352,7 @@ void BM_sort_top_p(benchmark::State& state) {
       nucleus_draw_kernel<<<kSampleRows, kSortThreads, 0, s.get()>>>(sp.data(), sid.data(), kVocab, 0.95f, 1, step++,
                                                                      out.data());
     }));
-  state.counters["rows_per_second"] = benchmark::Counter(static_cast<double>(kSampleRows), benchmark::Counter::kIsRate);
+  state.counters["rows_per_second"] = benchmark::Counter(static_cast<double>(kSampleRows), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_sort_top_p)->UseManualTime()->Unit(benchmark::kMicrosecond);
 

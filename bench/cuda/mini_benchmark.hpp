@@ -5,7 +5,8 @@
 // `state.range`, `state.SetLabel`, BENCHMARK(...)->UseManualTime()->Unit()->Args()->Name(),
 // BENCHMARK_MAIN(). Each benchmark runs 3 warm-up iterations, then iterations until 0.5 s of
 // manual time or 100 iterations; it prints the mean manual time per iteration and the counters
-// (rates divide by that time, as Google Benchmark's kIsRate does).
+// (as Google Benchmark computes them: kIsRate divides by the total time, kIsIterationInvariantRate
+// divides a per-iteration value by the mean iteration time).
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -20,7 +21,16 @@ namespace benchmark {
 enum TimeUnit { kNanosecond, kMicrosecond, kMillisecond, kSecond };
 
 struct Counter {
-  enum Flags { kDefaults = 0, kIsRate = 1, kIsIterationInvariantRate = 3, kAvgIterations = 4 };
+  // Google Benchmark's values: kIsRate divides by the total time of all iterations;
+  // kIsIterationInvariant multiplies by the iteration count; their union divides a per-iteration
+  // value by the mean iteration time; kAvgIterations divides by the iteration count.
+  enum Flags {
+    kDefaults = 0,
+    kIsRate = 1 << 0,
+    kIsIterationInvariant = 1 << 2,
+    kIsIterationInvariantRate = kIsRate | kIsIterationInvariant,
+    kAvgIterations = 1 << 3
+  };
   enum OneK { kIs1000 = 1000, kIs1024 = 1024 };
   double value = 0;
   int flags = kDefaults;
@@ -127,7 +137,10 @@ inline int run_all(int argc, char** argv) {
       std::string cs;
       for (const auto& [k, c] : st.counters) {
         double v = c.value;
-        if (c.flags & Counter::kIsRate) v = per > 0 ? v / per : 0.0;
+        const double iters = static_cast<double>(st.iterations());
+        if (c.flags & Counter::kIsIterationInvariant) v *= iters;
+        if (c.flags & Counter::kAvgIterations) v = iters > 0 ? v / iters : 0.0;
+        if (c.flags & Counter::kIsRate) v = st.total_ > 0 ? v / st.total_ : 0.0;
         char buf[96];
         std::snprintf(buf, sizeof buf, " %s=%.6g", k.c_str(), v);
         cs += buf;

@@ -47,6 +47,7 @@
 #include <type_traits>
 #include <vector>
 
+#include <cooperative_groups.h>
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
 #include <cuda_bf16.h>
@@ -56,6 +57,7 @@
 #include "rlvr/backends/cuda/error.cuh"
 #include "rlvr/backends/cuda/memory.cuh"
 #include "rlvr/backends/cuda/detail/radix_select.hpp"
+#include "rlvr/backends/cuda/detail/split_draw.hpp"
 #include "rlvr/config.hpp"
 #include "rlvr/random/philox.hpp"
 #include "rlvr/sampling/processors.hpp"
@@ -63,6 +65,40 @@
 #include "rlvr/view.hpp"
 
 namespace rlvr::cuda {
+
+//! Launch policy of the split-row sampler (one thread-block cluster per row, sm_90+):
+//! - `cluster_blocks`: blocks per row (a cluster; 2…8, the portable cluster sizes), 0 = off;
+//! - `block_threads`, `min_blocks_per_sm`: the kernel's launch bounds;
+//! - `min_cols`: rows shorter than this keep one block per row;
+//! - `max_rows_per_sm`: the split path is taken while rows ≤ max_rows_per_sm × SM count (beyond
+//!   that one block per row already fills the device).
+//! A policy type may carry `static constexpr split_sampling_policy split_sampling`; otherwise
+//! `split_policy_of` gives policy900 the default below and every other policy `off`.
+struct split_sampling_policy {
+  int cluster_blocks = 0;
+  int block_threads = 256;
+  int min_blocks_per_sm = 1;
+  index_t min_cols = 0;
+  int max_rows_per_sm = 0;
+};
+
+//! The split-row policy of a tuning policy `Policy` (see `split_sampling_policy`).
+template <class Policy> constexpr split_sampling_policy split_policy_of() {
+  if constexpr (requires { Policy::split_sampling; }) {
+    return Policy::split_sampling;
+  } else if constexpr (std::is_same_v<Policy, policy900>) {
+    // 64 rows × 8 blocks = 512 blocks of 256 threads: four per SM (64 registers each) keep every
+    // cluster of a 64-row batch resident on a 132-SM H100/H200 at once.
+    return split_sampling_policy{8, 256, 4, 32768, 1};
+  } else {
+    return split_sampling_policy{};
+  }
+}
+
+//! Which kernel `sample` launches: `automatic` follows the policy (split rows when the device
+//! supports clusters and the policy's row/column rule says so); the others force a path (tests
+//! and benchmarks; `split` still needs a policy with `cluster_blocks` > 1 and an sm_90+ device).
+enum class sample_path : std::uint8_t { automatic, one_block_per_row, split };
 
 //! Row status written by the sampling kernel.
 enum class sample_status : std::uint8_t { ok = 0, bad_value = 1, all_neg_inf = 2 };
@@ -388,7 +424,369 @@ __global__ void __launch_bounds__(Policy::sampling.block_threads, 1)
   }
 }
 
+
+// ---- the split-row path: one thread-block cluster per row (sm_90) ------------------------------
+
+//! Per-block scalars of the split-row kernel. Every field that another block of the cluster
+//! reads (through distributed shared memory) is written once per launch, before the cluster
+//! barrier that publishes it, and never rewritten — so no barrier is needed to protect it.
+struct split_shared_scalars {
+  float part_max;             // this block's max over its chunk (read by the cluster)
+  int part_bad;               // NaN / +inf seen in this block's chunk (read by the cluster)
+  long long part_first;       // greedy: first index of the row max in this chunk (read by the cluster)
+  double part_s1;             // this block's Σ exp(z − m), in its chunk (read by the cluster)
+  double part_draw;           // this block's Σ_{kept} w over its chunk (read by the cluster)
+  float m;                    // the row max (cluster-wide)
+  int bad;                    // cluster-wide NaN / +inf flag
+  double s1;                  // cluster-wide S₁
+  double s_k;                 // cluster-wide S_K
+  double crossing_base;       // Σ kept w before the crossing warp's segment
+  int crossing_block;         // the block whose chunk holds the crossing
+  int crossing_warp;          // its warp whose segment holds the crossing
+  long long first;            // greedy: cluster-wide first index of the max
+  double seg_sum[32];         // per-warp Σ kept w, this block
+  unsigned long long total_mass;
+};
+
+//! Radix select of a weight threshold over one row split over a cluster: the same levels, digits
+//! and `descend` rule as `radix_threshold`; each block histograms its chunk in its own shared
+//! memory, the blocks other than rank 0 add their non-zero bins into rank 0's histogram with
+//! integer atomics through distributed shared memory (order-independent: the sums are exact),
+//! and every block then runs the same `descend` over rank 0's histogram, so every block fixes
+//! the same digits. Two histogram buffers alternate between levels (`parity`), so rank 0 can
+//! clear the next one while others may still read the last.
+#if defined(_CG_HAS_CLUSTER_GROUP)
+template <int Threads, int Blocks, class T>
+__device__ float split_radix_threshold(cooperative_groups::cluster_group& cluster, const T* row, index_t lo,
+                                       index_t hi, float m, float inv, bool by_mass, std::uint64_t k,
+                                       double fraction, float lower, unsigned long long (*hist)[radix_max_bins],
+                                       int& parity, sample_shared_scalars& dsh, split_shared_scalars& sh) {
+  std::uint32_t prefix = 0;
+  unsigned long long above = 0;
+  unsigned long long need = k;
+  const unsigned rank = cluster.block_rank();
+  for (int level = 0; level < 3; ++level) {
+    const int bins = radix_bins(level);
+    const std::uint32_t pmask = radix_prefix_mask(level);
+    unsigned long long* local = hist[parity];
+    unsigned long long* root = cluster.map_shared_rank(local, 0);
+    parity ^= 1;
+    for (int b = static_cast<int>(threadIdx.x); b < bins; b += Threads) local[b] = 0;
+    cluster.sync(); // rank 0's buffer is clear before anyone adds into it
+    for (index_t v = lo + threadIdx.x; v < hi; v += Threads) {
+      const float w = weight_exp((load_float(row + v) - m) * inv);
+      if (w < lower) continue;
+      const std::uint32_t bits = __float_as_uint(w);
+      if ((bits & pmask) != prefix) continue;
+      atomicAdd(&local[radix_digit(bits, level)], by_mass ? radix_mass(w) : 1ull);
+    }
+    __syncthreads();
+    if (rank != 0)
+      for (int b = static_cast<int>(threadIdx.x); b < bins; b += Threads)
+        if (local[b] != 0) atomicAdd(&root[b], local[b]);
+    cluster.sync(); // rank 0's histogram is the row's
+    if (by_mass && level == 0) {
+      unsigned long long part = 0;
+      for (int b = static_cast<int>(threadIdx.x); b < bins; b += Threads) part += root[b];
+      using reduce_t = cub::BlockReduce<unsigned long long, Threads>;
+      __shared__ typename reduce_t::TempStorage red;
+      const unsigned long long total = reduce_t(red).Sum(part);
+      if (threadIdx.x == 0) sh.total_mass = total;
+      __syncthreads();
+      need = radix_mass_need(fraction, sh.total_mass);
+    }
+    const std::uint32_t d = descend<Threads>(root, bins, need, above, dsh);
+    prefix |= d << radix_shift(level);
+  }
+  return __uint_as_float(prefix);
+}
+#endif
+
+//! The split-row sampler: row i is drawn by the `Blocks` blocks of cluster i, each owning one
+//! contiguous chunk of the row. Same passes, same rules and the same Philox uniform as
+//! `sample_kernel`; cluster-wide reductions read the other blocks' partial results through
+//! distributed shared memory in rank order (maxima, OR and integer sums are exact; the double
+//! sums S₁ and S_K are added in rank order, so every block — and every run — gets the same
+//! value). The draw: per-warp segment sums inside each chunk, per-block totals, the crossing
+//! block found from the block totals and the crossing warp from that block's segment sums,
+//! then the same warp walk as `sample_kernel`.
+template <class Policy, class T>
+__global__ void __launch_bounds__(split_policy_of<Policy>().block_threads, split_policy_of<Policy>().min_blocks_per_sm)
+    sample_split_kernel(matrix_view<const T> logits, sampling_params p, stream_batch streams, token_draw<float>* out,
+                        std::uint8_t* status) {
+#if !defined(_CG_HAS_CLUSTER_GROUP)
+  // Compiled for an architecture without clusters (< sm_90): never launched there (the launcher
+  // checks cudaDevAttrClusterLaunch).
+  (void)logits, (void)p, (void)streams, (void)out, (void)status;
+  __trap();
+#else
+  constexpr split_sampling_policy sp = split_policy_of<Policy>();
+  constexpr int Threads = sp.block_threads;
+  constexpr int Blocks = sp.cluster_blocks;
+  constexpr int Warps = Threads / 32;
+  static_assert(Warps <= 32, "at most 1024 threads");
+  namespace cg = cooperative_groups;
+  cg::cluster_group cluster = cg::this_cluster();
+  using reduce_f = cub::BlockReduce<float, Threads>;
+  using reduce_d = cub::BlockReduce<double, Threads>;
+  using reduce_i = cub::BlockReduce<long long, Threads>;
+  __shared__ union {
+    typename reduce_f::TempStorage f;
+    typename reduce_d::TempStorage d;
+    typename reduce_i::TempStorage i;
+  } red;
+  __shared__ unsigned long long hist[2][radix_max_bins];
+  __shared__ sample_shared_scalars dsh; // `descend`'s scratch
+  __shared__ split_shared_scalars sh;
+
+  const int rank = static_cast<int>(cluster.block_rank());
+  const index_t i = static_cast<index_t>(blockIdx.x / Blocks);
+  const T* row = logits.ptr + i * logits.stride;
+  const index_t n = logits.n_cols;
+  index_t lo = 0, hi = 0;
+  split_chunk(0, n, Blocks, rank, lo, hi);
+  const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
+
+  // 1. maximum and NaN / +inf detection: per block, then across the cluster.
+  {
+    float m = -INFINITY;
+    int bad = 0;
+    for (index_t v = lo + threadIdx.x; v < hi; v += Threads) {
+      const float x = load_float(row + v);
+      bad |= (x != x) | (x == INFINITY);
+      m = x > m ? x : m;
+    }
+    const float bm = reduce_f(red.f).Reduce(m, [](float a, float b) { return a > b ? a : b; });
+    const int any_bad = __syncthreads_or(bad);
+    if (threadIdx.x == 0) {
+      sh.part_max = bm;
+      sh.part_bad = any_bad;
+    }
+  }
+  cluster.sync();
+  if (threadIdx.x == 0) {
+    float m = -INFINITY;
+    int bad = 0;
+#pragma unroll
+    for (int r = 0; r < Blocks; ++r) {
+      const split_shared_scalars* o = cluster.map_shared_rank(&sh, r);
+      const float x = o->part_max;
+      m = x > m ? x : m;
+      bad |= o->part_bad;
+    }
+    sh.m = m;
+    sh.bad = bad;
+  }
+  __syncthreads();
+  const float m = sh.m;
+  if (sh.bad || m == -INFINITY) {
+    if (rank == 0 && threadIdx.x == 0) {
+      status[i] = static_cast<std::uint8_t>(sh.bad ? sample_status::bad_value : sample_status::all_neg_inf);
+      out[i] = token_draw<float>{-1, NAN, NAN};
+    }
+    cluster.sync(); // no block leaves while another may still read its shared memory
+    return;
+  }
+  const float nan = NAN;
+
+  if (p.greedy) {
+    long long first = std::numeric_limits<long long>::max();
+    float s1f = 0.0f;
+    for (index_t v = lo + threadIdx.x; v < hi; v += Threads) {
+      const float x = load_float(row + v);
+      if (x == m && v < first) first = v;
+      s1f += weight_exp(x - m);
+    }
+    const long long j = reduce_i(red.i).Reduce(first, [](long long a, long long b) { return a < b ? a : b; });
+    __syncthreads();
+    const double s = reduce_d(red.d).Sum(static_cast<double>(s1f));
+    if (threadIdx.x == 0) {
+      sh.part_first = j;
+      sh.part_s1 = s;
+    }
+    cluster.sync();
+    if (rank == 0 && threadIdx.x == 0) {
+      long long jj = std::numeric_limits<long long>::max();
+      double ss = 0.0;
+      for (int r = 0; r < Blocks; ++r) {
+        const split_shared_scalars* o = cluster.map_shared_rank(&sh, r);
+        jj = o->part_first < jj ? o->part_first : jj;
+        ss += o->part_s1;
+      }
+      status[i] = 0;
+      out[i] = token_draw<float>{static_cast<index_t>(jj), 0.0f, p.policy_logprob ? static_cast<float>(-log(ss)) : nan};
+    }
+    cluster.sync();
+    return;
+  }
+
+  // 2. the policy normaliser S₁ (as in `sample_kernel`), summed per block, then in rank order.
+  const bool unit = p.temperature == 1.0;
+  const float inv = static_cast<float>(1.0 / p.temperature);
+  const bool filtered = p.filters(n);
+  const bool own_pass = p.policy_logprob && (!unit || filtered);
+  double s1 = 0.0;
+  if (own_pass) {
+    float acc = 0.0f;
+    for (index_t v = lo + threadIdx.x; v < hi; v += Threads) acc += weight_exp(load_float(row + v) - m);
+    const double part = reduce_d(red.d).Sum(static_cast<double>(acc));
+    if (threadIdx.x == 0) sh.part_s1 = part;
+    cluster.sync();
+    if (threadIdx.x == 0) {
+      double total = 0.0;
+      for (int r = 0; r < Blocks; ++r) total += cluster.map_shared_rank(&sh, r)->part_s1;
+      sh.s1 = total;
+    }
+    __syncthreads();
+    s1 = sh.s1;
+  }
+
+  // 3. thresholds.
+  float t = 0.0f;
+  if (filtered) {
+    const bool use_k = p.top_k > 0 && p.top_k < n;
+    const bool use_p = p.top_p < 1.0;
+    float tk = 0.0f, tp = 0.0f;
+    int parity = 0;
+    if (use_k)
+      tk = split_radix_threshold<Threads, Blocks>(cluster, row, lo, hi, m, inv, false,
+                                                  static_cast<std::uint64_t>(p.top_k), 0.0, 0.0f, hist, parity, dsh, sh);
+    if (use_p)
+      tp = split_radix_threshold<Threads, Blocks>(cluster, row, lo, hi, m, inv, true, 0, p.top_p, tk, hist, parity,
+                                                  dsh, sh);
+    const float q = static_cast<float>(p.min_p);
+    t = tk > tp ? tk : tp;
+    t = q > t ? q : t;
+  }
+
+  // 4. the draw: per-warp contiguous segments of this block's chunk, summed in order; per-block
+  //    totals; the crossing block from the totals in rank order, the crossing warp inside it.
+  index_t b0 = 0, b1 = 0;
+  split_chunk(lo, hi, Warps, warp, b0, b1);
+  double wsum = 0.0;
+  for (index_t v = b0 + lane; v < b1; v += 32) {
+    const float w = weight_exp((load_float(row + v) - m) * inv);
+    if (w >= t && w > 0.0f) wsum += static_cast<double>(w);
+  }
+#pragma unroll
+  for (int o = 16; o > 0; o /= 2) wsum += __shfl_xor_sync(0xffffffffu, wsum, o);
+  if (lane == 0) sh.seg_sum[warp] = wsum;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double bsum = 0.0;
+    for (int w = 0; w < Warps; ++w) bsum += sh.seg_sum[w];
+    sh.part_draw = bsum;
+  }
+  cluster.sync();
+  const double u = streams.uniform(i);
+  if (threadIdx.x == 0) {
+    double part[Blocks];
+#pragma unroll
+    for (int r = 0; r < Blocks; ++r) part[r] = cluster.map_shared_rank(&sh, r)->part_draw;
+    double sk = 0.0;
+    for (int r = 0; r < Blocks; ++r) sk += part[r];
+    const double target = u * sk;
+    const crossing cb = find_crossing(part, Blocks, target, 0.0);
+    sh.s_k = sk;
+    sh.crossing_block = cb.index;
+    if (cb.index == rank) { // the crossing warp inside this chunk, by the same rule
+      const crossing cw = find_crossing(sh.seg_sum, Warps, target, cb.base);
+      sh.crossing_warp = cw.index;
+      sh.crossing_base = cw.base;
+    }
+  }
+  cluster.sync(); // every remote read of this launch is done: blocks may now leave independently
+  if (sh.crossing_block != rank) return;
+  __shared__ long long token;
+  if (threadIdx.x == 0) token = -1;
+  __syncthreads();
+  if (warp == sh.crossing_warp) {
+    const double target = u * sh.s_k;
+    double c = sh.crossing_base;
+    long long last = -1;
+    for (index_t base = b0; base < b1; base += 32 * 4) {
+      // lane l holds elements base + 4l … base + 4l + 3 (token-id order across lanes)
+      float w4[4];
+      double own = 0.0;
+      long long own_last = -1;
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        const index_t v = base + 4 * lane + k;
+        float w = 0.0f;
+        if (v < b1) w = weight_exp((load_float(row + v) - m) * inv);
+        w4[k] = (w >= t && w > 0.0f) ? w : 0.0f;
+        own += static_cast<double>(w4[k]);
+        if (w4[k] > 0.0f) own_last = v;
+      }
+      double incl = own;
+#pragma unroll
+      for (int o = 1; o < 32; o *= 2) {
+        const double up = __shfl_up_sync(0xffffffffu, incl, o);
+        if (lane >= o) incl += up;
+      }
+      const unsigned ballot = __ballot_sync(0xffffffffu, c + incl > target && own > 0.0);
+      const unsigned has = __ballot_sync(0xffffffffu, own_last >= 0);
+      if (has != 0) last = __shfl_sync(0xffffffffu, own_last, 31 - __clz(static_cast<int>(has)));
+      if (ballot != 0) {
+        const int first_lane = __ffs(static_cast<int>(ballot)) - 1;
+        if (lane == first_lane) {
+          double cc = c + (incl - own);
+          long long pick = own_last;
+          for (int k = 0; k < 4; ++k) {
+            if (w4[k] > 0.0f) {
+              cc += static_cast<double>(w4[k]);
+              if (cc > target) {
+                pick = base + 4 * lane + k;
+                break;
+              }
+            }
+          }
+          token = pick;
+        }
+        break;
+      }
+      c += __shfl_sync(0xffffffffu, incl, 31);
+    }
+    __syncwarp();
+    if (lane == 0 && token < 0) token = last;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    const index_t j = static_cast<index_t>(token);
+    const double d = static_cast<double>(load_float(row + j)) - static_cast<double>(m);
+    status[i] = 0;
+    const double norm = own_pass ? s1 : sh.s_k; // τ = 1 and no filter: S₁ = S_K
+    out[i] = token_draw<float>{j, static_cast<float>(d / p.temperature - log(sh.s_k)),
+                               p.policy_logprob ? static_cast<float>(d - log(norm)) : nan};
+  }
+#endif
+}
+
+//! Whether the current device supports thread-block cluster launch (sm_90+).
+inline bool device_has_clusters() {
+  int dev = 0, clusters = 0;
+  RLVR_CUDA_CHECK(cudaGetDevice(&dev));
+  RLVR_CUDA_CHECK(cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, dev));
+  return clusters != 0;
+}
+
 } // namespace detail
+
+//! The kernel `sample<Policy>` launches for `rows` × `cols` logits on the current device with
+//! `sample_path::automatic`: `split` when the policy's `split_sampling` is on (cluster_blocks > 1),
+//! the device supports clusters, cols ≥ min_cols and rows ≤ max_rows_per_sm × SM count;
+//! otherwise `one_block_per_row`.
+template <class Policy = policy900> sample_path sample_path_for(index_t rows, index_t cols) {
+  constexpr split_sampling_policy sp = split_policy_of<Policy>();
+  if constexpr (sp.cluster_blocks > 1) {
+    if (!detail::device_has_clusters()) return sample_path::one_block_per_row;
+    int dev = 0, sms = 0;
+    RLVR_CUDA_CHECK(cudaGetDevice(&dev));
+    RLVR_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    if (cols >= sp.min_cols && rows <= static_cast<index_t>(sp.max_rows_per_sm) * sms) return sample_path::split;
+  }
+  return sample_path::one_block_per_row;
+}
 
 //! Samples one token per row of device `logits` (float or `__nv_bfloat16`, N × V, any row
 //! stride) into the device array `out` (N draws) and `status` (N bytes: 0 ok, 1 NaN/+inf, 2 all
@@ -397,7 +795,7 @@ __global__ void __launch_bounds__(Policy::sampling.block_threads, 1)
 //! must be device memory. Asynchronous on `b.stream`.
 template <class Policy = policy900, class T>
 void sample(cuda_backend b, matrix_view<const T> logits, const sampling_params& params, const stream_batch& streams,
-            token_draw<float>* out, std::uint8_t* status) {
+            token_draw<float>* out, std::uint8_t* status, sample_path path = sample_path::automatic) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, __nv_bfloat16>,
                 "rlvr::cuda::sample: logits must be float or __nv_bfloat16");
   static_assert(TuningPolicy<Policy>);
@@ -412,6 +810,36 @@ void sample(cuda_backend b, matrix_view<const T> logits, const sampling_params& 
   if (!streams.subsequences.empty()) expect_size(streams.subsequences, logits.rows(), "sample: streams.subsequences");
   if (!streams.offsets.empty()) expect_size(streams.offsets, logits.rows(), "sample: streams.offsets");
   if (logits.rows() == 0) return;
+  constexpr split_sampling_policy sp = split_policy_of<Policy>();
+  if constexpr (sp.cluster_blocks > 1) {
+    static_assert(sp.cluster_blocks <= 8, "split_sampling_policy: at most 8 blocks per cluster (portable size)");
+    static_assert(sp.block_threads % 32 == 0 && sp.block_threads <= 1024 && sp.min_blocks_per_sm >= 1,
+                  "split_sampling_policy: block_threads a multiple of 32, at most 1024");
+    const bool split = path == sample_path::split
+                           ? detail::device_has_clusters()
+                           : path == sample_path::automatic &&
+                                 sample_path_for<Policy>(logits.rows(), logits.cols()) == sample_path::split;
+    if (split) {
+      cudaLaunchConfig_t cfg{};
+      cfg.gridDim = dim3(static_cast<unsigned>(logits.rows() * sp.cluster_blocks));
+      cfg.blockDim = dim3(static_cast<unsigned>(sp.block_threads));
+      cfg.dynamicSmemBytes = 0;
+      cfg.stream = b.stream;
+      cudaLaunchAttribute attr[1];
+      attr[0].id = cudaLaunchAttributeClusterDimension;
+      attr[0].val.clusterDim.x = static_cast<unsigned>(sp.cluster_blocks);
+      attr[0].val.clusterDim.y = 1;
+      attr[0].val.clusterDim.z = 1;
+      cfg.attrs = attr;
+      cfg.numAttrs = 1;
+      RLVR_CUDA_CHECK(cudaLaunchKernelEx(&cfg, detail::sample_split_kernel<Policy, T>, logits, params, streams, out,
+                                         status));
+      return;
+    }
+  }
+  RLVR_EXPECTS(path != sample_path::split, unsupported,
+               "sample: sample_path::split needs a policy with split_sampling.cluster_blocks > 1 and a device with "
+               "thread-block clusters (sm_90+)");
   detail::sample_kernel<Policy><<<static_cast<unsigned>(logits.rows()), Policy::sampling.block_threads, 0, b.stream>>>(
       logits, params, streams, out, status);
   RLVR_CUDA_CHECK_LAUNCH();
@@ -421,11 +849,12 @@ void sample(cuda_backend b, matrix_view<const T> logits, const sampling_params& 
 //! samplers' `rlvr::numerical_error` for the first bad row.
 template <class Policy = policy900, class T>
 std::vector<token_draw<float>> sample_checked(cuda_backend b, matrix_view<const T> logits,
-                                              const sampling_config& config, const stream_batch& streams) {
+                                              const sampling_config& config, const stream_batch& streams,
+                                              sample_path path = sample_path::automatic) {
   const sampling_params p = config.params();
   device_buffer<token_draw<float>> out(logits.rows(), b.stream);
   device_buffer<std::uint8_t> status(logits.rows(), b.stream);
-  sample<Policy>(b, logits, p, streams, out.data(), status.data());
+  sample<Policy>(b, logits, p, streams, out.data(), status.data(), path);
   const auto st = status.download();
   for (std::size_t i = 0; i < st.size(); ++i) {
     if (st[i] == static_cast<std::uint8_t>(sample_status::bad_value))
