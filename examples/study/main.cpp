@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "output directory (results.json, curves.csv, *.svg, table.txt, cache/)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast); // scripts/study.sh passes --out results first
   app.add_flag("--full", full, "larger run: 5 seeds, 512 held-out problems, plus the λ sweep, the NSR clip/mini-batch ablation and 160-step NSR / W-REINFORCE runs");
+  app.add_option("--task", c.task, "zp_walk (the calibrated flagship) or graph_path (the contrast task)");
   app.add_flag("--quick", quick, "tiny smoke run (tests): small model, few steps, n = 16");
   app.add_option("--seeds", c.seeds, "seeds (each: its own base model and RL runs)")->delimiter(',');
   app.add_option("--methods", c.methods, "RL methods: psr,nsr,w_reinforce,ppo,grpo")->delimiter(',');

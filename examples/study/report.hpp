@@ -151,10 +151,12 @@ inline nlohmann::ordered_json to_json(const method_summary& s) {
 inline nlohmann::ordered_json config_json(const config& c) {
   nlohmann::ordered_json j;
   j["preset"] = c.preset;
-  j["task"] = {{"name", "zp_walk"}, {"modulus", c.modulus}, {"pretrain_max_steps", c.pretrain_max_steps},
-               {"train_max_distance", c.train_max_distance}, {"eval_min_distance", c.eval_min_distance},
-               {"eval_max_distance", c.eval_max_distance}, {"max_steps", c.max_steps},
-               {"wrong_fraction", c.wrong_fraction}};
+  const auto task = make_task(c);
+  const auto& w = task.config();
+  j["task"] = {{"name", std::string(task.name())}, {"nodes", task.nodes()},
+               {"pretrain_max_steps", w.pretrain_max_steps}, {"train_max_distance", w.train_max_distance},
+               {"eval_min_distance", w.eval_min_distance}, {"eval_max_distance", w.eval_max_distance},
+               {"max_steps", w.max_steps}, {"wrong_fraction", c.wrong_fraction}};
   j["model"] = {{"d_model", c.d_model}, {"n_layers", c.n_layers}, {"n_heads", c.n_heads}};
   j["pretraining"] = {{"steps", c.pretrain_steps}, {"batch", c.pretrain_batch}, {"lr", c.pretrain_lr}};
   j["rl"] = {{"steps", c.rl_steps}, {"prompts_per_step", c.prompts_per_step}, {"group_size", c.group_size},

@@ -39,6 +39,7 @@
 #include <rlvr/random/philox.hpp>
 #include <rlvr/sampling/sampler.hpp>
 #include <rlvr/tasks/reward.hpp>
+#include <rlvr/tasks/graph_path.hpp>
 #include <rlvr/tasks/zp_walk.hpp>
 #include <rlvr/trainer/trainer.hpp>
 
@@ -49,7 +50,9 @@ using rlvr::token_t;
 
 // ---- configuration ---------------------------------------------------------------------------
 struct config {
-  // task (zp_walk)
+  // task: "zp_walk" (the calibrated flagship) or "graph_path" (the contrast; its own defaults:
+  // 24 nodes, out-degree 2 + 1, pretraining walks ≤ 3, train d ≤ 2, held-out d 3–5)
+  std::string task = "zp_walk";
   int modulus = 53;
   int pretrain_max_steps = 4;
   int train_max_distance = 3;
@@ -201,7 +204,9 @@ struct results {
 };
 
 // ---- the task and the model -------------------------------------------------------------------
-inline rlvr::tasks::zp_walk make_task(const config& c) {
+inline rlvr::tasks::walk_task make_task(const config& c) {
+  if (c.task == "graph_path") return rlvr::tasks::graph_path(rlvr::tasks::graph_path_config{});
+  RLVR_EXPECTS(c.task == "zp_walk", config, "rlvr-study: unknown task '", c.task, "' (zp_walk, graph_path)");
   return rlvr::tasks::zp_walk({.modulus = c.modulus,
                                .walk = {.pretrain_max_steps = c.pretrain_max_steps,
                                         .train_max_distance = c.train_max_distance,
@@ -210,7 +215,7 @@ inline rlvr::tasks::zp_walk make_task(const config& c) {
                                         .max_steps = c.max_steps}});
 }
 
-inline rlvr::transformer_config model_config(const config& c, const rlvr::tasks::zp_walk& task, std::uint64_t seed) {
+inline rlvr::transformer_config model_config(const config& c, const rlvr::tasks::walk_task& task, std::uint64_t seed) {
   return {.vocab_size = task.vocab().size(),
           .context_length = task.max_prompt_length() + task.max_response_length(),
           .d_model = c.d_model,
@@ -230,7 +235,7 @@ inline std::uint64_t stream_seed(std::uint64_t seed, purpose p) { return seed * 
 // ---- pretraining ------------------------------------------------------------------------------
 // Supervised learning on task.pretraining_example: cross-entropy on the response tokens
 // (token mean), AdamW with warm-up + cosine decay, grad clip 1.
-inline void pretrain(rlvr::transformer_policy& model, const rlvr::tasks::zp_walk& task, const config& c,
+inline void pretrain(rlvr::transformer_policy& model, const rlvr::tasks::walk_task& task, const config& c,
                      std::uint64_t seed, progress& prog) {
   rlvr::adamw opt({.lr = c.pretrain_lr, .weight_decay = 0.0});
   const rlvr::cosine_schedule sched{.lr = c.pretrain_lr, .total_steps = c.pretrain_steps,
@@ -290,10 +295,10 @@ inline std::string hex64(std::uint64_t x) {
 }
 
 // The base model of `seed`, from the cache when a model with the same recipe exists.
-inline rlvr::transformer_policy base_model(const rlvr::tasks::zp_walk& task, const config& c, std::uint64_t seed,
+inline rlvr::transformer_policy base_model(const rlvr::tasks::walk_task& task, const config& c, std::uint64_t seed,
                                            progress& prog) {
   std::ostringstream recipe;
-  recipe << "v1 p" << c.modulus << " pre" << c.pretrain_max_steps << " max" << c.max_steps << " wrong"
+  recipe << "v1 " << c.task << " p" << c.modulus << " pre" << c.pretrain_max_steps << " max" << c.max_steps << " wrong"
          << c.wrong_fraction << " d" << c.d_model << " L" << c.n_layers << " H" << c.n_heads << " steps"
          << c.pretrain_steps << " B" << c.pretrain_batch << " lr" << c.pretrain_lr << " seed" << seed;
   std::uint64_t h = 1469598103934665603ULL; // FNV-1a
@@ -313,7 +318,7 @@ inline rlvr::transformer_policy base_model(const rlvr::tasks::zp_walk& task, con
 }
 
 // ---- evaluation -------------------------------------------------------------------------------
-inline std::vector<std::vector<token_t>> eval_problems(const rlvr::tasks::zp_walk& task, const config& c) {
+inline std::vector<std::vector<token_t>> eval_problems(const rlvr::tasks::walk_task& task, const config& c) {
   // One fixed held-out set for every seed and method (drawn without repetition).
   rlvr::philox_engine g(stream_seed(12345, p_eval_problems), 0);
   std::vector<std::vector<token_t>> out;
@@ -327,7 +332,7 @@ inline std::vector<std::vector<token_t>> eval_problems(const rlvr::tasks::zp_wal
 
 // Samples `n` responses (or one greedy response when n == 0) for each problem, batched over
 // problems; returns per-problem correct counts, mean entropy and mean length.
-inline eval_result evaluate(const rlvr::transformer_policy& model, const rlvr::tasks::zp_walk& task,
+inline eval_result evaluate(const rlvr::transformer_policy& model, const rlvr::tasks::walk_task& task,
                             const std::vector<std::vector<token_t>>& problems, const config& c, std::uint64_t seed,
                             progress* prog) {
   eval_result res;
@@ -438,7 +443,7 @@ template <class F> void with_objective(const method_spec& m, const config& c, F&
   }
 }
 
-inline rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, const rlvr::tasks::zp_walk& task,
+inline rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, const rlvr::tasks::walk_task& task,
                                          const method_spec& m, const config& c, std::uint64_t seed,
                                          std::vector<curve_row>& curves, progress& prog) {
   rlvr::transformer_policy model = base;

@@ -127,3 +127,19 @@ TEST_CASE("bad study settings are named before any work starts", "[study]") {
   c.eval_min_distance = 3; // overlaps the training band
   CHECK_THROWS_WITH(study::run(c), Catch::Contains("eval_min_distance = 3"));
 }
+
+TEST_CASE("the study runs on the second task (graph_path) too", "[study]") {
+  auto c = tiny(std::filesystem::temp_directory_path() / "rlvr_study_smoke_f");
+  std::filesystem::remove_all(c.out);
+  c.task = "graph_path";
+  c.seeds = {0};
+  c.methods = {"nsr", "grpo"};
+  study::write_outputs(study::run(c), c);
+  const auto j = nlohmann::json::parse(slurp(c.out / "results.json"));
+  CHECK(j["config"]["task"]["name"] == "graph_path");
+  CHECK(j["config"]["task"]["nodes"] == 24);
+  CHECK(j.contains("nsr"));
+  CHECK_FALSE(j.contains("psr"));
+  c.task = "sudoku";
+  CHECK_THROWS_WITH(study::run(c), Catch::Contains("unknown task 'sudoku'"));
+}
