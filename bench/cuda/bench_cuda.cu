@@ -9,8 +9,12 @@
 //                          the logits' type), out of place and in place. Counter `frac_of_copy`:
 //                          (2 reads + 1 write of the logits)/time ÷ the copy bandwidth above.
 //   BM_logp_entropy        forward only (1 read of the logits)
-//   BM_sample_top_p        rlvr::cuda::sample, τ = 0.6, top-p 0.95 (radix select, no sort)
+//   BM_sample_top_p        rlvr::cuda::sample, τ = 0.6, top-p 0.95 (radix select, no sort), the
+//                          default path (split rows — one thread-block cluster per row — on sm_90+)
 //   BM_sample_temperature  rlvr::cuda::sample, τ = 1, no filter
+//   BM_sample_top_k, _min_p  τ = 0.6 with top-k 50 / min-p 0.05
+//   BM_sample_*_one_block  the same, forced onto the one-block-per-row kernel (the baseline of the
+//                          split path, same run); BM_sample_top_p_split<B>x<T>: other cluster shapes
 //   BM_sort_top_p          the sort-based idiom with CUB (softmax → segmented radix sort of
 //                          (p, id) descending → per-row scan to the nucleus → inverse-CDF draw):
 //                          the baseline the radix-select sampler is compared with
@@ -224,8 +228,23 @@ void BM_logp_entropy_bf16(benchmark::State& s) { BM_logp_entropy<__nv_bfloat16>(
 BENCHMARK(BM_logp_entropy_f32)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_logp_entropy_bf16)->UseManualTime()->Unit(benchmark::kMillisecond);
 
-void run_sampler(benchmark::State& state, const rlvr::sampling_config& cfg) {
+// Split-row shapes other than the default's (8 blocks × 256 threads per row), for tuning.
+struct split8x512 : policy900 {
+  static constexpr split_sampling_policy split_sampling{8, 512, 2, 32768, 1};
+};
+struct split4x512 : policy900 {
+  static constexpr split_sampling_policy split_sampling{4, 512, 2, 32768, 1};
+};
+struct split4x256 : policy900 {
+  static constexpr split_sampling_policy split_sampling{4, 256, 4, 32768, 1};
+};
+
+template <class Policy = policy900>
+void run_sampler(benchmark::State& state, const rlvr::sampling_config& cfg,
+                 sample_path path = sample_path::automatic) {
   if (!have_device()) return state.SkipWithError("no CUDA device");
+  if (path == sample_path::split && sample_path_for<split4x256>(1, 1 << 20) != sample_path::split)
+    return state.SkipWithError("no thread-block clusters on this device");
   stream s;
   const index_t n = kSampleRows * kVocab;
   device_buffer<float> x(n, s.get());
@@ -237,17 +256,44 @@ void run_sampler(benchmark::State& state, const rlvr::sampling_config& cfg) {
   std::uint64_t step = 0;
   for (auto _ : state)
     state.SetIterationTime(t.seconds(s.get(), [&] {
-      sample(s.backend(), rlvr::matrix_view<const float>(x.data(), kSampleRows, kVocab), p,
-             rlvr::stream_batch{.seed = 1, .offset = step++}, out.data(), status.data());
+      sample<Policy>(s.backend(), rlvr::matrix_view<const float>(x.data(), kSampleRows, kVocab), p,
+                     rlvr::stream_batch{.seed = 1, .offset = step++}, out.data(), status.data(), path);
     }));
-  state.counters["rows_per_second"] = benchmark::Counter(static_cast<double>(kSampleRows), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["rows_per_second"] =
+      benchmark::Counter(static_cast<double>(kSampleRows), benchmark::Counter::kIsIterationInvariantRate);
+  const bool split = path == sample_path::split ||
+                     (path == sample_path::automatic &&
+                      sample_path_for<Policy>(kSampleRows, kVocab) == sample_path::split);
+  state.SetLabel(split ? "split rows" : "one block per row");
 }
-void BM_sample_top_p(benchmark::State& state) { run_sampler(state, {.temperature = 0.6, .top_p = 0.95}); }
-void BM_sample_temperature(benchmark::State& state) { run_sampler(state, {.temperature = 1.0}); }
-void BM_sample_top_k(benchmark::State& state) { run_sampler(state, {.temperature = 0.6, .top_k = 50}); }
+const rlvr::sampling_config kTopP{.temperature = 0.6, .top_p = 0.95};
+const rlvr::sampling_config kTemperature{.temperature = 1.0};
+const rlvr::sampling_config kTopK{.temperature = 0.6, .top_k = 50};
+const rlvr::sampling_config kMinP{.temperature = 0.6, .min_p = 0.05};
+constexpr auto kOneBlock = sample_path::one_block_per_row;
+constexpr auto kSplit = sample_path::split;
+// The default path (split rows on sm_90+ at 64 rows) and, in the same run, the one-block-per-row
+// kernel and other split shapes.
+void BM_sample_top_p(benchmark::State& state) { run_sampler(state, kTopP); }
+void BM_sample_temperature(benchmark::State& state) { run_sampler(state, kTemperature); }
+void BM_sample_top_k(benchmark::State& state) { run_sampler(state, kTopK); }
+void BM_sample_min_p(benchmark::State& state) { run_sampler(state, kMinP); }
+void BM_sample_top_p_one_block(benchmark::State& state) { run_sampler(state, kTopP, kOneBlock); }
+void BM_sample_temperature_one_block(benchmark::State& state) { run_sampler(state, kTemperature, kOneBlock); }
+void BM_sample_top_k_one_block(benchmark::State& state) { run_sampler(state, kTopK, kOneBlock); }
+void BM_sample_top_p_split8x512(benchmark::State& state) { run_sampler<split8x512>(state, kTopP, kSplit); }
+void BM_sample_top_p_split4x512(benchmark::State& state) { run_sampler<split4x512>(state, kTopP, kSplit); }
+void BM_sample_top_p_split4x256(benchmark::State& state) { run_sampler<split4x256>(state, kTopP, kSplit); }
 BENCHMARK(BM_sample_top_p)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_sample_temperature)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_sample_top_k)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_sample_min_p)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_sample_top_p_one_block)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_sample_temperature_one_block)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_sample_top_k_one_block)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_sample_top_p_split8x512)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_sample_top_p_split4x512)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_sample_top_p_split4x256)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 // ---- the sort-based baseline (CUB) ----------------------------------------------------------------
 constexpr int kSortThreads = 512;
