@@ -43,8 +43,8 @@ namespace rlvr::tasks {
 struct walk_config {
   int pretrain_max_steps = 4; //!< pretraining walks have 1..this many steps
   int train_max_distance = 3; //!< RL training problems: 1 ≤ d(s, t) ≤ this
-  int eval_min_distance = 5;  //!< held-out problems: eval_min ≤ d(s, t) ≤ eval_max
-  int eval_max_distance = 6;
+  int eval_min_distance = 4;  //!< held-out problems: eval_min ≤ d(s, t) ≤ eval_max
+  int eval_max_distance = 5;
   int max_steps = 10; //!< longest accepted response, in nodes (plus `<eos>`)
 };
 

@@ -7,13 +7,14 @@
 //!     response 6 12 24 48 44 … 40 <eos>      (each value is the previous + 1 or × 2, mod p)
 //!
 //! The graph v → {v + 1, 2v} on Z_p (p prime) is strongly connected with diameter about
-//! log2(p) + a few, so problems of distance 5–6 need a planned walk, while the base model only
-//! ever saw walks of 1..`pretrain_max_steps` steps. A plausible wrong step is an *arithmetic
+//! log2(p) + a few, so problems of distance 4–5 (the default held-out band) need a planned walk,
+//! while the base model only ever saw walks of 1..`pretrain_max_steps` = 4 steps and RL trains
+//! on distances ≤ 3. A plausible wrong step is an *arithmetic
 //! slip*: the intended value ± 1 (mod p), the next that is not a valid successor (so "5 × 2 =
 //! 11" — confident and well-formed, and wrong).
 //!
 //! Why this task (see docs/study.md): RL cannot simply learn it outright at this scale (a
-//! two-layer model does not plan six steps ahead in Z_53), the base model's wrong answers are
+//! two-layer model does not plan five steps ahead in Z_53), the base model's wrong answers are
 //! confident well-formed steps, and the held-out problems are longer than anything in the
 //! pretraining data or the RL training set.
 
