@@ -36,6 +36,24 @@
 //! (top-k, top-p), one segment-sum pass and 1/warps of a pass for the walk; rows are independent
 //! thread blocks.
 //!
+//! ## Split rows (few rows × large V, sm_90+)
+//! With one block per row, 64 rows of Qwen's 151936-token vocabulary occupy 64 SMs, each making
+//! the passes above over a 600 KB row: latency-bound. `sample_split_kernel` gives each row a
+//! thread-block cluster of `split_sampling_policy::cluster_blocks` blocks (8 by default on
+//! policy900), each owning a contiguous chunk of the row (`detail/split_draw.hpp`), and runs
+//! the same passes on its chunk. Cluster-wide results go through distributed shared memory:
+//! max and NaN flags are read from every block; each block builds its radix histogram locally
+//! and adds its non-zero bins into rank 0's with integer atomics (exact, so order-independent),
+//! and every block then runs the same `descend` on rank 0's histogram; S₁ and S_K are the
+//! per-block double sums added in rank order, identical in every block and every run. The draw
+//! finds the crossing chunk from the per-block totals, the crossing segment from that block's
+//! per-warp sums (`find_crossing`, one rule at both levels) and walks it as above. Same
+//! uniform, same thresholds and tie rules; only the order of the floating-point sums differs
+//! from the one-block kernel (tests/gpu/test_sampling.cu compares both paths with the host and
+//! with each other). `sample_path_for<Policy>(rows, cols)` says which kernel `sample` takes:
+//! split when the device supports clusters, cols ≥ `min_cols` and rows ≤ `max_rows_per_sm` ×
+//! SMs; `sample(..., sample_path)` can force either.
+//!
 //! ## Errors
 //! `rlvr::cuda::sample` (asynchronous) writes a status per row (0 ok, 1 NaN/+inf logit, 2 every
 //! logit −inf); `rlvr::cuda::sample_checked` waits for the stream and raises the host samplers'
