@@ -198,7 +198,7 @@ RLVR_GPU_TEST(split_and_one_block_paths_agree) {
     RLVR_GPU_REPORT("split vs one block per row, T ", cfg.temperature, " top-p ", cfg.top_p, " top-k ", cfg.top_k.value_or(0),
                     ": ", differ, " of ", N, " rows differ; worst |Δ log p| ", worst);
     RLVR_GPU_CHECK_MSG(differ <= 2, differ, " of ", N, " rows differ between the two kernels");
-    RLVR_GPU_CHECK_MSG(worst < 1e-5, "log-prob difference between the kernels ", worst);
+    RLVR_GPU_CHECK_MSG(worst < 1e-4, "log-prob difference between the kernels ", worst);
   }
 }
 
