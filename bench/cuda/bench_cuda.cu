@@ -241,29 +241,29 @@ struct split4x256 : policy900 {
 
 template <class Policy = policy900>
 void run_sampler(benchmark::State& state, const rlvr::sampling_config& cfg,
-                 sample_path path = sample_path::automatic) {
+                 sample_path path = sample_path::automatic, index_t rows = kSampleRows) {
   if (!have_device()) return state.SkipWithError("no CUDA device");
   if (path == sample_path::split && sample_path_for<split4x256>(1, 1 << 20) != sample_path::split)
     return state.SkipWithError("no thread-block clusters on this device");
   stream s;
-  const index_t n = kSampleRows * kVocab;
+  const index_t n = rows * kVocab;
   device_buffer<float> x(n, s.get());
   fill(x, 4);
-  device_buffer<rlvr::token_draw<float>> out(kSampleRows, s.get());
-  device_buffer<std::uint8_t> status(kSampleRows, s.get());
+  device_buffer<rlvr::token_draw<float>> out(rows, s.get());
+  device_buffer<std::uint8_t> status(rows, s.get());
   const auto p = cfg.params();
   event_timer t;
   std::uint64_t step = 0;
   for (auto _ : state)
     state.SetIterationTime(t.seconds(s.get(), [&] {
-      sample<Policy>(s.backend(), rlvr::matrix_view<const float>(x.data(), kSampleRows, kVocab), p,
+      sample<Policy>(s.backend(), rlvr::matrix_view<const float>(x.data(), rows, kVocab), p,
                      rlvr::stream_batch{.seed = 1, .offset = step++}, out.data(), status.data(), path);
     }));
   state.counters["rows_per_second"] =
-      benchmark::Counter(static_cast<double>(kSampleRows), benchmark::Counter::kIsIterationInvariantRate);
+      benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsIterationInvariantRate);
   const bool split = path == sample_path::split ||
                      (path == sample_path::automatic &&
-                      sample_path_for<Policy>(kSampleRows, kVocab) == sample_path::split);
+                      sample_path_for<Policy>(rows, kVocab) == sample_path::split);
   state.SetLabel(split ? "split rows" : "one block per row");
 }
 const rlvr::sampling_config kTopP{.temperature = 0.6, .top_p = 0.95};
@@ -284,6 +284,9 @@ void BM_sample_top_k_one_block(benchmark::State& state) { run_sampler(state, kTo
 void BM_sample_top_p_split8x512(benchmark::State& state) { run_sampler<split8x512>(state, kTopP, kSplit); }
 void BM_sample_top_p_split4x512(benchmark::State& state) { run_sampler<split4x512>(state, kTopP, kSplit); }
 void BM_sample_top_p_split4x256(benchmark::State& state) { run_sampler<split4x256>(state, kTopP, kSplit); }
+// 256 rows (beyond the default split rule's rows ≤ SM count): both kernels, for tuning that rule.
+void BM_sample_top_p_256rows_split(benchmark::State& state) { run_sampler(state, kTopP, kSplit, 256); }
+void BM_sample_top_p_256rows_one_block(benchmark::State& state) { run_sampler(state, kTopP, kOneBlock, 256); }
 BENCHMARK(BM_sample_top_p)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_sample_temperature)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_sample_top_k)->UseManualTime()->Unit(benchmark::kMicrosecond);
@@ -294,6 +297,8 @@ BENCHMARK(BM_sample_top_k_one_block)->UseManualTime()->Unit(benchmark::kMicrosec
 BENCHMARK(BM_sample_top_p_split8x512)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_sample_top_p_split4x512)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_sample_top_p_split4x256)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_sample_top_p_256rows_split)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_sample_top_p_256rows_one_block)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 // ---- the sort-based baseline (CUB) ----------------------------------------------------------------
 constexpr int kSortThreads = 512;
