@@ -118,6 +118,7 @@ grep -h '^\[report\]' "$OUT/tests.log" >> "$OUT/summary.txt" 2>/dev/null
 if [ -x "$BUILD/bench_cuda" ]; then
   timeout 200 "$BUILD/bench_cuda" > "$OUT/bench.txt" 2>&1
   log "bench_cuda exit $? (bench.txt)"
+  grep -E '^BM_(copy|sample|sort)' "$OUT/bench.txt" | sed 's/^/[bench] /' >> "$OUT/summary.txt" 2>/dev/null
 fi
 
 # ---- 5. PyTorch baselines ---------------------------------------------------------------------------
