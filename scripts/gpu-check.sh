@@ -116,7 +116,9 @@ grep -h '^\[report\]' "$OUT/tests.log" >> "$OUT/summary.txt" 2>/dev/null
 
 # ---- 4. bench_cuda ---------------------------------------------------------------------------------
 if [ -x "$BUILD/bench_cuda" ]; then
-  timeout 200 "$BUILD/bench_cuda" > "$OUT/bench.txt" 2>&1
+  # line-buffered, so that a benchmark killed by the timeout leaves the lines before it
+  LINEBUF=""; command -v stdbuf >/dev/null && LINEBUF="stdbuf -oL"
+  timeout 200 $LINEBUF "$BUILD/bench_cuda" > "$OUT/bench.txt" 2>&1
   log "bench_cuda exit $? (bench.txt)"
   grep -E '^BM_(copy|sample|sort)' "$OUT/bench.txt" | sed 's/^/[bench] /' >> "$OUT/summary.txt" 2>/dev/null
 fi
