@@ -105,9 +105,10 @@ template <class Policy> constexpr split_sampling_policy split_policy_of() {
   if constexpr (requires { Policy::split_sampling; }) {
     return Policy::split_sampling;
   } else if constexpr (std::is_same_v<Policy, policy900>) {
-    // 64 rows × 8 blocks = 512 blocks of 256 threads: four per SM (64 registers each) keep every
-    // cluster of a 64-row batch resident on a 132-SM H100/H200 at once.
-    return split_sampling_policy{8, 256, 4, 32768, 1};
+    // 64 rows × 4 blocks = 256 blocks of 256 threads, all resident at once on a 132-SM H100/H200.
+    // Measured on an H200 (docs/performance.md, run 3), top-p at 64 × 151936: 4×256 230 µs,
+    // 4×512 250 µs, 8×256 407 µs, 8×512 440 µs, one block per row 318 µs.
+    return split_sampling_policy{4, 256, 4, 32768, 1};
   } else {
     return split_sampling_policy{};
   }
