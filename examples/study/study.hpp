@@ -59,7 +59,7 @@ struct config {
   int eval_min_distance = 4;
   int eval_max_distance = 5;
   int max_steps = 10;
-  double wrong_fraction = 0.7; // share of plausibly wrong pretraining demonstrations
+  double wrong_fraction = 0.75; // share of plausibly wrong pretraining demonstrations
   // model
   index_t d_model = 64, n_layers = 2, n_heads = 4;
   // pretraining
