@@ -291,14 +291,15 @@ void log_prob_entropy(const B& backend, matrix_view<const T> logits, vector_view
       detail::fail_row(i, targets, logp.data(), "log_prob_entropy");
 }
 
-//! The fused loss pass: loss, dL/dlogits into `grad` (may alias `batch.logits`) and diagnostics.
-template <class B, Objective O, class T>
-loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_batch<T>& batch, matrix_view<T> grad,
-                               const loss_options& opt = {}, token_outputs<T> out = {}) {
-  static_assert(FusedLossBackend<B, T>, "rlvr::loss_and_grad: the backend does not model rlvr::FusedLossBackend for "
-                                        "this logit type; include <rlvr/backends/serial.hpp> or "
-                                        "<rlvr/backends/eigen.hpp> and pass rlvr::serial_backend{} or rlvr::eigen_backend{}");
-  constexpr const char* who = "loss_and_grad";
+namespace detail {
+
+//! The part of `loss_and_grad` that does not touch the logits, shared by every entry point
+//! (host and device): validates the objective, the options and every per-token input of `batch`
+//! for `n` tokens, with messages naming `who`, and returns the aggregation weights w [K, N]
+//! (w_kt = 0: token t is not in component k's batch).
+template <Objective O, class T>
+std::vector<T> prepare_loss(const O& obj, const loss_token_batch<T>& batch, index_t n, const loss_options& opt,
+                            const token_outputs<T>& out, const char* who) {
   constexpr index_t k = O::components;
   obj.validate();
   detail::check_temperature(opt.temperature);
@@ -315,10 +316,6 @@ loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_
                    config, who, ": component_sequences[", c, "] = ", opt.aggregation.component_sequences[c],
                    " must be finite and >= 0");
   }
-  const matrix_view<const T> z = batch.logits;
-  detail::check_logits_targets(z, batch.targets, who);
-  detail::check_grad_alias(z, grad, who);
-  const index_t n = z.rows();
   RLVR_EXPECTS(batch.advantages.rows() == k && batch.advantages.cols() == n, shape, who, ": advantages are ",
                batch.advantages.rows(), "x", batch.advantages.cols(), " but the objective has ", k,
                " component(s) and there are ", n, " tokens (need ", k, "x", n, ")");
@@ -376,43 +373,29 @@ loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_
 
   std::vector<T> w(static_cast<std::size_t>(k * n));
   obj.weights(act, seq, num_seq, opt.aggregation, matrix_view<T>(w.data(), k, n));
+  return w;
+}
 
-  std::vector<T> logp_own, ent_own, loss_own;
-  auto ensure = [n](vector_view<T> v, std::vector<T>& own) {
-    if (!v.empty()) return v.data();
-    own.assign(static_cast<std::size_t>(n), T(0));
-    return own.data();
+//! The reduction at the end of every `loss_and_grad` (host and device): raises for the first
+//! active row the pass marked bad, and turns the per-token log π, entropy, loss and flags (host
+//! memory, length n) into `loss_diagnostics`, in a fixed order (deterministic).
+template <class T>
+loss_diagnostics summarize_loss(const loss_token_batch<T>& batch, const T* w, index_t k, index_t n, const T* logp,
+                                const T* ent, const T* tl, const std::uint8_t* flags, const loss_options& opt,
+                                const char* who) {
+  const auto active = [&](index_t i) {
+    for (index_t c = 0; c < k; ++c)
+      if (w[c * n + i] != T(0)) return true;
+    return false;
   };
-  T* logp = ensure(out.logp, logp_own);
-  T* ent = ensure(out.entropy, ent_own);
-  T* tl = ensure(out.loss, loss_own);
-  std::vector<std::uint8_t> flags(static_cast<std::size_t>(n), 0);
-
-  const detail::loss_epilogue<T, O> ep{obj,
-                                       batch.advantages.data(),
-                                       w.data(),
-                                       batch.advantages.row_stride(),
-                                       n,
-                                       k,
-                                       batch.old_logp.empty() ? nullptr : batch.old_logp.data(),
-                                       batch.ref_logp.empty() ? nullptr : batch.ref_logp.data(),
-                                       logp,
-                                       ent,
-                                       tl,
-                                       flags.data()};
-  // rows not active are not visited by the epilogue: clear their per-token outputs
-  for (index_t i = 0; i < n; ++i)
-    if (!ep.active(i)) logp[i] = ent[i] = tl[i] = T(0);
-  backend.fused_rows(z, batch.targets, static_cast<T>(opt.temperature), ep, grad);
-
   loss_diagnostics d;
   d.rows = n;
   double n_act = 0, low = 0, high = 0, dual = 0, klc = 0, akl = 0, rkl = 0, ment = 0, mlogp = 0, loss = 0;
   for (index_t i = 0; i < n; ++i) {
-    if (!ep.active(i)) continue;
-    if (flags[static_cast<std::size_t>(i)] & detail::row_bad) detail::fail_row(i, batch.targets, logp, who);
+    if (!active(i)) continue;
+    if (flags[i] & detail::row_bad) fail_row(i, batch.targets, logp, who);
     n_act += 1;
-    const std::uint8_t f = flags[static_cast<std::size_t>(i)];
+    const std::uint8_t f = flags[i];
     low += (f & clipped_low) ? 1 : 0;
     high += (f & clipped_high) ? 1 : 0;
     dual += (f & clipped_dual) ? 1 : 0;
@@ -443,6 +426,54 @@ loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_
     d.dropped = opt.advantages->dropped;
   }
   return d;
+}
+
+} // namespace detail
+
+//! The fused loss pass: loss, dL/dlogits into `grad` (may alias `batch.logits`) and diagnostics.
+template <class B, Objective O, class T>
+loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_batch<T>& batch, matrix_view<T> grad,
+                               const loss_options& opt = {}, token_outputs<T> out = {}) {
+  static_assert(FusedLossBackend<B, T>, "rlvr::loss_and_grad: the backend does not model rlvr::FusedLossBackend for "
+                                        "this logit type; include <rlvr/backends/serial.hpp> or "
+                                        "<rlvr/backends/eigen.hpp> and pass rlvr::serial_backend{} or rlvr::eigen_backend{}");
+  constexpr const char* who = "loss_and_grad";
+  constexpr index_t k = O::components;
+  const matrix_view<const T> z = batch.logits;
+  detail::check_logits_targets(z, batch.targets, who);
+  detail::check_grad_alias(z, grad, who);
+  const index_t n = z.rows();
+  const std::vector<T> w = detail::prepare_loss(obj, batch, n, opt, out, who);
+
+  std::vector<T> logp_own, ent_own, loss_own;
+  auto ensure = [n](vector_view<T> v, std::vector<T>& own) {
+    if (!v.empty()) return v.data();
+    own.assign(static_cast<std::size_t>(n), T(0));
+    return own.data();
+  };
+  T* logp = ensure(out.logp, logp_own);
+  T* ent = ensure(out.entropy, ent_own);
+  T* tl = ensure(out.loss, loss_own);
+  std::vector<std::uint8_t> flags(static_cast<std::size_t>(n), 0);
+
+  const detail::loss_epilogue<T, O> ep{obj,
+                                       batch.advantages.data(),
+                                       w.data(),
+                                       batch.advantages.row_stride(),
+                                       n,
+                                       k,
+                                       batch.old_logp.empty() ? nullptr : batch.old_logp.data(),
+                                       batch.ref_logp.empty() ? nullptr : batch.ref_logp.data(),
+                                       logp,
+                                       ent,
+                                       tl,
+                                       flags.data()};
+  // rows not active are not visited by the epilogue: clear their per-token outputs
+  for (index_t i = 0; i < n; ++i)
+    if (!ep.active(i)) logp[i] = ent[i] = tl[i] = T(0);
+  backend.fused_rows(z, batch.targets, static_cast<T>(opt.temperature), ep, grad);
+
+  return detail::summarize_loss(batch, w.data(), k, n, logp, ent, tl, flags.data(), opt, who);
 }
 
 //! Result of `value_loss`.

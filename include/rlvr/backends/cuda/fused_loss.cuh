@@ -333,12 +333,6 @@ loss_diagnostics loss_and_grad(cuda_backend b, const O& obj, matrix_view<const L
                                matrix_view<G> grad, const loss_options& opt = {}, token_outputs<float> out = {}) {
   constexpr const char* who = "cuda::loss_and_grad";
   constexpr index_t k = O::components;
-  obj.validate();
-  rlvr::detail::check_temperature(opt.temperature);
-  RLVR_EXPECTS(opt.aggregation.global_tokens >= 0 && std::isfinite(opt.aggregation.global_tokens), config, who,
-               ": global_tokens = ", opt.aggregation.global_tokens, " must be finite and >= 0");
-  RLVR_EXPECTS(opt.aggregation.global_sequences >= 0 && std::isfinite(opt.aggregation.global_sequences), config, who,
-               ": global_sequences = ", opt.aggregation.global_sequences, " must be finite and >= 0");
   // Shape checks only look at extents and addresses (never dereference the device pointers).
   const matrix_view<const float> zshape(reinterpret_cast<const float*>(logits.ptr), logits.n_rows, logits.n_cols,
                                         logits.stride);
@@ -346,57 +340,9 @@ loss_diagnostics loss_and_grad(cuda_backend b, const O& obj, matrix_view<const L
   RLVR_EXPECTS(grad.rows() == logits.rows() && grad.cols() == logits.cols(), shape, who, ": grad is ", grad.rows(),
                "x", grad.cols(), " but logits are ", logits.rows(), "x", logits.cols());
   const index_t n = logits.rows();
-  RLVR_EXPECTS(batch.advantages.rows() == k && batch.advantages.cols() == n, shape, who, ": advantages are ",
-               batch.advantages.rows(), "x", batch.advantages.cols(), " but the objective has ", k,
-               " component(s) and there are ", n, " tokens (need ", k, "x", n, ")");
-  RLVR_EXPECTS(batch.active.rows() == 0 || (batch.active.rows() == k && batch.active.cols() == n), shape, who,
-               ": active is ", batch.active.rows(), "x", batch.active.cols(), " (need ", k, "x", n, " or empty)");
-  RLVR_EXPECTS(batch.seq.empty() || batch.seq.size() == n, shape, who, ": seq has length ", batch.seq.size(),
-               " but there are ", n, " tokens");
-  RLVR_EXPECTS(batch.old_logp.empty() || batch.old_logp.size() == n, shape, who, ": old_logp has length ",
-               batch.old_logp.size(), " but there are ", n, " tokens");
-  RLVR_EXPECTS(!O::uses_ref_logp || batch.ref_logp.size() == n, shape, who, ": the objective has a KL term and needs ",
-               "ref_logp of length ", n, " (got ", batch.ref_logp.size(), ")");
-  for (const auto* v : {&out.logp, &out.entropy, &out.loss})
-    RLVR_EXPECTS(v->empty() || v->size() == n, shape, who, ": a per-token output has length ", v->size(),
-                 " but there are ", n, " tokens");
-  std::vector<std::uint8_t> act_own;
-  matrix_view<const std::uint8_t> act = batch.active;
-  if (act.rows() == 0) {
-    act_own.assign(static_cast<std::size_t>(k * n), 1);
-    act = {act_own.data(), k, n};
-  }
-  index_t num_seq = batch.num_sequences;
-  std::vector<std::int32_t> seq_own;
-  vector_view<const std::int32_t> seq = batch.seq;
-  RLVR_EXPECTS(!O::needs_seq || !seq.empty() || n == 0, shape, who,
-               ": the objective aggregates per sequence and needs seq (length ", n, ")");
-  if (seq.empty()) {
-    seq_own.assign(static_cast<std::size_t>(n), 0);
-    seq = seq_own;
-    num_seq = n > 0 ? 1 : 0;
-  } else {
-    RLVR_EXPECTS(num_seq >= 0, range, who, ": num_sequences = ", num_seq, " is negative");
-    if (num_seq == 0)
-      for (index_t t = 0; t < n; ++t) num_seq = std::max<index_t>(num_seq, static_cast<index_t>(seq[t]) + 1);
-    for (index_t t = 0; t < n; ++t)
-      RLVR_EXPECTS(seq[t] >= 0 && seq[t] < num_seq, range, who, ": seq[", t, "] = ", seq[t], " is outside [0, ",
-                   num_seq, ")");
-  }
-  for (index_t c = 0; c < k; ++c)
-    for (index_t t = 0; t < n; ++t)
-      if (act(c, t)) {
-        RLVR_EXPECTS(std::isfinite(batch.advantages(c, t)), numerical, who, ": advantages(", c, ", ", t, ") = ",
-                     batch.advantages(c, t), " is not finite");
-        if (!batch.old_logp.empty())
-          RLVR_EXPECTS(std::isfinite(batch.old_logp[t]), numerical, who, ": old_logp[", t, "] = ", batch.old_logp[t],
-                       " is not finite");
-        if (O::uses_ref_logp)
-          RLVR_EXPECTS(std::isfinite(batch.ref_logp[t]), numerical, who, ": ref_logp[", t, "] = ", batch.ref_logp[t],
-                       " is not finite");
-      }
-  std::vector<float> w(static_cast<std::size_t>(k * n));
-  obj.weights(act, seq, num_seq, opt.aggregation, matrix_view<float>(w.data(), k, n));
+  // Everything that does not touch the logits is validated (same messages) and weighted exactly
+  // as on the host.
+  const std::vector<float> w = rlvr::detail::prepare_loss(obj, batch, n, opt, out, who);
   std::vector<float> adv(static_cast<std::size_t>(k * n));
   for (index_t c = 0; c < k; ++c)
     for (index_t t = 0; t < n; ++t) adv[static_cast<std::size_t>(c * n + t)] = batch.advantages(c, t);
@@ -445,50 +391,7 @@ loss_diagnostics loss_and_grad(cuda_backend b, const O& obj, matrix_view<const L
   copy_out(out.loss, tl);
 
   // Diagnostics, exactly as rlvr::loss_and_grad computes them.
-  auto is_active = [&](index_t i) {
-    for (index_t c = 0; c < k; ++c)
-      if (w[static_cast<std::size_t>(c * n + i)] != 0.0f) return true;
-    return false;
-  };
-  loss_diagnostics d;
-  d.rows = n;
-  double n_act = 0, low = 0, high = 0, dual = 0, klc = 0, akl = 0, rkl = 0, ment = 0, mlogp = 0, loss = 0;
-  for (index_t i = 0; i < n; ++i) {
-    if (!is_active(i)) continue;
-    const auto ui = static_cast<std::size_t>(i);
-    if (flags[ui] & rlvr::detail::row_bad) rlvr::detail::fail_row(i, batch.targets, logp.data(), who);
-    n_act += 1;
-    const std::uint8_t f = flags[ui];
-    low += (f & clipped_low) ? 1 : 0;
-    high += (f & clipped_high) ? 1 : 0;
-    dual += (f & clipped_dual) ? 1 : 0;
-    klc += (f & kl_clamped) ? 1 : 0;
-    loss += static_cast<double>(tl[ui]);
-    ment += static_cast<double>(ent[ui]);
-    mlogp += static_cast<double>(logp[ui]);
-    if (!batch.old_logp.empty()) akl += static_cast<double>(batch.old_logp[i]) - static_cast<double>(logp[ui]);
-    if (!batch.ref_logp.empty()) {
-      const double delta = std::clamp(static_cast<double>(batch.ref_logp[i]) - static_cast<double>(logp[ui]), -20.0, 20.0);
-      rkl += std::exp(delta) - delta - 1.0;
-    }
-  }
-  d.loss = loss;
-  d.active_tokens = static_cast<index_t>(n_act);
-  if (n_act > 0) {
-    d.clip_frac_low = low / n_act;
-    d.clip_frac_high = high / n_act;
-    d.clip_frac_dual = dual / n_act;
-    d.kl_clamp_frac = klc / n_act;
-    d.approx_kl = akl / n_act;
-    d.ref_kl = rkl / n_act;
-    d.mean_entropy = ment / n_act;
-    d.mean_logp = mlogp / n_act;
-  }
-  if (opt.advantages) {
-    d.zero_std_fraction = opt.advantages->zero_std_fraction();
-    d.dropped = opt.advantages->dropped;
-  }
-  return d;
+  return rlvr::detail::summarize_loss(batch, w.data(), k, n, logp.data(), ent.data(), tl.data(), flags.data(), opt, who);
 }
 
 } // namespace rlvr::cuda
