@@ -257,3 +257,57 @@ TEST_CASE("track_reference_kl reports the k3 KL to the initial policy", "[traine
   // categorical: the trainer's value is a Monte-Carlo estimate of KL(π‖π_ref) on 32 samples
   CHECK(kl1 < 1.0);
 }
+
+namespace {
+// The phase timings are disjoint intervals inside step_seconds (steady_clock, so never negative).
+void check_phase_times(const step_metrics& m) {
+  const double phases[] = {m.rollout_seconds, m.logprob_seconds,  m.advantage_seconds, m.forward_seconds,
+                           m.loss_seconds,    m.backward_seconds, m.optimizer_seconds};
+  double sum = 0;
+  for (double s : phases) {
+    CHECK(std::isfinite(s));
+    CHECK(s >= 0.0);
+    sum += s;
+  }
+  INFO("sum of phases " << sum << " s, step " << m.step_seconds << " s");
+  CHECK(m.step_seconds > 0.0);
+  CHECK(sum <= m.step_seconds * (1.0 + 1e-9) + 1e-9);
+}
+} // namespace
+
+TEST_CASE("phase timings are non-negative, disjoint and within step_seconds", "[trainer]") {
+  auto pol = make_bandit(3);
+  adamw opt({.lr = 0.05});
+  auto cfg = bandit_config(3);
+  cfg.mini_batches = 4;
+  cfg.epochs = 2;
+  cfg.max_grad_norm = 1.0;
+  cfg.track_reference_kl = true; // the reference forward is part of logprob_seconds
+  trainer tr(pol, opt, first_tokens_correct{}, grpo(), serial_backend{}, cfg);
+  std::vector<step_metrics> seen;
+  tr.on_step([&](const step_metrics& m) { seen.push_back(m); });
+  for (int s = 0; s < 3; ++s) {
+    const step_metrics m = tr.step(bandit_prompts(3));
+    CHECK(m.updates == 8);
+    check_phase_times(m);
+    // the callback sees the finished timings
+    REQUIRE(seen.size() == static_cast<std::size_t>(s + 1));
+    CHECK(seen.back().step_seconds == m.step_seconds);
+    CHECK(seen.back().optimizer_seconds == m.optimizer_seconds);
+  }
+}
+
+TEST_CASE("a step without updates spends no time in the update phases", "[trainer]") {
+  // Every response is correct (all tokens < correct_below = V), so NSR drops them all.
+  auto pol = make_bandit(2);
+  sgd opt({.lr = 0.1});
+  trainer tr(pol, opt, first_tokens_correct{static_cast<token_t>(V)}, nsr(), serial_backend{}, bandit_config(4));
+  const step_metrics m = tr.step(bandit_prompts(2));
+  REQUIRE(m.updates == 0);
+  REQUIRE(m.kept == 0);
+  check_phase_times(m);
+  CHECK(m.forward_seconds == 0.0);
+  CHECK(m.loss_seconds == 0.0);
+  CHECK(m.backward_seconds == 0.0);
+  CHECK(m.optimizer_seconds == 0.0);
+}

@@ -2,6 +2,7 @@
 // with its reference, and a checkpoint written to a safetensors file and resumed bit for bit.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 
@@ -112,4 +113,32 @@ TEST_CASE("GRPO on the transformer resumes bit for bit through a safetensors fil
   REQUIRE(wa.size() == wc.size());
   CHECK(std::memcmp(wa.data(), wc.data(), wa.size() * sizeof(float)) == 0);
   std::filesystem::remove(path);
+}
+
+TEST_CASE("PPO on the transformer times every phase inside step_seconds", "[trainer]") {
+  transformer_policy model(tiny_model());
+  adamw opt({.lr = 1e-2, .weight_decay = 0.0});
+  trainer tr(model, opt, first_step_valid{}, ppo(), eigen_backend{.threads = 2}, tiny_trainer(2));
+  for (index_t s = 0; s < 2; ++s) {
+    const step_metrics m = tr.step(prompts_for(s));
+    REQUIRE(m.updates == 2);
+    const double phases[] = {m.rollout_seconds, m.logprob_seconds,  m.advantage_seconds, m.forward_seconds,
+                             m.loss_seconds,    m.backward_seconds, m.optimizer_seconds};
+    double sum = 0;
+    for (double x : phases) {
+      CHECK(std::isfinite(x));
+      CHECK(x >= 0.0);
+      sum += x;
+    }
+    INFO("sum of phases " << sum << " s, step " << m.step_seconds << " s");
+    CHECK(sum <= m.step_seconds * (1.0 + 1e-9) + 1e-9);
+    // every phase here runs real kernels (decode, forward, GEMMs, the value loss): each interval
+    // spans at least one steady_clock tick
+    CHECK(m.rollout_seconds > 0.0);
+    CHECK(m.logprob_seconds > 0.0);
+    CHECK(m.forward_seconds > 0.0);
+    CHECK(m.loss_seconds > 0.0);
+    CHECK(m.backward_seconds > 0.0);
+    CHECK(m.optimizer_seconds > 0.0);
+  }
 }

@@ -24,7 +24,10 @@
 //!    clipping at `max_grad_norm`, one optimizer step. After the first update the policy differs
 //!    from the rollout policy, so the PPO ratio ρ and its clip matter — that is why the paper's
 //!    code takes 4 mini-batches per rollout batch.
-//! 5. **Metrics.** A `step_metrics` record goes to the callback (`on_step`).
+//! 5. **Metrics.** A `step_metrics` record goes to the callback (`on_step`), including the
+//!    wall-clock time of each phase (`step_metrics::rollout_seconds` … `step_seconds`, measured
+//!    with `std::chrono::steady_clock`). Timings are observations only: they feed no computed
+//!    number and never enter `save_state`, so determinism and resumption are unaffected.
 //!
 //! **Determinism and resumption.** All randomness is counter-based and addressed by
 //! (seed, step), and every kernel is thread-count independent, so the run is a pure function of
@@ -38,6 +41,7 @@
 //! them by length.
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -118,10 +122,53 @@ struct step_metrics {
   double ref_kl = 0;             //!< mean k3 KL to the reference (KL objectives or track_reference_kl)
   double value_loss = 0;         //!< PPO value loss (0 without a value head)
   double learning_rate = 0;      //!< the optimizer's rate at this step
+
+  //! \name Phase timings
+  //! Wall-clock seconds (`std::chrono::steady_clock`) of this step's phases. They are disjoint
+  //! intervals inside `step_seconds`, so rollout + logprob + advantage + forward + loss +
+  //! backward + optimizer ≤ step_seconds; the rest (input checks, the per-epoch shuffle) is
+  //! unaccounted overhead. Observations only: no computed number depends on them, `save_state`
+  //! does not store them, and two runs with one seed differ only in these fields.
+  //! @{
+  double rollout_seconds = 0;   //!< sampling through the KV cache (prompt prefill + one `decode` per
+                                //!< response token, `rlvr::sample`) and verification (`reward` calls)
+  double logprob_seconds = 0;   //!< the forward pass over the whole rollout batch for log π_old, entropy
+                                //!< and V(s_t), and the reference forward for log π_ref and its KL
+  double advantage_seconds = 0; //!< `rlvr::estimate_advantages`, the rollout metrics and the kept set
+  double forward_seconds = 0;   //!< per mini-batch: assembling its tensors and the policy forward
+                                //!< (logits, and values for PPO), summed over updates
+  double loss_seconds = 0;      //!< per mini-batch: `rlvr::loss_and_grad` (fused loss + dL/dlogits)
+                                //!< and PPO's clipped value loss with dL/dV, summed over updates
+  double backward_seconds = 0;  //!< per mini-batch: scattering dL/dlogits to the [B·T, V] layout,
+                                //!< `zero_grad` and the policy backward, summed over updates
+  double optimizer_seconds = 0; //!< per mini-batch: global-norm clipping and the optimizer step
+  double step_seconds = 0;      //!< the whole `step` call, from entry to just before the callback
+  //! @}
 };
 
 namespace detail {
 inline constexpr std::uint64_t shuffle_stream_tag = 0x5348'5546'464C'4521ULL; // "SHUFFLE!"
+
+//! A lap timer over `std::chrono::steady_clock`: `lap()` returns the seconds since the previous
+//! lap (or construction) and starts the next interval.
+class lap_timer {
+public:
+  lap_timer() noexcept : last_(clock::now()) {}
+  double lap() noexcept {
+    const auto now = clock::now();
+    const double s = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+    return s;
+  }
+  //! Seconds since the previous lap (or construction), without starting a new interval.
+  [[nodiscard]] double elapsed() const noexcept {
+    return std::chrono::duration<double>(clock::now() - last_).count();
+  }
+
+private:
+  using clock = std::chrono::steady_clock;
+  clock::time_point last_;
+};
 } // namespace detail
 
 //! The RLVR trainer (see the file comment). `P` is held by reference (the caller owns the
@@ -160,6 +207,8 @@ public:
 
   //! One rollout batch and its updates over `prompts` (P ≥ 1 token sequences of one length).
   step_metrics step(std::span<const std::vector<token_t>> prompts) {
+    const detail::lap_timer total;
+    detail::lap_timer clk;
     const index_t np = static_cast<index_t>(prompts.size());
     RLVR_EXPECTS(np >= 1, shape, "trainer::step: no prompts");
     const index_t lp = static_cast<index_t>(prompts[0].size());
@@ -183,6 +232,7 @@ public:
     m.learning_rate = opt_.learning_rate();
 
     // ---- 1. rollout ----
+    clk.lap(); // input checks are overhead
     rollout(prompts, lp);
     // ---- 2. verification ----
     rewards_.assign(static_cast<std::size_t>(nb), 0.0f);
@@ -192,6 +242,7 @@ public:
       rewards_[static_cast<std::size_t>(i)] = static_cast<float>(
           reward_(std::span<const token_t>(pr), std::span<const token_t>(row, static_cast<std::size_t>(len_[static_cast<std::size_t>(i)]))));
     }
+    m.rollout_seconds = clk.lap();
     // ---- 3. token layout, old log-probs, values, reference ----
     // Token n of the flat list is response token j of sequence i: logits row i·T + lp − 1 + j.
     tok_seq_.clear();
@@ -232,6 +283,7 @@ public:
       }
       m.ref_kl = n ? kl / static_cast<double>(n) : 0.0;
     }
+    m.logprob_seconds = clk.lap();
     // ---- advantages ----
     group_ids_.resize(static_cast<std::size_t>(nb));
     for (index_t i = 0; i < nb; ++i) group_ids_[static_cast<std::size_t>(i)] = i / g;
@@ -255,6 +307,7 @@ public:
       if (kept[static_cast<std::size_t>(i)]) order.push_back(i);
     m.kept = static_cast<index_t>(order.size());
     m.dropped = adv.report.dropped;
+    m.advantage_seconds = clk.lap();
 
     // ---- 4. updates ----
     // Epoch e shuffles with the Philox stream (seed ^ tag, subsequence = step) at block offset
@@ -278,7 +331,7 @@ public:
         const index_t lo = nk * b / mbs, hi = nk * (b + 1) / mbs;
         if (hi <= lo) continue;
         const update_result u = update(std::span<const index_t>(order.data() + lo, static_cast<std::size_t>(hi - lo)),
-                                       first_tok, adv, tt, lp, v);
+                                       first_tok, adv, tt, lp, v, m);
         sum_loss += u.diag.loss;
         sum_norm += u.grad_norm;
         sum_clo += u.diag.clip_frac_low;
@@ -299,6 +352,7 @@ public:
       m.value_loss = sum_vl * inv;
     }
     ++step_;
+    m.step_seconds = total.elapsed();
     if (callback_) callback_(m);
     return m;
   }
@@ -429,8 +483,11 @@ private:
     m.entropy = ent.empty() ? 0.0 : h / static_cast<double>(ent.size());
   }
 
+  // Adds its phase times to m.forward_seconds, loss_seconds, backward_seconds and
+  // optimizer_seconds (and nothing else to m).
   update_result update(std::span<const index_t> seqs, const std::vector<index_t>& first_tok,
-                       const advantage_result<float>& adv, index_t tt, index_t lp, index_t v) {
+                       const advantage_result<float>& adv, index_t tt, index_t lp, index_t v, step_metrics& m) {
+    detail::lap_timer clk;
     const index_t nm = static_cast<index_t>(seqs.size());
     const index_t k_comp = O::components, n_all = adv.tokens;
     // mini-batch tensors: sequences [nm, T] and their tokens (in mini-batch order)
@@ -481,6 +538,7 @@ private:
     rows_.resize(static_cast<std::size_t>(n * v));
     for (index_t t = 0; t < n; ++t)
       std::copy_n(full.data() + rows[static_cast<std::size_t>(t)] * v, v, rows_.data() + t * v);
+    m.forward_seconds += clk.lap();
     grad_.assign(static_cast<std::size_t>(n * v), 0.0f);
     loss_batch_type lb{};
     lb.logits = matrix_view<const float>(rows_.data(), n, v);
@@ -495,11 +553,13 @@ private:
     lo.temperature = cfg_.temperature;
     update_result u;
     u.diag = loss_and_grad(be_, obj_, lb, matrix_view<float>(grad_.data(), n, v), lo);
+    m.loss_seconds += clk.lap();
     // scatter dL/dlogits back to the [nm·T, V] layout
     std::fill(mb_logits_.begin(), mb_logits_.end(), 0.0f);
     for (index_t t = 0; t < n; ++t)
       std::copy_n(grad_.data() + t * v, v, mb_logits_.data() + rows[static_cast<std::size_t>(t)] * v);
     policy_.zero_grad();
+    m.backward_seconds += clk.lap();
     if constexpr (uses_values) {
       std::vector<float> cur(static_cast<std::size_t>(n)), dv(static_cast<std::size_t>(n));
       for (index_t t = 0; t < n; ++t) cur[static_cast<std::size_t>(t)] = vals[static_cast<std::size_t>(rows[static_cast<std::size_t>(t)])];
@@ -511,13 +571,16 @@ private:
       for (index_t t = 0; t < n; ++t)
         dvals[static_cast<std::size_t>(rows[static_cast<std::size_t>(t)])] =
             static_cast<float>(cfg_.value_coef) * dv[static_cast<std::size_t>(t)];
+      m.loss_seconds += clk.lap();
       policy_.backward(matrix_view<const float>(mb_logits_.data(), nm * tt, v), vector_view<const float>(dvals));
     } else {
       policy_.backward(matrix_view<const float>(mb_logits_.data(), nm * tt, v));
     }
+    m.backward_seconds += clk.lap();
     const auto params = policy_.parameters();
     u.grad_norm = cfg_.max_grad_norm > 0 ? clip_grad_norm(params, cfg_.max_grad_norm) : global_grad_norm(params);
     opt_.step(params);
+    m.optimizer_seconds += clk.lap();
     return u;
   }
 
