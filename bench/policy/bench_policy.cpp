@@ -10,14 +10,31 @@
 //                       transcription of the formulas costs
 //   BM_decode_no_cache  baseline: sampling without a cache, re-running forward over the prefix
 //                       at each of the T steps
+//   BM_train_step_*     real rlvr::trainer steps at the flagship study's sizes (zp_walk p = 53,
+//                       d = 64, 2 layers, 4 heads, value head, 32 prompts × G = 8, 4 mini-batches,
+//                       AdamW; W-REINFORCE λ = 0.1 and GRPO): each phase's share of the step
+//                       (step_metrics' *_seconds over step_seconds, summed over the iterations;
+//                       `other` = 1 − their sum), tokens/s (prompt + response tokens per step
+//                       second), response tokens/s, mean response length and accuracy. The model
+//                       is first fitted briefly (200 supervised steps on correct demonstrations,
+//                       not timed) so that responses have a realistic length instead of running
+//                       to the budget as an untrained model's do.
 // Ratios are meaningful only between benchmarks of one run (same machine, same threads).
 // Threads: the benchmark argument `threads` (1 or 2); RLVR_NUM_THREADS does not apply here.
 #include <benchmark/benchmark.h>
 
+#include <rlvr/backends/eigen.hpp>
+#include <rlvr/optim/adam.hpp>
+#include <rlvr/optim/clip.hpp>
 #include <rlvr/policy/transformer.hpp>
 #include <rlvr/random/philox.hpp>
+#include <rlvr/tasks/reward.hpp>
+#include <rlvr/tasks/zp_walk.hpp>
+#include <rlvr/trainer/trainer.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <vector>
 
 namespace {
@@ -186,6 +203,117 @@ void BM_naive_forward(benchmark::State& st) {
   st.counters["tokens/s"] = benchmark::Counter(double(kB * kT), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// ---- BM_train_step ----------------------------------------------------------------------------
+// The study's task (examples/study/study.hpp defaults) and model.
+const rlvr::tasks::zp_walk& study_task() {
+  static const rlvr::tasks::zp_walk t({.modulus = 53,
+                                       .walk = {.pretrain_max_steps = 4, .train_max_distance = 3,
+                                                .eval_min_distance = 4, .eval_max_distance = 5, .max_steps = 10}});
+  return t;
+}
+
+// A study-sized model after `steps` supervised steps on correct demonstrations (cross-entropy on
+// the response tokens, AdamW 3e-3, batch 64, clip 1) — built once per process, then copied.
+const rlvr::transformer_policy& fitted_model() {
+  static const rlvr::transformer_policy model = [] {
+    const auto& task = study_task();
+    rlvr::transformer_policy m({.vocab_size = task.vocab().size(),
+                                .context_length = task.max_prompt_length() + task.max_response_length(),
+                                .d_model = 64, .n_layers = 2, .n_heads = 4, .value_head = true, .seed = 1,
+                                .threads = 2});
+    rlvr::adamw opt({.lr = 3e-3, .weight_decay = 0.0});
+    const index_t B = 64, T = m.context_length(), V = m.vocab_size(), steps = 200;
+    std::vector<token_t> toks(static_cast<std::size_t>(B * T));
+    std::vector<float> mask(toks.size()), logits(static_cast<std::size_t>(B * T * V));
+    for (index_t step = 0; step < steps; ++step) {
+      rlvr::philox_engine g(11, static_cast<std::uint64_t>(step));
+      std::fill(toks.begin(), toks.end(), task.vocab().pad());
+      std::fill(mask.begin(), mask.end(), 0.0f);
+      index_t ntok = 0;
+      for (index_t b = 0; b < B; ++b) {
+        const rlvr::tasks::example ex = task.pretraining_example(g, true);
+        const auto lp = static_cast<index_t>(ex.prompt.size());
+        std::copy(ex.prompt.begin(), ex.prompt.end(), toks.begin() + b * T);
+        std::copy(ex.response.begin(), ex.response.end(), toks.begin() + b * T + lp);
+        for (index_t j = 0; j < static_cast<index_t>(ex.response.size()); ++j)
+          mask[static_cast<std::size_t>(b * T + lp - 1 + j)] = 1.0f;
+        ntok += static_cast<index_t>(ex.response.size());
+      }
+      m.forward({{toks.data(), B, T}, {mask.data(), B, T}}, {logits.data(), B * T, V});
+      const float inv = 1.0f / static_cast<float>(ntok);
+      for (index_t r = 0; r < B * T; ++r) { // dL/dz = (softmax(z) − onehot) / ntok on response rows
+        float* row = logits.data() + r * V;
+        if (mask[static_cast<std::size_t>(r)] == 0.0f) {
+          std::fill(row, row + V, 0.0f);
+          continue;
+        }
+        const token_t y = toks[static_cast<std::size_t>(r + 1)];
+        const float mx = *std::max_element(row, row + V);
+        double sum = 0;
+        for (index_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(row[v] - mx));
+        for (index_t v = 0; v < V; ++v)
+          row[v] = static_cast<float>(std::exp(static_cast<double>(row[v] - mx)) / sum) * inv - (v == y ? inv : 0.0f);
+      }
+      m.zero_grad();
+      m.backward({logits.data(), B * T, V});
+      const auto params = m.parameters();
+      rlvr::clip_grad_norm(params, 1.0);
+      opt.step(params);
+    }
+    return m;
+  }();
+  return model;
+}
+
+template <class Objective> void train_step(benchmark::State& st, Objective obj) {
+  const auto& task = study_task();
+  const int threads = static_cast<int>(st.range(0));
+  rlvr::transformer_policy model = fitted_model();
+  model.set_threads(threads);
+  rlvr::adamw opt({.lr = 3e-4, .weight_decay = 0.0});
+  const rlvr::trainer_config tc{.group_size = 8, .temperature = 1.0, .max_response_tokens = task.max_response_length(),
+                                .eos = task.vocab().eos(), .pad = task.vocab().pad(), .mini_batches = 4,
+                                .epochs = 1, .max_grad_norm = 1.0, .seed = 5};
+  rlvr::trainer tr(model, opt, rlvr::tasks::verifier{task}, obj, rlvr::eigen_backend{.threads = threads}, tc);
+  rlvr::step_metrics sum{};
+  double resp_tokens = 0, all_tokens = 0, accuracy = 0;
+  index_t s = 0;
+  for (auto _ : st) {
+    rlvr::philox_engine g(13, static_cast<std::uint64_t>(s++));
+    std::vector<std::vector<token_t>> prompts;
+    for (int i = 0; i < 32; ++i) prompts.push_back(task.problem(g, rlvr::tasks::split::train));
+    const rlvr::step_metrics m = tr.step(prompts);
+    sum.rollout_seconds += m.rollout_seconds;
+    sum.logprob_seconds += m.logprob_seconds;
+    sum.advantage_seconds += m.advantage_seconds;
+    sum.forward_seconds += m.forward_seconds;
+    sum.loss_seconds += m.loss_seconds;
+    sum.backward_seconds += m.backward_seconds;
+    sum.optimizer_seconds += m.optimizer_seconds;
+    sum.step_seconds += m.step_seconds;
+    resp_tokens += m.response_length * static_cast<double>(m.responses);
+    all_tokens += (static_cast<double>(prompts[0].size()) + m.response_length) * static_cast<double>(m.responses);
+    accuracy += m.accuracy;
+    if (m.updates != 4) st.SkipWithError("expected 4 updates per rollout batch");
+  }
+  const double T = sum.step_seconds, n = static_cast<double>(std::max<index_t>(s, 1));
+  st.counters["rollout"] = sum.rollout_seconds / T;
+  st.counters["logprob"] = sum.logprob_seconds / T;
+  st.counters["advantage"] = sum.advantage_seconds / T;
+  st.counters["forward"] = sum.forward_seconds / T;
+  st.counters["loss"] = sum.loss_seconds / T;
+  st.counters["backward"] = sum.backward_seconds / T;
+  st.counters["optimizer"] = sum.optimizer_seconds / T;
+  st.counters["other"] = 1.0 - (sum.rollout_seconds + sum.logprob_seconds + sum.advantage_seconds +
+                                sum.forward_seconds + sum.loss_seconds + sum.backward_seconds + sum.optimizer_seconds) / T;
+  st.counters["tokens/s"] = all_tokens / T; // prompt + response tokens of the rollout batch
+  st.counters["resp_tokens/s"] = resp_tokens / T;
+  st.counters["resp_len"] = resp_tokens / (n * 256.0);
+  st.counters["accuracy"] = accuracy / n;
+}
+void BM_train_step_w_reinforce(benchmark::State& st) { train_step(st, rlvr::w_reinforce()); }
+void BM_train_step_grpo(benchmark::State& st) { train_step(st, rlvr::grpo()); }
+
 void sizes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"d", "threads"});
   for (int d : {64, 128})
@@ -199,5 +327,8 @@ BENCHMARK(BM_forward_backward)->Apply(sizes);
 BENCHMARK(BM_decode)->Apply(sizes);
 BENCHMARK(BM_decode_no_cache)->Apply(sizes);
 BENCHMARK(BM_naive_forward)->ArgNames({"d", "threads"})->Args({64, 1})->Args({128, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+BENCHMARK(BM_train_step_w_reinforce)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(10)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_train_step_grpo)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(10)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK_MAIN();
