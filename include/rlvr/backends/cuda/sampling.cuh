@@ -136,6 +136,61 @@ template <class T> __device__ inline float load_float(const T* p) {
     return static_cast<float>(*p);
 }
 
+//! The last step of the inverse-CDF draw, shared by both sampling kernels: one warp walks the
+//! elements [c0, c1) (the segment holding the crossing) in token-id order, 4 per lane, with kept
+//! weights w = weight_exp((x − m)·inv) ≥ t (and > 0), starting from the running sum `base`, and
+//! returns the first token whose running sum exceeds `target`; if rounding leaves the target
+//! past the segment's end, its last kept token. Every lane returns the same value.
+template <class T>
+__device__ long long warp_walk(const T* row, index_t c0, index_t c1, float m, float inv, float t, double target,
+                               double base, int lane) {
+  double c = base;
+  long long last = -1;
+  for (index_t b = c0; b < c1; b += 32 * 4) {
+    // lane l holds elements b + 4l … b + 4l + 3 (token-id order across lanes)
+    float w4[4];
+    double own = 0.0;
+    long long own_last = -1;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const index_t v = b + 4 * lane + k;
+      float w = 0.0f;
+      if (v < c1) w = weight_exp((load_float(row + v) - m) * inv);
+      w4[k] = (w >= t && w > 0.0f) ? w : 0.0f;
+      own += static_cast<double>(w4[k]);
+      if (w4[k] > 0.0f) own_last = v;
+    }
+    double incl = own;
+#pragma unroll
+    for (int o = 1; o < 32; o *= 2) {
+      const double up = __shfl_up_sync(0xffffffffu, incl, o);
+      if (lane >= o) incl += up;
+    }
+    const unsigned ballot = __ballot_sync(0xffffffffu, c + incl > target && own > 0.0);
+    const unsigned has = __ballot_sync(0xffffffffu, own_last >= 0);
+    if (has != 0) last = __shfl_sync(0xffffffffu, own_last, 31 - __clz(static_cast<int>(has)));
+    if (ballot != 0) {
+      const int first_lane = __ffs(static_cast<int>(ballot)) - 1;
+      long long pick = own_last;
+      if (lane == first_lane) {
+        double cc = c + (incl - own);
+        for (int k = 0; k < 4; ++k) {
+          if (w4[k] > 0.0f) {
+            cc += static_cast<double>(w4[k]);
+            if (cc > target) {
+              pick = b + 4 * lane + k;
+              break;
+            }
+          }
+        }
+      }
+      return __shfl_sync(0xffffffffu, pick, first_lane);
+    }
+    c += __shfl_sync(0xffffffffu, incl, 31);
+  }
+  return last;
+}
+
 struct sample_shared_scalars {
   float m;
   int bad;
@@ -358,79 +413,19 @@ __global__ void __launch_bounds__(Policy::sampling.block_threads, 1)
   if (threadIdx.x == 0) {
     double sk = 0.0;
     for (int w = 0; w < Warps; ++w) sk += sh.seg_sum[w];
-    const double target = streams.uniform(i) * sk;
-    double c = 0.0;
-    int cw = -1;
-    for (int w = 0; w < Warps; ++w) {
-      if (c + sh.seg_sum[w] > target) {
-        cw = w;
-        break;
-      }
-      c += sh.seg_sum[w];
-    }
-    if (cw < 0) { // rounding left u·S_K past the end: the last non-empty segment (its last token)
-      cw = Warps - 1;
-      while (cw > 0 && sh.seg_sum[cw] == 0.0) --cw;
-      c = 0.0;
-      for (int w = 0; w < cw; ++w) c += sh.seg_sum[w];
-    }
+    // rounding may leave u·S_K past the end: then the last non-empty segment (its last token)
+    const crossing cw = find_crossing(sh.seg_sum, Warps, streams.uniform(i) * sk, 0.0);
     sh.s_k = sk;
-    sh.crossing_warp = cw;
-    sh.crossing_base = c;
+    sh.crossing_warp = cw.index;
+    sh.crossing_base = cw.base;
     sh.token = -1;
   }
   __syncthreads();
   if (warp == sh.crossing_warp) {
-    const double target = streams.uniform(i) * sh.s_k;
     const index_t c0 = warp * seg < n ? warp * seg : n;
     const index_t c1 = c0 + seg < n ? c0 + seg : n;
-    double c = sh.crossing_base;
-    long long last = -1;
-    for (index_t base = c0; base < c1; base += 32 * 4) {
-      // lane l holds elements base + 4l … base + 4l + 3 (token-id order across lanes)
-      float w4[4];
-      double own = 0.0;
-      long long own_last = -1;
-#pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        const index_t v = base + 4 * lane + k;
-        float w = 0.0f;
-        if (v < c1) w = weight_exp((load_float(row + v) - m) * inv);
-        w4[k] = (w >= t && w > 0.0f) ? w : 0.0f;
-        own += static_cast<double>(w4[k]);
-        if (w4[k] > 0.0f) own_last = v;
-      }
-      double incl = own;
-#pragma unroll
-      for (int o = 1; o < 32; o *= 2) {
-        const double up = __shfl_up_sync(0xffffffffu, incl, o);
-        if (lane >= o) incl += up;
-      }
-      const unsigned ballot = __ballot_sync(0xffffffffu, c + incl > target && own > 0.0);
-      const unsigned has = __ballot_sync(0xffffffffu, own_last >= 0);
-      if (has != 0) last = __shfl_sync(0xffffffffu, own_last, 31 - __clz(static_cast<int>(has)));
-      if (ballot != 0) {
-        const int first_lane = __ffs(static_cast<int>(ballot)) - 1;
-        if (lane == first_lane) {
-          double cc = c + (incl - own);
-          long long pick = own_last;
-          for (int k = 0; k < 4; ++k) {
-            if (w4[k] > 0.0f) {
-              cc += static_cast<double>(w4[k]);
-              if (cc > target) {
-                pick = base + 4 * lane + k;
-                break;
-              }
-            }
-          }
-          sh.token = pick;
-        }
-        break;
-      }
-      c += __shfl_sync(0xffffffffu, incl, 31);
-    }
-    __syncwarp();
-    if (lane == 0 && sh.token < 0) sh.token = last;
+    const long long token = warp_walk(row, c0, c1, m, inv, t, streams.uniform(i) * sh.s_k, sh.crossing_base, lane);
+    if (lane == 0) sh.token = token;
   }
   __syncthreads();
   if (threadIdx.x == 0) {
@@ -720,54 +715,8 @@ __global__ void __launch_bounds__(split_policy_of<Policy>().block_threads, split
   if (threadIdx.x == 0) token = -1;
   __syncthreads();
   if (warp == sh.crossing_warp) {
-    const double target = u * sh.s_k;
-    double c = sh.crossing_base;
-    long long last = -1;
-    for (index_t base = b0; base < b1; base += 32 * 4) {
-      // lane l holds elements base + 4l … base + 4l + 3 (token-id order across lanes)
-      float w4[4];
-      double own = 0.0;
-      long long own_last = -1;
-#pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        const index_t v = base + 4 * lane + k;
-        float w = 0.0f;
-        if (v < b1) w = weight_exp((load_float(row + v) - m) * inv);
-        w4[k] = (w >= t && w > 0.0f) ? w : 0.0f;
-        own += static_cast<double>(w4[k]);
-        if (w4[k] > 0.0f) own_last = v;
-      }
-      double incl = own;
-#pragma unroll
-      for (int o = 1; o < 32; o *= 2) {
-        const double up = __shfl_up_sync(0xffffffffu, incl, o);
-        if (lane >= o) incl += up;
-      }
-      const unsigned ballot = __ballot_sync(0xffffffffu, c + incl > target && own > 0.0);
-      const unsigned has = __ballot_sync(0xffffffffu, own_last >= 0);
-      if (has != 0) last = __shfl_sync(0xffffffffu, own_last, 31 - __clz(static_cast<int>(has)));
-      if (ballot != 0) {
-        const int first_lane = __ffs(static_cast<int>(ballot)) - 1;
-        if (lane == first_lane) {
-          double cc = c + (incl - own);
-          long long pick = own_last;
-          for (int k = 0; k < 4; ++k) {
-            if (w4[k] > 0.0f) {
-              cc += static_cast<double>(w4[k]);
-              if (cc > target) {
-                pick = base + 4 * lane + k;
-                break;
-              }
-            }
-          }
-          token = pick;
-        }
-        break;
-      }
-      c += __shfl_sync(0xffffffffu, incl, 31);
-    }
-    __syncwarp();
-    if (lane == 0 && token < 0) token = last;
+    const long long pick = warp_walk(row, b0, b1, m, inv, t, u * sh.s_k, sh.crossing_base, lane);
+    if (lane == 0) token = pick;
   }
   __syncthreads();
   if (threadIdx.x == 0) {
