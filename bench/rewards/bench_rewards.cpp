@@ -16,6 +16,7 @@
 //                                  (each reference normalised once) vs the generic loop
 //   BM_numeric_match/rlvr          rlvr::numeric_match (boxed or last number) on the same mix
 // Report speed as the ratio rlvr / naive_regex measured in the same run.
+#include <rlvr/random/philox.hpp>
 #include <rlvr/rewards/concepts.hpp>
 #include <rlvr/rewards/verifiers.hpp>
 
@@ -30,16 +31,10 @@
 
 namespace {
 
-struct splitmix { // deterministic data generation only
-  std::uint64_t s;
-  std::uint64_t next() {
-    std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
-};
+// Deterministic data: rlvr's own Philox stream (uniform_index is exact and portable).
+std::size_t below(rlvr::philox_engine& g, std::size_t n) {
+  return static_cast<std::size_t>(g.uniform_index(static_cast<std::uint32_t>(n)));
+}
 
 struct mix {
   std::vector<std::string> responses, references;
@@ -50,7 +45,7 @@ struct mix {
 const mix& get_mix() {
   static const mix m = [] {
     mix out;
-    splitmix rng{20250601};
+    rlvr::philox_engine rng(20250601);
     const char* words[] = {"Let", "the", "number", "of", "ways", "be", "$x$", "so", "we", "get",
                            "$\\frac{a}{b}$", "Then", "$2^{10} = 1024$", "therefore", "$x + y = 7$",
                            "and", "substituting", "gives", "$\\sqrt{3}$", "which", "is", "12.5",
@@ -59,15 +54,15 @@ const mix& get_mix() {
     const auto& pairs = rlvr_test::answer_pairs;
     const std::size_t n_pairs = sizeof(pairs) / sizeof(pairs[0]);
     for (int i = 0; i < 4096; ++i) {
-      const auto& p = pairs[rng.below(n_pairs)];
+      const auto& p = pairs[below(rng, n_pairs)];
       if (rlvr::trim(p.b).empty() || !rlvr::is_valid_utf8(p.b)) { --i; continue; }
       std::string r;
-      const std::size_t len = 300 + rng.below(2700);
+      const std::size_t len = 300 + below(rng, 2700);
       while (r.size() < len) {
-        r += words[rng.below(n_words)];
+        r += words[below(rng, n_words)];
         r += ' ';
       }
-      const std::size_t kind = rng.below(100);
+      const std::size_t kind = below(rng, 100);
       if (kind < 80) {
         r += "So the answer is $\\boxed{" + std::string(p.a) + "}$.";
       } else if (kind < 90) {
