@@ -61,3 +61,6 @@
 #include "rlvr/tasks/reward.hpp"
 #include "rlvr/trainer/reward.hpp"
 #include "rlvr/trainer/trainer.hpp"
+#include "rlvr/generate.hpp"
+#include "rlvr/evaluate.hpp"
+#include "rlvr/sft.hpp"
