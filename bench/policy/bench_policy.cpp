@@ -28,6 +28,7 @@
 #include <rlvr/optim/clip.hpp>
 #include <rlvr/policy/transformer.hpp>
 #include <rlvr/random/philox.hpp>
+#include <rlvr/sft.hpp>
 #include <rlvr/tasks/reward.hpp>
 #include <rlvr/tasks/zp_walk.hpp>
 #include <rlvr/trainer/trainer.hpp>
@@ -212,7 +213,7 @@ const rlvr::tasks::zp_walk& study_task() {
   return t;
 }
 
-// A study-sized model after `steps` supervised steps on correct demonstrations (cross-entropy on
+// A study-sized model after 200 supervised steps on correct demonstrations (rlvr::sft_loss_and_grad on
 // the response tokens, AdamW 3e-3, batch 64, clip 1) — built once per process, then copied.
 const rlvr::transformer_policy& fitted_model() {
   static const rlvr::transformer_policy model = [] {
@@ -222,40 +223,16 @@ const rlvr::transformer_policy& fitted_model() {
                                 .d_model = 64, .n_layers = 2, .n_heads = 4, .value_head = true, .seed = 1,
                                 .threads = 2});
     rlvr::adamw opt({.lr = 3e-3, .weight_decay = 0.0});
-    const index_t B = 64, T = m.context_length(), V = m.vocab_size(), steps = 200;
-    std::vector<token_t> toks(static_cast<std::size_t>(B * T));
-    std::vector<float> mask(toks.size()), logits(static_cast<std::size_t>(B * T * V));
-    for (index_t step = 0; step < steps; ++step) {
+    rlvr::sft_batch batch(64, m.context_length(), task.vocab().pad());
+    for (index_t step = 0; step < 200; ++step) {
       rlvr::philox_engine g(11, static_cast<std::uint64_t>(step));
-      std::fill(toks.begin(), toks.end(), task.vocab().pad());
-      std::fill(mask.begin(), mask.end(), 0.0f);
-      index_t ntok = 0;
-      for (index_t b = 0; b < B; ++b) {
+      batch.clear();
+      for (index_t b = 0; b < 64; ++b) {
         const rlvr::tasks::example ex = task.pretraining_example(g, true);
-        const auto lp = static_cast<index_t>(ex.prompt.size());
-        std::copy(ex.prompt.begin(), ex.prompt.end(), toks.begin() + b * T);
-        std::copy(ex.response.begin(), ex.response.end(), toks.begin() + b * T + lp);
-        for (index_t j = 0; j < static_cast<index_t>(ex.response.size()); ++j)
-          mask[static_cast<std::size_t>(b * T + lp - 1 + j)] = 1.0f;
-        ntok += static_cast<index_t>(ex.response.size());
-      }
-      m.forward({{toks.data(), B, T}, {mask.data(), B, T}}, {logits.data(), B * T, V});
-      const float inv = 1.0f / static_cast<float>(ntok);
-      for (index_t r = 0; r < B * T; ++r) { // dL/dz = (softmax(z) − onehot) / ntok on response rows
-        float* row = logits.data() + r * V;
-        if (mask[static_cast<std::size_t>(r)] == 0.0f) {
-          std::fill(row, row + V, 0.0f);
-          continue;
-        }
-        const token_t y = toks[static_cast<std::size_t>(r + 1)];
-        const float mx = *std::max_element(row, row + V);
-        double sum = 0;
-        for (index_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(row[v] - mx));
-        for (index_t v = 0; v < V; ++v)
-          row[v] = static_cast<float>(std::exp(static_cast<double>(row[v] - mx)) / sum) * inv - (v == y ? inv : 0.0f);
+        batch.add(ex.prompt, ex.response);
       }
       m.zero_grad();
-      m.backward({logits.data(), B * T, V});
+      (void)rlvr::sft_loss_and_grad(m, batch.view(), {}, rlvr::eigen_backend{.threads = 2});
       const auto params = m.parameters();
       rlvr::clip_grad_norm(params, 1.0);
       opt.step(params);

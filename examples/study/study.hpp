@@ -30,14 +30,15 @@
 #include <vector>
 
 #include <rlvr/backends/eigen.hpp>
+#include <rlvr/evaluate.hpp>
+#include <rlvr/generate.hpp>
 #include <rlvr/io/safetensors.hpp>
-#include <rlvr/metrics/entropy.hpp>
 #include <rlvr/metrics/pass_at_k.hpp>
 #include <rlvr/optim/adam.hpp>
 #include <rlvr/optim/schedules.hpp>
 #include <rlvr/policy/transformer.hpp>
 #include <rlvr/random/philox.hpp>
-#include <rlvr/sampling/sampler.hpp>
+#include <rlvr/sft.hpp>
 #include <rlvr/tasks/reward.hpp>
 #include <rlvr/tasks/graph_path.hpp>
 #include <rlvr/tasks/zp_walk.hpp>
@@ -233,53 +234,27 @@ enum purpose : std::uint64_t {
 inline std::uint64_t stream_seed(std::uint64_t seed, purpose p) { return seed * 0x9E3779B97F4A7C15ULL ^ (p << 56); }
 
 // ---- pretraining ------------------------------------------------------------------------------
-// Supervised learning on task.pretraining_example: cross-entropy on the response tokens
-// (token mean), AdamW with warm-up + cosine decay, grad clip 1.
+// Supervised learning on task.pretraining_example: rlvr::sft_loss_and_grad (cross-entropy on the
+// response tokens, token mean), AdamW with warm-up + cosine decay, grad clip 1.
 inline void pretrain(rlvr::transformer_policy& model, const rlvr::tasks::walk_task& task, const config& c,
                      std::uint64_t seed, progress& prog) {
   rlvr::adamw opt({.lr = c.pretrain_lr, .weight_decay = 0.0});
   const rlvr::cosine_schedule sched{.lr = c.pretrain_lr, .total_steps = c.pretrain_steps,
                                     .warmup_steps = std::min<index_t>(100, c.pretrain_steps / 10),
                                     .min_lr = 0.0};
-  const index_t B = c.pretrain_batch, T = model.context_length(), V = model.vocab_size();
   const auto wrong_threshold = static_cast<std::uint32_t>(c.wrong_fraction * 4294967296.0);
-  std::vector<token_t> toks(static_cast<std::size_t>(B * T));
-  std::vector<float> mask(static_cast<std::size_t>(B * T)), logits(static_cast<std::size_t>(B * T * V));
+  const rlvr::eigen_backend be{.threads = c.threads};
+  rlvr::sft_batch batch(c.pretrain_batch, model.context_length(), task.vocab().pad());
   for (index_t step = 0; step < c.pretrain_steps; ++step) {
     rlvr::philox_engine g(stream_seed(seed, p_pretrain), static_cast<std::uint64_t>(step));
-    std::fill(toks.begin(), toks.end(), task.vocab().pad());
-    std::fill(mask.begin(), mask.end(), 0.0f);
-    index_t ntok = 0;
-    for (index_t b = 0; b < B; ++b) {
+    batch.clear();
+    for (index_t b = 0; b < c.pretrain_batch; ++b) {
       const bool correct = g() >= wrong_threshold;
       const rlvr::tasks::example ex = task.pretraining_example(g, correct);
-      const auto lp = static_cast<index_t>(ex.prompt.size());
-      std::copy(ex.prompt.begin(), ex.prompt.end(), toks.begin() + b * T);
-      std::copy(ex.response.begin(), ex.response.end(), toks.begin() + b * T + lp);
-      for (index_t j = 0; j < static_cast<index_t>(ex.response.size()); ++j) mask[static_cast<std::size_t>(b * T + lp - 1 + j)] = 1.0f;
-      ntok += static_cast<index_t>(ex.response.size());
-    }
-    const rlvr::token_batch batch{rlvr::matrix_view<const token_t>(toks.data(), B, T),
-                                  rlvr::matrix_view<const float>(mask.data(), B, T)};
-    const rlvr::matrix_view<float> z(logits.data(), B * T, V);
-    model.forward(batch, z);
-    // dL/dz = (softmax(z) − onehot(next token)) / ntok on the response rows, in place
-    const float inv = 1.0f / static_cast<float>(ntok);
-    for (index_t r = 0; r < B * T; ++r) {
-      float* row = logits.data() + r * V;
-      if (mask[static_cast<std::size_t>(r)] == 0.0f) {
-        std::fill(row, row + V, 0.0f);
-        continue;
-      }
-      const token_t y = toks[static_cast<std::size_t>(r + 1)];
-      const float mx = *std::max_element(row, row + V);
-      double s = 0;
-      for (index_t v = 0; v < V; ++v) s += std::exp(static_cast<double>(row[v] - mx));
-      for (index_t v = 0; v < V; ++v)
-        row[v] = static_cast<float>(std::exp(static_cast<double>(row[v] - mx)) / s) * inv - (v == y ? inv : 0.0f);
+      batch.add(ex.prompt, ex.response);
     }
     model.zero_grad();
-    model.backward(rlvr::matrix_view<const float>(logits.data(), B * T, V));
+    (void)rlvr::sft_loss_and_grad(model, batch.view(), {}, be);
     const auto params = model.parameters();
     rlvr::clip_grad_norm(params, 1.0);
     rlvr::apply_schedule(opt, sched, step);
@@ -298,7 +273,7 @@ inline std::string hex64(std::uint64_t x) {
 inline rlvr::transformer_policy base_model(const rlvr::tasks::walk_task& task, const config& c, std::uint64_t seed,
                                            progress& prog) {
   std::ostringstream recipe;
-  recipe << "v1 " << c.task << " p" << c.modulus << " pre" << c.pretrain_max_steps << " max" << c.max_steps << " wrong"
+  recipe << "v2 " << c.task << " p" << c.modulus << " pre" << c.pretrain_max_steps << " max" << c.max_steps << " wrong"
          << c.wrong_fraction << " d" << c.d_model << " L" << c.n_layers << " H" << c.n_heads << " steps"
          << c.pretrain_steps << " B" << c.pretrain_batch << " lr" << c.pretrain_lr << " seed" << seed;
   std::uint64_t h = 1469598103934665603ULL; // FNV-1a
@@ -330,81 +305,44 @@ inline std::vector<std::vector<token_t>> eval_problems(const rlvr::tasks::walk_t
   return out;
 }
 
-// Samples `n` responses (or one greedy response when n == 0) for each problem, batched over
-// problems; returns per-problem correct counts, mean entropy and mean length.
+// Samples `n` responses per problem with rlvr::evaluate (Philox stream of the seed's evaluation
+// purpose, row p·n + i) and one greedy response with rlvr::generate; returns per-problem correct
+// counts, mean token entropy, mean length and greedy accuracy. Problems go in chunks of
+// 4096 / n so that the progress bar moves during an evaluation (the streams do not depend on it).
 inline eval_result evaluate(const rlvr::transformer_policy& model, const rlvr::tasks::walk_task& task,
                             const std::vector<std::vector<token_t>>& problems, const config& c, std::uint64_t seed,
                             progress* prog) {
   eval_result res;
   const rlvr::eigen_backend be{.threads = c.threads};
-  const index_t V = model.vocab_size(), R = task.max_response_length();
-  const index_t np = static_cast<index_t>(problems.size());
-  const token_t eos = task.vocab().eos(), pad = task.vocab().pad();
-  res.counts.assign(static_cast<std::size_t>(np), {});
-  double ent_sum = 0, len_sum = 0;
-  index_t ent_n = 0, greedy_ok = 0, nseq_total = 0;
-  for (int pass = 0; pass < 2; ++pass) { // pass 0: n samples each; pass 1: greedy
-    const bool greedy = pass == 1;
-    const index_t n = greedy ? 1 : c.samples;
-    const index_t chunk = std::max<index_t>(1, 4096 / n); // problems per decode batch
-    for (index_t p0 = 0; p0 < np; p0 += chunk) {
-      const index_t pc = std::min(chunk, np - p0), B = pc * n;
-      auto cache = model.make_cache(B);
-      std::vector<token_t> feed(static_cast<std::size_t>(B));
-      std::vector<float> logits(static_cast<std::size_t>(B * V));
-      const rlvr::matrix_view<float> lv(logits.data(), B, V);
-      const index_t lp = static_cast<index_t>(problems[static_cast<std::size_t>(p0)].size());
-      for (index_t t = 0; t < lp; ++t) {
-        for (index_t i = 0; i < B; ++i) feed[static_cast<std::size_t>(i)] = problems[static_cast<std::size_t>(p0 + i / n)][static_cast<std::size_t>(t)];
-        model.decode(cache, rlvr::vector_view<const token_t>(feed), lv);
-      }
-      std::vector<std::vector<token_t>> resp(static_cast<std::size_t>(B));
-      std::vector<std::uint8_t> done(static_cast<std::size_t>(B), 0);
-      std::vector<double> ent(static_cast<std::size_t>(B));
-      const rlvr::sampling_config sc{.temperature = c.eval_temperature, .greedy = greedy, .top_p = c.top_p,
-                                     .policy_logprob = false};
-      for (index_t j = 0; j < R; ++j) {
-        const rlvr::stream_batch sb{.seed = stream_seed(seed, p_eval_sampling),
-                                    .first_subsequence = static_cast<std::uint64_t>(p0 * n),
-                                    .offset = static_cast<std::uint64_t>(j)};
-        const auto draws = rlvr::sample(be, rlvr::matrix_view<const float>(lv), sc, sb);
-        if (!greedy) rlvr::token_entropy(be, rlvr::matrix_view<const float>(lv), rlvr::vector_view<double>(ent), c.eval_temperature);
-        bool all = true;
-        for (index_t i = 0; i < B; ++i) {
-          token_t tok = pad;
-          if (!done[static_cast<std::size_t>(i)]) {
-            tok = static_cast<token_t>(draws[static_cast<std::size_t>(i)].token);
-            resp[static_cast<std::size_t>(i)].push_back(tok);
-            if (!greedy) {
-              ent_sum += ent[static_cast<std::size_t>(i)];
-              ++ent_n;
-            }
-            if (tok == eos) done[static_cast<std::size_t>(i)] = 1;
-          }
-          feed[static_cast<std::size_t>(i)] = tok;
-          all = all && done[static_cast<std::size_t>(i)];
-        }
-        if (all || j + 1 == R) break;
-        model.decode(cache, rlvr::vector_view<const token_t>(feed), lv);
-      }
-      for (index_t i = 0; i < B; ++i) {
-        const auto& prompt = problems[static_cast<std::size_t>(p0 + i / n)];
-        const bool ok = task.score(prompt, resp[static_cast<std::size_t>(i)]) > 0.0f;
-        if (greedy) greedy_ok += ok ? 1 : 0;
-        else {
-          auto& pc_ = res.counts[static_cast<std::size_t>(p0 + i / n)];
-          pc_.n += 1;
-          pc_.c += ok ? 1 : 0;
-          len_sum += static_cast<double>(resp[static_cast<std::size_t>(i)].size());
-          ++nseq_total;
-        }
-      }
-      if (prog && !greedy) prog->eval_problems(static_cast<double>(pc));
-    }
+  const index_t np = static_cast<index_t>(problems.size()), n = c.samples;
+  const rlvr::generation_config gen{.sampling = {.temperature = c.eval_temperature, .top_p = c.top_p,
+                                                 .policy_logprob = false},
+                                    .max_tokens = task.max_response_length(),
+                                    .eos = task.vocab().eos(),
+                                    .pad = task.vocab().pad()};
+  const std::uint64_t stream = stream_seed(seed, p_eval_sampling);
+  const index_t chunk = std::max<index_t>(1, 4096 / n);
+  double ent_sum = 0, tokens = 0;
+  for (index_t p0 = 0; p0 < np; p0 += chunk) {
+    const auto first = problems.begin() + p0, last = problems.begin() + std::min(np, p0 + chunk);
+    const std::vector<std::vector<token_t>> part(first, last);
+    const rlvr::evaluation e = rlvr::evaluate(model, task, part, n, {1}, {.generation = gen, .bootstrap = {.resamples = 1}},
+                                              {.seed = stream, .first_subsequence = static_cast<std::uint64_t>(p0 * n)}, be);
+    res.counts.insert(res.counts.end(), e.counts.begin(), e.counts.end());
+    const double toks = e.mean_length * static_cast<double>(part.size()) * static_cast<double>(n);
+    ent_sum += e.mean_entropy * toks;
+    tokens += toks;
+    if (prog) prog->eval_problems(static_cast<double>(part.size()));
   }
-  res.entropy = ent_n ? ent_sum / static_cast<double>(ent_n) : 0.0;
+  rlvr::generation_config greedy = gen;
+  greedy.sampling = {.greedy = true, .policy_logprob = false};
+  const rlvr::generation g = rlvr::generate(model, problems, 1, greedy, {.seed = stream}, be);
+  index_t greedy_ok = 0;
+  for (index_t p = 0; p < np; ++p)
+    greedy_ok += task.score(problems[static_cast<std::size_t>(p)], g.response(p, 0)) > 0.0f ? 1 : 0;
+  res.entropy = tokens > 0 ? ent_sum / tokens : 0.0;
   res.greedy_accuracy = np ? static_cast<double>(greedy_ok) / static_cast<double>(np) : 0.0;
-  res.mean_length = nseq_total ? len_sum / static_cast<double>(nseq_total) : 0.0;
+  res.mean_length = tokens / static_cast<double>(std::max<index_t>(np * n, 1));
   return res;
 }
 
