@@ -12,7 +12,7 @@
 
 //! Library version (kept equal to the CMake project version; a test checks it).
 #define RLVR_VERSION_MAJOR 0
-#define RLVR_VERSION_MINOR 1
+#define RLVR_VERSION_MINOR 2
 #define RLVR_VERSION_PATCH 0
 
 #if defined(__CUDACC__) || defined(__HIPCC__)

@@ -1,4 +1,5 @@
-# Configures SRC into BIN with ARGS, builds it, and runs its `consumer` executable.
+# Configures SRC into BIN with ARGS, builds it, and runs its `consumer` executable; with
+# CHECK_NO_INSTALL, also checks that installing the build tree installs nothing.
 file(REMOVE_RECURSE ${BIN})
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SRC} -B ${BIN} ${ARGS} RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
@@ -12,6 +13,15 @@ execute_process(COMMAND ${BIN}/consumer RESULT_VARIABLE rc OUTPUT_VARIABLE out)
 message(STATUS "${out}")
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "consumer exited with ${rc}")
+endif()
+if(CHECK_NO_INSTALL)
+  # the consumer has no install rules of its own: whatever its install step writes came from rlvr
+  execute_process(COMMAND ${CMAKE_COMMAND} --install ${BIN} --prefix ${BIN}/stage RESULT_VARIABLE rc)
+  file(GLOB_RECURSE installed ${BIN}/stage/*)
+  if(installed)
+    list(GET installed 0 first)
+    message(FATAL_ERROR "rlvr installed files as a subproject without being asked (e.g. ${first})")
+  endif()
 endif()
 if(EXISTS ${BIN}/CTestTestfile.cmake)
   execute_process(COMMAND ${CMAKE_CTEST_COMMAND} --output-on-failure WORKING_DIRECTORY ${BIN} RESULT_VARIABLE rc)
