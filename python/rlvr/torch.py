@@ -75,8 +75,12 @@ class _PolicyLoss(_torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, call):
         z = logits.detach()
-        grad = _torch.empty_like(z, memory_format=_torch.contiguous_format)
+        grad = z if call["inplace"] else _torch.empty_like(z, memory_format=_torch.contiguous_format)
         call["diagnostics"].update(_rlvr.loss_and_grad(call["objective"], z, grad=grad, **call["args"]))
+        if call["inplace"]:
+            # the logits' storage now holds the gradient: bump their version counter (an in-place op
+            # on an empty view), so that autograd refuses any backward that saved them
+            z[:0].zero_()
         ctx.grad = grad
         return z.new_tensor(call["diagnostics"]["loss"])
 
@@ -94,7 +98,8 @@ class _PolicyLoss(_torch.autograd.Function):
 
 def policy_loss(logits, targets, mask=None, *, objective="grpo", advantages=None, rewards=None, group_ids=None,
                 seq=None, num_sequences=0, old_logp=None, ref_logp=None, values=None, temperature=1.0,
-                global_tokens=0.0, global_sequences=0.0, threads=None, return_diagnostics=False, **options):
+                global_tokens=0.0, global_sequences=0.0, threads=None, inplace=False, return_diagnostics=False,
+                **options):
     """The policy loss of ``objective`` as a differentiable scalar, by rlvr's fused pass.
 
     logits   [N, V] or [B, T, V] (float32/float64; rows may be strided, the last dim contiguous)
@@ -107,6 +112,12 @@ def policy_loss(logits, targets, mask=None, *, objective="grpo", advantages=None
     (or [B, T]) are the rollout and reference log-probs (PPO ratio; KL term). Objective options
     (clip_low, kl_beta, aggregation, …) as in ``rlvr.objective``. Returns the loss (0-d tensor of
     the logits' dtype), and the diagnostics dict with ``return_diagnostics=True``.
+
+    ``inplace=True`` writes dL/dlogits over the logits (no N × V allocation at all: the fastest
+    and leanest mode, as Liger's fused losses do). The logits are then gone; their version counter
+    is bumped, so a backward that saved them (anything else computed from the same logits) raises
+    autograd's "modified by an inplace operation" error instead of reading the gradient. Fine for
+    the usual ``logits = lm_head(h)``, whose backward needs h and the weights, not the logits.
     """
     obj = _objective(objective, **options)
     z = _host(logits, "logits")
@@ -145,7 +156,7 @@ def policy_loss(logits, targets, mask=None, *, objective="grpo", advantages=None
         adv = adv.contiguous()
         act = None if m is None else m.reshape(1, -1).expand(obj.components, rows).contiguous()
     diagnostics = {}
-    call = {"objective": obj, "diagnostics": diagnostics,
+    call = {"objective": obj, "diagnostics": diagnostics, "inplace": inplace,
             "args": dict(targets=y, advantages=adv, active=act, seq=s, num_sequences=num_sequences, old_logp=old,
                          ref_logp=ref, temperature=temperature, global_tokens=global_tokens,
                          global_sequences=global_sequences, threads=_threads(threads))}

@@ -133,6 +133,26 @@ def test_backward_scales_by_the_incoming_gradient_and_runs_once():
         loss.backward()
 
 
+def test_inplace_gives_the_same_gradient_and_guards_saved_logits():
+    d = batch(torch.float64)
+    kw = dict(objective="grpo", rewards=d["rewards"], group_ids=d["groups"], seq=d["seq"], ref_logp=d["ref"])
+    z = d["z"].clone().requires_grad_(True)
+    rt.policy_loss(z, d["y"], **kw).backward()
+    w = d["z"].clone().requires_grad_(True)
+    h = w * 1.0  # logits as a non-leaf, as lm_head's output is
+    loss = rt.policy_loss(h, d["y"], inplace=True, **kw)
+    assert torch.equal(h.detach(), z.grad)  # the gradient now lives in the logits' storage
+    loss.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), z.grad.numpy())
+    # something else that saved the logits for its backward: autograd refuses instead of reading the gradient
+    w2 = d["z"].clone().requires_grad_(True)
+    h2 = w2 * 1.0
+    other2 = (h2 * h2).sum()  # mul saves h2 for its backward
+    loss2 = rt.policy_loss(h2, d["y"], inplace=True, **kw)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        (loss2 + other2).backward()
+
+
 def test_verl_style_batch_with_given_advantages():
     """[B, T, V] logits, response_mask and per-token advantages (verl's compute_policy_loss
     inputs): token-mean PPO clip loss over the mask."""
