@@ -65,7 +65,7 @@ def _u8(x):
     return a.view(_np.uint8) if a.dtype == _np.bool_ else a
 
 
-def advantages(rewards, seq=None, group_ids=None, mask=None, *, objective="grpo", values=None, old_logp=None,
+def advantages(rewards, group_ids=None, seq=None, mask=None, *, objective="grpo", values=None, old_logp=None,
                ref_logp=None, **options):
     """Per-token advantages of a rollout batch: returns (advantages [K, N], active [K, N] uint8,
     returns [N], report dict). ``seq`` maps each token to its response (default: one token per
