@@ -227,3 +227,66 @@ TEST_CASE("estimate_advantages fills one row per component of a weighted sum", "
   CHECK(res.active()(1, 0) == 0);        // correct response dropped from nsr
   CHECK(res.report.dropped == 3);
 }
+
+TEST_CASE("GAE rejects a non-finite value or log-prob naming the element, not the whole batch",
+          "[objectives][advantages][gae][errors]") {
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  // 3 responses × 2 tokens; token 3 (response 1) carries the bad number
+  std::vector<double> rewards{1, 0, 1}, values{0.1, 0.2, 0.3, nan, 0.5, 0.6};
+  std::vector<double> old(6, -1.0), ref(6, -1.2);
+  std::vector<std::int32_t> seq{0, 0, 1, 1, 2, 2};
+  std::vector<double> adv(6), ret(6);
+  std::vector<std::uint8_t> active(6), mask(6, 1);
+  auto run = [&](double kl_beta) {
+    rlvr::advantage_input<double> in{};
+    in.rewards = rewards;
+    in.seq = seq;
+    in.mask = mask;
+    in.values = values;
+    in.old_logp = old;
+    in.ref_logp = ref;
+    rlvr::advantage_output<double> out{};
+    out.advantages = adv;
+    out.active = active;
+    out.returns = ret;
+    return rlvr::gae{.kl_beta = kl_beta}.estimate(in, out);
+  };
+  CHECK_THROWS_MATCHES(run(0), rlvr::numerical_error,
+                       Catch::Matchers::Predicate<rlvr::numerical_error>([](const rlvr::numerical_error& e) {
+                         return std::string(e.what()).find("gae: values[3] = nan is not finite (token 3 of response 1)") !=
+                                std::string::npos;
+                       }));
+  values[3] = -inf;
+  CHECK_THROWS_WITH(run(0), Catch::Contains("values[3] = -inf"));
+  values[3] = 0.4;
+  old[4] = nan;
+  CHECK_THROWS_WITH(run(0), Catch::Contains("old_logp[4] = nan") && Catch::Contains("response 2"));
+  old[4] = -1.0;
+  ref[5] = -inf;
+  CHECK_THROWS_WITH(run(0.1), Catch::Contains("ref_logp[5] = -inf"));
+  ref[5] = -1.2;
+  // the same through estimate_advantages with the PPO objective
+  {
+    old[0] = nan;
+    rlvr::advantage_input<double> in{};
+    in.rewards = rewards;
+    in.seq = seq;
+    in.values = values;
+    in.old_logp = old;
+    in.ref_logp = ref;
+    CHECK_THROWS_WITH(rlvr::estimate_advantages(rlvr::ppo(), in), Catch::Contains("old_logp[0] = nan"));
+    old[0] = -1.0;
+  }
+  // tokens the estimator does not read may hold anything: masked out, or of a response whose
+  // reward is NaN (dropped)
+  values[1] = nan;
+  mask[1] = 0;
+  rewards[2] = nan;
+  values[4] = inf;
+  old[5] = nan;
+  const rlvr::advantage_report rep = run(0);
+  CHECK(rep.dropped == 1);
+  for (std::size_t t = 0; t < 6; ++t) CHECK(std::isfinite(adv[t]));
+  CHECK(active[1] == 0);
+  CHECK(active[4] == 0);
+}

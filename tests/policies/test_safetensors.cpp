@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -170,7 +171,33 @@ TEST_CASE("safetensors: corrupt and truncated files raise io_error naming the pr
     expect_corrupt(image(R"({"__metadata__":[]})"), "not an object");
   }
   SECTION("deep nesting does not overflow the stack") {
-    expect_corrupt(image("{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}"), "nests too deeply");
+    // the only place the schema allows arbitrary values is a field rlvr does not use
+    expect_corrupt(image("{\"a\":{\"x\":" + std::string(100000, '[') + std::string(100000, ']') + "}}"),
+                   "nests too deeply");
+    expect_corrupt(image("{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}"), "not an object");
+  }
+  SECTION("strict schema") {
+    expect_corrupt(image(R"({"x":{"dtype":"U8","dtype":"U8","shape":[0],"data_offsets":[0,0]}})"), "duplicate field 'dtype'");
+    expect_corrupt(image(R"({"__metadata__":{},"__metadata__":{}})"), "duplicate __metadata__");
+    expect_corrupt(image(R"({"__metadata__":{"k":"a","k":"b"}})"), "duplicate metadata key 'k'");
+    expect_corrupt(image(R"({"x":{"dtype":"U8","shape":[01],"data_offsets":[0,1]}})", bytes_of({0})), "JSON");
+    expect_corrupt(image(R"({"x":{"dtype":"U8","shape":[1e0],"data_offsets":[0,1]}})", bytes_of({0})), "extent '1e0'");
+    expect_corrupt(image(R"({"x":{"dtype":"U8","shape":[1],"data_offsets":[0,9223372036854775808]}})", bytes_of({0})),
+                   "bad data_offsets");
+    expect_corrupt(image(R"({"x":{"dtype":7,"shape":[1],"data_offsets":[0,1]}})", bytes_of({0})), "unsupported dtype '7'");
+    // unknown fields are checked for syntax and ignored (as the reference reader does)
+    const auto ok = image(R"({"x":{"note":[1,{"a":null}],"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", bytes_of({9}));
+    CHECK(rlvr::io::from_safetensors(ok).get<std::uint8_t>("x") == std::vector<std::uint8_t>{9});
+  }
+  SECTION("rank and element caps") {
+    expect_corrupt(image(R"({"x":{"dtype":"U8","shape":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],"data_offsets":[0,1]}})",
+                         bytes_of({0})),
+                   "at most 16 extents");
+    // 2^27 × 2^27 = 2^54 elements exceed the cap of 2^53 even though a zero extent makes the tensor empty
+    expect_corrupt(image(R"({"x":{"dtype":"U8","shape":[0,134217728,134217728],"data_offsets":[0,0]}})"), "2^53");
+    const auto at_cap = image(R"({"x":{"dtype":"F64","shape":[0,9007199254740992],"data_offsets":[0,0]}})");
+    CHECK(rlvr::io::from_safetensors(at_cap).tensors().front().second.shape ==
+          std::vector<std::int64_t>{0, std::int64_t{1} << 53});
   }
 }
 
@@ -196,4 +223,126 @@ TEST_CASE("safetensors: seeded random byte flips never crash", "[policies][io]")
   INFO(loaded << " loaded, " << rejected << " rejected");
   CHECK(rejected > 500);
   CHECK(loaded + rejected == 3000);
+}
+
+TEST_CASE("safetensors: a path that is not a regular file is rejected before any allocation", "[policies][io]") {
+  const fs::path dir = fs::temp_directory_path() / "rlvr_safetensors_dir";
+  fs::create_directories(dir);
+  CHECK_THROWS_WITH(rlvr::io::load_safetensors(dir), Catch::Contains("is not a regular file") &&
+                                                         Catch::Contains("directory") && Catch::Contains(dir.string()));
+  fs::remove_all(dir);
+  CHECK_THROWS_WITH(rlvr::io::load_safetensors("/dev/null"), Catch::Contains("not a regular file"));
+  CHECK_THROWS_WITH(rlvr::io::load_safetensors("/proc/self/status"), Catch::Contains("truncated")); // size 0
+  // a path that runs through a regular file
+  const fs::path file = fs::temp_directory_path() / "rlvr_safetensors_plain";
+  std::ofstream(file) << "x";
+  CHECK_THROWS_WITH(rlvr::io::load_safetensors(file / "w.safetensors"), Catch::Contains("cannot open"));
+  fs::remove(file);
+}
+
+namespace {
+// Wall-clock bound for a parse that should take milliseconds: generous in release, and scaled
+// for sanitizer builds (several times slower).
+double parse_bound_seconds() {
+#if defined(__SANITIZE_ADDRESS__)
+  return 10.0;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  return 10.0;
+#else
+  return 1.0;
+#endif
+#else
+  return 1.0;
+#endif
+}
+template <class F> double seconds(F&& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+} // namespace
+
+TEST_CASE("safetensors: 100k tensors or metadata keys parse in well under a second", "[policies][io]") {
+  constexpr int n = 100'000;
+  std::string h = "{\"__metadata__\":{";
+  for (int i = 0; i < n; ++i) h += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":\"v\"";
+  h += "}";
+  for (int i = 0; i < n; ++i) h += ",\"t" + std::to_string(i) + "\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}";
+  const auto file = image(h + "}");
+  REQUIRE(file.size() > 4'000'000);
+  rlvr::state_dict d;
+  const double t = seconds([&] { d = rlvr::io::from_safetensors(file); });
+  INFO("parsed 100k tensors + 100k metadata keys (" << file.size() << " bytes) in " << t << " s");
+  CHECK(t < parse_bound_seconds());
+  CHECK(d.size() == std::size_t{n});
+  CHECK(d.metadata().size() == std::size_t{n});
+  CHECK(d.meta("k99999") == "v");
+  CHECK(d.contains("t12345"));
+  // the same header with one duplicate at the end: found, just as fast
+  const auto dup = image(h + ",\"t7\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}");
+  const double t2 = seconds([&] { expect_corrupt(dup, "duplicate tensor 't7'"); });
+  CHECK(t2 < parse_bound_seconds());
+}
+
+TEST_CASE("safetensors: a 10 MB shape array is rejected at its 17th extent", "[policies][io]") {
+  std::string h = R"({"x":{"dtype":"U8","data_offsets":[0,0],"shape":[)";
+  h.reserve(10'000'000);
+  while (h.size() < 10'000'000) h += "1,";
+  h += "1]}}";
+  const auto file = image(h);
+  const double t = seconds([&] { expect_corrupt(file, "at most 16 extents"); });
+  CHECK(t < parse_bound_seconds());
+  // skipped values (an unused field) are checked without being stored
+  std::string u = R"({"x":{"dtype":"U8","shape":[0],"data_offsets":[0,0],"note":[)";
+  while (u.size() < 10'000'000) u += "1,";
+  u += "1]}}";
+  const auto file2 = image(u);
+  const double t2 = seconds([&] { CHECK(rlvr::io::from_safetensors(file2).size() == 1); });
+  CHECK(t2 < parse_bound_seconds());
+}
+
+TEST_CASE("safetensors: names and metadata must be UTF-8 on read and on write", "[policies][io]") {
+  using rlvr::io::detail::valid_utf8;
+  CHECK(valid_utf8(""));
+  CHECK(valid_utf8("plain ascii"));
+  CHECK(valid_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"));      // é € 😀
+  CHECK(valid_utf8("\xf4\x8f\xbf\xbf"));                          // U+10FFFF
+  CHECK(!valid_utf8("\xff"));                                    // never a UTF-8 byte
+  CHECK(!valid_utf8("\x80"));                                    // lone continuation
+  CHECK(!valid_utf8("\xc3"));                                    // truncated
+  CHECK(!valid_utf8("\xc0\xaf"));                                // overlong '/'
+  CHECK(!valid_utf8("\xe0\x80\xaf"));                            // overlong, 3 bytes
+  CHECK(!valid_utf8("\xf0\x80\x80\xaf"));                        // overlong, 4 bytes
+  CHECK(!valid_utf8("\xed\xa0\x80"));                            // surrogate U+D800
+  CHECK(!valid_utf8("\xf4\x90\x80\x80"));                        // above U+10FFFF
+  CHECK(!valid_utf8("\xe2\x82"));                                // truncated 3-byte
+  CHECK(rlvr::io::detail::utf8_error_at("ab\xc3\xa9\xff") == 4);
+
+  const std::string entry = R"(":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})";
+  expect_corrupt(image("{\"\xff" + entry, bytes_of({0})), "not valid UTF-8");
+  expect_corrupt(image("{\"a\xed\xa0\x80" + entry, bytes_of({0})), "not valid UTF-8");
+  expect_corrupt(image("{\"__metadata__\":{\"k\":\"\xc0\xaf\"}}"), "not valid UTF-8");
+  expect_corrupt(image("{\"x\":{\"n\":\"\xfe\",\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}}"), "not valid UTF-8");
+  CHECK(rlvr::io::from_safetensors(image("{\"\xf0\x9f\x98\x80" + entry, bytes_of({5}))).contains("\xf0\x9f\x98\x80"));
+  // escapes are decoded to UTF-8; a lone surrogate escape is not a character
+  CHECK(rlvr::io::from_safetensors(image("{\"\\u00e9\\ud83d\\ude00" + entry, bytes_of({5})))
+            .contains("\xc3\xa9\xf0\x9f\x98\x80"));
+  expect_corrupt(image("{\"\\udc00" + entry, bytes_of({0})), "surrogate");
+
+  state_dict bad;
+  bad.put<float>("ok", std::vector<float>{1});
+  bad.put<float>("w\xff", std::vector<float>{1});
+  CHECK_THROWS_MATCHES(rlvr::io::to_safetensors(bad), rlvr::config_error,
+                       Catch::Matchers::Predicate<rlvr::config_error>([](const rlvr::config_error& e) {
+                         const std::string w = e.what();
+                         return w.find("tensor name #1") != std::string::npos && w.find("w\\xff") != std::string::npos &&
+                                w.find("not valid UTF-8") != std::string::npos;
+                       }));
+  state_dict badmeta;
+  badmeta.set_meta("k", "\xc3");
+  CHECK_THROWS_WITH(rlvr::io::to_safetensors(badmeta), Catch::Contains("metadata value #0"));
+  const fs::path p = fs::temp_directory_path() / "rlvr_safetensors_utf8.safetensors";
+  CHECK_THROWS_AS(rlvr::io::save_safetensors(p, bad), rlvr::config_error);
+  CHECK(!fs::exists(p));
 }

@@ -384,6 +384,9 @@ static_assert(AdvantageEstimator<whitened<raw_reward>>);
 //! paper's PPO, or k2 = ½Δ² / k3 = e^Δ − Δ − 1 with Δ = log π_ref − log π_old, `gae::kl`):
 //!   δ_t = r_t + γ V_{t+1} − V_t  (V_{T+1} = 0),   A_t = δ_t + γλ A_{t+1},   returns_t = A_t + V_t.
 //! Then, if `whiten`, A is whitened over the batch's active tokens (returns are not).
+//! Inputs: every value V_t, and every old_logp / ref_logp given (length N), of a token that counts
+//! (mask 1, reward not NaN) must be finite; otherwise `numerical_error` names the element
+//! (`values[t]`, its token and response) before anything is computed.
 struct gae {
   double gamma = 1.0;
   double lambda = 1.0;
@@ -409,6 +412,20 @@ struct gae {
                    in.old_logp.size(), ")");
       RLVR_EXPECTS(in.ref_logp.size() == n, shape, "gae: kl_beta > 0 needs ref_logp of length ", n, " (got ",
                    in.ref_logp.size(), ")");
+    }
+    // A non-finite value or log-prob would be spread over every response by the whitening and
+    // surface later as a NaN loss naming the wrong thing: reject it here, naming the element.
+    // Only the tokens the estimator reads count (mask 1, reward not NaN); old_logp and ref_logp are
+    // checked whenever they are given (the PPO loss reads old_logp too).
+    const bool check_old = in.old_logp.size() == n, check_ref = in.ref_logp.size() == n;
+    for (index_t t = 0; t < n; ++t) {
+      if ((!in.mask.empty() && in.mask[t] == 0) || std::isnan(static_cast<double>(in.rewards[in.seq[t]]))) continue;
+      RLVR_EXPECTS(std::isfinite(static_cast<double>(in.values[t])), numerical, "gae: values[", t, "] = ",
+                   in.values[t], " is not finite (token ", t, " of response ", in.seq[t], ")");
+      RLVR_EXPECTS(!check_old || std::isfinite(static_cast<double>(in.old_logp[t])), numerical, "gae: old_logp[", t,
+                   "] = ", in.old_logp[t], " is not finite (token ", t, " of response ", in.seq[t], ")");
+      RLVR_EXPECTS(!check_ref || std::isfinite(static_cast<double>(in.ref_logp[t])), numerical, "gae: ref_logp[", t,
+                   "] = ", in.ref_logp[t], " is not finite (token ", t, " of response ", in.seq[t], ")");
     }
     advantage_report rep;
     rep.responses = b;

@@ -7,6 +7,7 @@
 //! `rlvr/io/safetensors.hpp` writes to and reads from disk. The container is deliberately
 //! plain: an insertion-ordered list of `(name, stored_tensor)` with unique names, and an
 //! insertion-ordered list of `(key, value)` string metadata (safetensors' `__metadata__`).
+//! Lookups by name and the duplicate-name check take O(log n) (an ordered index beside the lists).
 //!
 //! Tensors are stored as raw **little-endian** bytes with a dtype and a shape, exactly as
 //! safetensors lays them out, so a save/load round trip is bit-exact (NaN payloads included).
@@ -25,6 +26,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -130,7 +133,8 @@ public:
   }
   //! Adds an already-encoded tensor (used by the safetensors reader).
   void insert(std::string name, stored_tensor t) {
-    RLVR_EXPECTS(find(name) == nullptr, config, "state_dict: duplicate tensor name '", name, "'");
+    const auto [it, fresh] = tensor_index_.try_emplace(name, entries_.size());
+    RLVR_EXPECTS(fresh, config, "state_dict: duplicate tensor name '", name, "'");
     entries_.emplace_back(std::move(name), std::move(t));
   }
 
@@ -162,11 +166,11 @@ public:
   // ---- metadata ----------------------------------------------------------------------------
   //! Sets (or replaces) metadata `key`.
   void set_meta(std::string key, std::string value) {
-    for (auto& [k, v] : meta_)
-      if (k == key) {
-        v = std::move(value);
-        return;
-      }
+    const auto [it, fresh] = meta_index_.try_emplace(key, meta_.size());
+    if (!fresh) {
+      meta_[it->second].second = std::move(value);
+      return;
+    }
     meta_.emplace_back(std::move(key), std::move(value));
   }
   //! Stores a double exactly (shortest round-trip decimal).
@@ -179,9 +183,8 @@ public:
   void set_meta_int(std::string key, std::int64_t x) { set_meta(std::move(key), std::to_string(x)); }
   //! Metadata `key`, or nullptr.
   [[nodiscard]] const std::string* find_meta(std::string_view key) const noexcept {
-    for (auto& [k, v] : meta_)
-      if (k == key) return &v;
-    return nullptr;
+    const auto it = meta_index_.find(key);
+    return it == meta_index_.end() ? nullptr : &meta_[it->second].second;
   }
   //! Metadata `key`; throws `io_error` if absent.
   [[nodiscard]] const std::string& meta(std::string_view key) const {
@@ -237,12 +240,14 @@ public:
 
 private:
   [[nodiscard]] const stored_tensor* find(std::string_view name) const noexcept {
-    for (auto& [n, t] : entries_)
-      if (n == name) return &t;
-    return nullptr;
+    const auto it = tensor_index_.find(name);
+    return it == tensor_index_.end() ? nullptr : &entries_[it->second].second;
   }
   std::vector<entry> entries_;
   std::vector<std::pair<std::string, std::string>> meta_;
+  // name → position in entries_ / meta_: lookups and the duplicate check in O(log n)
+  std::map<std::string, std::size_t, std::less<>> tensor_index_;
+  std::map<std::string, std::size_t, std::less<>> meta_index_;
 };
 
 //! Stores every parameter's value under `prefix + name` (float32, with its shape).
