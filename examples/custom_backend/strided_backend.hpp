@@ -8,6 +8,7 @@
 // per-element math (rlvr/objectives/row_math.hpp), so the numerics are rlvr's, the loops are
 // yours — plus a zero-copy conversion to rlvr's views. See docs/backends.md.
 #include <cstddef>
+#include <limits>
 #include <vector>
 
 #include <rlvr/backends/concepts.hpp>
@@ -81,7 +82,12 @@ struct rlvr_backend {
 private:
   template <class T> static rlvr::row_stats<double> read(const T* r, std::ptrdiff_t v, double inv_tau, std::ptrdiff_t y) {
     rlvr::lse_state<double> st;
-    for (std::ptrdiff_t j = 0; j < v; ++j) rlvr::lse_push(st, static_cast<double>(r[j]) * inv_tau);
+    // rlvr's rule (conformance check scale_overflow): a scaled logit beyond T's range is +inf, a bad row
+    constexpr double top = static_cast<double>(std::numeric_limits<T>::max());
+    for (std::ptrdiff_t j = 0; j < v; ++j) {
+      const double x = static_cast<double>(r[j]) * inv_tau;
+      rlvr::lse_push(st, x > top ? std::numeric_limits<double>::infinity() : x);
+    }
     return rlvr::lse_finish<double>(st, y >= 0 ? static_cast<double>(r[y]) * inv_tau : 0.0);
   }
 };

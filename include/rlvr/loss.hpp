@@ -26,15 +26,18 @@
 //! Rows of tokens that are not active in any component (masked, dropped) get a zero gradient
 //! row and are not read. Errors (all `rlvr::error`, naming the offending index or value):
 //! shape mismatches (`shape`), target ids outside [0, V) or seq ids outside [0, B) (`range`),
-//! bad numbers in the configuration (`config`), and — detected during the pass, raised after
-//! it — an active row with a NaN or +inf logit, an all −inf row, or a target whose logit is −inf
-//! (`numerical`); −inf entries elsewhere are masked vocabulary and are fine. After an error the
+//! bad numbers in the configuration (`config`; a temperature τ must be finite and > 0 with 1/τ
+//! finite in the logit type: float needs τ ≥ ~2.94e-39), and — detected during the pass, raised
+//! after it — an active row with a NaN or +inf logit, or a finite logit z with z/τ beyond the
+//! logit type's range (every backend treats it as +inf), an all −inf row, or a target whose logit
+//! is −inf (`numerical`); −inf entries elsewhere are masked vocabulary and are fine. After an error the
 //! contents of `grad` are unspecified.
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "rlvr/backends/concepts.hpp"
@@ -170,8 +173,18 @@ template <class T> void check_finite_vec(vector_view<const T> v, const char* wha
     RLVR_EXPECTS(std::isfinite(static_cast<double>(v[i])), numerical, what, "[", i, "] = ", v[i], " is not finite");
 }
 
-inline void check_temperature(double tau) {
+//! τ must be finite and > 0, and representable in the logit type T with a finite reciprocal (every
+//! backend scales logits by 1/τ in T or in double): float needs τ ≥ 1/FLT_MAX ≈ 2.94e-39 and
+//! τ ≤ FLT_MAX. One rule for every backend, checked before any runs.
+template <class T = double> void check_temperature(double tau) {
   RLVR_EXPECTS(tau > 0.0 && std::isfinite(tau), config, "temperature = ", tau, " must be finite and > 0");
+  const T t = static_cast<T>(tau);
+  const bool ok = t > T(0) && std::isfinite(static_cast<double>(t)) && std::isfinite(static_cast<double>(T(1) / t)) &&
+                  std::isfinite(static_cast<double>(static_cast<T>(1.0 / static_cast<double>(t))));
+  RLVR_EXPECTS(ok, config, "temperature = ", tau, " is outside the range of ",
+               std::is_same_v<T, float> ? "float" : std::is_same_v<T, double> ? "double" : "the logit type",
+               " logits: τ and 1/τ must both be finite and > 0 in that type (τ ≥ about ",
+               1.0 / static_cast<double>(std::numeric_limits<T>::max()), ")");
 }
 
 template <class T> void check_logits_targets(matrix_view<const T> z, vector_view<const token_t> y, const char* who) {
@@ -280,7 +293,7 @@ void log_prob_entropy(const B& backend, matrix_view<const T> logits, vector_view
   static_assert(LogProbBackend<B, T>, "rlvr::log_prob_entropy: the backend does not model rlvr::LogProbBackend for "
                                       "this logit type; include <rlvr/backends/serial.hpp> or <rlvr/backends/eigen.hpp> "
                                       "and pass rlvr::serial_backend{} or rlvr::eigen_backend{}");
-  detail::check_temperature(temperature);
+  detail::check_temperature<T>(temperature);
   detail::check_logits_targets(logits, targets, "log_prob_entropy");
   expect_size(logp, logits.rows(), "log_prob_entropy: logp");
   RLVR_EXPECTS(entropy.empty() || entropy.size() == logits.rows(), shape, "log_prob_entropy: entropy has length ",
@@ -302,7 +315,7 @@ std::vector<T> prepare_loss(const O& obj, const loss_token_batch<T>& batch, inde
                             const token_outputs<T>& out, const char* who) {
   constexpr index_t k = O::components;
   obj.validate();
-  detail::check_temperature(opt.temperature);
+  detail::check_temperature<T>(opt.temperature);
   RLVR_EXPECTS(opt.aggregation.global_tokens >= 0 && std::isfinite(opt.aggregation.global_tokens), config, who,
                ": global_tokens = ", opt.aggregation.global_tokens, " must be finite and >= 0");
   RLVR_EXPECTS(opt.aggregation.global_sequences >= 0 && std::isfinite(opt.aggregation.global_sequences), config, who,

@@ -17,12 +17,17 @@
 //                        inactive rows (zero gradient, epilogue not called)
 //   in_place             gradient written over the logits
 //   bad_rows             NaN, +inf and all −inf rows reach the epilogue as lse = NaN, zero gradient
+//   scale_overflow       a finite logit z whose z/τ overflows the logit type (τ = 1e-30 for float,
+//                        1e-300 for double) makes a bad row, exactly as +inf does; a row whose
+//                        scaled logits fit (or underflow to −inf) is computed as usual
 //   deterministic        two identical calls give bitwise identical results
 //   optional_outputs     logp_entropy with an empty entropy view / entropy only
 // and, for host backends (data in host memory), through rlvr's public entry points:
 //   entry_points         rlvr::loss_and_grad (GRPO, token-mean; W-REINFORCE) equals the oracle's
 //                        diagnostics and gradient; rlvr::sample equals the oracle's draws
-//   entry_point_errors   the objectives engine's bad-input errors (target out of range, NaN row)
+//   entry_point_errors   the objectives engine's bad-input errors (target out of range, NaN row,
+//                        a temperature whose reciprocal overflows the logit type: 1e-39 for float
+//                        is a config error before the backend runs; z/τ overflowing: numerical)
 //
 // Backends whose memory is not host memory (a GPU) specialise `rlvr::conformance::memory<B>`
 // (see below and conformance_cuda.cuh).
@@ -283,6 +288,32 @@ template <class B, class T> void bad_rows(const B& be) {
   }
 }
 
+template <class B, class T> void scale_overflow(const B& be) {
+  // τ with 1/τ finite in T, and logits whose scaled values z/τ overflow T (row 0), fit (row 1),
+  // or underflow towards −inf (row 2: probability 0, not an error)
+  const bool is_float = std::is_same_v<T, float>;
+  const T tau = is_float ? T(1e-30) : T(1e-300);
+  const T small = is_float ? T(1e-31) : T(1e-301); // small / τ = 0.1
+  problem<T> p;
+  p.rows = 3;
+  p.cols = p.stride = 3;
+  p.temperature = tau;
+  p.z = {T(1e9), T(0), T(1), T(0), small, T(2) * small, T(-1e9), T(0), small};
+  p.y = {1, 2, 2};
+  p.active = {1, 1, 1};
+  p.c_lp = {T(1), T(1), T(1)};
+  p.c_h = {T(0), T(0), T(0)};
+  const auto o = run_problem(be, p, false);
+  RLVR_CONF_CHECK(std::isnan(static_cast<double>(o.lse[0])), "overflowing row lse = ", o.lse[0], " (NaN expected)");
+  RLVR_CONF_CHECK(std::isnan(static_cast<double>(o.f_logp[0])), "overflowing row forward logp = ", o.f_logp[0]);
+  for (std::size_t v = 0; v < 3; ++v)
+    RLVR_CONF_CHECK(o.grad[v] == T(0), "overflowing row grad[", v, "] = ", o.grad[v]);
+  compare(be, p, false, "scale overflow");
+  for (std::size_t i = 1; i < 3; ++i)
+    RLVR_CONF_CHECK(std::isfinite(static_cast<double>(o.lse[i])) && std::isfinite(static_cast<double>(o.f_logp[i])),
+                    "row ", i, " lse = ", o.lse[i], ", logp = ", o.f_logp[i], " (finite expected)");
+}
+
 template <class B, class T> void deterministic(const B& be) {
   const auto p = random_problem<T>(40, 5000, 5000, 3.0, 0.9, false, 10);
   const auto a = run_problem(be, p, false), b = run_problem(be, p, false);
@@ -365,6 +396,24 @@ template <class B> void entry_point_errors(const B& be) {
   y[1] = 1;
   const std::string m2 = message_of([&] { (void)loss_and_grad(be, reinforce(), batch, matrix_view<float>(g.data(), 2, 3)); });
   RLVR_CONF_CHECK(m2.find("[rlvr.numerical]") == 0 && m2.find("row 1") != std::string::npos, "message: ", m2);
+  // a temperature whose reciprocal overflows float: one config error, before the backend runs
+  z[4] = 1;
+  std::vector<float> lp(2);
+  const std::string m3 = message_of(
+      [&] { (void)loss_and_grad(be, reinforce(), batch, matrix_view<float>(g.data(), 2, 3), {.temperature = 1e-39}); });
+  RLVR_CONF_CHECK(m3.find("[rlvr.config]") == 0 && m3.find("outside the range of float") != std::string::npos,
+                  "message: ", m3);
+  const std::string m4 = message_of([&] {
+    log_prob_entropy(be, matrix_view<const float>(z.data(), 2, 3), vector_view<const token_t>(y), vector_view<float>(lp),
+                     vector_view<float>{}, 1e-39);
+  });
+  RLVR_CONF_CHECK(m4.find("[rlvr.config]") == 0 && m4.find("outside the range of float") != std::string::npos,
+                  "message: ", m4);
+  // a representable temperature at which a finite logit's z/τ overflows float: that row is bad
+  z[3] = 1e9f;
+  const std::string m5 = message_of(
+      [&] { (void)loss_and_grad(be, reinforce(), batch, matrix_view<float>(g.data(), 2, 3), {.temperature = 1e-30}); });
+  RLVR_CONF_CHECK(m5.find("[rlvr.numerical]") == 0 && m5.find("row 1") != std::string::npos, "message: ", m5);
 }
 
 // ---- the driver --------------------------------------------------------------------------------------------
@@ -399,6 +448,7 @@ template <class B> int run(const B& be, const char* name, int argc, char** argv)
   run_check("float/oracle_agreement", filter, [&] { oracle_agreement<B, float>(be); });
   run_check("float/in_place", filter, [&] { in_place<B, float>(be); });
   run_check("float/bad_rows", filter, [&] { bad_rows<B, float>(be); });
+  run_check("float/scale_overflow", filter, [&] { scale_overflow<B, float>(be); });
   run_check("float/deterministic", filter, [&] { deterministic<B, float>(be); });
   run_check("float/optional_outputs", filter, [&] { optional_outputs<B, float>(be); });
   if constexpr (LossBackend<B, double>) {
@@ -406,6 +456,7 @@ template <class B> int run(const B& be, const char* name, int argc, char** argv)
     run_check("double/oracle_agreement", filter, [&] { oracle_agreement<B, double>(be); });
     run_check("double/in_place", filter, [&] { in_place<B, double>(be); });
     run_check("double/bad_rows", filter, [&] { bad_rows<B, double>(be); });
+    run_check("double/scale_overflow", filter, [&] { scale_overflow<B, double>(be); });
     run_check("double/deterministic", filter, [&] { deterministic<B, double>(be); });
     run_check("double/optional_outputs", filter, [&] { optional_outputs<B, double>(be); });
   }

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "rlvr/backends/concepts.hpp"
 #include "rlvr/config.hpp"
@@ -28,9 +29,15 @@ struct serial_backend {
   int threads = 1; //!< always runs on the calling thread (kept for `HostBackend`)
 
   //! Read pass of row `r` (x = z·inv_tau), accumulated in double; `y < 0`: no target.
+  //! A scaled logit beyond T's range counts as +inf (a bad row), as in the backends that scale in
+  //! T, although double would hold it: every backend agrees on which rows are bad.
   template <class T> static row_stats<double> row_read(const T* r, index_t v, double inv_tau, index_t y) {
+    constexpr double top = static_cast<double>(std::numeric_limits<T>::max());
     lse_state<double> st;
-    for (index_t j = 0; j < v; ++j) lse_push(st, static_cast<double>(r[j]) * inv_tau);
+    for (index_t j = 0; j < v; ++j) {
+      const double x = static_cast<double>(r[j]) * inv_tau;
+      lse_push(st, x > top ? std::numeric_limits<double>::infinity() : x);
+    }
     const double xt = y >= 0 ? static_cast<double>(r[y]) * inv_tau : 0.0;
     return lse_finish<double>(st, xt);
   }

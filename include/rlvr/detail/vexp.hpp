@@ -184,7 +184,8 @@ inline constexpr index_t lse_chunk = 2048;
 
 //! Sums of one row: m = max x, s = Σ e^{x−m}, t = Σ e^{x−m}(x − m) with x = z·inv_tau, and
 //! d = x − m floored at −1000 (so masked −inf entries give exactly 0 and never 0·(−inf)).
-//! `bad` is set for a NaN or +inf entry; an all −inf row has m = −inf and s = 0.
+//! `bad` is set for a NaN or +inf entry, or a finite one whose x = z·inv_tau overflows T (every
+//! backend treats that row as bad); an all −inf row has m = −inf and s = 0.
 struct lse_sums {
   double m = -std::numeric_limits<double>::infinity();
   double s = 0;
@@ -238,6 +239,10 @@ lse_sums row_lse_entropy_impl(const T* z, index_t n, T inv_tau, T* e_out, double
     }
     // the shift is rounded to T once, so the sums and the stored e share exactly the same m
     const double cm = static_cast<double>(static_cast<T>(static_cast<double>(cmax) * static_cast<double>(inv_tau)));
+    if (cm == std::numeric_limits<double>::infinity()) { // a finite logit whose z/τ overflows T: as +inf
+      st.bad = true;
+      return st;
+    }
     if (cm > st.m) {
       if (st.s > 0) {
         const double delta = st.m - cm;

@@ -292,7 +292,7 @@ void logp_entropy(cuda_backend b, matrix_view<const T> logits, vector_view<const
 template <class Policy = policy900, class T>
 void log_prob_entropy(cuda_backend b, matrix_view<const T> logits, vector_view<const token_t> targets,
                       vector_view<float> logp_host, vector_view<float> entropy_host, double temperature = 1.0) {
-  rlvr::detail::check_temperature(temperature);
+  rlvr::detail::check_temperature<float>(temperature);
   RLVR_EXPECTS(logits.cols() >= 1, shape, "log_prob_entropy: logits are ", logits.rows(), "x", logits.cols(),
                " (need at least one column)");
   RLVR_EXPECTS(targets.size() == logits.rows(), shape, "log_prob_entropy: targets has length ", targets.size(),
