@@ -1,7 +1,9 @@
 #include <catch2/catch.hpp>
 #include <rlvr/metrics/pass_at_k.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdint>
 #include <vector>
 
@@ -116,4 +118,80 @@ TEST_CASE("pass@k bad input names the value", "[metrics][pass_at_k][errors]") {
   CHECK_THROWS_AS(rlvr::mean_pass_at_k(none, 1), rlvr::shape_error);
   const std::vector<problem_counts> bad = {{4, 1}, {0, 0}};
   CHECK_THROWS_WITH(rlvr::pass_at_k_curve(bad), Catch::Contains("problem 1 has n = 0"));
+}
+
+namespace {
+// |got − want| in units of the double ulp at `want`.
+double ulps(double got, long double want) {
+  const double w = static_cast<double>(want);
+  const double ulp = std::nextafter(std::abs(w), std::numeric_limits<double>::infinity()) - std::abs(w);
+  return static_cast<double>(std::abs(static_cast<long double>(got) - want) / static_cast<long double>(ulp));
+}
+std::uint64_t binom(std::uint64_t n, std::uint64_t k) { // Pascal's triangle: exact for n ≤ 62 (< 2^63)
+  static const std::vector<std::vector<std::uint64_t>> table = [] {
+    std::vector<std::vector<std::uint64_t>> t(63);
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      t[i].assign(i + 1, 1);
+      for (std::size_t j = 1; j < i; ++j) t[i][j] = t[i - 1][j - 1] + t[i - 1][j];
+    }
+    return t;
+  }();
+  return k > n ? 0 : table[n][k];
+}
+} // namespace
+
+TEST_CASE("pass@k is within 4 ulp of the exact rational value", "[metrics][pass_at_k][accuracy]") {
+  double worst = 0;
+  for (std::int64_t n = 1; n <= 62; ++n)
+    for (std::int64_t c = 0; c <= n; ++c)
+      for (std::int64_t k = 1; k <= n; ++k) {
+        const std::uint64_t all = binom(static_cast<std::uint64_t>(n), static_cast<std::uint64_t>(k));
+        const std::uint64_t miss = binom(static_cast<std::uint64_t>(n - c), static_cast<std::uint64_t>(k));
+        // (all − miss)/all: an exact integer ratio, one long-double rounding
+        const long double want = static_cast<long double>(all - miss) / static_cast<long double>(all);
+        if (want == 0) {
+          CHECK(rlvr::pass_at_k(n, c, k) == 0.0);
+          continue;
+        }
+        worst = std::max(worst, ulps(rlvr::pass_at_k(n, c, k), want));
+      }
+  INFO("worst error over n <= 62: " << worst << " ulp");
+  CHECK(worst <= 4.0);
+}
+
+TEST_CASE("pass@k at n = 10^9 stays within 4 ulp (long-double and closed-form references)",
+          "[metrics][pass_at_k][accuracy]") {
+  const std::int64_t n = 1'000'000'000;
+  // k = 1: pass@1 = c/n exactly
+  for (std::int64_t c : {1LL, 7LL, 123'456'789LL, 500'000'000LL, 999'999'999LL})
+    CHECK(ulps(rlvr::pass_at_k(n, c, 1), static_cast<long double>(c) / static_cast<long double>(n)) <= 4.0);
+  // reference: the k-factor form summed in long double (64-bit mantissa) with compensation
+  auto reference = [](std::int64_t nn, std::int64_t c, std::int64_t k) {
+    long double sum = 0, comp = 0;
+    for (std::int64_t j = 0; j < k; ++j) {
+      const long double x = std::log1p(-static_cast<long double>(c) / static_cast<long double>(nn - j));
+      const long double t = sum + x;
+      comp += std::abs(sum) >= std::abs(x) ? (sum - t) + x : (x - t) + sum;
+      sum = t;
+    }
+    return -std::expm1(sum + comp);
+  };
+  struct tc {
+    std::int64_t c, k;
+  };
+  for (const tc t : {tc{1'000'000, 1000}, tc{300'000'000, 20}, tc{999'000'000, 3}, tc{5, 100}, tc{2000, 1000},
+                     tc{1, 999'999'999}}) {
+    if (t.k > 100'000) continue; // too long for the reference; covered below
+    const long double want = reference(n, t.c, t.k);
+    INFO("c = " << t.c << ", k = " << t.k);
+    CHECK(ulps(rlvr::pass_at_k(n, t.c, t.k), want) <= 4.0);
+  }
+  // c = 3 factors (1 − k/i), i = n−2 … n, multiplied in long double: pass@k for k = 10^8
+  {
+    const long double k = 1e8L, nn = 1e9L;
+    const long double q = (1 - k / nn) * (1 - k / (nn - 1)) * (1 - k / (nn - 2));
+    CHECK(ulps(rlvr::pass_at_k(n, 3, 100'000'000), 1 - q) <= 4.0);
+  }
+  // c = 1: pass@k = k/n for every k
+  CHECK(ulps(rlvr::pass_at_k(n, 1, 999'999'999), 999'999'999.0L / 1e9L) <= 4.0);
 }
