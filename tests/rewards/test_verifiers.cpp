@@ -248,3 +248,21 @@ TEST_CASE("score_batch accepts any random-access range of strings", "[rewards][b
   std::vector<double> short_out(3);
   CHECK_THROWS_AS(rlvr::score_batch(rlvr::numeric_match{}, prompts, responses, refs, short_out), rlvr::shape_error);
 }
+
+TEST_CASE("math_verifier::score_batch called directly checks its shapes", "[rewards][batch][errors]") {
+  const rlvr::math_verifier v{};
+  const std::vector<std::string_view> ys = {"\\boxed{1}", "\\boxed{2}", "\\boxed{3}", "\\boxed{4}"};
+  const std::vector<std::string_view> refs3 = {"1", "2", "3"}, refs2 = {"1", "3"};
+  std::vector<double> out(4), short_out(3);
+  // a reference count that does not divide n (divided by zero before: n / 3 = 1, i / 1 = 3)
+  CHECK_THROWS_WITH(v.score_batch({}, ys, refs3, out, 1),
+                    Catch::Contains("[rlvr.shape]") && Catch::Contains("references has 3 entries for 4"));
+  CHECK_THROWS_WITH(v.score_batch({}, ys, refs2, short_out, 1),
+                    Catch::Contains("[rlvr.shape]") && Catch::Contains("out has 3 entries for 4"));
+  CHECK_THROWS_WITH(v.score_batch(refs3, ys, refs2, out, 1), Catch::Contains("prompts has 3 entries"));
+  // more references than responses: 4 / 8 = 0 would divide by zero
+  const std::vector<std::string_view> refs8(8, "1");
+  CHECK_THROWS_AS(v.score_batch({}, ys, refs8, out, 1), rlvr::shape_error);
+  v.score_batch({}, ys, refs2, out, 1);
+  CHECK(out == std::vector<double>{1, 0, 1, 0});
+}

@@ -207,14 +207,19 @@ struct math_verifier {
 
   //! The batched path (`rlvr::BatchReward`): normalises each distinct reference entry once —
   //! with G responses per prompt and one reference per prompt, G times fewer reference
-  //! normalisations — then scores the responses in parallel. Same values as the single calls;
-  //! called by `rlvr::score_batch` after its shape checks.
-  void score_batch(std::span<const std::string_view> /*prompts*/,
+  //! normalisations — then scores the responses in parallel. Same values as the single calls.
+  //! Called directly it makes the same shape checks as `rlvr::score_batch` (`shape_error` if
+  //! `out` does not hold n entries or a side is not n, a divisor of n, or empty).
+  void score_batch(std::span<const std::string_view> prompts,
                    std::span<const std::string_view> responses,
                    std::span<const std::string_view> references, std::span<double> out,
                    int threads) const {
     detail::rewards::check_reward_values("math_verifier", correct, incorrect);
     const std::size_t n = responses.size();
+    RLVR_EXPECTS(out.size() == n, shape, "math_verifier::score_batch: out has ", out.size(), " entries for ", n,
+                 " responses");
+    detail::rewards::check_broadcast(prompts, n, "prompts");
+    detail::rewards::check_broadcast(references, n, "references");
     if (n == 0) return;
     std::vector<std::string> refs(references.empty() ? 1 : references.size());
     parallel_for(
