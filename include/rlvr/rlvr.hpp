@@ -44,7 +44,9 @@
 #include "rlvr/metrics/entropy.hpp"
 
 // floor 5: models, optimizers, rewards, tasks, the trainer, I/O
+#include "rlvr/io/atomic_file.hpp"
 #include "rlvr/io/safetensors.hpp"
+#include "rlvr/io/sha256.hpp"
 #include "rlvr/policy/tabular.hpp"
 #include "rlvr/policy/reference.hpp"
 #include "rlvr/policy/conformance.hpp"

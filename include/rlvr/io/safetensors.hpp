@@ -15,9 +15,10 @@
 //! (`safetensors.torch.load_file`) and vice versa for those dtypes.
 //!
 //! ## Guarantees
-//! - **Atomic writes**: `save_safetensors` writes `<path>.tmp-<random>` in the same directory,
-//!   flushes it (and `fsync`s it on POSIX), then renames it over `path`. A crash leaves either the
-//!   old file or the new one, never a torn file.
+//! - **Atomic writes**: `save_safetensors` writes through `rlvr::io::write_file_atomic`
+//!   (rlvr/io/atomic_file.hpp): `<path>.tmp-<random>` in the same directory, every write, the
+//!   flush, the `fsync` (POSIX) and the close checked, then a rename over `path`. A crash leaves
+//!   either the old file or the new one, never a torn file.
 //! - **Defensive reads**: every length, offset and count is checked before use, in 64-bit
 //!   arithmetic that cannot overflow. A truncated file, a header length beyond the file, malformed
 //!   JSON (nesting is bounded), an unknown dtype, a negative or non-integer extent, offsets outside
@@ -42,14 +43,11 @@
 //! accepted file re-encodes to an equal `state_dict`.
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <random>
 #include <span>
 #include <string>
 #include <string_view>
@@ -57,14 +55,8 @@
 #include <utility>
 #include <vector>
 
-#if __has_include(<unistd.h>)
-#include <unistd.h>
-#define RLVR_IO_HAVE_FSYNC 1
-#else
-#define RLVR_IO_HAVE_FSYNC 0
-#endif
-
 #include "rlvr/error.hpp"
+#include "rlvr/io/atomic_file.hpp"
 #include "rlvr/io/detail/json.hpp"
 #include "rlvr/optim/state_dict.hpp"
 
@@ -176,8 +168,9 @@ inline void read_metadata(json_cursor& c, std::string_view what,
 inline pending_tensor read_tensor_entry(json_cursor& c, std::string_view what, std::string name) {
   pending_tensor p;
   p.name = std::move(name);
-  const std::string shown = printable(p.name);
-  RLVR_EXPECTS(c.peek() == '{', io, what, ": corrupt header: entry '", shown, "' is not an object");
+  // the name as shown in messages (computed only when one is raised)
+  const auto shown = [&p] { return printable(p.name); };
+  RLVR_EXPECTS(c.peek() == '{', io, what, ": corrupt header: entry '", shown(), "' is not an object");
   c.expect('{');
   bool have_dtype = false, have_shape = false, have_offsets = false;
   std::string field, dt;
@@ -187,49 +180,49 @@ inline pending_tensor read_tensor_entry(json_cursor& c, std::string_view what, s
       c.string(field);
       c.expect(':');
       auto once = [&](bool& seen) {
-        RLVR_EXPECTS(!seen, io, what, ": corrupt header: tensor '", shown, "' has a duplicate field '", field, "'");
+        RLVR_EXPECTS(!seen, io, what, ": corrupt header: tensor '", shown(), "' has a duplicate field '", field, "'");
         seen = true;
       };
       if (field == "dtype") {
         once(have_dtype);
         if (c.peek() == '"') c.string(dt);
         else dt = std::string(c.skip(1));
-        RLVR_EXPECTS(parse_dtype(dt, p.t.type), io, what, ": tensor '", shown, "' has unsupported dtype '",
+        RLVR_EXPECTS(parse_dtype(dt, p.t.type), io, what, ": tensor '", shown(), "' has unsupported dtype '",
                      printable(dt), "' (rlvr reads F32, F64, I32, I64, U8)");
       } else if (field == "shape") {
         once(have_shape);
-        RLVR_EXPECTS(c.peek() == '[', io, what, ": tensor '", shown, "': shape is not an array of at most ",
+        RLVR_EXPECTS(c.peek() == '[', io, what, ": tensor '", shown(), "': shape is not an array of at most ",
                      max_rank, " extents");
         c.expect('[');
         if (!c.accept(']')) {
           do {
             // the rank cap is enforced while parsing, so a huge shape array costs no memory
-            RLVR_EXPECTS(p.t.shape.size() < max_rank, io, what, ": tensor '", shown,
+            RLVR_EXPECTS(p.t.shape.size() < max_rank, io, what, ": tensor '", shown(),
                          "': shape is not an array of at most ", max_rank, " extents");
             const std::int64_t x = c.uint_value(raw);
-            RLVR_EXPECTS(x >= 0, io, what, ": tensor '", shown, "': extent '", printable(raw),
+            RLVR_EXPECTS(x >= 0, io, what, ": tensor '", shown(), "': extent '", printable(raw),
                          "' is not a non-negative integer");
             p.t.shape.push_back(x);
           } while (c.next(']'));
         }
       } else if (field == "data_offsets") {
         once(have_offsets);
-        RLVR_EXPECTS(c.peek() == '[', io, what, ": tensor '", shown, "': data_offsets is not a pair");
+        RLVR_EXPECTS(c.peek() == '[', io, what, ": tensor '", shown(), "': data_offsets is not a pair");
         c.expect('[');
         std::int64_t off[2] = {-1, -1};
-        std::string off_text[2];
+        std::string_view off_raw[2]; // views into the header, for messages
         int count = 0;
         if (!c.accept(']')) {
           do {
-            RLVR_EXPECTS(count < 2, io, what, ": tensor '", shown, "': data_offsets is not a pair");
+            RLVR_EXPECTS(count < 2, io, what, ": tensor '", shown(), "': data_offsets is not a pair");
             off[count] = c.uint_value(raw);
-            off_text[count] = printable(raw);
+            off_raw[count] = raw;
             ++count;
           } while (c.next(']'));
         }
-        RLVR_EXPECTS(count == 2, io, what, ": tensor '", shown, "': data_offsets is not a pair");
-        RLVR_EXPECTS(off[0] >= 0 && off[1] >= off[0], io, what, ": tensor '", shown, "': bad data_offsets [",
-                     off_text[0], ", ", off_text[1], "]");
+        RLVR_EXPECTS(count == 2, io, what, ": tensor '", shown(), "': data_offsets is not a pair");
+        RLVR_EXPECTS(off[0] >= 0 && off[1] >= off[0], io, what, ": tensor '", shown(), "': bad data_offsets [",
+                     printable(off_raw[0]), ", ", printable(off_raw[1]), "]");
         p.begin = static_cast<std::uint64_t>(off[0]);
         p.end = static_cast<std::uint64_t>(off[1]);
       } else {
@@ -237,20 +230,20 @@ inline pending_tensor read_tensor_entry(json_cursor& c, std::string_view what, s
       }
     } while (c.next('}'));
   }
-  RLVR_EXPECTS(have_dtype && have_shape && have_offsets, io, what, ": corrupt header: tensor '", shown,
+  RLVR_EXPECTS(have_dtype && have_shape && have_offsets, io, what, ": corrupt header: tensor '", shown(),
                "' lacks dtype, shape or data_offsets");
   // Element cap: the product of the non-zero extents stays ≤ 2^53, so no later product of
   // extents (or of extents and a dtype size ≤ 8) can overflow 64 bits.
   std::uint64_t numel = 1, nonzero = 1;
   for (std::int64_t x : p.t.shape) {
     const auto ux = static_cast<std::uint64_t>(x);
-    RLVR_EXPECTS(ux == 0 || nonzero <= max_tensor_elements / ux, io, what, ": tensor '", shown,
+    RLVR_EXPECTS(ux == 0 || nonzero <= max_tensor_elements / ux, io, what, ": tensor '", shown(),
                  "': shape overflows the cap of 2^53 elements");
     if (ux != 0) nonzero *= ux;
     numel *= ux;
   }
   const std::uint64_t need = numel * dtype_size(p.t.type);
-  RLVR_EXPECTS(p.end - p.begin == need, io, what, ": tensor '", shown, "' holds ", p.end - p.begin, " bytes, but ",
+  RLVR_EXPECTS(p.end - p.begin == need, io, what, ": tensor '", shown(), "' holds ", p.end - p.begin, " bytes, but ",
                dtype_name(p.t.type), " × ", numel, " elements need ", need);
   return p;
 }
@@ -335,33 +328,10 @@ inline state_dict from_safetensors(std::span<const std::byte> file, std::string_
   return out;
 }
 
-//! Writes `d` to `path` atomically (temporary file in the same directory + rename).
+//! Writes `d` to `path` atomically (`rlvr::io::write_file_atomic`: temporary file in the same
+//! directory, every write and the close checked, rename); failures raise `io_error` naming `path`.
 inline void save_safetensors(const std::filesystem::path& path, const state_dict& d) {
-  const std::vector<std::byte> bytes = to_safetensors(d);
-  std::random_device rd;
-  std::filesystem::path tmp = path;
-  tmp += ".tmp-" + std::to_string(rd()) + std::to_string(rd());
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  RLVR_EXPECTS(f != nullptr, io, "save_safetensors: cannot create ", tmp.string(), ": ", std::strerror(errno));
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  ok = std::fflush(f) == 0 && ok;
-#if RLVR_IO_HAVE_FSYNC
-  ok = ::fsync(::fileno(f)) == 0 && ok;
-#endif
-  const int err = errno;
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok) {
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
-    fail<io_error>("save_safetensors: writing ", tmp.string(), " failed: ", std::strerror(err));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ec2;
-    std::filesystem::remove(tmp, ec2);
-    fail<io_error>("save_safetensors: renaming ", tmp.string(), " to ", path.string(), " failed: ", ec.message());
-  }
+  write_file_atomic(path, to_safetensors(d));
 }
 
 //! Reads a safetensors file; every failure is an `rlvr::io_error` naming `path`. The file type
