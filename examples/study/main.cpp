@@ -3,11 +3,15 @@
 //   rlvr-study --out results            # default run (≤ 10 minutes on 2 cores)
 //   rlvr-study --out results --full     # the larger run behind docs/results.md
 //   rlvr-study --help
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include <unistd.h>
 
@@ -21,13 +25,13 @@ int main(int argc, char** argv) {
   CLI::App app{"rlvr-study: PSR, NSR, W-REINFORCE, PPO and GRPO on the Z_p walk task; Pass@k vs the base model"};
   std::string out = "results";
   bool full = false, quick = false, no_progress = false;
-  std::string seeds_s;
+  std::vector<std::string> seeds_s; // parsed strictly below: "-1" must not wrap to 2^64 − 1
   app.add_option("--out", out, "output directory (results.json, curves.csv, *.svg, table.txt, cache/)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast); // scripts/study.sh passes --out results first
   app.add_flag("--full", full, "larger run: 5 seeds, 512 held-out problems, plus the λ sweep, the NSR clip/mini-batch ablation and 160-step NSR / W-REINFORCE runs");
   app.add_option("--task", c.task, "zp_walk (the calibrated flagship) or graph_path (the contrast task)");
   app.add_flag("--quick", quick, "tiny smoke run (tests): small model, few steps, n = 16");
-  app.add_option("--seeds", c.seeds, "seeds (each: its own base model and RL runs)")->delimiter(',');
+  app.add_option("--seeds", seeds_s, "seeds (each: its own base model and RL runs)")->delimiter(',');
   app.add_option("--methods", c.methods, "RL methods: psr,nsr,w_reinforce,ppo,grpo")->delimiter(',');
   app.add_option("--entropy-coef", c.entropy_coef, "entropy bonus c_H (paper 1e-4, its code 1e-3)");
   app.add_option("--lambda", c.lambda, "W-REINFORCE's λ for the main run (paper 0.1)");
@@ -49,6 +53,10 @@ int main(int argc, char** argv) {
   app.add_option("--layers", c.n_layers, "transformer layers");
   app.add_option("--threads", c.threads, "threads (0 = all)");
   app.add_option("--cache", c.cache_dir, "base-model cache directory (default <out>/cache)");
+  app.add_option("--checkpoint-every", c.checkpoint_every,
+                 "save each RL run's state every N steps (0 = only at its end); a rerun resumes from it");
+  app.add_option("--stop-after-rl-steps", c.stop_after_rl_steps, "tests: stop as if killed after N RL steps")
+      ->group(""); // hidden
   app.add_flag("--no-progress", no_progress, "no progress lines");
   try {
     app.parse(argc, argv);
@@ -92,6 +100,18 @@ int main(int argc, char** argv) {
   c.tty = isatty(fileno(stdout)) != 0;
   c.progress = !no_progress;
   try {
+    if (!seeds_s.empty()) {
+      c.seeds.clear();
+      for (const std::string& s : seeds_s) {
+        std::uint64_t v = 0;
+        const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+        RLVR_EXPECTS(!s.empty() && r.ec == std::errc() && r.ptr == s.data() + s.size(), config,
+                     "rlvr-study: --seeds: '", s, "' is not a non-negative integer below 2^64");
+        c.seeds.push_back(v);
+      }
+    }
+    // every flag, the task, the model and the output directory, before any work
+    study::preflight(c);
     std::printf("rlvr-study (%s): %zu seeds x {base, %zu methods}, %lld held-out problems x %lld samples\n",
                 c.preset.c_str(), c.seeds.size(), c.methods.size(), static_cast<long long>(c.eval_problems),
                 static_cast<long long>(c.samples));

@@ -5,13 +5,13 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <rlvr/io/atomic_file.hpp>
 #include <rlvr/metrics/pass_at_k.hpp>
 #include <rlvr/random/philox.hpp>
 
@@ -184,10 +184,10 @@ inline nlohmann::ordered_json results_json(const results& r, const std::vector<m
 }
 
 // ---- curves.csv ---------------------------------------------------------------------------------
-inline void write_curves(const std::filesystem::path& path, const results& r) {
-  std::ofstream f(path);
-  f << "method,seed,step,reward,accuracy,solved_fraction,unsolved_fraction,entropy,response_length,kept,dropped,"
-       "updates,loss,grad_norm,clip_frac_low,clip_frac_high,approx_kl,ref_kl,value_loss\n";
+inline std::string curves_csv(const results& r) {
+  std::string f =
+      "method,seed,step,reward,accuracy,solved_fraction,unsolved_fraction,entropy,response_length,kept,dropped,"
+      "updates,loss,grad_norm,clip_frac_low,clip_frac_high,approx_kl,ref_kl,value_loss\n";
   char buf[512];
   for (const auto& row : r.curves) {
     const auto& m = row.m;
@@ -196,8 +196,9 @@ inline void write_curves(const std::filesystem::path& path, const results& r) {
                   m.reward_mean, m.accuracy, m.solved_fraction, m.unsolved_fraction, m.entropy, m.response_length,
                   static_cast<long long>(m.kept), static_cast<long long>(m.dropped), static_cast<long long>(m.updates),
                   m.loss, m.grad_norm, m.clip_frac_low, m.clip_frac_high, m.approx_kl, m.ref_kl, m.value_loss);
-    f << buf;
+    f += buf;
   }
+  return f;
 }
 
 // ---- SVG ---------------------------------------------------------------------------------------
@@ -285,10 +286,9 @@ inline std::string svg_plot(const std::string& title, const std::string& xlabel,
   return o.str();
 }
 
-inline void write_file(const std::filesystem::path& p, const std::string& s) {
-  std::ofstream f(p, std::ios::binary);
-  f << s;
-}
+// Every output goes through here: rlvr::io::write_file_atomic (temporary file, every write and
+// the close checked, rename); a failure raises rlvr::io_error naming the path.
+inline void write_file(const std::filesystem::path& p, const std::string& s) { rlvr::io::write_file_atomic(p, s); }
 
 inline void write_plots(const std::filesystem::path& dir, const results& r, const std::vector<method_summary>& mains) {
   // Figure 2: Pass@k on a log-k axis, with 95% bands
@@ -402,14 +402,15 @@ inline std::string table(const std::vector<method_summary>& ms, const config& c)
   return o.str();
 }
 
-// Writes every output into c.out and returns the table.
+// Writes every output into c.out and returns the table; throws rlvr::io_error naming the first
+// file that could not be written (nothing is reported written that was not).
 inline std::string write_outputs(const results& r, const config& c) {
   std::vector<method_summary> mains, extras;
   for (const auto& m : r.methods) mains.push_back(summarise(r, m, c));
   for (const auto& m : r.extras) extras.push_back(summarise(r, m, c));
-  std::filesystem::create_directories(c.out);
+  make_dirs(c.out, "output");
   write_file(c.out / "results.json", results_json(r, mains, extras, c).dump(2) + "\n");
-  write_curves(c.out / "curves.csv", r);
+  write_file(c.out / "curves.csv", curves_csv(r));
   write_plots(c.out, r, mains);
   std::string t = table(mains, c);
   if (!extras.empty()) {

@@ -17,6 +17,8 @@
 // give the same results.json byte for byte.
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -26,6 +28,7 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -33,6 +36,7 @@
 #include <rlvr/evaluate.hpp>
 #include <rlvr/generate.hpp>
 #include <rlvr/io/safetensors.hpp>
+#include <rlvr/io/sha256.hpp>
 #include <rlvr/metrics/pass_at_k.hpp>
 #include <rlvr/optim/adam.hpp>
 #include <rlvr/optim/schedules.hpp>
@@ -89,20 +93,62 @@ struct config {
   bool tty = false;
   std::string preset = "default";
 
-  //! Throws `rlvr::config_error` naming the first bad setting (the task and model check theirs).
+  // checkpoints: each RL run saves its state every `checkpoint_every` steps (0 = only when it
+  // ends) under <cache>/runs/, and a rerun resumes from there
+  index_t checkpoint_every = 10;
+  // tests only: stop (as if killed) once this many RL steps have run in this process (0 = never)
+  index_t stop_after_rl_steps = 0;
+  // where notes go ("cached base model failed its integrity check; retraining", "resuming …")
+  std::function<void(const std::string&)> log = [](const std::string& m) { std::fprintf(stderr, "rlvr-study: %s\n", m.c_str()); };
+
+  //! Throws `rlvr::config_error` naming the first bad setting by its flag (the task and the model
+  //! check theirs too). `run` calls it before any work; so does the program, before its banner.
   void validate() const {
+    auto finite = [](double x) { return std::isfinite(x); };
+    auto at_least = [](const char* flag, index_t v, index_t lo) {
+      RLVR_EXPECTS(v >= lo, config, "rlvr-study: ", flag, " = ", v, " must be >= ", lo);
+    };
+    auto positive = [&](const char* flag, double v) {
+      RLVR_EXPECTS(finite(v) && v > 0.0, config, "rlvr-study: ", flag, " = ", v, " must be finite and > 0");
+    };
+    auto non_negative = [&](const char* flag, double v) {
+      RLVR_EXPECTS(finite(v) && v >= 0.0, config, "rlvr-study: ", flag, " = ", v, " must be finite and >= 0");
+    };
     RLVR_EXPECTS(!seeds.empty(), config, "rlvr-study: --seeds is empty");
-    RLVR_EXPECTS(samples >= 1, config, "rlvr-study: --samples = ", samples, " must be >= 1");
-    RLVR_EXPECTS(eval_problems >= 1, config, "rlvr-study: --eval-problems = ", eval_problems, " must be >= 1");
-    RLVR_EXPECTS(pretrain_steps >= 1 && pretrain_batch >= 1, config, "rlvr-study: --pretrain-steps = ",
-                 pretrain_steps, " and the batch ", pretrain_batch, " must be >= 1");
-    RLVR_EXPECTS(rl_steps >= 0 && prompts_per_step >= 1, config, "rlvr-study: --rl-steps = ", rl_steps,
-                 " must be >= 0 and --prompts = ", prompts_per_step, " >= 1");
-    RLVR_EXPECTS(wrong_fraction >= 0.0 && wrong_fraction <= 1.0, config, "rlvr-study: --wrong-fraction = ",
-                 wrong_fraction, " is outside [0, 1]");
-    RLVR_EXPECTS(eval_temperature > 0.0, config, "rlvr-study: --temperature = ", eval_temperature, " must be > 0");
-    RLVR_EXPECTS(top_p > 0.0 && top_p <= 1.0, config, "rlvr-study: --top-p = ", top_p, " is outside (0, 1]");
-    RLVR_EXPECTS(bootstrap_resamples >= 1, config, "rlvr-study: bootstrap_resamples = ", bootstrap_resamples);
+    at_least("--samples", samples, 1);
+    at_least("--eval-problems", eval_problems, 1);
+    at_least("--pretrain-steps", pretrain_steps, 1);
+    at_least("pretrain_batch", pretrain_batch, 1);
+    positive("pretrain_lr", pretrain_lr);
+    at_least("--rl-steps", rl_steps, 0);
+    at_least("--prompts", prompts_per_step, 1);
+    at_least("--group-size", group_size, 1);
+    at_least("--mini-batches", mini_batches, 1);
+    at_least("epochs", epochs, 1);
+    positive("--rl-lr", rl_lr);
+    non_negative("weight_decay", weight_decay);
+    RLVR_EXPECTS(finite(clip) && clip > 0.0 && clip < 1.0, config, "rlvr-study: clip = ", clip, " is outside (0, 1)");
+    positive("grad_clip", grad_clip);
+    positive("temperature (RL rollouts)", temperature);
+    non_negative("--entropy-coef", entropy_coef);
+    non_negative("kl_beta", kl_beta);
+    non_negative("--lambda", lambda);
+    for (double l : lambda_sweep) non_negative("--lambda-sweep", l);
+    at_least("--long-steps", long_steps, 0);
+    RLVR_EXPECTS(finite(wrong_fraction) && wrong_fraction >= 0.0 && wrong_fraction <= 1.0, config,
+                 "rlvr-study: --wrong-fraction = ", wrong_fraction, " is outside [0, 1]");
+    positive("--temperature", eval_temperature);
+    RLVR_EXPECTS(finite(top_p) && top_p > 0.0 && top_p <= 1.0, config, "rlvr-study: --top-p = ", top_p,
+                 " is outside (0, 1]");
+    at_least("bootstrap_resamples", bootstrap_resamples, 1);
+    at_least("--d-model", d_model, 1);
+    at_least("--layers", n_layers, 0);
+    at_least("n_heads", n_heads, 1);
+    RLVR_EXPECTS(d_model % n_heads == 0, config, "rlvr-study: --d-model = ", d_model,
+                 " must be a multiple of the number of heads (", n_heads, ")");
+    RLVR_EXPECTS(threads >= 0, config, "rlvr-study: --threads = ", threads, " must be >= 0");
+    at_least("--checkpoint-every", checkpoint_every, 0);
+    at_least("stop_after_rl_steps", stop_after_rl_steps, 0);
     for (const auto& m : methods)
       RLVR_EXPECTS(m == "psr" || m == "nsr" || m == "w_reinforce" || m == "ppo" || m == "grpo", config,
                    "rlvr-study: unknown method '", m, "' (psr, nsr, w_reinforce, ppo, grpo)");
@@ -111,6 +157,11 @@ struct config {
     RLVR_EXPECTS(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end(), config,
                  "rlvr-study: --seeds lists a seed twice");
   }
+};
+
+//! Thrown by `run` when `config::stop_after_rl_steps` is reached (a simulated kill, for tests).
+struct interrupted : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 // ---- progress with ETA ----------------------------------------------------------------------
@@ -195,6 +246,12 @@ struct run_key {
   auto operator<=>(const run_key&) const = default;
 };
 
+//! RL steps this process ran and restored from checkpoints (for the progress and for tests).
+struct rl_counters {
+  index_t run = 0;
+  index_t resumed = 0;
+};
+
 struct results {
   std::map<run_key, eval_result> evals;
   std::vector<curve_row> curves;
@@ -202,6 +259,7 @@ struct results {
   std::vector<std::string> extras;   // extra runs, in order
   double seconds = 0;
   double base_pass1_train = 0;       // base accuracy on training problems (for calibration notes)
+  rl_counters rl;                    // RL steps run here / restored from checkpoints (not in outputs)
 };
 
 // ---- the task and the model -------------------------------------------------------------------
@@ -269,26 +327,105 @@ inline std::string hex64(std::uint64_t x) {
   return b;
 }
 
-// The base model of `seed`, from the cache when a model with the same recipe exists.
+// SHA-256 over a state_dict's tensors, in order: for each, its name, dtype, rank, extents, byte
+// count and bytes (lengths as 8 little-endian bytes, so no two different dicts share an input).
+inline std::string tensors_sha256(const rlvr::state_dict& d) {
+  rlvr::io::sha256 h;
+  h.update_u64(d.tensors().size());
+  for (const auto& [name, t] : d.tensors()) {
+    h.update_u64(name.size());
+    h.update(name);
+    h.update(rlvr::dtype_name(t.type));
+    h.update_u64(t.shape.size());
+    for (std::int64_t e : t.shape) h.update_u64(static_cast<std::uint64_t>(e));
+    h.update_u64(t.bytes.size());
+    h.update(std::span<const std::byte>(t.bytes));
+  }
+  return rlvr::io::to_hex(h.finish());
+}
+
+inline std::filesystem::path cache_dir_of(const config& c) { return c.cache_dir.empty() ? c.out / "cache" : c.cache_dir; }
+
+// Creates `dir` (and its parents); a failure is an io_error naming it.
+inline void make_dirs(const std::filesystem::path& dir, const char* what) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  RLVR_EXPECTS(!ec && std::filesystem::is_directory(dir), io, "rlvr-study: cannot create the ", what, " directory ",
+               dir.string(), ": ", ec ? ec.message() : std::string("a file of that name exists"));
+}
+
+// Reads a cached or checkpointed state_dict and checks its recipe and content hash: nullopt (and a
+// note saying why) when the file is missing, unreadable, from another recipe or corrupt.
+inline std::optional<rlvr::state_dict> load_verified(const std::filesystem::path& path, const std::string& recipe,
+                                                     const config& c, const char* what, const char* instead) {
+  if (!std::filesystem::exists(path)) return std::nullopt;
+  try {
+    rlvr::state_dict d = rlvr::io::load_safetensors(path);
+    const std::string* r = d.find_meta("rlvr.study.recipe");
+    const std::string* h = d.find_meta("rlvr.study.sha256");
+    if (r == nullptr || *r != recipe) {
+      c.log(std::string(what) + " " + path.string() + " was made by another recipe (or an older rlvr-study); " +
+            instead);
+      return std::nullopt;
+    }
+    if (h == nullptr || *h != tensors_sha256(d)) {
+      c.log(std::string(what) + " " + path.string() + " failed its integrity check (SHA-256 of the tensors " +
+            (h ? "differs from the stored " + *h : std::string("is not stored")) + "); " + instead);
+      return std::nullopt;
+    }
+    return d;
+  } catch (const rlvr::io_error& e) {
+    c.log(std::string(what) + " " + path.string() + " cannot be read (" + e.what() + "); " + instead);
+    return std::nullopt;
+  }
+}
+
+// Writes `d` with its recipe and content hash (atomically).
+inline void save_verified(const std::filesystem::path& path, rlvr::state_dict d, const std::string& recipe) {
+  d.set_meta("rlvr.study.recipe", recipe);
+  d.set_meta("rlvr.study.sha256", tensors_sha256(d));
+  rlvr::io::save_safetensors(path, d);
+}
+
+inline std::string fnv_hex(const std::string& s) {
+  std::uint64_t h = 1469598103934665603ULL; // FNV-1a: a short file name; the full recipe is checked inside
+  for (char ch : s) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ULL;
+  return hex64(h);
+}
+
+// A double as its shortest round-trip decimal (recipes must tell every two values apart).
+inline std::string exact(double x) {
+  char b[32];
+  return std::string(b, std::to_chars(b, b + sizeof b, x).ptr);
+}
+
+// Everything that determines a base model's weights.
+inline std::string base_recipe(const config& c, std::uint64_t seed) {
+  std::ostringstream recipe;
+  recipe << "v3 " << c.task << " p" << c.modulus << " pre" << c.pretrain_max_steps << " max" << c.max_steps
+         << " train" << c.train_max_distance << " eval" << c.eval_min_distance << "-" << c.eval_max_distance
+         << " wrong" << exact(c.wrong_fraction) << " d" << c.d_model << " L" << c.n_layers << " H" << c.n_heads
+         << " steps" << c.pretrain_steps << " B" << c.pretrain_batch << " lr" << exact(c.pretrain_lr) << " seed" << seed;
+  return recipe.str();
+}
+
+// The base model of `seed`, from the cache when a model with the same recipe exists and its
+// content hash (SHA-256 of the tensors, stored in the file's metadata with the recipe) matches;
+// otherwise pretrained (saying why when a cached file was rejected) and cached.
 inline rlvr::transformer_policy base_model(const rlvr::tasks::walk_task& task, const config& c, std::uint64_t seed,
                                            progress& prog) {
-  std::ostringstream recipe;
-  recipe << "v2 " << c.task << " p" << c.modulus << " pre" << c.pretrain_max_steps << " max" << c.max_steps << " wrong"
-         << c.wrong_fraction << " d" << c.d_model << " L" << c.n_layers << " H" << c.n_heads << " steps"
-         << c.pretrain_steps << " B" << c.pretrain_batch << " lr" << c.pretrain_lr << " seed" << seed;
-  std::uint64_t h = 1469598103934665603ULL; // FNV-1a
-  for (char ch : recipe.str()) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ULL;
-  const auto dir = c.cache_dir.empty() ? c.out / "cache" : c.cache_dir;
-  const auto path = dir / ("base_" + hex64(h) + ".safetensors");
+  const std::string recipe = base_recipe(c, seed);
+  const auto dir = cache_dir_of(c);
+  const auto path = dir / ("base_" + fnv_hex(recipe) + ".safetensors");
   rlvr::transformer_policy model(model_config(c, task, seed));
-  if (std::filesystem::exists(path)) {
-    model.load_weights(path);
+  if (const auto d = load_verified(path, recipe, c, "cached base model", "retraining it")) {
+    model.load_state(*d);
     for (index_t i = 0; i < c.pretrain_steps; ++i) prog.pretrain_step();
     return model;
   }
   pretrain(model, task, c, seed, prog);
-  std::filesystem::create_directories(dir);
-  model.save(path);
+  make_dirs(dir, "cache");
+  save_verified(path, model.state(), recipe);
   return model;
 }
 
@@ -381,9 +518,61 @@ template <class F> void with_objective(const method_spec& m, const config& c, F&
   }
 }
 
+// Everything that determines an RL run's trajectory (on top of its base model's recipe).
+inline std::string run_recipe(const config& c, const method_spec& m, std::uint64_t seed, index_t steps) {
+  std::ostringstream r;
+  r << base_recipe(c, seed) << " | rl v1 " << m.name << " " << m.kind << " lambda" << exact(m.lambda) << " clip"
+    << (m.clip ? exact(c.clip) : std::string("off")) << " mb" << m.mini_batches << " steps" << steps << " P"
+    << c.prompts_per_step << " G" << c.group_size << " epochs" << c.epochs << " lr" << exact(c.rl_lr) << " wd"
+    << exact(c.weight_decay) << " gclip" << exact(c.grad_clip) << " tau" << exact(c.temperature) << " ent"
+    << exact(c.entropy_coef) << " kl" << exact(c.kl_beta);
+  return r.str();
+}
+
+// step_metrics ↔ a row of doubles, for checkpoints (the phase timings are observations and are
+// not kept; every integer field is < 2^53, so the round trip is exact).
+inline constexpr index_t metric_fields = 21;
+inline std::array<double, metric_fields> metrics_row(const rlvr::step_metrics& m) {
+  return {static_cast<double>(m.step), static_cast<double>(m.prompts), static_cast<double>(m.responses),
+          m.reward_mean, m.accuracy, m.solved_fraction, m.unsolved_fraction, m.entropy, m.response_length,
+          m.truncated_fraction, static_cast<double>(m.kept), static_cast<double>(m.dropped),
+          static_cast<double>(m.updates), m.loss, m.grad_norm, m.clip_frac_low, m.clip_frac_high, m.approx_kl,
+          m.ref_kl, m.value_loss, m.learning_rate};
+}
+inline rlvr::step_metrics metrics_from_row(const double* x) {
+  rlvr::step_metrics m;
+  m.step = static_cast<index_t>(x[0]);
+  m.prompts = static_cast<index_t>(x[1]);
+  m.responses = static_cast<index_t>(x[2]);
+  m.reward_mean = x[3];
+  m.accuracy = x[4];
+  m.solved_fraction = x[5];
+  m.unsolved_fraction = x[6];
+  m.entropy = x[7];
+  m.response_length = x[8];
+  m.truncated_fraction = x[9];
+  m.kept = static_cast<index_t>(x[10]);
+  m.dropped = static_cast<index_t>(x[11]);
+  m.updates = static_cast<index_t>(x[12]);
+  m.loss = x[13];
+  m.grad_norm = x[14];
+  m.clip_frac_low = x[15];
+  m.clip_frac_high = x[16];
+  m.approx_kl = x[17];
+  m.ref_kl = x[18];
+  m.value_loss = x[19];
+  m.learning_rate = x[20];
+  return m;
+}
+
+// One RL run from `base`. Every `checkpoint_every` steps, and when it ends, the trainer's state
+// (weights, optimizer, reference, step) and the run's curve rows are saved atomically, with the
+// run's recipe and a SHA-256 of the tensors, to <cache>/runs/rl_<hash>.safetensors; a rerun
+// resumes from the last checkpoint (the trainer's resume is bit-exact, so the results are the
+// same as an uninterrupted run's, byte for byte).
 inline rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, const rlvr::tasks::walk_task& task,
                                          const method_spec& m, const config& c, std::uint64_t seed,
-                                         std::vector<curve_row>& curves, progress& prog) {
+                                         std::vector<curve_row>& curves, progress& prog, rl_counters& counters) {
   rlvr::transformer_policy model = base;
   rlvr::adamw opt({.lr = c.rl_lr, .weight_decay = c.weight_decay});
   const rlvr::trainer_config tc{.group_size = c.group_size,
@@ -396,17 +585,49 @@ inline rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, c
                                 .max_grad_norm = c.grad_clip,
                                 .seed = stream_seed(seed, p_rl)};
   const index_t steps = m.steps > 0 ? m.steps : c.rl_steps;
+  const std::string recipe = run_recipe(c, m, seed, steps);
+  const auto dir = cache_dir_of(c) / "runs";
+  const auto path = dir / ("rl_" + fnv_hex(recipe) + ".safetensors");
   with_objective(m, c, [&](auto obj) {
     rlvr::trainer tr(model, opt, rlvr::tasks::verifier{task}, obj, rlvr::eigen_backend{.threads = c.threads}, tc);
-    tr.on_step([&](const rlvr::step_metrics& sm) {
+    std::vector<double> rows; // this run's curve rows so far, metric_fields each
+    auto record = [&](const rlvr::step_metrics& sm) {
       curves.push_back({m.name, seed, sm});
+      const auto row = metrics_row(sm);
+      rows.insert(rows.end(), row.begin(), row.end());
       prog.rl_step();
-    });
-    for (index_t s = 0; s < steps; ++s) {
+    };
+    index_t start = 0;
+    if (const auto d = load_verified(path, recipe, c, "RL checkpoint", "running the RL run from its start")) {
+      tr.load_state(*d);
+      start = static_cast<index_t>(d->meta_int("study.rl_step"));
+      const std::vector<double> saved = d->get<double>("study.curves");
+      RLVR_EXPECTS(start >= 0 && start <= steps && static_cast<index_t>(saved.size()) == start * metric_fields, io,
+                   "rlvr-study: RL checkpoint ", path.string(), " holds ", saved.size(), " curve values for step ",
+                   start);
+      for (index_t k = 0; k < start; ++k) record(metrics_from_row(saved.data() + k * metric_fields));
+      counters.resumed += start;
+      if (start < steps)
+        c.log("resuming RL run " + m.name + " (seed " + std::to_string(seed) + ") at step " + std::to_string(start) +
+              " of " + std::to_string(steps) + " from " + path.string());
+    }
+    tr.on_step(record);
+    for (index_t s = start; s < steps; ++s) {
       rlvr::philox_engine g(stream_seed(seed, p_train_prompts), static_cast<std::uint64_t>(s));
       std::vector<std::vector<token_t>> prompts;
       for (index_t i = 0; i < c.prompts_per_step; ++i) prompts.push_back(task.problem(g, rlvr::tasks::split::train));
       tr.step(prompts);
+      ++counters.run;
+      if (s + 1 == steps || (c.checkpoint_every > 0 && (s + 1) % c.checkpoint_every == 0)) {
+        rlvr::state_dict d;
+        tr.save_state(d);
+        d.put<double>("study.curves", std::span<const double>(rows), {s + 1, metric_fields});
+        d.set_meta_int("study.rl_step", s + 1);
+        make_dirs(dir, "checkpoint");
+        save_verified(path, std::move(d), recipe);
+      }
+      if (c.stop_after_rl_steps > 0 && counters.run == c.stop_after_rl_steps)
+        throw interrupted("stopped after " + std::to_string(counters.run) + " RL steps (stop_after_rl_steps)");
     }
   });
   return model;
@@ -438,8 +659,25 @@ inline std::vector<method_spec> extra_methods(const config& c) {
 }
 
 // ---- the whole study --------------------------------------------------------------------------
-inline results run(const config& c) {
+//! Checks every setting (`config::validate`, the task's and the model's) and that the output and
+//! cache directories can be created and written, before any work: a bad flag or an unwritable
+//! `--out` fails in well under a second, naming the flag or the path.
+inline void preflight(const config& c) {
   c.validate();
+  const auto task = make_task(c);
+  model_config(c, task, c.seeds.front()).validate();
+  make_dirs(c.out, "output");
+  make_dirs(cache_dir_of(c), "cache");
+  for (const auto& dir : {c.out, cache_dir_of(c)}) {
+    const auto probe = dir / ".rlvr-study-write-test";
+    rlvr::io::write_file_atomic(probe, std::string_view("ok\n"));
+    std::error_code ec;
+    std::filesystem::remove(probe, ec);
+  }
+}
+
+inline results run(const config& c) {
+  preflight(c);
   const auto task = make_task(c);
   const auto problems = eval_problems(task, c);
   const auto mains = main_methods(c), extras = extra_methods(c);
@@ -468,7 +706,7 @@ inline results run(const config& c) {
     for (const auto* list : {&mains, &extras})
       for (const auto& m : *list) {
         prog.set_stage("seed " + std::to_string(seed) + ": RL " + m.name);
-        const auto model = train_rl(base, task, m, c, seed, r.curves, prog);
+        const auto model = train_rl(base, task, m, c, seed, r.curves, prog, r.rl);
         prog.set_stage("seed " + std::to_string(seed) + ": evaluating " + m.name);
         r.evals[{m.name, seed}] = evaluate(model, task, problems, c, seed, &prog);
       }

@@ -2,7 +2,12 @@
 // schema, the outputs are written, and the same seed gives the same results.json.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
 #include <fstream>
 #include <sstream>
 
@@ -126,6 +131,142 @@ TEST_CASE("bad study settings are named before any work starts", "[study]") {
   c = tiny(c.out);
   c.eval_min_distance = 3; // overlaps the training band
   CHECK_THROWS_WITH(study::run(c), Catch::Contains("eval_min_distance = 3"));
+  // every numeric flag, by name, before any pretraining (the run would take seconds otherwise)
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  struct bad {
+    std::function<void(study::config&)> set;
+    const char* needle;
+  };
+  const std::vector<bad> cases = {
+      {[](study::config& x) { x.long_steps = -1; }, "--long-steps = -1"},
+      {[](study::config& x) { x.group_size = 0; }, "--group-size = 0"},
+      {[&](study::config& x) { x.eval_temperature = inf; }, "--temperature = inf"},
+      {[&](study::config& x) { x.rl_lr = nan; }, "--rl-lr = nan"},
+      {[](study::config& x) { x.rl_lr = -1e-3; }, "--rl-lr = -0.001"},
+      {[](study::config& x) { x.rl_steps = -2; }, "--rl-steps = -2"},
+      {[](study::config& x) { x.mini_batches = 0; }, "--mini-batches = 0"},
+      {[&](study::config& x) { x.entropy_coef = nan; }, "--entropy-coef = nan"},
+      {[&](study::config& x) { x.top_p = nan; }, "--top-p = nan"},
+      {[&](study::config& x) { x.wrong_fraction = nan; }, "--wrong-fraction = nan"},
+      {[&](study::config& x) { x.lambda_sweep = {0.5, -inf}; }, "--lambda-sweep = -inf"},
+      {[](study::config& x) { x.d_model = 15; }, "--d-model = 15"},
+      {[](study::config& x) { x.threads = -1; }, "--threads = -1"},
+      {[](study::config& x) { x.checkpoint_every = -5; }, "--checkpoint-every = -5"},
+      {[](study::config& x) { x.pretrain_steps = 0; }, "--pretrain-steps = 0"},
+  };
+  for (const auto& b : cases) {
+    c = tiny(std::filesystem::temp_directory_path() / "rlvr_study_smoke_e");
+    std::filesystem::remove_all(c.out);
+    b.set(c);
+    INFO(b.needle);
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK_THROWS_MATCHES(study::run(c), rlvr::config_error,
+                         Catch::Matchers::Predicate<rlvr::config_error>([&](const rlvr::config_error& e) {
+                           return std::string(e.what()).find(b.needle) != std::string::npos;
+                         }));
+    CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 2.0);
+    CHECK_FALSE(std::filesystem::exists(c.out)); // nothing was written either
+  }
+}
+
+TEST_CASE("an output directory that cannot be written fails the run before any work, naming it", "[study][io]") {
+  // As root a chmod'ed directory is still writable; a path under a regular file is not.
+  const auto file = std::filesystem::temp_directory_path() / "rlvr_study_regular_file";
+  std::ofstream(file) << "not a directory";
+  auto c = tiny(file / "results");
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK_THROWS_MATCHES(study::run(c), rlvr::io_error,
+                       Catch::Matchers::Predicate<rlvr::io_error>([&](const rlvr::io_error& e) {
+                         return std::string(e.what()).find((file / "results").string()) != std::string::npos;
+                       }));
+  CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 2.0);
+  // a cache directory that cannot be written: the same, before any pretraining
+  c = tiny(std::filesystem::temp_directory_path() / "rlvr_study_smoke_g");
+  c.cache_dir = file / "cache";
+  CHECK_THROWS_WITH(study::run(c), Catch::Contains((file / "cache").string()));
+  // write_outputs itself: every file goes through the checked atomic writer
+  study::results r;
+  r.methods = {};
+  auto w = tiny(file / "out");
+  CHECK_THROWS_AS(study::write_outputs(r, w), rlvr::io_error);
+  std::filesystem::remove(file);
+}
+
+TEST_CASE("a corrupted cached base model is detected by its SHA-256 and retrained", "[study][io]") {
+  const auto dir = std::filesystem::temp_directory_path() / "rlvr_study_hash";
+  std::filesystem::remove_all(dir);
+  auto c = tiny(dir);
+  c.seeds = {0};
+  c.methods = {"nsr"};
+  std::vector<std::string> notes;
+  c.log = [&](const std::string& m) { notes.push_back(m); };
+  study::write_outputs(study::run(c), c);
+  const std::string first = slurp(dir / "results.json");
+  std::filesystem::path cached;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "cache"))
+    if (e.path().filename().string().starts_with("base_")) cached = e.path();
+  REQUIRE(!cached.empty());
+  const rlvr::state_dict d = rlvr::io::load_safetensors(cached);
+  CHECK(d.meta("rlvr.study.sha256").size() == 64);
+  CHECK(d.meta("rlvr.study.recipe").find("seed0") != std::string::npos);
+  CHECK(d.meta("rlvr.study.sha256") == study::tensors_sha256(d));
+  CHECK(notes.empty());
+  // flip one bit of the last weight: the file still parses, only the hash can tell
+  {
+    std::fstream f(cached, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(-1, std::ios::end);
+    char b = 0;
+    f.get(b);
+    f.seekp(-1, std::ios::end);
+    f.put(static_cast<char>(b ^ 0x10));
+  }
+  CHECK(study::tensors_sha256(rlvr::io::load_safetensors(cached)) != d.meta("rlvr.study.sha256"));
+  std::filesystem::remove_all(dir / "cache" / "runs"); // RL reruns from the (retrained) base
+  study::write_outputs(study::run(c), c);
+  REQUIRE(notes.size() == 1);
+  CHECK_THAT(notes[0], Catch::Contains("cached base model " + cached.string()) &&
+                           Catch::Contains("failed its integrity check") && Catch::Contains("retraining it"));
+  CHECK(slurp(dir / "results.json") == first);
+  CHECK(rlvr::io::load_safetensors(cached) == d); // rewritten, identical to the original
+}
+
+TEST_CASE("a study stopped mid-way resumes from its checkpoints to byte-identical results", "[study][io]") {
+  const auto da = std::filesystem::temp_directory_path() / "rlvr_study_resume_a";
+  const auto db = std::filesystem::temp_directory_path() / "rlvr_study_resume_b";
+  std::filesystem::remove_all(da);
+  std::filesystem::remove_all(db);
+  auto ca = tiny(da);
+  ca.seeds = {0};
+  ca.methods = {"nsr", "ppo", "grpo"}; // ppo: value head + GAE; grpo: reference model + KL
+  ca.rl_steps = 4;
+  ca.checkpoint_every = 2;
+  auto cb = ca;
+  cb.out = db;
+  std::vector<std::string> notes;
+  cb.log = [&](const std::string& m) { notes.push_back(m); };
+  const study::results ra = study::run(ca);
+  study::write_outputs(ra, ca);
+  CHECK(ra.rl.run == 12);
+  CHECK(ra.rl.resumed == 0);
+  // "killed" after 7 RL steps: nsr done (checkpoints at 2 and 4), ppo past step 3 (checkpoint at 2)
+  cb.stop_after_rl_steps = 7;
+  CHECK_THROWS_AS(study::run(cb), study::interrupted);
+  CHECK_FALSE(std::filesystem::exists(db / "results.json"));
+  cb.stop_after_rl_steps = 0;
+  const study::results rb = study::run(cb);
+  study::write_outputs(rb, cb);
+  CHECK(rb.rl.resumed == 4 + 2); // nsr from its final checkpoint, ppo from step 2
+  CHECK(rb.rl.run == 2 + 4);     // ppo's steps 3–4 (3 again: it was not checkpointed), grpo's 4
+  REQUIRE(notes.size() == 1);
+  CHECK_THAT(notes[0], Catch::Contains("resuming RL run ppo (seed 0) at step 2 of 4"));
+  CHECK(slurp(db / "results.json") == slurp(da / "results.json"));
+  CHECK(slurp(db / "curves.csv") == slurp(da / "curves.csv"));
+  // a rerun of a finished study restores every run from its final checkpoint
+  const study::results rc = study::run(cb);
+  CHECK(rc.rl.run == 0);
+  CHECK(rc.rl.resumed == 12);
+  study::write_outputs(rc, cb);
+  CHECK(slurp(db / "results.json") == slurp(da / "results.json"));
 }
 
 TEST_CASE("the study runs on the second task (graph_path) too", "[study]") {
