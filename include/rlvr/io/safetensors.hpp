@@ -37,8 +37,8 @@
 //! than replaced by a JSON library because (1) the core library stays dependency-free; (2) it
 //! walks the header's fixed schema instead of building a document tree, which is what bounds
 //! memory by the header size (a document tree costs tens of bytes per JSON value, so a 10 MB
-//! `shape` array would cost hundreds of MB) and lets the caps above stop a parse early; (3) it is small
-//! enough to read in full. In exchange it is fuzzed: `fuzz/fuzz_safetensors.cpp` (libFuzzer,
+//! `shape` array would cost hundreds of MB) and lets the caps above stop a parse early; (3) it
+//! is small enough to read in full. In exchange it is fuzzed: `fuzz/fuzz_safetensors.cpp` (libFuzzer,
 //! ASan + UBSan, run by `bash fuzz/run.sh`) feeds it arbitrary files and checks that every
 //! accepted file re-encodes to an equal `state_dict`.
 
