@@ -44,6 +44,7 @@
 #include "rlvr/metrics/entropy.hpp"
 
 // floor 5: models, optimizers, rewards, tasks, the trainer, I/O
+// files: checked atomic writes, safetensors, content hashes
 #include "rlvr/io/atomic_file.hpp"
 #include "rlvr/io/safetensors.hpp"
 #include "rlvr/io/sha256.hpp"

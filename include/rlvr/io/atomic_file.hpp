@@ -9,6 +9,26 @@
 //! a torn one; any failure (a directory that does not exist or cannot be written, a path through
 //! a regular file, a full disk, a device that refuses writes) removes the temporary and raises
 //! `rlvr::io_error` naming the path and the system's reason.
+//!
+//! Why every step is checked: a buffered stream reports a full disk only when it flushes, and
+//! some file systems (NFS, quotas) only when the file is closed, so a writer that checks just
+//! `fwrite` (or an `std::ofstream` that checks nothing) can report success for a file that was
+//! never written. Why a temporary and a rename: a reader, or a rerun after a crash, then sees
+//! either the complete old file or the complete new one.
+//!
+//!     rlvr::io::write_file_atomic(dir / "results.json", json_text);   // throws on any failure
+//!
+//! Cost: one extra `fsync` per file (the data reaches the disk before the rename publishes it).
+//! The temporary's name has 64 random bits, so concurrent writers of one path do not collide;
+//! the last rename wins. The temporary lives in the destination's directory because a rename is
+//! atomic only within one file system; a leftover `<name>.tmp-*` after a power cut is harmless
+//! and can be deleted.
+//!
+//! Not atomic on file systems without an atomic rename (some network mounts); the checks still
+//! hold there, so a failure is still reported.
+//!
+//! Users: `rlvr::io::save_safetensors` (checkpoints, weights) and every output of rlvr-study
+//! (results.json, curves.csv, table.txt, the figures).
 
 #include <cerrno>
 #include <cstddef>
@@ -34,7 +54,9 @@ namespace rlvr::io {
 
 namespace detail {
 //! Writes `bytes` to the open stream `f`, flushes (and fsyncs) it and closes it, checking each
-//! step; `f` is closed in every case. Throws `io_error` naming `what`.
+//! step; `f` is closed in every case. Throws `io_error` naming `what` with the first failure's
+//! `errno` text (a later failure never hides an earlier one). `fsync` failing with EINVAL means
+//! the file cannot be synced (a device such as /dev/null) and is not an error.
 inline void write_and_close(std::FILE* f, std::span<const std::byte> bytes, const std::string& what) {
   int err = 0;
   if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size()) err = errno ? errno : EIO;
@@ -47,7 +69,10 @@ inline void write_and_close(std::FILE* f, std::span<const std::byte> bytes, cons
 }
 } // namespace detail
 
-//! Writes `bytes` to `path` atomically (see the file comment). Throws `io_error` naming `path`.
+//! Writes `bytes` to `path` atomically (see the file comment). Throws `io_error` naming `path`:
+//! when the temporary cannot be created (a missing directory, a path through a regular file, no
+//! permission), when writing, flushing, syncing or closing it fails (a full disk), or when the
+//! rename fails. The temporary is removed on every failure; `path` is then unchanged.
 inline void write_file_atomic(const std::filesystem::path& path, std::span<const std::byte> bytes) {
   std::random_device rd;
   std::filesystem::path tmp = path;
@@ -71,7 +96,7 @@ inline void write_file_atomic(const std::filesystem::path& path, std::span<const
     fail<io_error>("cannot write ", path.string(), ": renaming ", tmp.string(), " over it failed: ", ec.message());
   }
 }
-//! Text form.
+//! Text form: writes the bytes of `text` as they are (no newline translation).
 inline void write_file_atomic(const std::filesystem::path& path, std::string_view text) {
   write_file_atomic(path, std::as_bytes(std::span<const char>(text.data(), text.size())));
 }
