@@ -204,7 +204,7 @@ TEST_CASE("batch scoring: bad model output scores low, a bad reference throws", 
   const std::string_view ref[] = {"5"};
   std::vector<double> out(resp.size(), -7.0);
   rlvr::score_batch(rlvr::math_verifier{}, {}, resp, ref, out, 2);
-  CHECK(out == std::vector<double>{0.0, 0.0, 0.0, 0.0, 1.0, 0.0});
+  CHECK(out == std::vector<double>{0.0, 0.0, 0.0, 0.0, 1.0, 1.0}); // {{…{5}…}} is 5
   const std::string_view bad_ref[] = {""};
   CHECK_THROWS_AS(rlvr::score_batch(rlvr::math_verifier{}, {}, resp, bad_ref, out, 2), rlvr::parse_error);
 }

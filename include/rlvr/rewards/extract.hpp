@@ -15,6 +15,7 @@
 //! | `\boxed{\{1, 2\}}`                         | `\{1, 2\}`           |
 //! | `\fbox{7}`                                 | `7`                  |
 //! | `\boxed 5$`                                | `5`                  |
+//! | `\boxed \$5`                               | `\$5`                |
 //! | `\boxed{x + {y}`  (never closed)           | none                 |
 //! | `\boxedtext{1}`  (another command)         | none                 |
 //!
@@ -23,7 +24,8 @@
 //! LaTeX's escapes in mind — `\{` and `\}` are literal braces and do not count, and a backslash
 //! always consumes the next byte; (4) if the *last* occurrence is never closed, there is no
 //! answer (the MATH reference code's choice: an earlier box does not stand in for a broken final
-//! one); (5) the brace-less form `\boxed 5` takes one token, up to the next space or `$`.
+//! one); (5) the brace-less form `\boxed 5` takes one token, up to the next space or unescaped `$`
+//! (a backslash keeps the next byte: `\boxed \$5` is `\$5`).
 //! Nesting depth is a counter, so `\boxed{{{…}}}` a million levels deep is just a long scan.
 //!
 //! ## The last number
@@ -153,7 +155,10 @@ constexpr std::optional<std::string_view> box_argument(std::string_view text, st
   }
   if (i == after_cmd) return std::nullopt; // `\boxed5` is not a box (no space, no brace)
   std::size_t e = i;
-  while (e < text.size() && !is_space(text[e]) && text[e] != '$') ++e;
+  while (e < text.size() && !is_space(text[e]) && text[e] != '$') {
+    if (text[e] == '\\' && e + 1 < text.size() && !is_space(text[e + 1])) ++e; // `\$5` is one token
+    ++e;
+  }
   if (e == i) return std::nullopt;
   return text.substr(i, e - i);
 }

@@ -63,6 +63,7 @@
 #include <vector>
 
 #include "rlvr/rewards/extract.hpp"
+#include "rlvr/rewards/math_expr.hpp"
 #include "rlvr/rewards/numbers.hpp"
 
 namespace rlvr {
@@ -113,6 +114,30 @@ inline bool ends_with(std::string_view s, std::string_view suffix) noexcept {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
+//! `s` without trailing whitespace and TeX spacing commands (`\ `, `\,`, `\;`, `\:`, `\!`,
+//! `~`, `\quad`, `\qquad`): what is left before a unit once the unit is cut.
+inline std::string_view trim_spacing(std::string_view s) {
+  for (;;) {
+    s = trim(s);
+    std::size_t slashes = 0; // trailing backslashes: an odd count ends in `\ ` whose space trim() took
+    while (slashes < s.size() && s[s.size() - 1 - slashes] == '\\') ++slashes;
+    if (slashes % 2 == 1) {
+      s.remove_suffix(1);
+    } else if (s.size() >= 2 && s[s.size() - 2] == '\\' &&
+               (s.back() == ',' || s.back() == ';' || s.back() == ':' || s.back() == '!')) {
+      s.remove_suffix(2);
+    } else if (!s.empty() && s.back() == '~') {
+      s.remove_suffix(1);
+    } else if (ends_with(s, "\\qquad")) {
+      s.remove_suffix(6);
+    } else if (ends_with(s, "\\quad")) {
+      s.remove_suffix(5);
+    } else {
+      return s;
+    }
+  }
+}
+
 //! Step 1: strip trailing unit groups.
 inline std::string_view strip_units(std::string_view s) {
   s = trim(s);
@@ -138,7 +163,7 @@ inline std::string_view strip_units(std::string_view s) {
     if (cmd == npos) return s;
     const std::string_view prefix = before.substr(0, cmd);
     if (first_digit >= prefix.size()) return s; // no digit before the group: not a unit
-    s = trim(prefix);
+    s = trim_spacing(prefix);
   }
 }
 
@@ -149,7 +174,7 @@ inline bool is_one_of(std::string_view name, std::initializer_list<std::string_v
 }
 
 //! Step 2: the token pass.
-inline std::string token_pass(std::string_view s) {
+inline std::string token_pass(std::string_view s, bool drop_percent = true) {
   std::string out;
   out.reserve(s.size());
   std::vector<char> keep_close; // one entry per open `{`: emit its `}`?
@@ -161,7 +186,10 @@ inline std::string token_pass(std::string_view s) {
   std::size_t i = 0;
   while (i < n) {
     const char c = s[i];
-    if (is_space(c) || c == '$' || c == '~' || c == '%') {
+    if (is_space(c) || c == '$' || c == '~' || (c == '%' && drop_percent)) {
+      ++i;
+    } else if (c == '%') {
+      out += "\\%";
       ++i;
     } else if (c == '{') {
       keep_close.push_back(1);
@@ -184,7 +212,7 @@ inline std::string token_pass(std::string_view s) {
       ++i;
     } else if (!is_ascii_letter(s[i + 1])) {
       const char d = s[i + 1];
-      if (d == '!' || d == ',' || d == ';' || d == ':' || d == ' ' || d == '$' || d == '%' ||
+      if (d == '!' || d == ',' || d == ';' || d == ':' || d == ' ' || d == '$' || (d == '%' && drop_percent) ||
           d == '\n' || d == '\t') {
         // spacing, escaped dollar or percent: dropped
       } else {
@@ -430,8 +458,12 @@ inline std::string decimal_pass(std::string_view s) {
 
 //! Step 8: outer braces, final period, choice letters, a/b.
 inline void shape_pass(std::string& s) {
-  if (s.size() >= 2 && s.front() == '{' && close_of_open(s)[0] == s.size() - 1)
-    s = s.substr(1, s.size() - 2);
+  if (s.size() >= 2 && s.front() == '{') { // every outer layer: {{{{5}}}} → 5
+    const std::vector<std::size_t> close = close_of_open(s);
+    std::size_t k = 0;
+    while (2 * k + 1 < s.size() && s[k] == '{' && close[k] == s.size() - 1 - k) ++k;
+    if (k > 0) s = s.substr(k, s.size() - 2 * k);
+  }
   if (s.size() >= 2 && s.back() == '.' && s[s.size() - 2] != '\\') s.pop_back();
   if (s.size() == 3 && s[0] == '(' && s[2] == ')' && s[1] >= 'A' && s[1] <= 'Z') s = s.substr(1, 1);
   const std::size_t slash = s.find('/');
@@ -454,10 +486,12 @@ inline void shape_pass(std::string& s) {
 //! Examples: `\left( \dfrac{1}{2}, 3.50 \right)` → `(\frac{1}{2},3.5)`; `x = \frac12` →
 //! `\frac{1}{2}`; `90^\circ` → `90`; `\$1,000` → `1000`; `10\text{ cm}` → `10`.
 //! O(|answer|); accepts any bytes.
-[[nodiscard]] inline std::string normalize_math_answer(std::string_view answer) {
-  std::string s = detail::rewards::token_pass(detail::rewards::strip_units(answer));
+//! `opt` gates the leniencies: units (rule 1), `%` (rule 2) and `x =` (rule 4).
+[[nodiscard]] inline std::string normalize_math_answer(std::string_view answer, const math_options& opt = {}) {
+  std::string s = detail::rewards::token_pass(opt.strip_units ? detail::rewards::strip_units(answer) : answer,
+                                              opt.percent == percent_rule::drop);
   s = detail::rewards::degrees_pass(s);
-  detail::rewards::equation_pass(s);
+  if (opt.strip_variable_prefix) detail::rewards::equation_pass(s);
   detail::rewards::thousands_pass(s);
   s = detail::rewards::argument_pass(s);
   s = detail::rewards::decimal_pass(s);
@@ -511,9 +545,9 @@ inline bool atoms_equivalent(std::string_view a, std::string_view b) {
   if (!x) return false;
   const auto y = parse_number(b);
   if (!y) return false;
-  // Two exact rationals compare exactly (0.3333333333 is not 1/3); a value beyond 18 digits
-  // compares as a double with relative tolerance 1e-9.
-  return x->exact && y->exact ? numbers_close(*x, *y) : numbers_close(*x, *y, 0.0, 1e-9);
+  // Two exact rationals compare exactly (0.3333333333 is not 1/3). Longer numbers are compared
+  // by the symbolic-numeric core (arbitrary precision), never as doubles here.
+  return x->exact && y->exact && numbers_close(*x, *y);
 }
 
 } // namespace detail::rewards
@@ -533,11 +567,110 @@ inline bool atoms_equivalent(std::string_view a, std::string_view b) {
   return true;
 }
 
-//! True when `a` and `b` are equivalent MATH answers: normalised (rules 1–8), then compared by
-//! rules (i)–(iii). Symmetric. Two empty answers are *not* equivalent (no answer is never a
-//! correct answer). O(|a| + |b|).
-[[nodiscard]] inline bool math_equivalent(std::string_view a, std::string_view b) {
-  return normalized_answers_equivalent(normalize_math_answer(a), normalize_math_answer(b));
+namespace detail::rewards {
+
+//! JSON-escaped LaTeX (`\\frac{1}{2}`, `50\\%`): when every run of backslashes has even length
+//! and some `\\` precedes a letter, `%` or `$`, every run is halved. Otherwise `s` is returned.
+inline std::string_view undouble_backslashes(std::string_view s, std::string& buf) {
+  bool doubled = false;
+  for (std::size_t i = 0; i < s.size();) {
+    if (s[i] != '\\') {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < s.size() && s[j] == '\\') ++j;
+    if ((j - i) % 2 == 1) return s;
+    if (j < s.size() && (is_ascii_letter(s[j]) || s[j] == '%' || s[j] == '$')) doubled = true;
+    i = j;
+  }
+  if (!doubled) return s;
+  buf.clear();
+  buf.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    buf.push_back(s[i]);
+    if (s[i] == '\\') ++i; // keep one of each pair
+  }
+  return buf;
+}
+
+//! A plain decimal `[+-]?D+(.D+)?` (the whole string) in canonical form — no leading zeros, no
+//! trailing fractional zeros, `-0` → `0` — or nullopt. Linear; any length.
+inline std::optional<std::string> canonical_decimal(std::string_view s) {
+  std::size_t i = 0;
+  bool neg = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
+  const std::size_t d0 = i;
+  while (i < s.size() && is_digit(s[i])) ++i;
+  if (i == d0) return std::nullopt;
+  std::string_view ip = s.substr(d0, i - d0), fp;
+  if (i < s.size() && s[i] == '.') {
+    const std::size_t f0 = ++i;
+    while (i < s.size() && is_digit(s[i])) ++i;
+    if (i == f0) return std::nullopt;
+    fp = s.substr(f0, i - f0);
+  }
+  if (i != s.size()) return std::nullopt;
+  while (ip.size() > 1 && ip.front() == '0') ip.remove_prefix(1);
+  while (!fp.empty() && fp.back() == '0') fp.remove_suffix(1);
+  std::string out;
+  if (neg && !(ip == "0" && fp.empty())) out.push_back('-');
+  out.append(ip);
+  if (!fp.empty()) out.push_back('.'), out.append(fp);
+  return out;
+}
+
+//! Text answers: both consist of ASCII letters only, and either is wrapped in a text command or
+//! has at least three letters (single letters and letter pairs stay case-sensitive variables).
+inline bool same_text_ignoring_case(std::string_view na, std::string_view nb, std::string_view a,
+                                    std::string_view b) {
+  if (na.size() != nb.size() || na.size() < 2) return false;
+  for (std::size_t i = 0; i < na.size(); ++i)
+    if (!is_ascii_letter(na[i]) || !is_ascii_letter(nb[i])) return false;
+  const bool wrapped = a.find("\\text") != std::string_view::npos || b.find("\\text") != std::string_view::npos;
+  if (!wrapped && na.size() < 3) return false;
+  for (std::size_t i = 0; i < na.size(); ++i)
+    if ((na[i] | 0x20) != (nb[i] | 0x20)) return false;
+  return true;
+}
+
+inline bool math_equivalent_ordered(std::string_view a, std::string_view b, const math_options& opt) {
+  std::string buf_a, buf_b;
+  a = undouble_backslashes(a, buf_a);
+  b = undouble_backslashes(b, buf_b);
+  const std::string na = normalize_math_answer(a, opt), nb = normalize_math_answer(b, opt);
+  if (na.empty() || nb.empty()) return false;
+  if (na == nb) return true; // (i) equal normal forms
+  const auto da = canonical_decimal(na);
+  if (da) {
+    const auto db = canonical_decimal(nb);
+    if (db) return *da == *db; // (ii) plain decimals of any length, exactly
+  }
+  if (opt.fold_text_case && same_text_ignoring_case(na, nb, a, b)) return true; // (iv)
+  // (v) the symbolic-numeric core
+  const std::string_view pa = opt.strip_units ? trim_spacing(strip_units(a)) : a;
+  const std::string_view pb = opt.strip_units ? trim_spacing(strip_units(b)) : b;
+  switch (compare_math(pa, pb, opt)) {
+  case math_comparison::equal: return true;
+  case math_comparison::different: return false;
+  case math_comparison::undecided: break;
+  }
+  return normalized_answers_equivalent(na, nb); // (iii) element-wise on the normal forms
+}
+
+} // namespace detail::rewards
+
+//! True when `a` and `b` are equivalent MATH answers under the options `opt` (defaults:
+//! MATH-compatible leniencies; `math_options::strict()` for none). In order, after JSON-doubled
+//! backslashes are read as single ones: (i) equal normal forms (rules 1–8); (ii) plain decimals
+//! compared exactly at any length; (iv) text answers compared ignoring letter case; (v) the
+//! symbolic-numeric core (`rlvr/rewards/math_expr.hpp`: exact arithmetic, surds, random points,
+//! structured values); where the core cannot decide, (iii) element-wise on the normal forms.
+//! Symmetric by construction (the pair is ordered before comparison). Two empty answers are
+//! *not* equivalent. Linear in |a| + |b| up to the core's bounded evaluation.
+[[nodiscard]] inline bool math_equivalent(std::string_view a, std::string_view b, const math_options& opt = {}) {
+  if (b < a) std::swap(a, b);
+  return detail::rewards::math_equivalent_ordered(a, b, opt);
 }
 
 } // namespace rlvr

@@ -184,32 +184,36 @@ struct numeric_match {
 static_assert(Reward<numeric_match>);
 
 //! The MATH-benchmark verifier: `correct` iff the last `\boxed{…}`/`\fbox{…}` of the response
-//! is `rlvr::math_equivalent` to the reference. The reference may be the bare answer
+//! is `rlvr::math_equivalent` to the reference under `options` (MATH-compatible leniencies by
+//! default; `rlvr::math_options::strict()` for none). The reference may be the bare answer
 //! (`\frac{1}{2}`) or a whole MATH solution, whose last box is then the answer. This is the
 //! binary reward of the paper's experiments (spec §1: r ∈ {0, 1}).
 //!
 //!     rlvr::math_verifier v;
 //!     v("", "… so the probability is $\\boxed{\\dfrac12}$.", "0.5") == 1.0
+//!     rlvr::math_verifier strict{.options = rlvr::math_options::strict()};
+//!     strict("", "\\boxed{10\\text{ cm}}", "10") == 0.0
 struct math_verifier {
   double correct = 1.0;
   double incorrect = 0.0;
+  math_options options = {}; //!< the leniencies (docs/rewards.md, "Policy")
 
-  //! O(|response| + |reference|). Throws `rlvr::parse_error` for an empty or non-UTF-8
-  //! reference (or a reference solution whose last box is empty or never closed).
+  //! O(|response| + |reference|) plus the core's bounded evaluation. Throws `rlvr::parse_error`
+  //! for an empty or non-UTF-8 reference (or a reference solution whose last box is empty or
+  //! never closed); model output never throws (bad output scores `incorrect`).
   double operator()(std::string_view /*prompt*/, std::string_view response,
                     std::string_view reference) const {
     detail::rewards::check_reward_values("math_verifier", correct, incorrect);
     const std::string_view ref = reference_answer(reference);
-    const auto ans = last_boxed(response);
-    if (!ans || !is_valid_utf8(*ans)) return incorrect;
-    return math_equivalent(*ans, ref) ? correct : incorrect;
+    return score_answer(response, ref);
   }
 
-  //! The batched path (`rlvr::BatchReward`): normalises each distinct reference entry once —
-  //! with G responses per prompt and one reference per prompt, G times fewer reference
-  //! normalisations — then scores the responses in parallel. Same values as the single calls.
-  //! Called directly it makes the same shape checks as `rlvr::score_batch` (`shape_error` if
-  //! `out` does not hold n entries or a side is not n, a divisor of n, or empty).
+  //! The batched path (`rlvr::BatchReward`): checks the shapes like `rlvr::score_batch` (so a
+  //! direct call is as safe), validates each distinct reference entry once — with G responses
+  //! per prompt and one reference per prompt, G times fewer — then scores the responses in
+  //! parallel. Same values as the single calls. Throws `rlvr::shape_error` for `out.size() ≠ n`
+  //! or a side whose length is not n, a divisor of n, or 0; `rlvr::parse_error` when
+  //! `references` is empty (there is nothing to compare with) or an entry is invalid.
   void score_batch(std::span<const std::string_view> prompts,
                    std::span<const std::string_view> responses,
                    std::span<const std::string_view> references, std::span<double> out,
@@ -221,27 +225,16 @@ struct math_verifier {
     detail::rewards::check_broadcast(prompts, n, "prompts");
     detail::rewards::check_broadcast(references, n, "references");
     if (n == 0) return;
-    std::vector<std::string> refs(references.empty() ? 1 : references.size());
-    parallel_for(
-        static_cast<index_t>(refs.size()), threads,
-        [&](index_t b, index_t e) {
-          for (index_t k = b; k < e; ++k) {
-            const auto i = static_cast<std::size_t>(k);
-            refs[i] = normalize_math_answer(reference_answer(references.empty() ? std::string_view{} : references[i]));
-          }
-        },
-        8);
+    std::vector<std::string_view> refs(references.empty() ? 1 : references.size());
+    for (std::size_t i = 0; i < refs.size(); ++i)
+      refs[i] = reference_answer(references.empty() ? std::string_view{} : references[i]);
     parallel_for(
         static_cast<index_t>(n), threads,
         [&](index_t b, index_t e) {
           for (index_t k = b; k < e; ++k) {
             const auto i = static_cast<std::size_t>(k);
-            const std::string& ref = refs.size() == 1 ? refs[0] : refs[i / (n / refs.size())];
-            const auto ans = last_boxed(responses[i]);
-            out[i] = ans && is_valid_utf8(*ans) &&
-                             normalized_answers_equivalent(normalize_math_answer(*ans), ref)
-                         ? correct
-                         : incorrect;
+            const std::string_view ref = refs.size() == 1 ? refs[0] : refs[i / (n / refs.size())];
+            out[i] = score_answer(responses[i], ref);
           }
         },
         8);
@@ -257,6 +250,15 @@ struct math_verifier {
                  "math_verifier: the reference solution '", detail::rewards::excerpt(r),
                  "' has a \\boxed command but its last box is empty or never closed");
     return trim(*boxed);
+  }
+
+private:
+  //! The score of `response` against a validated reference answer; never throws except
+  //! `std::bad_alloc` (a reward must not stop a trainer on model output).
+  double score_answer(std::string_view response, std::string_view ref) const {
+    const auto ans = last_boxed(response);
+    if (!ans || !is_valid_utf8(*ans)) return incorrect;
+    return math_equivalent(*ans, ref, options) ? correct : incorrect;
   }
 };
 static_assert(BatchReward<math_verifier>);

@@ -1,0 +1,1938 @@
+#pragma once
+//! \file rlvr/rewards/math_expr.hpp
+//! \brief The symbolic-numeric core of the math verifier: a LaTeX-subset parser to an
+//!        expression tree, exact evaluation (arbitrary-length rationals and canonical surds),
+//!        seeded random-point comparison for expressions with variables, and structured values
+//!        (tuples, intervals, sets, unions, equations, inequalities, matrices) with their own
+//!        equality. docs/rewards.md names every rule with an example pair.
+//!
+//! ## Grammar (lowest precedence first)
+//!     answer  := item ((`,` | `;` | `\text{ or }` | `\text{ and }`) item)*
+//!     item    := union (relop union)*          relop: = < > \le \ge \ne \in ≤ ≥ ≠ ∈
+//!     union   := sum (\cup sum)*
+//!     sum     := [+ - \pm \mp] term ((+ | - | \pm | \mp) term)*
+//!     term    := factor ((\cdot | \times | * | / | \div | juxtaposition) factor)*
+//!     factor  := (- | + | \pm) factor | postfix [^ script]
+//!     postfix := primary (! | _ script | \%)*
+//!     primary := number | letter | \alpha… | \pi | e | \infty | ( … ) | [ … ] | { … } | \{ … \}
+//!              | |…| | \lfloor…\rfloor | \lceil…\rceil | \frac A B | \binom A B | {A \over B}
+//!              | \sqrt[n] A | \sin… A | \log_b A | \begin{pmatrix}…\end{pmatrix} | \mathbb{R}
+//! A `\frac`/`\sqrt` argument without braces is one token as TeX reads it (`\frac12` = ½,
+//! `\frac123` = ½·3), but a superscript digit run is read whole (`2^10` = 1024, the author's
+//! intent). An integer followed by an integer `\frac` is a mixed number (`3\frac13` = 10/3).
+//! Spacing (`\,` `\;` `\!` `\quad` `~`), `\left`/`\right`/`\big…`, `$`, `\$`, `\textdollar`,
+//! degrees (`^\circ`, `°`) and `\displaystyle` are read as nothing; Unicode `√ π × ÷ · ≤ ≥ ≠ −
+//! ± ∞ ∪ ∅ ℝ ∈` as their commands.
+//!
+//! ## Evaluation
+//! Constants evaluate exactly when they can: numbers of any length, + − × ÷, integer powers,
+//! rational powers of rationals that are exact (8^{2/3} = 4), square roots as canonical surds
+//! Σ qᵢ·√rᵢ (rᵢ squarefree, distinct — a unique form, so √12 = 2√3 exactly), factorials (n ≤
+//! 1000) and binomials. Anything else (π, e, functions, irrational powers) is evaluated in
+//! double. Two values are equal when both are exact and identical, or — when either is inexact
+//! — when |a − b| ≤ 1e-12·max(1, |a|, |b|). An expression with variables is evaluated at 6 seeded
+//! Philox points (each variable a rational ±n/d, n ≤ 400, 2 ≤ d ≤ 9, fixed per name); it equals
+//! another iff every point agrees (exactly, or within 1e-9·max(1, |a|, |b|) when inexact), where
+//! points at which both are undefined are skipped and at least one point must be defined.
+//!
+//! ## Bounds
+//! Parsing is linear in the input with recursion depth ≤ 200 (deeper input is not parsed: the
+//! caller falls back to string rules). Evaluation shares one `step_budget`; powers, factorials
+//! and numbers that would exceed ~18 000 digits are refused, so `10^{10^{10}}` costs a size
+//! estimate. Order-free comparisons are capped at 64 elements. Nothing throws except
+//! `std::bad_alloc`.
+
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "rlvr/random/philox.hpp"
+#include "rlvr/rewards/bignum.hpp"
+#include "rlvr/rewards/extract.hpp"
+
+namespace rlvr {
+
+//! How `50\%` reads: as `50` (MATH's rule, the default) or as 50/100 = `\frac12` (strict).
+enum class percent_rule { drop, divide };
+
+//! The leniencies of `math_equivalent`. The defaults are MATH-compatible; `strict()` turns every
+//! leniency off (docs/rewards.md names each rule with an example pair).
+struct math_options {
+  bool strip_units = true;           //!< `10\text{ cm}` ≡ `10` (a trailing text group after a number)
+  bool strip_variable_prefix = true; //!< `x = 5` ≡ `5`, `x \in [0,1]` ≡ `[0,1]`
+  percent_rule percent = percent_rule::drop; //!< `50\%` ≡ `50` (drop) or ≡ `\frac12` (divide)
+  bool fold_text_case = true;        //!< `\text{Yes}` ≡ `yes` for words of letters only
+  //! No leniency: units, prefixes and text case count, `%` means /100.
+  [[nodiscard]] static constexpr math_options strict() noexcept {
+    return {.strip_units = false, .strip_variable_prefix = false, .percent = percent_rule::divide,
+            .fold_text_case = false};
+  }
+};
+
+namespace detail::rewards {
+
+// ---------------------------------------------------------------------------------------------
+// Canonical surds: q + Σ cᵢ √rᵢ with rᵢ ≥ 2 squarefree, sorted, cᵢ ≠ 0.
+
+struct surd_term {
+  std::uint64_t radicand;
+  rational coef;
+};
+
+struct exact_value {
+  rational q;
+  std::vector<surd_term> roots;
+  [[nodiscard]] bool is_rational() const noexcept { return roots.empty(); }
+  [[nodiscard]] double to_double() const {
+    double d = q.to_double();
+    for (const auto& t : roots) d += t.coef.to_double() * std::sqrt(static_cast<double>(t.radicand));
+    return d;
+  }
+  friend bool operator==(const exact_value& a, const exact_value& b) noexcept {
+    if (!(a.q == b.q) || a.roots.size() != b.roots.size()) return false;
+    for (std::size_t i = 0; i < a.roots.size(); ++i)
+      if (a.roots[i].radicand != b.roots[i].radicand || !(a.roots[i].coef == b.roots[i].coef)) return false;
+    return true;
+  }
+};
+
+//! Adds c·√r (r ≥ 2 squarefree, or r = 1 for the rational part) into v.
+inline bool add_term(exact_value& v, std::uint64_t r, const rational& c, step_budget& budget) {
+  if (c.is_zero()) return true;
+  if (r == 1) return add(v.q, c, v.q, budget);
+  auto it = v.roots.begin();
+  while (it != v.roots.end() && it->radicand < r) ++it;
+  if (it != v.roots.end() && it->radicand == r) {
+    rational s;
+    if (!add(it->coef, c, s, budget)) return false;
+    if (s.is_zero()) v.roots.erase(it);
+    else it->coef = std::move(s);
+    return true;
+  }
+  v.roots.insert(it, surd_term{r, c});
+  return true;
+}
+
+inline bool add(const exact_value& a, const exact_value& b, exact_value& out, step_budget& budget) {
+  exact_value r = a;
+  if (!add(r.q, b.q, r.q, budget)) return false;
+  for (const auto& t : b.roots)
+    if (!add_term(r, t.radicand, t.coef, budget)) return false;
+  out = std::move(r);
+  return true;
+}
+
+inline exact_value negated(const exact_value& a) {
+  exact_value r{a.q.negated(), a.roots};
+  for (auto& t : r.roots) t.coef = t.coef.negated();
+  return r;
+}
+
+inline bool mul(const exact_value& a, const exact_value& b, exact_value& out, step_budget& budget) {
+  if (a.is_rational() && b.is_rational()) {
+    exact_value r;
+    if (!mul(a.q, b.q, r.q, budget)) return false;
+    out = std::move(r);
+    return true;
+  }
+  if (a.roots.size() * b.roots.size() > 64) return false;
+  exact_value r;
+  if (!mul(a.q, b.q, r.q, budget)) return false;
+  rational c;
+  for (const auto& t : b.roots) {
+    if (!mul(a.q, t.coef, c, budget) || !add_term(r, t.radicand, c, budget)) return false;
+  }
+  for (const auto& t : a.roots) {
+    if (!mul(b.q, t.coef, c, budget) || !add_term(r, t.radicand, c, budget)) return false;
+  }
+  for (const auto& s : a.roots) {
+    for (const auto& t : b.roots) {
+      // √r1·√r2 = g·√((r1/g)(r2/g)) with g = gcd(r1, r2): squarefree stays squarefree.
+      std::uint64_t x = s.radicand, y = t.radicand;
+      while (y != 0) x = std::exchange(y, x % y);
+      const std::uint64_t g = x, p = s.radicand / g, q = t.radicand / g;
+      if (p != 0 && q > (std::uint64_t{1} << 62) / p) return false;
+      if (!mul(s.coef, t.coef, c, budget) || !mul(c, rational{big_int(static_cast<std::int64_t>(g)), big_int(1)}, c, budget))
+        return false;
+      if (!add_term(r, p * q, c, budget)) return false;
+    }
+  }
+  out = std::move(r);
+  return true;
+}
+
+//! 1/a for a rational, a single term c√r, or q + c√r (the conjugate); false otherwise.
+inline bool inverse(const exact_value& a, exact_value& out, step_budget& budget) {
+  const rational one{big_int(1), big_int(1)};
+  if (a.is_rational()) {
+    if (a.q.is_zero()) return false;
+    exact_value r;
+    if (!div(one, a.q, r.q, budget)) return false;
+    out = std::move(r);
+    return true;
+  }
+  if (a.roots.size() != 1) return false;
+  const surd_term& t = a.roots[0];
+  const rational rr{big_int(static_cast<std::int64_t>(t.radicand)), big_int(1)};
+  // (q + c√r)⁻¹ = (q − c√r) / (q² − c²r)
+  rational q2, c2, c2r, den, qq, cc;
+  if (!mul(a.q, a.q, q2, budget) || !mul(t.coef, t.coef, c2, budget) || !mul(c2, rr, c2r, budget) ||
+      !sub(q2, c2r, den, budget) || den.is_zero())
+    return false;
+  if (!div(a.q, den, qq, budget) || !div(t.coef.negated(), den, cc, budget)) return false;
+  exact_value r;
+  r.q = std::move(qq);
+  r.roots.push_back({t.radicand, std::move(cc)});
+  out = std::move(r);
+  return true;
+}
+
+//! Largest k with k² ≤ n.
+inline std::uint64_t isqrt_u64(std::uint64_t n) noexcept {
+  auto k = static_cast<std::uint64_t>(std::sqrt(static_cast<double>(n)));
+  while (k > 0 && k * k > n) --k;
+  while ((k + 1) * (k + 1) <= n) ++k;
+  return k;
+}
+
+//! n = s²·m with m squarefree; false when that cannot be established cheaply (m would keep a
+//! square factor with both primes above 1000 — then the caller evaluates in double).
+inline bool square_free_split(std::uint64_t n, std::uint64_t& s, std::uint64_t& m) noexcept {
+  s = 1;
+  m = 1;
+  for (std::uint64_t p = 2; p <= 1000 && p * p <= n; p += (p == 2 ? 1 : 2)) {
+    while (n % p == 0) {
+      n /= p;
+      if (n % p == 0) {
+        n /= p;
+        s *= p;
+      } else {
+        m *= p;
+      }
+    }
+  }
+  if (n > 1) {
+    const std::uint64_t k = isqrt_u64(n);
+    if (k * k == n) {
+      s *= k;
+    } else {
+      // n has no prime factor ≤ 1000: if n < 1000³ it is p, pq (squarefree) or p² (caught above).
+      if (n >= 1'000'000'000ull) return false;
+      if (m > (std::uint64_t{1} << 62) / n) return false;
+      m *= n;
+    }
+  }
+  return true;
+}
+
+//! √q for a rational q ≥ 0 as a canonical surd; false when q is too large to factor.
+inline bool sqrt_rational(const rational& q, exact_value& out, step_budget& budget) {
+  if (q.sign() < 0) return false;
+  if (q.is_zero()) {
+    out = exact_value{};
+    return true;
+  }
+  if (!q.num.is_small() || !q.den.is_small()) return false;
+  const auto n = static_cast<std::uint64_t>(q.num.small()), d = static_cast<std::uint64_t>(q.den.small());
+  // √(n/d) = √(n·d)/d
+  if (d != 0 && n > (std::uint64_t{1} << 62) / d) return false;
+  std::uint64_t s = 0, m = 0;
+  if (!square_free_split(n * d, s, m)) return false;
+  rational c;
+  if (!make_rational(big_int(static_cast<std::int64_t>(s)), big_int(static_cast<std::int64_t>(d)), c, budget)) return false;
+  exact_value r;
+  if (m == 1) r.q = c;
+  else r.roots.push_back({m, c});
+  out = std::move(r);
+  return true;
+}
+
+//! The exact k-th root of an integer ≥ 0 when it is a perfect power.
+inline bool exact_root_u64(std::uint64_t n, std::uint64_t k, std::uint64_t& out) noexcept {
+  if (n < 2 || k == 1) {
+    out = n;
+    return true;
+  }
+  auto r = static_cast<std::uint64_t>(std::llround(std::pow(static_cast<double>(n), 1.0 / static_cast<double>(k))));
+  for (std::uint64_t c = r > 0 ? r - 1 : 0; c <= r + 1; ++c) {
+    u128 p = 1;
+    for (std::uint64_t i = 0; i < k && p <= n; ++i) p *= c;
+    if (p == n) {
+      out = c;
+      return true;
+    }
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+enum class tk : std::uint8_t {
+  end, num, ident, plus, minus, star, slash, caret, under, bang, lpar, rpar, lbrack, rbrack,
+  lbrace, rbrace, lset, rset, bar, comma, sep, eq, lt, gt, le, ge, ne, in, pm, mp, cup, percent,
+  text, amp, rowsep, inf, pi, empty, reals, sqrt, frac, binom, over, func, lfloor, rfloor, lceil,
+  rceil, begin_mat, end_mat, bad
+};
+
+struct token {
+  tk kind;
+  std::string_view text;
+};
+
+inline constexpr std::uint64_t fnv_offset = 1469598103934665603ull;
+inline std::uint64_t fnv(std::string_view s, std::uint64_t h = fnv_offset) noexcept {
+  for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return h;
+}
+
+inline bool name_in(std::string_view n, std::initializer_list<std::string_view> set) noexcept {
+  for (std::string_view x : set)
+    if (n == x) return true;
+  return false;
+}
+
+//! Splits an answer into tokens (one linear pass). Unknown commands become `tk::bad`.
+class lexer {
+public:
+  explicit lexer(std::string_view s) : s_(s) {}
+
+  std::vector<token> run() {
+    std::vector<token> out;
+    out.reserve(s_.size() / 2 + 2);
+    while (true) {
+      const token t = next();
+      out.push_back(t);
+      if (t.kind == tk::end || t.kind == tk::bad) break;
+    }
+    if (out.back().kind == tk::bad) out.push_back({tk::end, {}});
+    return out;
+  }
+
+private:
+  std::string_view s_;
+  std::size_t i_ = 0;
+
+  [[nodiscard]] bool at(std::string_view p) const noexcept { return s_.substr(i_, p.size()) == p; }
+  void skip_spaces() noexcept {
+    while (i_ < s_.size() && is_space(s_[i_])) ++i_;
+  }
+  [[nodiscard]] bool only_spaces_left(std::size_t k) const noexcept {
+    while (k < s_.size() && is_space(s_[k])) ++k;
+    return k >= s_.size();
+  }
+  //! Reads a balanced `{…}` group after optional spaces; the view excludes the braces.
+  bool read_group(std::string_view& content) {
+    skip_spaces();
+    if (i_ >= s_.size() || s_[i_] != '{') return false;
+    const std::size_t close = match_brace(s_, i_);
+    if (close == std::string_view::npos) return false;
+    content = s_.substr(i_ + 1, close - i_ - 1);
+    i_ = close + 1;
+    return true;
+  }
+  //! `^\circ`, `^{\circ}`, `^{ \circ }` at i_ (just after `^`): consumed when present.
+  bool skip_degree_script() {
+    std::size_t k = i_;
+    while (k < s_.size() && is_space(s_[k])) ++k;
+    auto circ_at = [&](std::size_t p) {
+      return s_.substr(p, 5) == "\\circ" && (p + 5 >= s_.size() || !is_ascii_letter(s_[p + 5]));
+    };
+    if (circ_at(k)) {
+      i_ = k + 5;
+      return true;
+    }
+    if (k < s_.size() && s_[k] == '{') {
+      ++k;
+      while (k < s_.size() && is_space(s_[k])) ++k;
+      if (!circ_at(k)) return false;
+      k += 5;
+      while (k < s_.size() && is_space(s_[k])) ++k;
+      if (k < s_.size() && s_[k] == '}') {
+        i_ = k + 1;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  token number() {
+    const std::size_t b = i_;
+    while (i_ < s_.size() && is_digit(s_[i_])) ++i_;
+    // LaTeX thousands groups: 1{,}000
+    while (s_.substr(i_, 3) == "{,}" && i_ + 6 <= s_.size() && is_digit(s_[i_ + 3]) && is_digit(s_[i_ + 4]) &&
+           is_digit(s_[i_ + 5]) && (i_ + 6 >= s_.size() || !is_digit(s_[i_ + 6])))
+      i_ += 6;
+    if (i_ + 1 < s_.size() && s_[i_] == '.' && is_digit(s_[i_ + 1])) {
+      ++i_;
+      while (i_ < s_.size() && is_digit(s_[i_])) ++i_;
+    }
+    if (i_ + 1 < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+      std::size_t j = i_ + 1;
+      if (j < s_.size() && (s_[j] == '+' || s_[j] == '-')) ++j;
+      if (j < s_.size() && is_digit(s_[j])) {
+        while (j < s_.size() && is_digit(s_[j])) ++j;
+        if (j >= s_.size() || !is_ascii_letter(s_[j])) i_ = j;
+      }
+    }
+    return {tk::num, s_.substr(b, i_ - b)};
+  }
+
+  token command() {
+    const std::size_t b = i_ + 1;
+    std::size_t e = b;
+    while (e < s_.size() && is_ascii_letter(s_[e])) ++e;
+    const std::string_view n = s_.substr(b, e - b);
+    i_ = e;
+    if (name_in(n, {"left", "right"})) {
+      skip_spaces();
+      if (i_ < s_.size() && s_[i_] == '.') ++i_;
+      return next();
+    }
+    if (name_in(n, {"big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl",
+                    "Biggr", "displaystyle", "textstyle", "quad", "qquad", "degree", "textdollar", "dollar",
+                    "limits", "nolimits", "mathstrut", "strut"}))
+      return next();
+    if (n == "circ") { // a final \circ is a degree sign; inside it is composition (unsupported)
+      if (only_spaces_left(i_)) return next();
+      return {tk::bad, n};
+    }
+    if (name_in(n, {"text", "textrm", "textnormal", "textbf", "textit", "textsf", "mbox", "mathrm", "mathbf",
+                    "mathit", "mathsf", "operatorname", "boldsymbol", "bm", "hbox"})) {
+      std::string_view c;
+      if (!read_group(c)) return {tk::bad, n};
+      const std::string_view t = trim(c);
+      if (t.empty()) return next();
+      if (t == "or" || t == "and" || t == "," || t == "or," || t == "and,") return {tk::sep, t};
+      if (t.size() == 1 && is_ascii_letter(t[0])) return {tk::ident, t};
+      if (n != "text" && is_digit(t[0])) { // \mathbf{2}
+        bool digits = true;
+        for (char ch : t) digits = digits && is_digit(ch);
+        if (digits) return {tk::num, t};
+      }
+      return {tk::text, t};
+    }
+    if (name_in(n, {"frac", "dfrac", "tfrac", "cfrac"})) return {tk::frac, n};
+    if (name_in(n, {"binom", "dbinom", "tbinom"})) return {tk::binom, n};
+    if (n == "sqrt") return {tk::sqrt, n};
+    if (n == "over") return {tk::over, n};
+    if (name_in(n, {"cdot", "times", "ast"})) return {tk::star, n};
+    if (n == "div") return {tk::slash, n};
+    if (name_in(n, {"le", "leq", "leqslant", "leqq"})) return {tk::le, n};
+    if (name_in(n, {"ge", "geq", "geqslant", "geqq"})) return {tk::ge, n};
+    if (name_in(n, {"ne", "neq"})) return {tk::ne, n};
+    if (n == "lt") return {tk::lt, n};
+    if (n == "gt") return {tk::gt, n};
+    if (n == "pm") return {tk::pm, n};
+    if (n == "mp") return {tk::mp, n};
+    if (n == "cup") return {tk::cup, n};
+    if (n == "infty") return {tk::inf, n};
+    if (n == "pi") return {tk::pi, n};
+    if (name_in(n, {"emptyset", "varnothing"})) return {tk::empty, n};
+    if (n == "lbrace") return {tk::lset, n};
+    if (n == "rbrace") return {tk::rset, n};
+    if (name_in(n, {"lvert", "rvert", "vert"})) return {tk::bar, n};
+    if (n == "lfloor") return {tk::lfloor, n};
+    if (n == "rfloor") return {tk::rfloor, n};
+    if (n == "lceil") return {tk::lceil, n};
+    if (n == "rceil") return {tk::rceil, n};
+    if (n == "in") return {tk::in, n};
+    if (n == "mathbb") {
+      std::string_view c;
+      if (read_group(c) && trim(c) == "R") return {tk::reals, c};
+      return {tk::bad, n};
+    }
+    if (n == "begin" || n == "end") {
+      std::string_view c;
+      if (!read_group(c)) return {tk::bad, n};
+      c = trim(c);
+      if (!name_in(c, {"pmatrix", "bmatrix", "matrix", "Bmatrix", "smallmatrix", "array"})) return {tk::bad, c};
+      if (n == "begin" && c == "array") {
+        std::string_view spec;
+        if (!read_group(spec)) return {tk::bad, c};
+      }
+      return {n == "begin" ? tk::begin_mat : tk::end_mat, c};
+    }
+    if (name_in(n, {"sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh",
+                    "tanh", "ln", "log", "exp"}))
+      return {tk::func, n};
+    if (name_in(n, {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta",
+                    "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon",
+                    "phi", "varphi", "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Sigma",
+                    "Phi", "Psi", "Omega"}))
+      return {tk::ident, n};
+    return {tk::bad, n};
+  }
+
+  token next() {
+    for (;;) {
+      skip_spaces();
+      if (i_ >= s_.size()) return {tk::end, {}};
+      const char c = s_[i_];
+      const std::size_t b = i_;
+      if (c == '$' || c == '~') {
+        ++i_;
+        continue;
+      }
+      if (is_digit(c) || (c == '.' && i_ + 1 < s_.size() && is_digit(s_[i_ + 1]))) return number();
+      if (is_ascii_letter(c)) {
+        ++i_;
+        return {tk::ident, s_.substr(b, 1)};
+      }
+      if (c == '\\') {
+        if (i_ + 1 >= s_.size()) return {tk::bad, s_.substr(b)};
+        const char d = s_[i_ + 1];
+        if (is_ascii_letter(d)) return command();
+        i_ += 2;
+        switch (d) {
+        case '{': return {tk::lset, s_.substr(b, 2)};
+        case '}': return {tk::rset, s_.substr(b, 2)};
+        case ',': case ';': case ':': case '!': case ' ': case '\t': case '\n': case '$': continue;
+        case '%': return {tk::percent, s_.substr(b, 2)};
+        case '\\': return {tk::rowsep, s_.substr(b, 2)};
+        default: return {tk::bad, s_.substr(b, 2)};
+        }
+      }
+      // UTF-8 symbols
+      auto utf = [&](std::string_view seq, tk kind) -> bool {
+        if (!at(seq)) return false;
+        i_ += seq.size();
+        (void)kind;
+        return true;
+      };
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        if (utf("\xC2\xB0", tk::end)) continue;                     // °
+        if (utf("\xE2\x88\x9A", tk::sqrt)) return {tk::sqrt, s_.substr(b, 3)};   // √
+        if (utf("\xCF\x80", tk::pi)) return {tk::pi, s_.substr(b, 2)};           // π
+        if (utf("\xC3\x97", tk::star)) return {tk::star, s_.substr(b, 2)};       // ×
+        if (utf("\xC2\xB7", tk::star)) return {tk::star, s_.substr(b, 2)};       // ·
+        if (utf("\xE2\x8B\x85", tk::star)) return {tk::star, s_.substr(b, 3)};   // ⋅
+        if (utf("\xC3\xB7", tk::slash)) return {tk::slash, s_.substr(b, 2)};     // ÷
+        if (utf("\xE2\x89\xA4", tk::le)) return {tk::le, s_.substr(b, 3)};       // ≤
+        if (utf("\xE2\x89\xA5", tk::ge)) return {tk::ge, s_.substr(b, 3)};       // ≥
+        if (utf("\xE2\x89\xA0", tk::ne)) return {tk::ne, s_.substr(b, 3)};       // ≠
+        if (utf("\xE2\x88\x92", tk::minus)) return {tk::minus, s_.substr(b, 3)}; // −
+        if (utf("\xC2\xB1", tk::pm)) return {tk::pm, s_.substr(b, 2)};           // ±
+        if (utf("\xE2\x88\x9E", tk::inf)) return {tk::inf, s_.substr(b, 3)};     // ∞
+        if (utf("\xE2\x88\xAA", tk::cup)) return {tk::cup, s_.substr(b, 3)};     // ∪
+        if (utf("\xE2\x88\x85", tk::empty)) return {tk::empty, s_.substr(b, 3)}; // ∅
+        if (utf("\xE2\x84\x9D", tk::reals)) return {tk::reals, s_.substr(b, 3)}; // ℝ
+        if (utf("\xE2\x88\x88", tk::in)) return {tk::in, s_.substr(b, 3)};       // ∈
+        return {tk::bad, s_.substr(b, 1)};
+      }
+      ++i_;
+      switch (c) {
+      case '+': return {tk::plus, s_.substr(b, 1)};
+      case '-': return {tk::minus, s_.substr(b, 1)};
+      case '*': return {tk::star, s_.substr(b, 1)};
+      case '/': return {tk::slash, s_.substr(b, 1)};
+      case '^':
+        if (skip_degree_script()) continue;
+        return {tk::caret, s_.substr(b, 1)};
+      case '_': return {tk::under, s_.substr(b, 1)};
+      case '!': return {tk::bang, s_.substr(b, 1)};
+      case '(': return {tk::lpar, s_.substr(b, 1)};
+      case ')': return {tk::rpar, s_.substr(b, 1)};
+      case '[': return {tk::lbrack, s_.substr(b, 1)};
+      case ']': return {tk::rbrack, s_.substr(b, 1)};
+      case '{': return {tk::lbrace, s_.substr(b, 1)};
+      case '}': return {tk::rbrace, s_.substr(b, 1)};
+      case '|': return {tk::bar, s_.substr(b, 1)};
+      case ',': return {tk::comma, s_.substr(b, 1)};
+      case ';': return {tk::comma, s_.substr(b, 1)};
+      case '=': return {tk::eq, s_.substr(b, 1)};
+      case '<': return {tk::lt, s_.substr(b, 1)};
+      case '>': return {tk::gt, s_.substr(b, 1)};
+      case '%': return {tk::percent, s_.substr(b, 1)};
+      case '&': return {tk::amp, s_.substr(b, 1)};
+      case '.':
+        if (only_spaces_left(i_)) continue; // a final sentence period
+        return {tk::bad, s_.substr(b, 1)};
+      default: return {tk::bad, s_.substr(b, 1)};
+      }
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Expression tree
+
+enum class op : std::uint8_t {
+  num, var, pi, e, inf, neg, add, sub, mul, div, pow, sqrt, root, fact, func, logb, abs, floor, ceil,
+  binom, pm, upm, percent, based,            // scalars (pm/upm are expanded before evaluation)
+  tuple, set, list, union_, rel, matrix, reals, empty // structures
+};
+
+enum class rel_op : std::uint8_t { eq, lt, gt, le, ge, ne, in };
+
+inline constexpr std::uint32_t no_node = 0xFFFFFFFFu;
+
+struct node {
+  op kind = op::num;
+  std::uint8_t x = 0;   //!< tuple: open bracket; matrix: rows; div: 1 when written as \frac
+  std::uint8_t y = 0;   //!< tuple: close bracket; matrix: columns
+  std::uint32_t a = no_node, b = no_node; //!< operands; n-ary: first child index and count
+  std::uint64_t h = 0;  //!< var: name hash
+  std::string_view text; //!< num: literal; func: name; based: digits
+
+  node() = default;
+  explicit node(op k, std::uint32_t a_ = no_node, std::uint32_t b_ = no_node, std::string_view t = {},
+                std::uint64_t h_ = 0, std::uint8_t x_ = 0, std::uint8_t y_ = 0)
+      : kind(k), x(x_), y(y_), a(a_), b(b_), h(h_), text(t) {}
+};
+
+struct tree {
+  std::vector<node> nodes;
+  std::vector<std::uint32_t> kids;   //!< children of n-ary nodes
+  std::vector<rel_op> rels;          //!< rel: operator between kids[a+i] and kids[a+i+1]
+  std::uint32_t root = no_node;
+
+  std::uint32_t make(node n) {
+    nodes.push_back(n);
+    return static_cast<std::uint32_t>(nodes.size() - 1);
+  }
+  std::uint32_t unary(op k, std::uint32_t a) { return make(node(k, a)); }
+  std::uint32_t binary(op k, std::uint32_t a, std::uint32_t b) { return make(node(k, a, b)); }
+  std::uint32_t nary(op k, const std::vector<std::uint32_t>& ch, std::uint8_t x = 0, std::uint8_t y = 0) {
+    const auto first = static_cast<std::uint32_t>(kids.size());
+    kids.insert(kids.end(), ch.begin(), ch.end());
+    return make(node(k, first, static_cast<std::uint32_t>(ch.size()), {}, 0, x, y));
+  }
+  [[nodiscard]] std::uint32_t kid(std::uint32_t n, std::uint32_t i) const { return kids[nodes[n].a + i]; }
+};
+
+inline bool is_structure(op k) noexcept { return k >= op::tuple; }
+
+//! Recursive-descent parser over the token vector; every routine returns `no_node` on failure.
+class parser {
+public:
+  parser(std::vector<token> toks, tree& t, const math_options& opt) : t_(t), toks_(std::move(toks)), opt_(opt) {}
+
+  bool run() {
+    const std::uint32_t r = item_list(tk::end);
+    if (r == no_node || peek() != tk::end) return false;
+    t_.root = r;
+    return true;
+  }
+
+private:
+  static constexpr int max_depth = 200;
+  tree& t_;
+  std::vector<token> toks_;
+  const math_options& opt_;
+  std::size_t p_ = 0;
+  int depth_ = 0;
+  int abs_depth_ = 0;
+
+  struct depth_guard {
+    int& d;
+    explicit depth_guard(int& dd) : d(dd) { ++d; }
+    ~depth_guard() { --d; }
+  };
+
+  [[nodiscard]] tk peek(std::size_t k = 0) const noexcept {
+    return p_ + k < toks_.size() ? toks_[p_ + k].kind : tk::end;
+  }
+  bool accept(tk k) noexcept {
+    if (peek() != k) return false;
+    ++p_;
+    return true;
+  }
+
+  //! Items separated by `,` `;` or a text connector, up to (not including) `close`.
+  std::uint32_t item_list(tk close) {
+    depth_guard g(depth_);
+    if (depth_ > max_depth) return no_node;
+    std::vector<std::uint32_t> items;
+    for (;;) {
+      const std::uint32_t it = item();
+      if (it == no_node) return no_node;
+      items.push_back(it);
+      if (peek() == tk::comma || peek() == tk::sep) {
+        ++p_;
+        while (peek() == tk::sep || (peek() == tk::comma && items.size() > 0 && toks_[p_ - 1].kind == tk::sep)) ++p_;
+        continue;
+      }
+      break;
+    }
+    (void)close;
+    if (items.size() == 1) return items[0];
+    return t_.nary(op::list, items);
+  }
+
+  std::uint32_t item() {
+    depth_guard g(depth_);
+    if (depth_ > max_depth) return no_node;
+    std::vector<std::uint32_t> sides;
+    std::vector<rel_op> ops;
+    std::uint32_t s = union_expr();
+    if (s == no_node) return no_node;
+    sides.push_back(s);
+    for (;;) {
+      rel_op r;
+      switch (peek()) {
+      case tk::eq: r = rel_op::eq; break;
+      case tk::lt: r = rel_op::lt; break;
+      case tk::gt: r = rel_op::gt; break;
+      case tk::le: r = rel_op::le; break;
+      case tk::ge: r = rel_op::ge; break;
+      case tk::ne: r = rel_op::ne; break;
+      case tk::in: r = rel_op::in; break;
+      default: goto done;
+      }
+      ++p_;
+      s = union_expr();
+      if (s == no_node) return no_node;
+      sides.push_back(s);
+      ops.push_back(r);
+    }
+  done:
+    if (sides.size() == 1) return sides[0];
+    const std::uint32_t n = t_.nary(op::rel, sides);
+    // rels is indexed like kids: pad so rels[a + i] is the operator after side i.
+    t_.rels.resize(t_.kids.size());
+    for (std::size_t i = 0; i < ops.size(); ++i) t_.rels[t_.nodes[n].a + i] = ops[i];
+    return n;
+  }
+
+  std::uint32_t union_expr() {
+    std::vector<std::uint32_t> parts;
+    std::uint32_t s = sum();
+    if (s == no_node) return no_node;
+    parts.push_back(s);
+    while (accept(tk::cup)) {
+      s = sum();
+      if (s == no_node) return no_node;
+      parts.push_back(s);
+    }
+    if (parts.size() == 1) return parts[0];
+    return t_.nary(op::union_, parts);
+  }
+
+  std::uint32_t sum() {
+    depth_guard g(depth_);
+    if (depth_ > max_depth) return no_node;
+    std::uint32_t acc;
+    if (accept(tk::minus)) {
+      const std::uint32_t x = term();
+      if (x == no_node) return no_node;
+      acc = t_.unary(op::neg, x);
+    } else if (peek() == tk::pm || peek() == tk::mp) {
+      ++p_;
+      const std::uint32_t x = term();
+      if (x == no_node) return no_node;
+      acc = t_.unary(op::upm, x);
+    } else {
+      accept(tk::plus);
+      acc = term();
+      if (acc == no_node) return no_node;
+    }
+    for (;;) {
+      op k;
+      if (peek() == tk::plus) k = op::add;
+      else if (peek() == tk::minus) k = op::sub;
+      else if (peek() == tk::pm || peek() == tk::mp) k = op::pm;
+      else break;
+      ++p_;
+      const std::uint32_t x = term();
+      if (x == no_node) return no_node;
+      acc = t_.binary(k, acc, x);
+    }
+    return acc;
+  }
+
+  [[nodiscard]] bool starts_implicit_factor() const noexcept {
+    switch (peek()) {
+    case tk::num: case tk::ident: case tk::pi: case tk::lpar: case tk::lbrace: case tk::sqrt:
+    case tk::frac: case tk::binom: case tk::func: case tk::lfloor: case tk::lceil: case tk::inf:
+      return true;
+    case tk::bar: return abs_depth_ == 0;
+    default: return false;
+    }
+  }
+
+  [[nodiscard]] bool is_int_literal(std::uint32_t n) const noexcept {
+    const node& x = t_.nodes[n];
+    if (x.kind != op::num) return false;
+    for (char c : x.text)
+      if (!is_digit(c)) return false;
+    return true;
+  }
+
+  std::uint32_t term() {
+    depth_guard g(depth_);
+    if (depth_ > max_depth) return no_node;
+    std::uint32_t acc = factor();
+    if (acc == no_node) return no_node;
+    for (;;) {
+      if (peek() == tk::star || peek() == tk::slash) {
+        const op k = peek() == tk::star ? op::mul : op::div;
+        ++p_;
+        const std::uint32_t x = factor();
+        if (x == no_node) return no_node;
+        acc = t_.binary(k, acc, x);
+      } else if (starts_implicit_factor()) {
+        const bool left_int = is_int_literal(acc);
+        const std::uint32_t x = factor();
+        if (x == no_node) return no_node;
+        const node& xn = t_.nodes[x];
+        if (left_int && xn.kind == op::div && xn.x == 1 && is_int_literal(xn.a) && is_int_literal(xn.b))
+          acc = t_.binary(op::add, acc, x); // mixed number 3\frac{1}{3}
+        else
+          acc = t_.binary(op::mul, acc, x);
+      } else {
+        break;
+      }
+    }
+    return acc;
+  }
+
+  std::uint32_t factor() {
+    depth_guard g(depth_);
+    if (depth_ > max_depth) return no_node;
+    if (accept(tk::minus)) {
+      const std::uint32_t x = factor();
+      return x == no_node ? no_node : t_.unary(op::neg, x);
+    }
+    if (accept(tk::plus)) return factor();
+    if (peek() == tk::pm || peek() == tk::mp) {
+      ++p_;
+      const std::uint32_t x = factor();
+      return x == no_node ? no_node : t_.unary(op::upm, x);
+    }
+    std::uint32_t base = postfix();
+    if (base == no_node) return no_node;
+    if (accept(tk::caret)) {
+      const std::uint32_t e = script(true);
+      if (e == no_node) return no_node;
+      base = t_.binary(op::pow, base, e);
+      while (accept(tk::bang)) base = t_.unary(op::fact, base);
+    }
+    return base;
+  }
+
+  //! A superscript/subscript argument: a group, a whole number, a letter, a sign + argument.
+  std::uint32_t script(bool allow_sign) {
+    depth_guard g(depth_);
+    if (depth_ > max_depth) return no_node;
+    if (allow_sign && accept(tk::minus)) {
+      const std::uint32_t x = script(true);
+      return x == no_node ? no_node : t_.unary(op::neg, x);
+    }
+    switch (peek()) {
+    case tk::lbrace: {
+      ++p_;
+      const std::uint32_t x = group_body();
+      if (x == no_node || !accept(tk::rbrace)) return no_node;
+      return x;
+    }
+    case tk::num: return t_.make(node(op::num, no_node, no_node, toks_[p_++].text));
+    case tk::ident: return variable(toks_[p_++].text);
+    case tk::pi: ++p_; return t_.make(node(op::pi));
+    case tk::inf: ++p_; return t_.make(node(op::inf));
+    default: return no_node;
+    }
+  }
+
+  std::uint32_t variable(std::string_view name) {
+    if (name == "e") return t_.make(node(op::e));
+    return t_.make(node(op::var, no_node, no_node, {}, fnv(name)));
+  }
+
+  std::uint32_t postfix() {
+    std::uint32_t x = primary();
+    if (x == no_node) return no_node;
+    for (;;) {
+      if (accept(tk::bang)) {
+        x = t_.unary(op::fact, x);
+      } else if (peek() == tk::under) {
+        ++p_;
+        node& xn = t_.nodes[x];
+        if (xn.kind == op::var || xn.kind == op::e || xn.kind == op::pi) {
+          // x_1, a_{n}: a new variable named by the subscript's tokens
+          std::uint64_t h = xn.kind == op::var ? xn.h : fnv(xn.kind == op::e ? "e" : "pi");
+          h = fnv("_", h);
+          if (!subscript_name(h)) return no_node;
+          t_.nodes[x] = node(op::var, no_node, no_node, {}, h);
+        } else if (is_int_literal(x)) {
+          // 1011_{2}: a numeral in base 2..10
+          const std::uint32_t b = script(false);
+          if (b == no_node || !is_int_literal(b)) return no_node;
+          const std::string_view digits = t_.nodes[x].text;
+          x = t_.make(node(op::based, b, no_node, digits));
+        } else {
+          return no_node;
+        }
+      } else if (peek() == tk::percent) {
+        ++p_;
+        if (opt_.percent == percent_rule::divide) x = t_.unary(op::percent, x);
+      } else {
+        return x;
+      }
+    }
+  }
+
+  bool subscript_name(std::uint64_t& h) {
+    if (peek() == tk::lbrace) {
+      ++p_;
+      int d = 1;
+      while (peek() != tk::end) {
+        const tk k = peek();
+        if (k == tk::lbrace) ++d;
+        if (k == tk::rbrace && --d == 0) {
+          ++p_;
+          return true;
+        }
+        h = fnv(toks_[p_].text, fnv("|", h));
+        ++p_;
+      }
+      return false;
+    }
+    if (peek() == tk::num || peek() == tk::ident) {
+      // one character, as TeX reads x_12 (= x_1 2)
+      token& t = toks_[p_];
+      h = fnv(t.text.substr(0, 1), fnv("|", h));
+      if (t.kind == tk::num && t.text.size() > 1) {
+        t.text.remove_prefix(1);
+      } else {
+        ++p_;
+      }
+      return true;
+    }
+    return false;
+  }
+
+  //! The contents of `{…}` (after the `{`): an item list, or `A \over B`.
+  std::uint32_t group_body() {
+    const std::uint32_t x = item_list(tk::rbrace);
+    if (x == no_node) return no_node;
+    if (accept(tk::over)) {
+      const std::uint32_t y = item_list(tk::rbrace);
+      if (y == no_node) return no_node;
+      return t_.binary(op::div, x, y);
+    }
+    return x;
+  }
+
+  //! A `\frac`/`\sqrt` argument: a group or one token (one digit of a number).
+  std::uint32_t arg() {
+    depth_guard g(depth_);
+    if (depth_ > max_depth) return no_node;
+    switch (peek()) {
+    case tk::lbrace: {
+      ++p_;
+      const std::uint32_t x = group_body();
+      if (x == no_node || !accept(tk::rbrace)) return no_node;
+      return x;
+    }
+    case tk::num: {
+      token& t = toks_[p_];
+      if (t.text.size() > 1 && is_digit(t.text[0])) {
+        const std::uint32_t x = t_.make(node(op::num, no_node, no_node, t.text.substr(0, 1)));
+        t.text.remove_prefix(1);
+        if (!is_digit(t.text[0])) return no_node; // \frac1.5
+        return x;
+      }
+      ++p_;
+      return t_.make(node(op::num, no_node, no_node, t.text));
+    }
+    case tk::ident: return variable(toks_[p_++].text);
+    case tk::pi: ++p_; return t_.make(node(op::pi));
+    default: return no_node;
+    }
+  }
+
+  std::uint32_t bracketed(tk open) {
+    const std::uint8_t o = open == tk::lpar ? '(' : '[';
+    ++p_;
+    const std::size_t first_item = p_;
+    (void)first_item;
+    // Parse items up to ) or ].
+    std::vector<std::uint32_t> items;
+    for (;;) {
+      const std::uint32_t it = item();
+      if (it == no_node) return no_node;
+      items.push_back(it);
+      if (accept(tk::comma)) continue;
+      break;
+    }
+    std::uint8_t c;
+    if (accept(tk::rpar)) c = ')';
+    else if (accept(tk::rbrack)) c = ']';
+    else return no_node;
+    if (items.size() == 1) {
+      if ((o == '(' && c == ')') || (o == '[' && c == ']')) return items[0];
+      return no_node;
+    }
+    return t_.nary(op::tuple, items, o, c);
+  }
+
+  std::uint32_t closed(op k, tk close) {
+    ++p_;
+    const std::uint32_t x = item();
+    if (x == no_node || !accept(close)) return no_node;
+    return t_.unary(k, x);
+  }
+
+  std::uint32_t primary() {
+    depth_guard g(depth_);
+    if (depth_ > max_depth) return no_node;
+    const tk k = peek();
+    switch (k) {
+    case tk::num: return t_.make(node(op::num, no_node, no_node, toks_[p_++].text));
+    case tk::ident: return variable(toks_[p_++].text);
+    case tk::pi: ++p_; return t_.make(node(op::pi));
+    case tk::inf: ++p_; return t_.make(node(op::inf));
+    case tk::empty: ++p_; return t_.nary(op::set, {});
+    case tk::reals: ++p_; return t_.make(node(op::reals));
+    case tk::lpar:
+    case tk::lbrack: return bracketed(k);
+    case tk::lbrace: {
+      ++p_;
+      const std::uint32_t x = group_body();
+      if (x == no_node || !accept(tk::rbrace)) return no_node;
+      return x;
+    }
+    case tk::lset: {
+      ++p_;
+      if (accept(tk::rset)) return t_.nary(op::set, {});
+      const std::uint32_t x = item_list(tk::rset);
+      if (x == no_node || !accept(tk::rset)) return no_node;
+      if (t_.nodes[x].kind == op::list) {
+        t_.nodes[x].kind = op::set;
+        return x;
+      }
+      return t_.nary(op::set, {x});
+    }
+    case tk::bar: {
+      ++abs_depth_;
+      const std::uint32_t x = closed(op::abs, tk::bar);
+      --abs_depth_;
+      return x;
+    }
+    case tk::lfloor: return closed(op::floor, tk::rfloor);
+    case tk::lceil: return closed(op::ceil, tk::rceil);
+    case tk::frac:
+    case tk::binom: {
+      ++p_;
+      const std::uint32_t x = arg();
+      if (x == no_node) return no_node;
+      const std::uint32_t y = arg();
+      if (y == no_node) return no_node;
+      if (k == tk::binom) return t_.binary(op::binom, x, y);
+      const std::uint32_t d = t_.binary(op::div, x, y);
+      t_.nodes[d].x = 1; // written as \frac (mixed numbers)
+      return d;
+    }
+    case tk::sqrt: {
+      ++p_;
+      std::uint32_t index = no_node;
+      if (accept(tk::lbrack)) {
+        index = sum();
+        if (index == no_node || !accept(tk::rbrack)) return no_node;
+      }
+      const std::uint32_t x = arg();
+      if (x == no_node) return no_node;
+      return index == no_node ? t_.unary(op::sqrt, x) : t_.binary(op::root, index, x);
+    }
+    case tk::func: return function();
+    case tk::begin_mat: return matrix();
+    default: return no_node;
+    }
+  }
+
+  std::uint32_t function() {
+    const std::string_view name = toks_[p_++].text;
+    std::uint32_t power = no_node, base = no_node;
+    for (int k = 0; k < 2; ++k) {
+      if (power == no_node && accept(tk::caret)) {
+        power = script(true);
+        if (power == no_node) return no_node;
+      } else if (base == no_node && name == "log" && accept(tk::under)) {
+        base = script(false);
+        if (base == no_node) return no_node;
+      }
+    }
+    std::uint32_t a;
+    if (peek() == tk::lpar) {
+      ++p_;
+      a = item();
+      if (a == no_node || !accept(tk::rpar)) return no_node;
+    } else {
+      // \sin 2x: a run of juxtaposed factors, not crossing another function or operator
+      a = postfix();
+      if (a == no_node) return no_node;
+      while (peek() == tk::num || peek() == tk::ident || peek() == tk::pi) {
+        const std::uint32_t x = postfix();
+        if (x == no_node) return no_node;
+        a = t_.binary(op::mul, a, x);
+      }
+    }
+    std::uint32_t f = base == no_node ? t_.make(node(op::func, a, no_node, name))
+                                      : t_.binary(op::logb, a, base);
+    if (power != no_node) {
+      const node& pn = t_.nodes[power];
+      const bool inverse = pn.kind == op::neg && t_.nodes[pn.a].kind == op::num && t_.nodes[pn.a].text == "1";
+      if (inverse && name_in(name, {"sin", "cos", "tan"}) && base == no_node) {
+        t_.nodes[f].text = name == "sin" ? "arcsin" : name == "cos" ? "arccos" : "arctan";
+      } else {
+        f = t_.binary(op::pow, f, power);
+      }
+    }
+    return f;
+  }
+
+  std::uint32_t matrix() {
+    ++p_;
+    std::vector<std::uint32_t> cells;
+    std::size_t cols = 0, col = 0, rows = 0;
+    for (;;) {
+      if (accept(tk::end_mat)) break;
+      const std::uint32_t x = sum();
+      if (x == no_node) return no_node;
+      cells.push_back(x);
+      ++col;
+      if (accept(tk::amp)) continue;
+      const bool row_end = accept(tk::rowsep);
+      if (rows == 0) cols = col;
+      if (col != cols) return no_node;
+      ++rows;
+      col = 0;
+      if (!row_end) {
+        if (!accept(tk::end_mat)) return no_node;
+        break;
+      }
+    }
+    if (rows == 0 || rows > 255 || cols > 255) return no_node;
+    return t_.nary(op::matrix, cells, static_cast<std::uint8_t>(rows), static_cast<std::uint8_t>(cols));
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation at a point
+
+//! A scalar's value at one point.
+struct point_value {
+  enum kind_t : std::uint8_t { undefined, exact, approx } kind = undefined;
+  exact_value v; //!< when exact
+  double d = std::numeric_limits<double>::quiet_NaN(); //!< always (nearest double of v when exact)
+};
+
+inline constexpr int random_points = 6;
+inline constexpr std::uint64_t point_seed = 0x5EED'0016'2026'0001ull;
+
+//! The value of a variable (by name hash) at point k: ±n/d, 1 ≤ n ≤ 400, 2 ≤ d ≤ 9.
+inline rational variable_value(std::uint64_t name, int k) {
+  const auto w = philox_block(point_seed, name, static_cast<std::uint64_t>(k));
+  const auto n = static_cast<std::int64_t>(w[0] % 400u + 1u);
+  const auto d = static_cast<std::int64_t>(w[1] % 8u + 2u);
+  const std::int64_t s = (w[2] & 1u) ? -1 : 1;
+  step_budget b;
+  rational r;
+  make_rational(big_int(s * n), big_int(d), r, b);
+  return r;
+}
+
+//! Evaluates scalar subtrees; fails (sets `failed`) on unsupported input or an exhausted budget.
+class evaluator {
+public:
+  evaluator(const tree& t, step_budget& budget) : t_(t), budget_(budget), literal_(t.nodes.size()) {}
+
+  bool failed = false;
+  bool saw_variable = false;
+
+  point_value eval(std::uint32_t n, int point) {
+    point_value r;
+    if (failed || depth_ >= 400) {
+      failed = true;
+      return r;
+    }
+    ++depth_;
+    r = eval_node(n, point);
+    --depth_;
+    if (!budget_.ok()) failed = true;
+    if (r.kind == point_value::approx && std::isnan(r.d)) {
+      r.kind = point_value::undefined;
+    }
+    return r;
+  }
+
+private:
+  const tree& t_;
+  step_budget& budget_;
+  std::vector<std::optional<rational>> literal_;
+  int depth_ = 0;
+
+  static point_value exact(exact_value v) {
+    point_value r;
+    r.kind = point_value::exact;
+    r.v = std::move(v);
+    r.d = r.v.to_double();
+    return r;
+  }
+  static point_value exact(rational q) {
+    exact_value v;
+    v.q = std::move(q);
+    return exact(std::move(v));
+  }
+  static point_value approx(double d) {
+    point_value r;
+    r.kind = std::isnan(d) ? point_value::undefined : point_value::approx;
+    r.d = d;
+    return r;
+  }
+  static point_value undef() { return {}; }
+  point_value fail() {
+    failed = true;
+    return {};
+  }
+
+  //! A number literal: digits, optional {,} groups, decimals, exponent.
+  bool literal(std::string_view s, rational& out) {
+    std::string digits;
+    digits.reserve(s.size());
+    std::int64_t frac = 0, exp10 = 0;
+    std::size_t i = 0;
+    bool in_frac = false;
+    for (; i < s.size(); ++i) {
+      const char c = s[i];
+      if (is_digit(c)) {
+        digits.push_back(c);
+        if (in_frac) ++frac;
+      } else if (c == '.') {
+        in_frac = true;
+      } else if (c == '{' || c == ',' || c == '}') {
+      } else {
+        break;
+      }
+    }
+    if (i < s.size()) { // exponent
+      ++i;
+      bool neg = false;
+      if (i < s.size() && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
+      for (; i < s.size(); ++i) {
+        exp10 = exp10 * 10 + (s[i] - '0');
+        if (exp10 > 100000) return false;
+      }
+      if (neg) exp10 = -exp10;
+    }
+    if (digits.empty()) return false;
+    if (digits.size() > 9 * max_limbs) return false;
+    const std::int64_t shift = exp10 - frac;
+    rational ten_pow;
+    if (!pow_int(rational{big_int(10), big_int(1)}, shift, ten_pow, budget_)) return false;
+    return mul(rational{big_int::from_digits(digits), big_int(1)}, ten_pow, out, budget_);
+  }
+
+  static bool small_int(const point_value& v, std::int64_t& out) {
+    if (v.kind != point_value::exact || !v.v.is_rational() || !v.v.q.is_integer() || !v.v.q.num.is_small()) return false;
+    out = v.v.q.num.small();
+    return true;
+  }
+
+  point_value power(const point_value& b, const point_value& e) {
+    if (b.kind == point_value::undefined || e.kind == point_value::undefined) return undef();
+    if (b.kind == point_value::exact && e.kind == point_value::exact && e.v.is_rational()) {
+      const rational& q = e.v.q;
+      if (q.is_integer()) {
+        if (!q.num.is_small()) return approx(std::pow(b.v.to_double(), e.v.to_double()));
+        const std::int64_t k = q.num.small();
+        if (b.v.is_rational()) {
+          if (b.v.q.is_zero() && k < 0) return undef();
+          rational r;
+          if (pow_int(b.v.q, k, r, budget_)) return exact(std::move(r));
+          return approx(std::pow(b.v.to_double(), static_cast<double>(k)));
+        }
+        if (k >= -64 && k <= 64) {
+          exact_value acc;
+          acc.q = rational{big_int(1), big_int(1)};
+          exact_value base = b.v;
+          if (k < 0 && !inverse(b.v, base, budget_)) return approx(std::pow(b.v.to_double(), static_cast<double>(k)));
+          for (std::int64_t i = 0; i < (k < 0 ? -k : k); ++i)
+            if (!mul(acc, base, acc, budget_)) return approx(std::pow(b.v.to_double(), static_cast<double>(k)));
+          return exact(std::move(acc));
+        }
+        return approx(std::pow(b.v.to_double(), e.v.to_double()));
+      }
+      // rational exponent p/q of a rational base: exact when the q-th root is exact
+      if (b.v.is_rational() && q.den.is_small() && q.num.is_small() && q.den.small() <= 64) {
+        point_value root = nth_root(b.v.q, q.den.small());
+        if (root.kind == point_value::exact)
+          return power(root, exact(rational{q.num, big_int(1)}));
+        if (root.kind == point_value::undefined) return undef();
+      }
+    }
+    const double bd = b.d, ed = e.d;
+    if (bd < 0) {
+      // a negative base with a non-integer exponent: real only for odd denominators
+      if (e.kind == point_value::exact && e.v.is_rational() && e.v.q.den.is_small() && e.v.q.den.small() % 2 == 1) {
+        const double m = std::pow(-bd, ed);
+        const bool odd_num = e.v.q.num.is_small() && (e.v.q.num.small() % 2 != 0);
+        return approx(odd_num ? -m : m);
+      }
+      return undef();
+    }
+    return approx(std::pow(bd, ed));
+  }
+
+  //! x^(1/k) for rational x: exact when x is a perfect k-th power (k = 2: canonical surd).
+  point_value nth_root(const rational& x, std::int64_t k) {
+    if (k <= 0) return undef();
+    if (x.sign() < 0 && k % 2 == 0) return undef();
+    if (k == 2) {
+      exact_value s;
+      if (sqrt_rational(x, s, budget_)) return exact(std::move(s));
+    } else if (x.num.is_small() && x.den.is_small()) {
+      const std::int64_t n = x.num.small();
+      std::uint64_t rn = 0, rd = 0;
+      const auto an = static_cast<std::uint64_t>(n < 0 ? -n : n);
+      if (exact_root_u64(an, static_cast<std::uint64_t>(k), rn) &&
+          exact_root_u64(static_cast<std::uint64_t>(x.den.small()), static_cast<std::uint64_t>(k), rd)) {
+        const auto sn = static_cast<std::int64_t>(rn);
+        return exact(rational{big_int(n < 0 ? -sn : sn), big_int(static_cast<std::int64_t>(rd))});
+      }
+    }
+    const double d = x.to_double();
+    const double m = std::pow(std::fabs(d), 1.0 / static_cast<double>(k));
+    return approx(d < 0 ? -m : m);
+  }
+
+  point_value arith(op k, const point_value& a, const point_value& b) {
+    if (a.kind == point_value::undefined || b.kind == point_value::undefined) return undef();
+    if (a.kind == point_value::exact && b.kind == point_value::exact) {
+      exact_value r;
+      bool ok = false;
+      switch (k) {
+      case op::add: ok = add(a.v, b.v, r, budget_); break;
+      case op::sub: ok = add(a.v, negated(b.v), r, budget_); break;
+      case op::mul: ok = mul(a.v, b.v, r, budget_); break;
+      case op::div: {
+        if (b.v.is_rational() && b.v.q.is_zero()) return undef();
+        exact_value inv;
+        ok = inverse(b.v, inv, budget_) && mul(a.v, inv, r, budget_);
+        break;
+      }
+      default: break;
+      }
+      if (ok) return exact(std::move(r));
+      if (!budget_.ok()) return fail();
+    }
+    const double x = a.d, y = b.d;
+    switch (k) {
+    case op::add: return approx(x + y);
+    case op::sub: return approx(x - y);
+    case op::mul: return approx(x * y);
+    case op::div: return y == 0 ? undef() : approx(x / y);
+    default: return fail();
+    }
+  }
+
+  point_value eval_node(std::uint32_t n, int point) {
+    const node& x = t_.nodes[n];
+    switch (x.kind) {
+    case op::num: {
+      if (!literal_[n]) {
+        rational q;
+        if (!literal(x.text, q)) return fail();
+        literal_[n] = std::move(q);
+      }
+      return exact(*literal_[n]);
+    }
+    case op::var: saw_variable = true; return exact(variable_value(x.h, point));
+    case op::pi: return approx(3.141592653589793238462643383279502884);
+    case op::e: return approx(2.718281828459045235360287471352662498);
+    case op::inf: return approx(std::numeric_limits<double>::infinity());
+    case op::neg: {
+      point_value a = eval(x.a, point);
+      if (a.kind == point_value::exact) return exact(negated(a.v));
+      return a.kind == point_value::approx ? approx(-a.d) : a;
+    }
+    case op::add: case op::sub: case op::mul: case op::div: {
+      const point_value a = eval(x.a, point);
+      const point_value b = eval(x.b, point);
+      return arith(x.kind, a, b);
+    }
+    case op::percent: {
+      const point_value a = eval(x.a, point);
+      return arith(op::div, a, exact(rational{big_int(100), big_int(1)}));
+    }
+    case op::pow: return power(eval(x.a, point), eval(x.b, point));
+    case op::sqrt: {
+      const point_value a = eval(x.a, point);
+      if (a.kind == point_value::exact && a.v.is_rational()) return nth_root(a.v.q, 2);
+      if (a.kind == point_value::undefined || a.d < 0) return undef();
+      return approx(std::sqrt(a.d));
+    }
+    case op::root: {
+      const point_value k = eval(x.a, point);
+      const point_value a = eval(x.b, point);
+      std::int64_t kk = 0;
+      if (!small_int(k, kk) || kk < 1 || kk > 64) {
+        if (k.kind == point_value::undefined || a.kind == point_value::undefined || a.d < 0) return undef();
+        return approx(std::pow(a.d, 1.0 / k.d));
+      }
+      if (a.kind == point_value::exact && a.v.is_rational()) return nth_root(a.v.q, kk);
+      if (a.kind == point_value::undefined || (a.d < 0 && kk % 2 == 0)) return undef();
+      const double m = std::pow(std::fabs(a.d), 1.0 / static_cast<double>(kk));
+      return approx(a.d < 0 ? -m : m);
+    }
+    case op::fact: {
+      const point_value a = eval(x.a, point);
+      std::int64_t k = 0;
+      if (small_int(a, k)) {
+        if (k < 0) return undef();
+        if (k > 1000) return fail();
+        big_int acc(1);
+        for (std::int64_t i = 2; i <= k; ++i)
+          if (!mul(acc, big_int(i), acc, budget_)) return fail();
+        return exact(rational{std::move(acc), big_int(1)});
+      }
+      if (a.kind == point_value::undefined) return undef();
+      if (a.d < 0 && a.d == std::floor(a.d)) return undef();
+      return approx(std::tgamma(a.d + 1.0));
+    }
+    case op::binom: {
+      const point_value a = eval(x.a, point), b = eval(x.b, point);
+      std::int64_t nn = 0, kk = 0;
+      if (!small_int(a, nn) || !small_int(b, kk)) {
+        if (a.kind == point_value::undefined || b.kind == point_value::undefined) return undef();
+        return approx(std::tgamma(a.d + 1) / (std::tgamma(b.d + 1) * std::tgamma(a.d - b.d + 1)));
+      }
+      if (nn < 0 || kk < 0 || kk > nn) return exact(rational{});
+      kk = std::min(kk, nn - kk);
+      if (kk > 1000) return fail();
+      rational acc{big_int(1), big_int(1)};
+      for (std::int64_t i = 1; i <= kk; ++i) {
+        rational f;
+        if (!make_rational(big_int(nn - kk + i), big_int(i), f, budget_) || !mul(acc, f, acc, budget_)) return fail();
+      }
+      return exact(std::move(acc));
+    }
+    case op::abs: {
+      point_value a = eval(x.a, point);
+      if (a.kind == point_value::exact) return a.d < 0 ? exact(negated(a.v)) : a;
+      return a.kind == point_value::approx ? approx(std::fabs(a.d)) : a;
+    }
+    case op::floor:
+    case op::ceil: {
+      const point_value a = eval(x.a, point);
+      if (a.kind == point_value::exact && a.v.is_rational()) {
+        big_int q, r;
+        if (!divmod(a.v.q.num, a.v.q.den, q, r, budget_)) return fail();
+        if (x.kind == op::floor && r.sign() < 0) q = sub(q, big_int(1));
+        if (x.kind == op::ceil && r.sign() > 0) q = add(q, big_int(1));
+        return exact(rational{std::move(q), big_int(1)});
+      }
+      if (a.kind == point_value::undefined) return a;
+      return approx(x.kind == op::floor ? std::floor(a.d) : std::ceil(a.d));
+    }
+    case op::based: {
+      const point_value b = eval(x.a, point);
+      std::int64_t base = 0;
+      if (!small_int(b, base) || base < 2 || base > 10) return fail();
+      big_int acc(0);
+      for (char c : x.text) {
+        if (c - '0' >= base) return fail();
+        if (!mul(acc, big_int(base), acc, budget_)) return fail();
+        acc = add(acc, big_int(c - '0'));
+      }
+      return exact(rational{std::move(acc), big_int(1)});
+    }
+    case op::logb: {
+      const point_value a = eval(x.a, point), b = eval(x.b, point);
+      if (a.kind == point_value::undefined || b.kind == point_value::undefined || a.d <= 0 || b.d <= 0 || b.d == 1)
+        return undef();
+      return approx(std::log(a.d) / std::log(b.d));
+    }
+    case op::func: {
+      const point_value a = eval(x.a, point);
+      if (a.kind == point_value::undefined) return a;
+      const double v = a.d;
+      const std::string_view f = x.text;
+      if (f == "sin") return approx(std::sin(v));
+      if (f == "cos") return approx(std::cos(v));
+      if (f == "tan") return approx(std::tan(v));
+      if (f == "sec") return approx(1.0 / std::cos(v));
+      if (f == "csc") return approx(1.0 / std::sin(v));
+      if (f == "cot") return approx(std::cos(v) / std::sin(v));
+      if (f == "arcsin") return approx(std::asin(v));
+      if (f == "arccos") return approx(std::acos(v));
+      if (f == "arctan") return approx(std::atan(v));
+      if (f == "sinh") return approx(std::sinh(v));
+      if (f == "cosh") return approx(std::cosh(v));
+      if (f == "tanh") return approx(std::tanh(v));
+      if (f == "ln") return v <= 0 ? undef() : approx(std::log(v));
+      if (f == "log") return v <= 0 ? undef() : approx(std::log(v)); // base-free: equal bases on both sides
+      if (f == "exp") return approx(std::exp(v));
+      return fail();
+    }
+    default: return fail(); // structures and unexpanded ± do not evaluate
+    }
+  }
+};
+
+//! A scalar's values at the comparison points (one entry for a constant).
+struct signature {
+  std::vector<point_value> at;
+  bool variables = false;
+};
+
+inline signature make_signature(const tree& t, std::uint32_t n, step_budget& budget, bool& failed) {
+  signature s;
+  evaluator ev(t, budget);
+  s.at.push_back(ev.eval(n, 0));
+  if (ev.saw_variable) {
+    s.variables = true;
+    for (int k = 1; k < random_points && !ev.failed; ++k) s.at.push_back(ev.eval(n, k));
+  }
+  if (ev.failed) failed = true;
+  return s;
+}
+
+//! Equality of two point values (file comment: exact, or within tolerance when either is inexact).
+inline bool values_agree(const point_value& a, const point_value& b, double rel) {
+  if (a.kind == point_value::exact && b.kind == point_value::exact) return a.v == b.v;
+  if (std::isinf(a.d) || std::isinf(b.d)) return a.d == b.d;
+  const double scale = std::fmax(1.0, std::fmax(std::fabs(a.d), std::fabs(b.d)));
+  return std::fabs(a.d - b.d) <= rel * scale;
+}
+
+inline constexpr double constant_tolerance = 1e-12; //!< relative, when either side is inexact
+inline constexpr double variable_tolerance = 1e-9;  //!< relative, at random points
+
+//! 1 equal, 0 different, -1 undecidable (no point where either is defined).
+inline int signatures_equal(const signature& a, const signature& b) {
+  const std::size_t n = std::max(a.at.size(), b.at.size());
+  const double rel = (a.variables || b.variables) ? variable_tolerance : constant_tolerance;
+  std::size_t defined = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const point_value& x = a.at[std::min(k, a.at.size() - 1)];
+    const point_value& y = b.at[std::min(k, b.at.size() - 1)];
+    const bool dx = x.kind != point_value::undefined, dy = y.kind != point_value::undefined;
+    if (!dx && !dy) continue;
+    if (dx != dy) return 0;
+    if (!values_agree(x, y, rel)) return 0;
+    ++defined;
+  }
+  return defined > 0 ? 1 : -1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Structured values and their equality
+
+//! Compares structured values of two trees; `failed` is set when a comparison could not be
+//! decided (budget, unsupported construct) so the caller can fall back to string rules.
+class comparer {
+public:
+  comparer(tree& a, tree& b, const math_options& opt) : ta_(a), tb_(b), opt_(opt) {}
+  bool failed = false;
+
+  bool equal_roots() {
+    const std::uint32_t ra = canonical(ta_, ta_.root), rb = canonical(tb_, tb_.root);
+    if (ra == no_node || rb == no_node) {
+      failed = true;
+      return false;
+    }
+    if (eq(ra, rb)) return true;
+    if (failed) return false;
+    if (opt_.strip_variable_prefix) {
+      const std::uint32_t sa = strip(ta_, ra), sb = strip(tb_, rb);
+      if (sa != ra || sb != rb) return eq(sa, sb);
+    }
+    return false;
+  }
+
+private:
+  tree& ta_;
+  tree& tb_;
+  const math_options& opt_;
+  step_budget budget_;
+  std::vector<std::optional<signature>> sig_a_, sig_b_;
+  int depth_ = 0;
+
+  // ---- canonical structure: ± expanded, inequalities as intervals, ℝ as an interval
+  static bool is_var(const tree& t, std::uint32_t n) { return t.nodes[n].kind == op::var; }
+  static bool has_var(const tree& t, std::uint32_t n, int depth = 0) {
+    if (depth > 400) return true;
+    const node& x = t.nodes[n];
+    if (x.kind == op::var) return true;
+    if (x.kind == op::num || x.kind == op::pi || x.kind == op::e || x.kind == op::inf) return false;
+    if (is_structure(x.kind)) {
+      if (x.kind == op::reals) return false;
+      for (std::uint32_t i = 0; i < x.b; ++i)
+        if (has_var(t, t.kids[x.a + i], depth + 1)) return true;
+      return false;
+    }
+    if (x.a != no_node && has_var(t, x.a, depth + 1)) return true;
+    if (x.b != no_node && x.kind != op::func && has_var(t, x.b, depth + 1)) return true;
+    return false;
+  }
+  static std::uint32_t count_pm(const tree& t, std::uint32_t n, int depth = 0) {
+    if (depth > 400) return 99;
+    const node& x = t.nodes[n];
+    if (is_structure(x.kind) || x.kind == op::num || x.kind == op::var) return 0;
+    std::uint32_t c = (x.kind == op::pm || x.kind == op::upm) ? 1 : 0;
+    if (x.kind == op::func) return c + count_pm(t, x.a, depth + 1);
+    if (x.a != no_node && x.kind != op::based) c += count_pm(t, x.a, depth + 1);
+    if (x.b != no_node && x.kind != op::based) c += count_pm(t, x.b, depth + 1);
+    return c;
+  }
+  //! A copy of scalar n with the i-th ± (in visit order) taking the sign in bit i of `signs`.
+  static std::uint32_t choose_signs(tree& t, std::uint32_t n, std::uint32_t signs, std::uint32_t& index) {
+    const node x = t.nodes[n];
+    if (is_structure(x.kind) || x.kind == op::num || x.kind == op::var || x.kind == op::based) return n;
+    std::uint32_t a = x.a, b = x.b;
+    const bool pm = x.kind == op::pm || x.kind == op::upm;
+    const bool minus = pm && ((signs >> index) & 1u);
+    if (pm) ++index;
+    if (a != no_node) a = choose_signs(t, a, signs, index);
+    if (b != no_node && x.kind != op::func) b = choose_signs(t, b, signs, index);
+    node y = x;
+    y.a = a;
+    y.b = b;
+    if (x.kind == op::pm) y.kind = minus ? op::sub : op::add;
+    if (x.kind == op::upm) {
+      if (!minus) return a;
+      y.kind = op::neg;
+    }
+    return t.make(y);
+  }
+
+  std::uint32_t interval(tree& t, std::uint32_t lo, std::uint32_t hi, bool lo_closed, bool hi_closed) {
+    return t.nary(op::tuple, {lo, hi}, lo_closed ? '[' : '(', hi_closed ? ']' : ')');
+  }
+  std::uint32_t infinity(tree& t, bool negative) {
+    const std::uint32_t i = t.make(node(op::inf));
+    return negative ? t.unary(op::neg, i) : i;
+  }
+
+  //! `x > 3` → (3, ∞); `1 < x \le 2` → (1, 2]; `x \ne 1` → (−∞, 1) ∪ (1, ∞). `no_node` if the
+  //! relation is not of that form.
+  std::uint32_t inequality_interval(tree& t, std::uint32_t n) {
+    const node x = t.nodes[n];
+    const std::uint32_t k = x.b;
+    auto op_at = [&](std::uint32_t i) { return t.rels[x.a + i]; };
+    auto side = [&](std::uint32_t i) { return t.kids[x.a + i]; };
+    auto is_lower = [](rel_op r) { return r == rel_op::lt || r == rel_op::le; };
+    auto is_greater = [](rel_op r) { return r == rel_op::gt || r == rel_op::ge; };
+    if (k == 2) {
+      const rel_op r = op_at(0);
+      if (r == rel_op::eq || r == rel_op::in) return no_node;
+      std::uint32_t v = side(0), c = side(1);
+      bool var_left = true;
+      if (!is_var(t, v)) {
+        std::swap(v, c);
+        var_left = false;
+      }
+      if (!is_var(t, v) || has_var(t, c)) return no_node;
+      if (r == rel_op::ne)
+        return t.nary(op::union_, {interval(t, infinity(t, true), c, false, false),
+                                   interval(t, c, infinity(t, false), false, false)});
+      // normalise to "v OP c"
+      rel_op q = r;
+      if (!var_left) q = r == rel_op::lt ? rel_op::gt : r == rel_op::gt ? rel_op::lt : r == rel_op::le ? rel_op::ge : rel_op::le;
+      if (q == rel_op::lt || q == rel_op::le) return interval(t, infinity(t, true), c, false, q == rel_op::le);
+      return interval(t, c, infinity(t, false), q == rel_op::ge, false);
+    }
+    if (k == 3) {
+      const rel_op r0 = op_at(0), r1 = op_at(1);
+      const std::uint32_t lo = side(0), v = side(1), hi = side(2);
+      if (!is_var(t, v) || has_var(t, lo) || has_var(t, hi)) return no_node;
+      if (is_lower(r0) && is_lower(r1)) return interval(t, lo, hi, r0 == rel_op::le, r1 == rel_op::le);
+      if (is_greater(r0) && is_greater(r1)) return interval(t, hi, lo, r1 == rel_op::ge, r0 == rel_op::ge);
+    }
+    return no_node;
+  }
+
+  std::uint32_t canonical(tree& t, std::uint32_t n) {
+    if (++depth_ > 300) {
+      --depth_;
+      return no_node;
+    }
+    const std::uint32_t r = canonical_(t, n);
+    --depth_;
+    return r;
+  }
+
+  std::uint32_t canonical_(tree& t, std::uint32_t n) {
+    const node x = t.nodes[n];
+    switch (x.kind) {
+    case op::reals: return interval(t, infinity(t, true), infinity(t, false), false, false);
+    case op::list:
+    case op::set:
+    case op::union_: {
+      std::vector<std::uint32_t> items;
+      for (std::uint32_t i = 0; i < x.b; ++i) {
+        const std::uint32_t c = canonical(t, t.kids[x.a + i]);
+        if (c == no_node) return no_node;
+        const node& cn = t.nodes[c];
+        if (cn.kind == op::list && x.kind != op::union_) { // flatten ± expansions and nested lists
+          for (std::uint32_t j = 0; j < cn.b; ++j) items.push_back(t.kids[cn.a + j]);
+        } else {
+          items.push_back(c);
+        }
+        if (items.size() > 64) return no_node;
+      }
+      return t.nary(x.kind, items);
+    }
+    case op::tuple:
+    case op::matrix: {
+      std::vector<std::uint32_t> items;
+      for (std::uint32_t i = 0; i < x.b; ++i) {
+        const std::uint32_t c = canonical(t, t.kids[x.a + i]);
+        if (c == no_node) return no_node;
+        items.push_back(c);
+      }
+      return t.nary(x.kind, items, x.x, x.y);
+    }
+    case op::rel: {
+      const std::uint32_t iv = inequality_interval(t, n);
+      if (iv != no_node) return canonical(t, iv);
+      std::vector<std::uint32_t> sides;
+      for (std::uint32_t i = 0; i < x.b; ++i) {
+        const std::uint32_t c = canonical(t, t.kids[x.a + i]);
+        if (c == no_node) return no_node;
+        sides.push_back(c);
+      }
+      std::vector<rel_op> ops(t.rels.begin() + x.a, t.rels.begin() + x.a + x.b - 1);
+      const std::uint32_t r = t.nary(op::rel, sides);
+      t.rels.resize(t.kids.size());
+      for (std::size_t i = 0; i < ops.size(); ++i) t.rels[t.nodes[r].a + i] = ops[i];
+      return r;
+    }
+    default: {
+      const std::uint32_t k = count_pm(t, n);
+      if (k == 0) return n;
+      if (k > 4) return no_node;
+      std::vector<std::uint32_t> variants;
+      for (std::uint32_t s = 0; s < (1u << k); ++s) {
+        std::uint32_t index = 0;
+        variants.push_back(choose_signs(t, n, s, index));
+      }
+      return t.nary(op::list, variants);
+    }
+    }
+  }
+
+  //! The `x =` / `x \in` prefix leniency: `x = 5` → 5, elementwise in collections.
+  std::uint32_t strip(tree& t, std::uint32_t n) {
+    const node x = t.nodes[n];
+    if (x.kind == op::rel && x.b == 2 && (t.rels[x.a] == rel_op::eq || t.rels[x.a] == rel_op::in) &&
+        t.nodes[t.kids[x.a]].kind == op::var)
+      return t.kids[x.a + 1];
+    if (x.kind == op::list || x.kind == op::set) {
+      std::vector<std::uint32_t> items;
+      bool changed = false;
+      for (std::uint32_t i = 0; i < x.b; ++i) {
+        const std::uint32_t c = t.kids[x.a + i];
+        const std::uint32_t s = strip(t, c);
+        changed = changed || s != c;
+        const node& sn = t.nodes[s];
+        if (s != c && sn.kind == op::list) {
+          for (std::uint32_t j = 0; j < sn.b; ++j) items.push_back(t.kids[sn.a + j]);
+        } else {
+          items.push_back(s);
+        }
+      }
+      return changed ? t.nary(x.kind, items) : n;
+    }
+    return n;
+  }
+
+  // ---- equality
+  const signature& sig(bool side_a, std::uint32_t n) {
+    auto& cache = side_a ? sig_a_ : sig_b_;
+    const tree& t = side_a ? ta_ : tb_;
+    if (cache.size() < t.nodes.size()) cache.resize(t.nodes.size());
+    if (!cache[n]) cache[n] = make_signature(t, n, budget_, failed);
+    return *cache[n];
+  }
+
+  bool scalar_eq(std::uint32_t a, std::uint32_t b) {
+    const int r = signatures_equal(sig(true, a), sig(false, b));
+    if (r < 0) failed = true;
+    return r == 1;
+  }
+
+  static bool is_collection(op k) { return k == op::list || k == op::set || k == op::union_; }
+  static bool is_infinite(const tree& t, std::uint32_t n) {
+    const node& x = t.nodes[n];
+    return x.kind == op::inf || (x.kind == op::neg && t.nodes[x.a].kind == op::inf);
+  }
+
+  //! Set semantics: every element of one has an equal element in the other.
+  bool collections_eq(std::uint32_t a, std::uint32_t b) {
+    const node xa = ta_.nodes[a], xb = tb_.nodes[b];
+    if ((xa.b == 0) != (xb.b == 0)) return false;
+    std::vector<char> hit_b(xb.b, 0);
+    for (std::uint32_t i = 0; i < xa.b; ++i) {
+      bool found = false;
+      for (std::uint32_t j = 0; j < xb.b; ++j) {
+        if (eq(ta_.kids[xa.a + i], tb_.kids[xb.a + j])) {
+          found = true;
+          hit_b[j] = 1;
+        }
+      }
+      if (!found) return false;
+    }
+    for (char h : hit_b)
+      if (!h) return false;
+    return true;
+  }
+
+  bool eq(std::uint32_t a, std::uint32_t b) {
+    if (failed || depth_ >= 300) {
+      failed = true;
+      return false;
+    }
+    ++depth_;
+    const bool r = eq_(a, b);
+    --depth_;
+    return r;
+  }
+
+  bool eq_(std::uint32_t a, std::uint32_t b) {
+    const node xa = ta_.nodes[a], xb = tb_.nodes[b];
+    const bool ca = is_collection(xa.kind), cb = is_collection(xb.kind);
+    if (ca && cb) return collections_eq(a, b);
+    if (ca && xa.b == 1) return eq(ta_.kids[xa.a], b); // a one-element collection is its element
+    if (cb && xb.b == 1) return eq(a, tb_.kids[xb.a]);
+    if (ca || cb) return false;
+    if (!is_structure(xa.kind) && !is_structure(xb.kind)) return scalar_eq(a, b);
+    if (xa.kind != xb.kind) return false;
+    switch (xa.kind) {
+    case op::tuple: {
+      if (xa.b != xb.b) return false;
+      for (std::uint32_t i = 0; i < xa.b; ++i)
+        if (!eq(ta_.kids[xa.a + i], tb_.kids[xb.a + i])) return false;
+      // brackets must match, except at an infinite endpoint (always open)
+      const bool interval = xa.b == 2;
+      const bool lo_inf = interval && is_infinite(ta_, ta_.kids[xa.a]);
+      const bool hi_inf = interval && is_infinite(ta_, ta_.kids[xa.a + 1]);
+      if (xa.x != xb.x && !lo_inf) return false;
+      if (xa.y != xb.y && !hi_inf) return false;
+      return true;
+    }
+    case op::matrix: {
+      if (xa.b != xb.b || xa.x != xb.x || xa.y != xb.y) return false;
+      for (std::uint32_t i = 0; i < xa.b; ++i)
+        if (!eq(ta_.kids[xa.a + i], tb_.kids[xb.a + i])) return false;
+      return true;
+    }
+    case op::rel: return relations_eq(a, b);
+    default: return false;
+    }
+  }
+
+  rel_op flipped(rel_op r) const {
+    switch (r) {
+    case rel_op::lt: return rel_op::gt;
+    case rel_op::gt: return rel_op::lt;
+    case rel_op::le: return rel_op::ge;
+    case rel_op::ge: return rel_op::le;
+    default: return r;
+    }
+  }
+
+  bool relations_eq(std::uint32_t a, std::uint32_t b) {
+    const node xa = ta_.nodes[a], xb = tb_.nodes[b];
+    if (xa.b != xb.b) return false;
+    const std::uint32_t k = xa.b;
+    // same orientation
+    bool same = true;
+    for (std::uint32_t i = 0; i + 1 < k && same; ++i) same = ta_.rels[xa.a + i] == tb_.rels[xb.a + i];
+    for (std::uint32_t i = 0; i < k && same; ++i) same = eq(ta_.kids[xa.a + i], tb_.kids[xb.a + i]);
+    if (same) return true;
+    // reversed: a = b ≡ b = a, x < 3 ≡ 3 > x
+    bool rev = true;
+    for (std::uint32_t i = 0; i + 1 < k && rev; ++i)
+      rev = ta_.rels[xa.a + i] == flipped(tb_.rels[xb.a + k - 2 - i]);
+    for (std::uint32_t i = 0; i < k && rev; ++i) rev = eq(ta_.kids[xa.a + i], tb_.kids[xb.a + k - 1 - i]);
+    if (rev) return true;
+    // one equation each: a − b and c − d proportional (y = 2x + 3 ≡ 2x − y + 3 = 0)
+    if (k == 2 && ta_.rels[xa.a] == rel_op::eq && tb_.rels[xb.a] == rel_op::eq) {
+      const std::uint32_t lhs_a = ta_.kids[xa.a], rhs_a = ta_.kids[xa.a + 1];
+      const std::uint32_t lhs_b = tb_.kids[xb.a], rhs_b = tb_.kids[xb.a + 1];
+      if (is_structure(ta_.nodes[lhs_a].kind) || is_structure(ta_.nodes[rhs_a].kind) ||
+          is_structure(tb_.nodes[lhs_b].kind) || is_structure(tb_.nodes[rhs_b].kind))
+        return false;
+      const std::uint32_t fa = ta_.binary(op::sub, lhs_a, rhs_a);
+      const std::uint32_t fb = tb_.binary(op::sub, lhs_b, rhs_b);
+      return proportional(sig(true, fa), sig(false, fb));
+    }
+    return false;
+  }
+
+  //! f = k·g at every point for one constant k ≠ 0 (both with variables).
+  static bool proportional(const signature& f, const signature& g) {
+    if (!f.variables || !g.variables || f.at.size() != g.at.size()) return false;
+    std::optional<exact_value> k_exact;
+    double k_d = std::numeric_limits<double>::quiet_NaN();
+    std::size_t defined = 0;
+    step_budget budget;
+    for (std::size_t i = 0; i < f.at.size(); ++i) {
+      const point_value& x = f.at[i];
+      const point_value& y = g.at[i];
+      if (x.kind == point_value::undefined && y.kind == point_value::undefined) continue;
+      if (x.kind == point_value::undefined || y.kind == point_value::undefined) return false;
+      const bool xz = x.kind == point_value::exact ? (x.v.is_rational() && x.v.q.is_zero()) : x.d == 0;
+      const bool yz = y.kind == point_value::exact ? (y.v.is_rational() && y.v.q.is_zero()) : y.d == 0;
+      if (xz != yz) return false;
+      ++defined;
+      if (xz) continue;
+      if (x.kind == point_value::exact && y.kind == point_value::exact) {
+        exact_value inv, k;
+        if (inverse(y.v, inv, budget) && mul(x.v, inv, k, budget)) {
+          if (!k_exact) k_exact = k;
+          else if (!(*k_exact == k)) return false;
+          continue;
+        }
+      }
+      const double k = x.d / y.d;
+      if (std::isnan(k_d)) k_d = k;
+      else if (std::fabs(k - k_d) > variable_tolerance * std::fmax(1.0, std::fabs(k_d))) return false;
+    }
+    if (k_exact && !std::isnan(k_d) && std::fabs(k_exact->to_double() - k_d) > variable_tolerance * std::fmax(1.0, std::fabs(k_d)))
+      return false;
+    return defined > 0;
+  }
+};
+
+//! Parses an answer into `t` (after the prefix rules are known); false when it is not in the
+//! supported LaTeX subset.
+inline bool parse_math(std::string_view s, tree& t, const math_options& opt) {
+  lexer lx(s);
+  std::vector<token> toks = lx.run();
+  for (const token& tok : toks)
+    if (tok.kind == tk::bad || tok.kind == tk::text) return false;
+  parser p(std::move(toks), t, opt);
+  return p.run();
+}
+
+} // namespace detail::rewards
+
+//! The result of comparing two answers with the symbolic-numeric core.
+enum class math_comparison { equal, different, undecided };
+
+//! Compares two answers with the symbolic-numeric core (file comment): `undecided` when either
+//! is outside the supported LaTeX subset or the step budget ran out. Symmetric. Never throws
+//! except `std::bad_alloc`.
+[[nodiscard]] inline math_comparison compare_math(std::string_view a, std::string_view b,
+                                                  const math_options& opt = {}) {
+  detail::rewards::tree ta, tb;
+  if (!detail::rewards::parse_math(a, ta, opt) || !detail::rewards::parse_math(b, tb, opt))
+    return math_comparison::undecided;
+  detail::rewards::comparer c(ta, tb, opt);
+  const bool r = c.equal_roots();
+  if (r) return math_comparison::equal;
+  return c.failed ? math_comparison::undecided : math_comparison::different;
+}
+
+} // namespace rlvr
