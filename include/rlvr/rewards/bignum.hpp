@@ -456,7 +456,9 @@ inline bool pow_int(const rational& a, std::int64_t e, rational& out, step_budge
   const bool inv = e < 0;
   std::uint64_t k = inv ? static_cast<std::uint64_t>(-(e + 1)) + 1 : static_cast<std::uint64_t>(e);
   // Size estimate: digits(a^k) ≈ k · digits(a).
-  const double digits = std::max(std::log10(std::fabs(a.num.to_double()) + 1.0), std::log10(a.den.to_double() + 1.0));
+  const double digits = a.num.is_small() && a.den.is_small()
+                            ? std::max(std::log10(std::fabs(a.num.to_double()) + 1.0), std::log10(a.den.to_double() + 1.0))
+                            : 9.0 * static_cast<double>(std::max(a.num.size(), a.den.size()));
   const bool unit = (a.num == big_int(1) || a.num == big_int(-1)) && a.is_integer();
   if (!unit && static_cast<double>(k) * std::max(digits, 0.30103) > 9.0 * static_cast<double>(max_limbs)) return false;
   if (unit) k = k % 2 == 0 ? 2 : 1;

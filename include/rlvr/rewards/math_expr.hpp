@@ -36,8 +36,9 @@
 //! points at which both are undefined are skipped and at least one point must be defined.
 //!
 //! ## Bounds
-//! Parsing is linear in the input with recursion depth ≤ 200 (deeper input is not parsed: the
-//! caller falls back to string rules). Evaluation shares one `step_budget`; powers, factorials
+//! Parsing is linear in the input with recursion depth ≤ 200 and at most 65 536 tree nodes
+//! (deeper or longer input is not parsed — tokens are read on demand, so the rest is never
+//! read — and the caller falls back to string rules). Evaluation shares one `step_budget`; powers, factorials
 //! and numbers that would exceed ~18 000 digits are refused, so `10^{10^{10}}` costs a size
 //! estimate. Order-free comparisons are capped at 64 elements. Nothing throws except
 //! `std::bad_alloc`.
@@ -304,16 +305,14 @@ class lexer {
 public:
   explicit lexer(std::string_view s) : s_(s) {}
 
-  std::vector<token> run() {
-    std::vector<token> out;
-    out.reserve(s_.size() / 2 + 2);
-    while (true) {
-      const token t = next();
-      out.push_back(t);
-      if (t.kind == tk::end || t.kind == tk::bad) break;
+  //! The next token; `tk::end` at the end (and forever after).
+  token next() {
+    for (;;) {
+      const token t = scan();
+      if (t.kind != tk::bad || i_ >= s_.size()) return t;
+      i_ = s_.size(); // nothing parses past an unknown token: stop reading
+      return t;
     }
-    if (out.back().kind == tk::bad) out.push_back({tk::end, {}});
-    return out;
   }
 
 private:
@@ -394,14 +393,14 @@ private:
     if (name_in(n, {"left", "right"})) {
       skip_spaces();
       if (i_ < s_.size() && s_[i_] == '.') ++i_;
-      return next();
+      return scan();
     }
     if (name_in(n, {"big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl",
                     "Biggr", "displaystyle", "textstyle", "quad", "qquad", "degree", "textdollar", "dollar",
                     "limits", "nolimits", "mathstrut", "strut"}))
-      return next();
+      return scan();
     if (n == "circ") { // a final \circ is a degree sign; inside it is composition (unsupported)
-      if (only_spaces_left(i_)) return next();
+      if (only_spaces_left(i_)) return scan();
       return {tk::bad, n};
     }
     if (name_in(n, {"text", "textrm", "textnormal", "textbf", "textit", "textsf", "mbox", "mathrm", "mathbf",
@@ -409,7 +408,7 @@ private:
       std::string_view c;
       if (!read_group(c)) return {tk::bad, n};
       const std::string_view t = trim(c);
-      if (t.empty()) return next();
+      if (t.empty()) return scan();
       if (t == "or" || t == "and" || t == "," || t == "or," || t == "and,") return {tk::sep, t};
       if (t.size() == 1 && is_ascii_letter(t[0])) return {tk::ident, t};
       if (n != "text" && is_digit(t[0])) { // \mathbf{2}
@@ -471,7 +470,7 @@ private:
     return {tk::bad, n};
   }
 
-  token next() {
+  token scan() {
     for (;;) {
       skip_spaces();
       if (i_ >= s_.size()) return {tk::end, {}};
@@ -613,7 +612,9 @@ inline bool is_structure(op k) noexcept { return k >= op::tuple; }
 //! Recursive-descent parser over the token vector; every routine returns `no_node` on failure.
 class parser {
 public:
-  parser(std::vector<token> toks, tree& t, const math_options& opt) : t_(t), toks_(std::move(toks)), opt_(opt) {}
+  //! Tokens are read on demand, so input past the point where parsing fails (too deep, an
+  //! unknown command) is never tokenised.
+  parser(std::string_view s, tree& t, const math_options& opt) : t_(t), lex_(s), opt_(opt) {}
 
   bool run() {
     const std::uint32_t r = item_list(tk::end);
@@ -624,8 +625,11 @@ public:
 
 private:
   static constexpr int max_depth = 200;
+  static constexpr std::size_t max_nodes = std::size_t{1} << 16; //!< longer answers are left to string rules
   tree& t_;
+  lexer lex_;
   std::vector<token> toks_;
+  bool lexed_all_ = false;
   const math_options& opt_;
   std::size_t p_ = 0;
   int depth_ = 0;
@@ -637,7 +641,11 @@ private:
     ~depth_guard() { --d; }
   };
 
-  [[nodiscard]] tk peek(std::size_t k = 0) const noexcept {
+  tk peek(std::size_t k = 0) {
+    while (p_ + k >= toks_.size() && !lexed_all_) {
+      toks_.push_back(lex_.next());
+      lexed_all_ = toks_.back().kind == tk::end || toks_.back().kind == tk::bad;
+    }
     return p_ + k < toks_.size() ? toks_[p_ + k].kind : tk::end;
   }
   bool accept(tk k) noexcept {
@@ -748,7 +756,7 @@ private:
     return acc;
   }
 
-  [[nodiscard]] bool starts_implicit_factor() const noexcept {
+  bool starts_implicit_factor() {
     switch (peek()) {
     case tk::num: case tk::ident: case tk::pi: case tk::lpar: case tk::lbrace: case tk::sqrt:
     case tk::frac: case tk::binom: case tk::func: case tk::lfloor: case tk::lceil: case tk::inf:
@@ -779,7 +787,7 @@ private:
         if (x == no_node) return no_node;
         acc = t_.binary(k, acc, x);
       } else if (starts_implicit_factor()) {
-        const bool left_int = is_int_literal(acc);
+        const bool left_int = is_int_literal(acc) && peek() == tk::frac; // 3\frac13, not 3(\frac13)
         const std::uint32_t x = factor();
         if (x == no_node) return no_node;
         const node& xn = t_.nodes[x];
@@ -983,7 +991,7 @@ private:
 
   std::uint32_t primary() {
     depth_guard g(depth_);
-    if (depth_ > max_depth) return no_node;
+    if (depth_ > max_depth || t_.nodes.size() > max_nodes) return no_node;
     const tk k = peek();
     switch (k) {
     case tk::num: return t_.make(node(op::num, no_node, no_node, toks_[p_++].text));
@@ -1242,13 +1250,13 @@ private:
     if (b.kind == point_value::exact && e.kind == point_value::exact && e.v.is_rational()) {
       const rational& q = e.v.q;
       if (q.is_integer()) {
-        if (!q.num.is_small()) return approx(std::pow(b.v.to_double(), e.v.to_double()));
+        if (!q.num.is_small()) return fail();
         const std::int64_t k = q.num.small();
         if (b.v.is_rational()) {
           if (b.v.q.is_zero() && k < 0) return undef();
           rational r;
           if (pow_int(b.v.q, k, r, budget_)) return exact(std::move(r));
-          return approx(std::pow(b.v.to_double(), static_cast<double>(k)));
+          return fail(); // beyond the size cap: 10^{10^{10}} is not evaluated (nor rounded to ∞ or 0)
         }
         if (k >= -64 && k <= 64) {
           exact_value acc;
@@ -1256,10 +1264,10 @@ private:
           exact_value base = b.v;
           if (k < 0 && !inverse(b.v, base, budget_)) return approx(std::pow(b.v.to_double(), static_cast<double>(k)));
           for (std::int64_t i = 0; i < (k < 0 ? -k : k); ++i)
-            if (!mul(acc, base, acc, budget_)) return approx(std::pow(b.v.to_double(), static_cast<double>(k)));
+            if (!mul(acc, base, acc, budget_)) return fail();
           return exact(std::move(acc));
         }
-        return approx(std::pow(b.v.to_double(), e.v.to_double()));
+        return fail();
       }
       // rational exponent p/q of a rational base: exact when the q-th root is exact
       if (b.v.is_rational() && q.den.is_small() && q.num.is_small() && q.den.small() <= 64) {
@@ -1279,7 +1287,14 @@ private:
       }
       return undef();
     }
-    return approx(std::pow(bd, ed));
+    return finite_or_fail(std::pow(bd, ed), bd, ed);
+  }
+
+  //! A double result of finite inputs that overflowed to ±∞ (or underflowed to 0 from a nonzero
+  //! base) is not a value: the comparison is undecidable rather than wrong.
+  point_value finite_or_fail(double z, double x, double y) {
+    if (std::isfinite(x) && std::isfinite(y) && (std::isinf(z) || (z == 0 && x != 0))) return fail();
+    return approx(z);
   }
 
   //! x^(1/k) for rational x: exact when x is a perfect k-th power (k = 2: canonical surd).
@@ -1325,13 +1340,19 @@ private:
       if (!budget_.ok()) return fail();
     }
     const double x = a.d, y = b.d;
+    double z = 0;
     switch (k) {
-    case op::add: return approx(x + y);
-    case op::sub: return approx(x - y);
-    case op::mul: return approx(x * y);
-    case op::div: return y == 0 ? undef() : approx(x / y);
+    case op::add: z = x + y; break;
+    case op::sub: z = x - y; break;
+    case op::mul: z = x * y; break;
+    case op::div:
+      if (y == 0) return undef();
+      z = x / y;
+      break;
     default: return fail();
     }
+    if (std::isinf(z) && std::isfinite(x) && std::isfinite(y)) return fail(); // overflow: undecidable
+    return approx(z);
   }
 
   point_value eval_node(std::uint32_t n, int point) {
@@ -1396,7 +1417,7 @@ private:
       }
       if (a.kind == point_value::undefined) return undef();
       if (a.d < 0 && a.d == std::floor(a.d)) return undef();
-      return approx(std::tgamma(a.d + 1.0));
+      return finite_or_fail(std::tgamma(a.d + 1.0), a.d, 1.0);
     }
     case op::binom: {
       const point_value a = eval(x.a, point), b = eval(x.b, point);
@@ -1470,7 +1491,7 @@ private:
       if (f == "tanh") return approx(std::tanh(v));
       if (f == "ln") return v <= 0 ? undef() : approx(std::log(v));
       if (f == "log") return v <= 0 ? undef() : approx(std::log(v)); // base-free: equal bases on both sides
-      if (f == "exp") return approx(std::exp(v));
+      if (f == "exp") return finite_or_fail(std::exp(v), v, 1.0);
       return fail();
     }
     default: return fail(); // structures and unexpanded ± do not evaluate
@@ -1908,11 +1929,7 @@ private:
 //! Parses an answer into `t` (after the prefix rules are known); false when it is not in the
 //! supported LaTeX subset.
 inline bool parse_math(std::string_view s, tree& t, const math_options& opt) {
-  lexer lx(s);
-  std::vector<token> toks = lx.run();
-  for (const token& tok : toks)
-    if (tok.kind == tk::bad || tok.kind == tk::text) return false;
-  parser p(std::move(toks), t, opt);
+  parser p(s, t, opt);
   return p.run();
 }
 

@@ -570,7 +570,7 @@ inline bool atoms_equivalent(std::string_view a, std::string_view b) {
 namespace detail::rewards {
 
 //! JSON-escaped LaTeX (`\\frac{1}{2}`, `50\\%`): when every run of backslashes has even length
-//! and some `\\` precedes a letter, `%` or `$`, every run is halved. Otherwise `s` is returned.
+//! and some `\\` precedes a letter, `%`, `$`, `{` or `}`, every run is halved. Otherwise `s` is returned.
 inline std::string_view undouble_backslashes(std::string_view s, std::string& buf) {
   bool doubled = false;
   for (std::size_t i = 0; i < s.size();) {
@@ -581,7 +581,8 @@ inline std::string_view undouble_backslashes(std::string_view s, std::string& bu
     std::size_t j = i;
     while (j < s.size() && s[j] == '\\') ++j;
     if ((j - i) % 2 == 1) return s;
-    if (j < s.size() && (is_ascii_letter(s[j]) || s[j] == '%' || s[j] == '$')) doubled = true;
+    if (j < s.size() && (is_ascii_letter(s[j]) || s[j] == '%' || s[j] == '$' || s[j] == '{' || s[j] == '}'))
+      doubled = true;
     i = j;
   }
   if (!doubled) return s;
@@ -634,10 +635,17 @@ inline bool same_text_ignoring_case(std::string_view na, std::string_view nb, st
   return true;
 }
 
+//! `s` trimmed, without enclosing `$…$` / `$$…$$` math delimiters.
+inline std::string_view strip_math_delimiters(std::string_view s) noexcept {
+  s = trim(s);
+  while (s.size() >= 2 && s.front() == '$' && s.back() == '$' && s[s.size() - 2] != '\\') s = trim(s.substr(1, s.size() - 2));
+  return s;
+}
+
 inline bool math_equivalent_ordered(std::string_view a, std::string_view b, const math_options& opt) {
   std::string buf_a, buf_b;
-  a = undouble_backslashes(a, buf_a);
-  b = undouble_backslashes(b, buf_b);
+  a = strip_math_delimiters(undouble_backslashes(a, buf_a));
+  b = strip_math_delimiters(undouble_backslashes(b, buf_b));
   const std::string na = normalize_math_answer(a, opt), nb = normalize_math_answer(b, opt);
   if (na.empty() || nb.empty()) return false;
   if (na == nb) return true; // (i) equal normal forms
@@ -648,8 +656,11 @@ inline bool math_equivalent_ordered(std::string_view a, std::string_view b, cons
   }
   if (opt.fold_text_case && same_text_ignoring_case(na, nb, a, b)) return true; // (iv)
   // (v) the symbolic-numeric core
-  const std::string_view pa = opt.strip_units ? trim_spacing(strip_units(a)) : a;
-  const std::string_view pb = opt.strip_units ? trim_spacing(strip_units(b)) : b;
+  // A plain number (thousands groups removed by the normaliser: `1,000,000`) enters the core as
+  // its normal form; anything else as written (the core reads spacing, \left, \text itself).
+  const std::string_view pa = da ? std::string_view(na) : opt.strip_units ? trim_spacing(strip_units(a)) : a;
+  const auto db = canonical_decimal(nb);
+  const std::string_view pb = db ? std::string_view(nb) : opt.strip_units ? trim_spacing(strip_units(b)) : b;
   switch (compare_math(pa, pb, opt)) {
   case math_comparison::equal: return true;
   case math_comparison::different: return false;
