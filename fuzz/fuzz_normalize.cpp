@@ -1,7 +1,8 @@
 // libFuzzer target: the MATH normaliser, equivalence and the number parser.
 // The input is split at its first NUL byte into two answers a and b. Invariants:
 //  - normalisation and equivalence finish for any bytes (ASan/UBSan/-timeout catch the rest);
-//  - math_equivalent is symmetric, and reflexive exactly when the normal form is non-empty;
+//  - math_equivalent is symmetric, and true whenever the normal forms are equal and non-empty;
+//  - normalized_answers_equivalent is symmetric, and reflexive exactly when the form is non-empty;
 //  - a parsed number is finite; an exact one is reduced with a positive denominator, and its
 //    double agrees with num/den.
 #include <rlvr/rewards/normalize.hpp>
@@ -42,7 +43,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string nb = rlvr::normalize_math_answer(b);
   require(rlvr::normalized_answers_equivalent(na, na) == !na.empty());
   require(rlvr::normalized_answers_equivalent(na, nb) == rlvr::normalized_answers_equivalent(nb, na));
-  require(rlvr::math_equivalent(a, b) == rlvr::normalized_answers_equivalent(na, nb));
+  const bool eq = rlvr::math_equivalent(a, b);
+  require(eq == rlvr::math_equivalent(b, a));
+  if (!na.empty() && na == nb) require(eq);
   (void)rlvr::normalize_math_answer(na);
   check_number(a);
   check_number(na);

@@ -15,7 +15,7 @@ if ! [[ "$secs" =~ ^[0-9]+$ ]] || [[ "$secs" -lt 1 ]]; then
 fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-targets=(fuzz_extract fuzz_normalize fuzz_safetensors)
+targets=(fuzz_extract fuzz_normalize fuzz_safetensors fuzz_math_core)
 cmake --preset fuzz >/dev/null
 cmake --build build/fuzz --target "${targets[@]}" -j"${RLVR_FUZZ_JOBS:-2}"
 status=0

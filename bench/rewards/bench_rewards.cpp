@@ -1,11 +1,18 @@
 // bench_rewards: verifications per second on a realistic MATH-style mix.
 //
 // The mix (fixed seed): 4096 responses of 300–3000 bytes of chain-of-thought-like text (words,
-// inline LaTeX, numbers) ending in an answer drawn from the 196-pair table of
+// inline LaTeX, numbers) ending in an answer drawn from the 197-pair table of
 // tests/rewards/answer_pairs.hpp; 80% end with one \boxed{…}, 10% with two (a corrected
 // answer), 5% with none, 5% are cut off inside the box. References are the table's other side.
 //
+// The short mix: every usable pair of both tables (answer_pairs and the core table of issue 16),
+// the response being just `\boxed{a}` and the reference b — the verifier's own cost, without the
+// scan of a long chain of thought.
+//
 // Paths covered:
+//   BM_math_verifier_short/rlvr    rlvr::math_verifier on the short mix, one thread (issue 16's
+//                                  ≥ 200k verifications/s floor)
+//   BM_math_verifier_short/naive_regex  the regex baseline on the short mix
 //   BM_math_verifier/rlvr          rlvr::math_verifier, one thread (extract + normalise + equiv.)
 //   BM_math_verifier/naive_regex   the baseline many Python-to-C++ ports start from: std::regex
 //                                  to find the last \boxed{…} (one nesting level), then the MATH
@@ -83,6 +90,30 @@ const mix& get_mix() {
   return m;
 }
 
+struct short_mix {
+  std::vector<std::string> responses, references;
+  std::vector<std::string_view> resp_views, ref_views;
+};
+
+const short_mix& get_short_mix() {
+  static const short_mix m = [] {
+    short_mix out;
+    auto take = [&](const auto& table) {
+      for (const auto& p : table) {
+        if (rlvr::trim(p.b).empty() || !rlvr::is_valid_utf8(p.b)) continue;
+        out.responses.push_back("\\boxed{" + std::string(p.a) + "}");
+        out.references.emplace_back(p.b);
+      }
+    };
+    take(rlvr_test::answer_pairs);
+    take(rlvr_test::core_pairs);
+    out.resp_views.assign(out.responses.begin(), out.responses.end());
+    out.ref_views.assign(out.references.begin(), out.references.end());
+    return out;
+  }();
+  return m;
+}
+
 // ---- the naive baseline --------------------------------------------------------------------
 std::string naive_extract(const std::string& s) {
   static const std::regex boxed(R"(\\boxed\{((?:[^{}]|\{[^{}]*\})*)\})");
@@ -151,6 +182,34 @@ void BM_math_verifier_naive(benchmark::State& state) {
 }
 BENCHMARK(BM_math_verifier_naive)->Name("BM_math_verifier/naive_regex");
 
+void BM_math_verifier_short_rlvr(benchmark::State& state) {
+  const short_mix& m = get_short_mix();
+  const rlvr::math_verifier v;
+  std::size_t i = 0;
+  double correct = 0;
+  for (auto _ : state) {
+    correct += v("", m.resp_views[i], m.ref_views[i]);
+    if (++i == m.responses.size()) i = 0;
+  }
+  benchmark::DoNotOptimize(correct);
+  state.SetItemsProcessed(state.iterations());
+  state.counters["pairs"] = static_cast<double>(m.responses.size());
+}
+BENCHMARK(BM_math_verifier_short_rlvr)->Name("BM_math_verifier_short/rlvr");
+
+void BM_math_verifier_short_naive(benchmark::State& state) {
+  const short_mix& m = get_short_mix();
+  std::size_t i = 0;
+  double correct = 0;
+  for (auto _ : state) {
+    correct += naive_verify(m.responses[i], m.references[i]);
+    if (++i == m.responses.size()) i = 0;
+  }
+  benchmark::DoNotOptimize(correct);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_math_verifier_short_naive)->Name("BM_math_verifier_short/naive_regex");
+
 void BM_extract_rlvr(benchmark::State& state) {
   const mix& m = get_mix();
   std::size_t i = 0, total = 0;
@@ -207,8 +266,8 @@ void BM_score_batch(benchmark::State& state) {
 BENCHMARK(BM_score_batch)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
 
 // Grouped references (8 responses per prompt share one reference, as in GRPO): math_verifier's
-// BatchReward path normalises each reference once; the generic path (the same verifier hidden
-// in a lambda, so it is not a BatchReward) normalises it for every response.
+// BatchReward path validates and extracts each reference once; the generic path (the same
+// verifier hidden in a lambda, so it is not a BatchReward) does it for every response.
 template <bool Batched> void BM_score_batch_grouped(benchmark::State& state) {
   const mix& m = get_mix();
   std::vector<std::string_view> refs;

@@ -43,12 +43,14 @@
 //! estimate. Order-free comparisons are capped at 64 elements. Nothing throws except
 //! `std::bad_alloc`.
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -384,27 +386,89 @@ private:
     return {tk::num, s_.substr(b, i_ - b)};
   }
 
+  enum class act : std::uint8_t { tok, skip, leftright, circ, text, mathbb, env };
+  struct command_entry {
+    std::string_view name;
+    act what;
+    tk kind;
+  };
+  //! Every command the lexer knows, sorted by name (binary search: a lookup is ~7 comparisons).
+  static std::span<const command_entry> commands() {
+    static const std::vector<command_entry> table = [] {
+      std::vector<command_entry> t;
+      auto add = [&](std::initializer_list<std::string_view> names, act a, tk k) {
+        for (std::string_view n : names) t.push_back({n, a, k});
+      };
+      add({"left", "right"}, act::leftright, tk::end);
+      add({"big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl", "Biggr",
+           "displaystyle", "textstyle", "quad", "qquad", "degree", "textdollar", "dollar", "limits", "nolimits",
+           "mathstrut", "strut"},
+          act::skip, tk::end);
+      add({"circ"}, act::circ, tk::end);
+      add({"text", "textrm", "textnormal", "textbf", "textit", "textsf", "mbox", "mathrm", "mathbf", "mathit",
+           "mathsf", "operatorname", "boldsymbol", "bm", "hbox"},
+          act::text, tk::text);
+      add({"mathbb"}, act::mathbb, tk::reals);
+      add({"begin", "end"}, act::env, tk::begin_mat);
+      add({"frac", "dfrac", "tfrac", "cfrac"}, act::tok, tk::frac);
+      add({"binom", "dbinom", "tbinom"}, act::tok, tk::binom);
+      add({"sqrt"}, act::tok, tk::sqrt);
+      add({"over"}, act::tok, tk::over);
+      add({"cdot", "times", "ast"}, act::tok, tk::star);
+      add({"div"}, act::tok, tk::slash);
+      add({"le", "leq", "leqslant", "leqq"}, act::tok, tk::le);
+      add({"ge", "geq", "geqslant", "geqq"}, act::tok, tk::ge);
+      add({"ne", "neq"}, act::tok, tk::ne);
+      add({"lt"}, act::tok, tk::lt);
+      add({"gt"}, act::tok, tk::gt);
+      add({"pm"}, act::tok, tk::pm);
+      add({"mp"}, act::tok, tk::mp);
+      add({"cup"}, act::tok, tk::cup);
+      add({"infty"}, act::tok, tk::inf);
+      add({"pi"}, act::tok, tk::pi);
+      add({"emptyset", "varnothing"}, act::tok, tk::empty);
+      add({"lbrace"}, act::tok, tk::lset);
+      add({"rbrace"}, act::tok, tk::rset);
+      add({"lvert", "rvert", "vert"}, act::tok, tk::bar);
+      add({"lfloor"}, act::tok, tk::lfloor);
+      add({"rfloor"}, act::tok, tk::rfloor);
+      add({"lceil"}, act::tok, tk::lceil);
+      add({"rceil"}, act::tok, tk::rceil);
+      add({"in"}, act::tok, tk::in);
+      add({"sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "ln",
+           "log", "exp"},
+          act::tok, tk::func);
+      add({"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "iota",
+           "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "varphi", "chi", "psi",
+           "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega"},
+          act::tok, tk::ident);
+      std::sort(t.begin(), t.end(), [](const command_entry& x, const command_entry& y) { return x.name < y.name; });
+      return t;
+    }();
+    return table;
+  }
+
   token command() {
     const std::size_t b = i_ + 1;
     std::size_t e = b;
     while (e < s_.size() && is_ascii_letter(s_[e])) ++e;
     const std::string_view n = s_.substr(b, e - b);
     i_ = e;
-    if (name_in(n, {"left", "right"})) {
+    const auto table = commands();
+    const auto it = std::lower_bound(table.begin(), table.end(), n,
+                                     [](const command_entry& x, std::string_view key) { return x.name < key; });
+    if (it == table.end() || it->name != n) return {tk::bad, n};
+    switch (it->what) {
+    case act::tok: return {it->kind, n};
+    case act::skip: return scan();
+    case act::leftright:
       skip_spaces();
       if (i_ < s_.size() && s_[i_] == '.') ++i_;
       return scan();
-    }
-    if (name_in(n, {"big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl",
-                    "Biggr", "displaystyle", "textstyle", "quad", "qquad", "degree", "textdollar", "dollar",
-                    "limits", "nolimits", "mathstrut", "strut"}))
-      return scan();
-    if (n == "circ") { // a final \circ is a degree sign; inside it is composition (unsupported)
+    case act::circ: // a final \circ is a degree sign; inside it is composition (unsupported)
       if (only_spaces_left(i_)) return scan();
       return {tk::bad, n};
-    }
-    if (name_in(n, {"text", "textrm", "textnormal", "textbf", "textit", "textsf", "mbox", "mathrm", "mathbf",
-                    "mathit", "mathsf", "operatorname", "boldsymbol", "bm", "hbox"})) {
+    case act::text: {
       std::string_view c;
       if (!read_group(c)) return {tk::bad, n};
       const std::string_view t = trim(c);
@@ -418,37 +482,12 @@ private:
       }
       return {tk::text, t};
     }
-    if (name_in(n, {"frac", "dfrac", "tfrac", "cfrac"})) return {tk::frac, n};
-    if (name_in(n, {"binom", "dbinom", "tbinom"})) return {tk::binom, n};
-    if (n == "sqrt") return {tk::sqrt, n};
-    if (n == "over") return {tk::over, n};
-    if (name_in(n, {"cdot", "times", "ast"})) return {tk::star, n};
-    if (n == "div") return {tk::slash, n};
-    if (name_in(n, {"le", "leq", "leqslant", "leqq"})) return {tk::le, n};
-    if (name_in(n, {"ge", "geq", "geqslant", "geqq"})) return {tk::ge, n};
-    if (name_in(n, {"ne", "neq"})) return {tk::ne, n};
-    if (n == "lt") return {tk::lt, n};
-    if (n == "gt") return {tk::gt, n};
-    if (n == "pm") return {tk::pm, n};
-    if (n == "mp") return {tk::mp, n};
-    if (n == "cup") return {tk::cup, n};
-    if (n == "infty") return {tk::inf, n};
-    if (n == "pi") return {tk::pi, n};
-    if (name_in(n, {"emptyset", "varnothing"})) return {tk::empty, n};
-    if (n == "lbrace") return {tk::lset, n};
-    if (n == "rbrace") return {tk::rset, n};
-    if (name_in(n, {"lvert", "rvert", "vert"})) return {tk::bar, n};
-    if (n == "lfloor") return {tk::lfloor, n};
-    if (n == "rfloor") return {tk::rfloor, n};
-    if (n == "lceil") return {tk::lceil, n};
-    if (n == "rceil") return {tk::rceil, n};
-    if (n == "in") return {tk::in, n};
-    if (n == "mathbb") {
+    case act::mathbb: {
       std::string_view c;
       if (read_group(c) && trim(c) == "R") return {tk::reals, c};
       return {tk::bad, n};
     }
-    if (n == "begin" || n == "end") {
+    case act::env: {
       std::string_view c;
       if (!read_group(c)) return {tk::bad, n};
       c = trim(c);
@@ -459,14 +498,7 @@ private:
       }
       return {n == "begin" ? tk::begin_mat : tk::end_mat, c};
     }
-    if (name_in(n, {"sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh",
-                    "tanh", "ln", "log", "exp"}))
-      return {tk::func, n};
-    if (name_in(n, {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta",
-                    "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon",
-                    "phi", "varphi", "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Sigma",
-                    "Phi", "Psi", "Omega"}))
-      return {tk::ident, n};
+    }
     return {tk::bad, n};
   }
 
