@@ -5,8 +5,7 @@
 //  - parsing, evaluation and comparison finish for any bytes, without exceptions other than
 //    std::bad_alloc (ASan/UBSan/-timeout catch crashes, undefined behaviour and hangs);
 //  - compare_math(a, a) is never `different` (a value always equals itself, or is undecidable);
-//  - math_equivalent and math_equivalent under strict options are symmetric, and the strict
-//    verdict implies the lenient one;
+//  - math_equivalent is symmetric, with the default and with strict options;
 //  - for the leading digit runs x, y of a and b (y ≠ 0): x = q·y + r with 0 ≤ r < y.
 #include <rlvr/rewards/bignum.hpp>
 #include <rlvr/rewards/math_expr.hpp>

@@ -153,31 +153,29 @@ double naive_verify(const std::string& response, const std::string& reference) {
 }
 
 // ---- benchmarks ----------------------------------------------------------------------------
-void BM_math_verifier_rlvr(benchmark::State& state) {
-  const mix& m = get_mix();
-  const rlvr::math_verifier v;
+// One verification per iteration, cycling through a mix: `verify(i)` scores response i.
+template <class Mix, class Verify> void verify_loop(benchmark::State& state, const Mix& m, Verify verify) {
   std::size_t i = 0;
   double correct = 0;
   for (auto _ : state) {
-    correct += v("", m.resp_views[i], m.ref_views[i]);
+    correct += verify(i);
     if (++i == m.responses.size()) i = 0;
   }
   benchmark::DoNotOptimize(correct);
   state.SetItemsProcessed(state.iterations());
+}
+
+void BM_math_verifier_rlvr(benchmark::State& state) {
+  const mix& m = get_mix();
+  const rlvr::math_verifier v;
+  verify_loop(state, m, [&](std::size_t i) { return v("", m.resp_views[i], m.ref_views[i]); });
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(m.bytes / m.responses.size()));
 }
 BENCHMARK(BM_math_verifier_rlvr)->Name("BM_math_verifier/rlvr");
 
 void BM_math_verifier_naive(benchmark::State& state) {
   const mix& m = get_mix();
-  std::size_t i = 0;
-  double correct = 0;
-  for (auto _ : state) {
-    correct += naive_verify(m.responses[i], m.references[i]);
-    if (++i == m.responses.size()) i = 0;
-  }
-  benchmark::DoNotOptimize(correct);
-  state.SetItemsProcessed(state.iterations());
+  verify_loop(state, m, [&](std::size_t i) { return naive_verify(m.responses[i], m.references[i]); });
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(m.bytes / m.responses.size()));
 }
 BENCHMARK(BM_math_verifier_naive)->Name("BM_math_verifier/naive_regex");
@@ -185,28 +183,14 @@ BENCHMARK(BM_math_verifier_naive)->Name("BM_math_verifier/naive_regex");
 void BM_math_verifier_short_rlvr(benchmark::State& state) {
   const short_mix& m = get_short_mix();
   const rlvr::math_verifier v;
-  std::size_t i = 0;
-  double correct = 0;
-  for (auto _ : state) {
-    correct += v("", m.resp_views[i], m.ref_views[i]);
-    if (++i == m.responses.size()) i = 0;
-  }
-  benchmark::DoNotOptimize(correct);
-  state.SetItemsProcessed(state.iterations());
+  verify_loop(state, m, [&](std::size_t i) { return v("", m.resp_views[i], m.ref_views[i]); });
   state.counters["pairs"] = static_cast<double>(m.responses.size());
 }
 BENCHMARK(BM_math_verifier_short_rlvr)->Name("BM_math_verifier_short/rlvr");
 
 void BM_math_verifier_short_naive(benchmark::State& state) {
   const short_mix& m = get_short_mix();
-  std::size_t i = 0;
-  double correct = 0;
-  for (auto _ : state) {
-    correct += naive_verify(m.responses[i], m.references[i]);
-    if (++i == m.responses.size()) i = 0;
-  }
-  benchmark::DoNotOptimize(correct);
-  state.SetItemsProcessed(state.iterations());
+  verify_loop(state, m, [&](std::size_t i) { return naive_verify(m.responses[i], m.references[i]); });
 }
 BENCHMARK(BM_math_verifier_short_naive)->Name("BM_math_verifier_short/naive_regex");
 

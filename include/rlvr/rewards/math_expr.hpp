@@ -867,12 +867,7 @@ private:
       return x == no_node ? no_node : t_.unary(op::neg, x);
     }
     switch (peek()) {
-    case tk::lbrace: {
-      ++p_;
-      const std::uint32_t x = group_body();
-      if (x == no_node || !accept(tk::rbrace)) return no_node;
-      return x;
-    }
+    case tk::lbrace: return braced();
     case tk::num: return t_.make(node(op::num, no_node, no_node, toks_[p_++].text));
     case tk::ident: return variable(toks_[p_++].text);
     case tk::pi: ++p_; return t_.make(node(op::pi));
@@ -949,6 +944,14 @@ private:
     return false;
   }
 
+  //! `{…}` at the current token: its contents, then the closing brace.
+  std::uint32_t braced() {
+    ++p_;
+    const std::uint32_t x = group_body();
+    if (x == no_node || !accept(tk::rbrace)) return no_node;
+    return x;
+  }
+
   //! The contents of `{…}` (after the `{`): an item list, or `A \over B`.
   std::uint32_t group_body() {
     const std::uint32_t x = item_list(tk::rbrace);
@@ -966,12 +969,7 @@ private:
     depth_guard g(depth_);
     if (depth_ > max_depth) return no_node;
     switch (peek()) {
-    case tk::lbrace: {
-      ++p_;
-      const std::uint32_t x = group_body();
-      if (x == no_node || !accept(tk::rbrace)) return no_node;
-      return x;
-    }
+    case tk::lbrace: return braced();
     case tk::num: {
       token& t = toks_[p_];
       if (t.text.size() > 1 && is_digit(t.text[0])) {
@@ -1034,12 +1032,7 @@ private:
     case tk::reals: ++p_; return t_.make(node(op::reals));
     case tk::lpar:
     case tk::lbrack: return bracketed(k);
-    case tk::lbrace: {
-      ++p_;
-      const std::uint32_t x = group_body();
-      if (x == no_node || !accept(tk::rbrace)) return no_node;
-      return x;
-    }
+    case tk::lbrace: return braced();
     case tk::lset: {
       ++p_;
       if (accept(tk::rset)) return t_.nary(op::set, {});
