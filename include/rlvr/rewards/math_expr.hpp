@@ -1964,8 +1964,9 @@ inline bool parse_math(std::string_view s, tree& t, const math_options& opt) {
 enum class math_comparison { equal, different, undecided };
 
 //! Compares two answers with the symbolic-numeric core (file comment): `undecided` when either
-//! is outside the supported LaTeX subset or the step budget ran out. Symmetric. Never throws
-//! except `std::bad_alloc`.
+//! is outside the supported LaTeX subset or the step budget ran out. Symmetric except possibly
+//! when the budget runs out mid-comparison (`math_equivalent` orders its pair, so it is always
+//! symmetric). Never throws except `std::bad_alloc`.
 [[nodiscard]] inline math_comparison compare_math(std::string_view a, std::string_view b,
                                                   const math_options& opt = {}) {
   detail::rewards::tree ta, tb;

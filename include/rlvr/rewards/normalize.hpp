@@ -44,13 +44,17 @@
 //!    goes (`x+1.` → `x+1`); a lone choice letter loses its parentheses (`(B)` → `B`) (+);
 //!    `a/b` of two integers becomes `\frac{a}{b}` (MATH's `_fix_a_slash_b`).
 //!
-//! `math_equivalent(a, b)` is true when neither normalised answer is empty and
-//! (i) they are equal strings, or (ii) both are numbers (`parse_number`) and equal — as exact
-//! rationals when both are exact, else within relative tolerance 1e-9 — so `0.5`, `1/2`,
-//! `\frac{1}{2}` and `\frac12` agree but `0.333` and `\frac{1}{3}` do not — or (iii) (+) both are
-//! tuples/intervals/lists with the same brackets (`(`…`)`, `[`…`]`, `(`…`]`, `\{`…`\}`, or none)
-//! and the same number ≥ 2 of top-level comma-separated elements, equivalent pairwise by (i) or
-//! (ii) in order.
+//! `normalized_answers_equivalent(a, b)` compares two normal forms: true when neither is empty
+//! and (i) they are equal strings, or (ii) both are exact numbers (`parse_number`) and equal as
+//! rationals — `0.5`, `1/2`, `\frac{1}{2}`, `\frac12` agree, `0.333` and `\frac{1}{3}` do not —
+//! or (iii) (+) both are tuples/intervals/lists with the same brackets and the same number ≥ 2 of
+//! top-level comma-separated elements, equivalent pairwise by (i) or (ii) in order.
+//!
+//! `math_equivalent(a, b, options)` is the full decision (docs/rewards.md §4): doubled
+//! backslashes read, equal normal forms, plain decimals exactly at any length, text answers
+//! ignoring case, then the symbolic-numeric core (`rlvr/rewards/math_expr.hpp`), and where the
+//! core cannot decide, `normalized_answers_equivalent`. `math_options` gates the leniencies of
+//! rules 1 (units), 2 (`%`) and 4 (`x =`).
 //!
 //! Every step is O(n) time and O(n) extra memory with n the answer length; no step recurses,
 //! so megabyte-long or million-deep inputs are safe. Any byte string is accepted (invalid UTF-8
