@@ -239,7 +239,9 @@ TEST_CASE("core: long and 2^20-deep inputs finish in linear time, megabyte numbe
       {"(", ")"}, {"{", "}"}, {"\\sqrt{", "}"}, {"-", "1"}, {"2^{", "}"}, {"\\frac{1}{", "}"},
       {"1+", "1"}, {"x\\cdot", "x"}, {"9", ""}, {"\\{", "\\}"}, {"|", "|"}, {"\\pm", "1"}, {"1,", "2"},
   };
-  for (const auto& [open, close] : unit) {
+  for (const auto& pattern : unit) {
+    const std::string& open = pattern.first; // named, not structured bindings: lambdas capture them
+    const std::string& close = pattern.second;
     auto make = [&](std::size_t reps) {
       std::string s;
       for (std::size_t i = 0; i < reps; ++i) s += open;
