@@ -253,10 +253,11 @@ TEST_CASE("core: long and 2^20-deep inputs finish in linear time, megabyte numbe
     const double t_small = seconds([&] { (void)rlvr::math_equivalent(small, "1"); });
     const double t_big = seconds([&] { (void)rlvr::math_equivalent(big_s, "1"); });
     CHECK(t_big < 30.0 * t_small + 0.2);
-    // The core itself stops at its depth cap: a 2^20-deep input costs no more than a shallow one.
+    // The core stops at its depth cap (200) or node cap (65 536): a 2^20-deep or -long input is
+    // cut short (the bound is loose for sanitizer builds on a loaded machine).
     const std::string deep = make(1 << 20);
     bool r = true;
-    CHECK(seconds([&] { r = rlvr::compare_math(deep, "1") == rlvr::math_comparison::equal; }) < 0.5);
+    CHECK(seconds([&] { r = rlvr::compare_math(deep, "1") == rlvr::math_comparison::equal; }) < 2.0);
     CHECK_FALSE(r);
   }
   // Long literals compare exactly at any length.
