@@ -62,6 +62,7 @@ template <class T> struct loss_token_batch {
   index_t num_sequences = 0;              //!< range of seq ids; 0 = max(seq) + 1
   vector_view<const T> old_logp{};          //!< [N] rollout log π; empty = on-policy (ρ = 1)
   vector_view<const T> ref_logp{};          //!< [N] reference log π; required iff the objective has a KL term
+  vector_view<const T> rollout_logp{};      //!< [N] the rollout engine's log π; required iff a gate reads it (tis, …)
 };
 
 //! Tokens [first, first + count) of a batch (the logits rows, targets and columns of [K, N]).
@@ -81,6 +82,7 @@ template <class T> loss_token_batch<T> slice(const loss_token_batch<T>& b, index
   s.seq = vec(b.seq);
   s.old_logp = vec(b.old_logp);
   s.ref_logp = vec(b.ref_logp);
+  s.rollout_logp = vec(b.rollout_logp);
   return s;
 }
 
@@ -133,6 +135,8 @@ template <class T, class O> struct loss_epilogue {
   T* entropy_out;
   T* loss_out;
   std::uint8_t* flags_out;
+  const T* stat = nullptr; // nullable: token_input::stat per token (batch-level surrogates)
+  const T* gate = nullptr; // nullable: token_input::gate per token (token gates)
 
   RLVR_HD bool active(index_t i) const {
     for (index_t c = 0; c < k; ++c)
@@ -147,7 +151,9 @@ template <class T, class O> struct loss_epilogue {
       flags_out[i] = row_bad;
       return {T(0), T(0)};
     }
-    const token_input<T> in{s.logp, old_logp ? old_logp[i] : s.logp, ref_logp ? ref_logp[i] : T(0), T(0), s.entropy};
+    token_input<T> in{s.logp, old_logp ? old_logp[i] : s.logp, ref_logp ? ref_logp[i] : T(0), T(0), s.entropy};
+    if (stat) in.stat = stat[i];
+    if (gate) in.gate = gate[i];
     token_terms<T> r;
     if (O::components == 1 || stride_adv == stride_w) {
       r = obj.token(adv + i, w + i, stride_w, in);
@@ -342,6 +348,9 @@ std::vector<T> prepare_loss(const O& obj, const loss_token_batch<T>& batch, inde
                "ref_logp of length ", n, " (got ", batch.ref_logp.size(), ")");
   RLVR_EXPECTS(batch.ref_logp.empty() || batch.ref_logp.size() == n, shape, who, ": ref_logp has length ",
                batch.ref_logp.size(), " but there are ", n, " tokens");
+  RLVR_EXPECTS(!detail::uses_rollout_logp<O>() || batch.rollout_logp.size() == n, shape, who,
+               ": the objective corrects for the rollout engine and needs rollout_logp of length ", n, " (got ",
+               batch.rollout_logp.size(), ")");
   for (const auto* v : {&out.logp, &out.entropy, &out.loss})
     RLVR_EXPECTS(v->empty() || v->size() == n, shape, who, ": a per-token output has length ", v->size(),
                  " but there are ", n, " tokens");
@@ -382,11 +391,49 @@ std::vector<T> prepare_loss(const O& obj, const loss_token_batch<T>& batch, inde
         if (O::uses_ref_logp)
           RLVR_EXPECTS(std::isfinite(static_cast<double>(batch.ref_logp[t])), numerical, who, ": ref_logp[", t,
                        "] = ", batch.ref_logp[t], " is not finite");
+        if (detail::uses_rollout_logp<O>())
+          RLVR_EXPECTS(std::isfinite(static_cast<double>(batch.rollout_logp[t])), numerical, who, ": rollout_logp[",
+                       t, "] = ", batch.rollout_logp[t], " is not finite");
       }
 
   std::vector<T> w(static_cast<std::size_t>(k * n));
   obj.weights(act, seq, num_seq, opt.aggregation, matrix_view<T>(w.data(), k, n));
   return w;
+}
+
+//! Runs the batch-level parts of a plain objective (`has_batch_context`): from the per-token
+//! log π and H of a forward-only pre-pass (`logp`, `entropy`, host memory, length n) and the
+//! batch, fills `stat` and `gate` (length n; gate starts at 1). Shared by host and device entry
+//! points. A row whose pre-pass log π is not finite is left out of the statistics (the fused
+//! pass then reports it).
+template <Objective O, class T>
+void prepare_batch_context(const O& obj, const loss_token_batch<T>& batch, const std::vector<T>& w, index_t n,
+                           const T* logp, const T* entropy, std::vector<T>& stat, std::vector<T>& gate) {
+  stat.assign(static_cast<std::size_t>(n), T(0));
+  gate.assign(static_cast<std::size_t>(n), T(1));
+  std::vector<T> wctx(w.begin(), w.begin() + n); // component 0 (plain objectives only)
+  for (index_t t = 0; t < n; ++t)
+    if (!std::isfinite(static_cast<double>(logp[t]))) wctx[static_cast<std::size_t>(t)] = T(0);
+  std::vector<std::int32_t> seq_own;
+  vector_view<const std::int32_t> seq = batch.seq;
+  index_t num_seq = batch.num_sequences;
+  if (seq.empty()) {
+    seq_own.assign(static_cast<std::size_t>(n), 0);
+    seq = seq_own;
+    num_seq = n > 0 ? 1 : 0;
+  } else if (num_seq == 0) {
+    for (index_t t = 0; t < n; ++t) num_seq = std::max<index_t>(num_seq, static_cast<index_t>(seq[t]) + 1);
+  }
+  const vector_view<const T> lp(logp, n);
+  const batch_context<T> ctx{lp,
+                             vector_view<const T>(entropy, n),
+                             batch.old_logp.empty() ? lp : batch.old_logp,
+                             batch.rollout_logp,
+                             vector_view<const T>(batch.advantages.data(), n),
+                             vector_view<const T>(wctx),
+                             seq,
+                             num_seq};
+  obj.prepare_context(ctx, vector_view<T>(stat), vector_view<T>(gate));
 }
 
 //! The reduction at the end of every `loss_and_grad` (host and device): raises for the first
@@ -468,8 +515,17 @@ loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_
   T* ent = ensure(out.entropy, ent_own);
   T* tl = ensure(out.loss, loss_own);
   std::vector<std::uint8_t> flags(static_cast<std::size_t>(n), 0);
+  std::vector<T> stat, gate;
+  if constexpr (detail::has_batch_context<O>()) { // sequence/batch statistics need log π first
+    static_assert(LogProbBackend<B, T>, "rlvr::loss_and_grad: this objective has sequence/batch-level parts "
+                                        "(gspo, gmpo, clip_cov, kl_cov, token gates) and needs a forward-only pass: "
+                                        "the backend must also model rlvr::LogProbBackend");
+    backend.logp_entropy(z, batch.targets, static_cast<T>(opt.temperature), vector_view<T>(logp, n),
+                         vector_view<T>(ent, n));
+    detail::prepare_batch_context(obj, batch, w, n, logp, ent, stat, gate);
+  }
 
-  const detail::loss_epilogue<T, O> ep{obj,
+  detail::loss_epilogue<T, O> ep{obj,
                                        batch.advantages.data(),
                                        w.data(),
                                        batch.advantages.row_stride(),
@@ -481,6 +537,8 @@ loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_
                                        ent,
                                        tl,
                                        flags.data()};
+  if (!stat.empty()) ep.stat = stat.data();
+  if (!gate.empty()) ep.gate = gate.data();
   // rows not active are not visited by the epilogue: clear their per-token outputs
   for (index_t i = 0; i < n; ++i)
     if (!ep.active(i)) logp[i] = ent[i] = tl[i] = T(0);

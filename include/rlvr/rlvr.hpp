@@ -29,7 +29,9 @@
 #include "rlvr/objectives/row_math.hpp"
 #include "rlvr/objectives/advantages.hpp"
 #include "rlvr/objectives/aggregation.hpp"
+#include "rlvr/objectives/batch_terms.hpp"
 #include "rlvr/objectives/objective.hpp"
+#include "rlvr/objectives/kl_control.hpp"
 #include "rlvr/sampling/processors.hpp"
 
 // floor 3: the dependency-free backend (the oracle)

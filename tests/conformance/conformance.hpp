@@ -28,6 +28,9 @@
 //   entry_point_errors   the objectives engine's bad-input errors (target out of range, NaN row,
 //                        a temperature whose reciprocal overflows the logit type: 1e-39 for float
 //                        is a config error before the backend runs; z/τ overflowing: numerical)
+//   zoo_objectives       the objective zoo through rlvr::loss_and_grad equals the oracle: CISPO,
+//                        SAPO, k3+, GSPO, GMPO, Clip-Cov, KL-Cov, DAPO, high-entropy selection,
+//                        TIS and rollout masks (token and sequence level), in float and double
 //
 // Backends whose memory is not host memory (a GPU) specialise `rlvr::conformance::memory<B>`
 // (see below and conformance_cuda.cuh).
@@ -416,6 +419,61 @@ template <class B> void entry_point_errors(const B& be) {
   RLVR_CONF_CHECK(m5.find("[rlvr.numerical]") == 0 && m5.find("row 1") != std::string::npos, "message: ", m5);
 }
 
+template <class B, class T, class O>
+void zoo_case(const B& be, const O& obj, const char* label, std::uint64_t seed) {
+  const index_t n = 48, v = 700, seqs = 9;
+  const auto p = random_problem<T>(n, v, v, 3.0, 1.0, false, seed);
+  philox_engine eng(seed, 3);
+  std::vector<T> adv(static_cast<std::size_t>(n)), old(static_cast<std::size_t>(n)), ref(static_cast<std::size_t>(n)),
+      roll(static_cast<std::size_t>(n)), lp(static_cast<std::size_t>(n));
+  std::vector<std::int32_t> seq(static_cast<std::size_t>(n));
+  log_prob_entropy(serial_backend{}, matrix_view<const T>(p.z.data(), n, v), vector_view<const token_t>(p.y),
+                   vector_view<T>(lp), vector_view<T>{}, 0.8);
+  std::vector<double> seq_adv(static_cast<std::size_t>(seqs));
+  for (auto& a : seq_adv) a = 2.0 * eng.uniform() - 1.0;
+  for (index_t t = 0; t < n; ++t) {
+    const auto u = static_cast<std::size_t>(t);
+    seq[u] = static_cast<std::int32_t>(t * seqs / n);
+    adv[u] = static_cast<T>(seq_adv[static_cast<std::size_t>(seq[u])]);
+    old[u] = static_cast<T>(static_cast<double>(lp[u]) + 0.4 * (eng.uniform() - 0.5));
+    ref[u] = static_cast<T>(static_cast<double>(lp[u]) + 0.4 * (eng.uniform() - 0.5));
+    roll[u] = static_cast<T>(static_cast<double>(old[u]) + 0.6 * (eng.uniform() - 0.5));
+  }
+  const loss_token_batch<T> batch{.logits = {p.z.data(), n, v}, .targets = p.y, .advantages = {adv.data(), 1, n},
+                                  .seq = seq, .num_sequences = seqs, .old_logp = old, .ref_logp = ref,
+                                  .rollout_logp = roll};
+  std::vector<T> g1(p.z.size()), g2(p.z.size());
+  const loss_options opt{.temperature = 0.8};
+  const auto d1 = loss_and_grad(serial_backend{}, obj, batch, matrix_view<T>(g1.data(), n, v), opt);
+  const auto d2 = loss_and_grad(be, obj, batch, matrix_view<T>(g2.data(), n, v), opt);
+  const double tol = std::is_same_v<T, float> ? 1e-5 : 1e-11;
+  RLVR_CONF_CHECK(rel_err(d2.loss, d1.loss) <= tol, label, " loss ", d2.loss, " vs ", d1.loss);
+  RLVR_CONF_CHECK(d2.clip_frac_low == d1.clip_frac_low && d2.clip_frac_high == d1.clip_frac_high, label,
+                  " clip fractions ", d2.clip_frac_low, "/", d2.clip_frac_high, " vs ", d1.clip_frac_low, "/", d1.clip_frac_high);
+  double worst = 0, gmax = 1e-30;
+  for (T x : g1) gmax = std::max(gmax, static_cast<double>(std::abs(x)));
+  for (std::size_t k = 0; k < g1.size(); ++k) worst = std::max(worst, std::abs(static_cast<double>(g2[k] - g1[k])) / gmax);
+  RLVR_CONF_CHECK(worst <= tol, label, " gradient worst difference ", worst);
+}
+
+template <class B, class T> void zoo_objectives(const B& be) {
+  zoo_case<B, T>(be, methods::cispo({.surrogate = {.eps_low = 0.2, .eps_high = 0.1}}), "cispo", 20);
+  zoo_case<B, T>(be, methods::sapo(), "sapo", 21);
+  zoo_case<B, T>(be, make_objective(group_zscore{}, ppo_clip{}, token_mean{}, kl_k3_plus{.beta = 0.1}), "k3+", 22);
+  zoo_case<B, T>(be, methods::gspo({.surrogate = {.eps_low = 0.02, .eps_high = 0.03}}), "gspo", 23);
+  zoo_case<B, T>(be, methods::gmpo({.surrogate = {.eps_low = 0.1, .eps_high = 0.1}}), "gmpo", 24);
+  zoo_case<B, T>(be, methods::clip_cov({.surrogate = {.select_ratio = 0.1, .cov_lb = -1e9, .cov_ub = 1e9, .seed = 3}}),
+                 "clip_cov", 25);
+  zoo_case<B, T>(be, methods::kl_cov({.surrogate = {.select_ratio = 0.1}}), "kl_cov", 26);
+  zoo_case<B, T>(be, methods::dapo(), "dapo", 27);
+  zoo_case<B, T>(be, methods::high_entropy(), "high_entropy", 28);
+  zoo_case<B, T>(be, make_objective(group_zscore{}, ppo_clip{}, token_mean{}, tis{.cap = 1.1}, rollout_mask{.lower = 0.8, .upper = 1.2}),
+                 "tis+mask (token)", 29);
+  zoo_case<B, T>(be, make_objective(group_zscore{}, sapo{}, seq_mean_token_mean{}, tis{.cap = 1.3, .level = correction_level::sequence},
+                                    sequence_divergence_mask{.max_kl = 5e-3}),
+                 "tis+divergence mask (sequence)", 30);
+}
+
 // ---- the driver --------------------------------------------------------------------------------------------
 template <class F> void run_check(const char* name, const char* filter, F&& f) {
   if (filter != nullptr && std::strstr(name, filter) == nullptr) return;
@@ -463,6 +521,8 @@ template <class B> int run(const B& be, const char* name, int argc, char** argv)
   if constexpr (HostBackend<B>) {
     run_check("entry_points", filter, [&] { entry_points(be); });
     run_check("entry_point_errors", filter, [&] { entry_point_errors(be); });
+    run_check("float/zoo_objectives", filter, [&] { zoo_objectives<B, float>(be); });
+    if constexpr (LossBackend<B, double>) run_check("double/zoo_objectives", filter, [&] { zoo_objectives<B, double>(be); });
   }
   std::printf("%d checks, %d failed\n", state().checks, state().failures);
   return state().failures == 0 && state().checks > 0 ? 0 : 1;

@@ -159,7 +159,11 @@ TEST_CASE("every ready-made objective's gradient matches finite differences", "[
   SECTION("dr_grpo") { check_objective_fd(rlvr::dr_grpo({.max_length = 8}), 0.6, 7); }
   SECTION("k1 and k2 in the loss, seq-mean aggregations, dual clip") {
     check_objective_fd(rlvr::make_objective(rlvr::rloo{}, rlvr::ppo_clip{.eps_low = 0.2, .eps_high = 0.28, .dual_clip = 3},
-                                            rlvr::seq_mean_token_mean{}, rlvr::kl_k1{.beta = 0.1}, rlvr::kl_k2{.beta = 0.2}),
+                                            rlvr::seq_mean_token_mean{}, rlvr::kl_k1{.beta = 0.1}),
+                       1.0, 8);
+    // one KL term per objective (make_objective's rule): k2 in a second objective
+    check_objective_fd(rlvr::make_objective(rlvr::rloo{}, rlvr::ppo_clip{.eps_low = 0.2, .eps_high = 0.28, .dual_clip = 3},
+                                            rlvr::seq_mean_token_mean{}, rlvr::kl_k2{.beta = 0.2}),
                        1.0, 8);
     check_objective_fd(rlvr::make_objective(rlvr::whitened<rlvr::raw_reward>{}, rlvr::reinforce_surrogate{},
                                             rlvr::seq_mean_token_sum{}, rlvr::entropy_bonus{.coef = 0.1}),

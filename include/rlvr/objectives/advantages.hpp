@@ -17,6 +17,14 @@
 //! | `raw_reward`           | r (REINFORCE++ before whitening)                                          |
 //! | `whitened<E>`          | E's token advantages, whitened over the active tokens of the batch        |
 //! | `gae`                  | GAE(γ, λ) over r_t = −β_KL·k1_t + [t = last]·r, optionally whitened; also returns A + V |
+//! | `dynamic_sampling<E>`  | DAPO: groups whose rewards are all equal are dropped before E runs (counted) |
+//! | `overlong_penalty<E>`  | DAPO: E on r + p(|y|), a linear penalty in the buffer before the length limit |
+//! | `remax`                | r − b_i, b_i the greedy response's reward (supplied in `baselines`)        |
+//! | `opo`                  | r − Σ_g |y|·r / Σ_g |y| (length-weighted optimal baseline)                 |
+//! | `gdpo`                 | Σ_k z-score_g(r_k), then whitened over the batch (several rewards)         |
+//!
+//! REINFORCE++-baseline (Hu et al.: group mean subtracted, then batch whitening) is
+//! `whitened<group_mean_baseline>`.
 //!
 //! **Conventions (spec §8), and rlvr's choice for each fork:**
 //! - ε added to the group std: `group_zscore::eps`, default 1e-6 (verl's).
@@ -34,6 +42,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdint>
 #include <numeric>
 #include <utility>
@@ -480,5 +489,245 @@ struct gae {
   }
 };
 static_assert(AdvantageEstimator<gae>);
+
+namespace detail {
+//! Number of active (mask) tokens of each response: its length |y_i|.
+template <class T> std::vector<double> response_lengths(const advantage_input<T>& in) {
+  std::vector<double> len(static_cast<std::size_t>(in.rewards.size()), 0.0);
+  for (index_t t = 0; t < in.seq.size(); ++t)
+    if (in.mask.empty() || in.mask[t] != 0) len[static_cast<std::size_t>(in.seq[t])] += 1;
+  return len;
+}
+} // namespace detail
+
+//! DAPO's dynamic sampling as a batch filter (Yu et al. 2025, arXiv:2503.14476): a group whose
+//! (non-NaN) rewards are all equal — all correct or all wrong, including a group of one — has
+//! no relative signal; its responses are removed from the batch (inactive, A = 0, counted in
+//! `advantage_report::dropped`, the groups in `filtered_groups`) *before* the inner estimator
+//! runs, so they leave its statistics (e.g. a batch whitening) and the aggregation denominators.
+//! DAPO then samples more prompts until the batch is full; rlvr reports how many were dropped
+//! and leaves refilling to the caller. verl: `algorithm.filter_groups.enable`.
+template <AdvantageEstimator E> struct dynamic_sampling {
+  E inner{};
+  static constexpr bool needs_values = E::needs_values;
+  static constexpr bool needs_group_ids = true;
+  void validate() const { inner.validate(); }
+  template <class T> advantage_report estimate(const advantage_input<T>& in, const advantage_output<T>& out) const {
+    detail::check_advantage_io(in, out, "dynamic_sampling", true, false);
+    const index_t b = in.rewards.size();
+    index_t groups = 0;
+    const auto g = detail::dense_groups(in.group_ids, b, groups);
+    const auto stats = detail::compute_group_stats(in.rewards, g, groups);
+    std::vector<T> r(in.rewards.begin(), in.rewards.end());
+    index_t filtered = 0, removed = 0;
+    for (const auto& s : stats) filtered += (s.n > 0 && s.lo == s.hi) ? 1 : 0;
+    for (index_t i = 0; i < b; ++i) {
+      const auto& s = stats[static_cast<std::size_t>(g[static_cast<std::size_t>(i)])];
+      if (s.n > 0 && s.lo == s.hi && !std::isnan(static_cast<double>(r[static_cast<std::size_t>(i)]))) {
+        r[static_cast<std::size_t>(i)] = std::numeric_limits<T>::quiet_NaN();
+        ++removed;
+      }
+    }
+    advantage_input<T> sub = in;
+    sub.rewards = vector_view<const T>(r);
+    advantage_report rep = inner.estimate(sub, out);
+    rep.nan_rewards -= removed; // the inner estimator saw them as unscored
+    rep.filtered_groups += filtered;
+    rep.zero_std_groups = 0;    // none is left
+    return rep;
+  }
+};
+static_assert(AdvantageEstimator<dynamic_sampling<group_zscore>>);
+
+//! DAPO's overlong reward shaping: with L_max the generation limit and a buffer L_c, a response
+//! of length |y| (its mask tokens) gets r + p(|y|),
+//!   p = 0 for |y| ≤ L_max − L_c,   p = (L_max − L_c − |y|)/L_c · factor inside the buffer,
+//!   p = −factor for |y| > L_max,
+//! and the inner estimator runs on the shaped rewards (NaN stays NaN). verl:
+//! `reward_model.overlong_buffer` {len, penalty_factor}. Defaults: L_max = 1024, L_c = 256.
+template <AdvantageEstimator E> struct overlong_penalty {
+  E inner{};
+  double max_length = 1024; //!< L_max > 0
+  double buffer = 256;      //!< L_c in (0, L_max]
+  double factor = 1.0;      //!< penalty at the limit, ≥ 0
+  static constexpr bool needs_values = E::needs_values;
+  static constexpr bool needs_group_ids = E::needs_group_ids;
+  void validate() const {
+    inner.validate();
+    RLVR_EXPECTS(max_length > 0 && buffer > 0 && buffer <= max_length, config, "overlong_penalty: max_length = ",
+                 max_length, ", buffer = ", buffer, " (need 0 < buffer <= max_length)");
+    RLVR_EXPECTS(factor >= 0 && std::isfinite(factor), config, "overlong_penalty: factor = ", factor,
+                 " must be finite and >= 0");
+  }
+  //! p(|y|) (see above).
+  [[nodiscard]] double penalty(double length) const {
+    const double start = max_length - buffer;
+    if (length <= start) return 0.0;
+    if (length > max_length) return -factor;
+    return (start - length) / buffer * factor;
+  }
+  template <class T> advantage_report estimate(const advantage_input<T>& in, const advantage_output<T>& out) const {
+    detail::check_advantage_io(in, out, "overlong_penalty", false, false);
+    const auto len = detail::response_lengths(in);
+    std::vector<T> r(in.rewards.begin(), in.rewards.end());
+    for (std::size_t i = 0; i < r.size(); ++i) r[i] = static_cast<T>(static_cast<double>(r[i]) + penalty(len[i]));
+    advantage_input<T> sub = in;
+    sub.rewards = vector_view<const T>(r);
+    return inner.estimate(sub, out);
+  }
+};
+static_assert(AdvantageEstimator<overlong_penalty<group_zscore>>);
+
+//! ReMax (Li et al. 2023, arXiv:2310.10505): A_i = r_i − b_i with b_i the reward of the greedy
+//! response to the same prompt, supplied by the caller in `advantage_input::baselines` [B].
+//! No normalisation (verl `adv_estimator=remax`).
+struct remax {
+  static constexpr bool needs_values = false;
+  static constexpr bool needs_group_ids = false;
+  void validate() const {}
+  template <class T> advantage_report estimate(const advantage_input<T>& in, const advantage_output<T>& out) const {
+    detail::check_advantage_io(in, out, "remax", false, false);
+    const index_t b = in.rewards.size();
+    RLVR_EXPECTS(in.baselines.size() == b, shape, "remax: baselines has length ", in.baselines.size(),
+                 " but rewards has ", b, " (the greedy response's reward per response)");
+    for (index_t i = 0; i < b; ++i)
+      RLVR_EXPECTS(std::isfinite(static_cast<double>(in.baselines[i])), numerical, "remax: baselines[", i, "] = ",
+                   in.baselines[i], " is not finite");
+    advantage_report rep;
+    rep.responses = b;
+    std::vector<double> a(static_cast<std::size_t>(b), 0.0);
+    std::vector<std::uint8_t> keep(static_cast<std::size_t>(b), 1);
+    for (index_t i = 0; i < b; ++i) {
+      const double r = static_cast<double>(in.rewards[i]);
+      if (std::isnan(r)) {
+        keep[static_cast<std::size_t>(i)] = 0;
+        ++rep.nan_rewards;
+        ++rep.dropped;
+        continue;
+      }
+      a[static_cast<std::size_t>(i)] = r - static_cast<double>(in.baselines[i]);
+    }
+    detail::broadcast_to_tokens(in, out, a, keep);
+    return rep;
+  }
+};
+static_assert(AdvantageEstimator<remax>);
+
+//! OPO (On-Policy RL with Optimal reward baseline, Hao et al. 2025, arXiv:2505.23585): the
+//! variance-minimising baseline of a sequence-level REINFORCE is length-weighted,
+//!   b_g = Σ_{j∈g} |y_j|·r_j / Σ_{j∈g} |y_j|,   A_i = r_i − b_g,
+//! |y| the response's mask tokens. A group of one, or one whose lengths are all 0, gets A = 0
+//! (rlvr's singleton convention; verl `adv_estimator=opo` uses b = 0 there); a group whose
+//! rewards are all equal gets A = 0 and counts as zero-std. NaN rewards are dropped.
+struct opo {
+  static constexpr bool needs_values = false;
+  static constexpr bool needs_group_ids = true;
+  void validate() const {}
+  template <class T> advantage_report estimate(const advantage_input<T>& in, const advantage_output<T>& out) const {
+    detail::check_advantage_io(in, out, "opo", true, false);
+    const index_t b = in.rewards.size();
+    advantage_report rep;
+    rep.responses = b;
+    const auto g = detail::dense_groups(in.group_ids, b, rep.groups);
+    const auto stats = detail::compute_group_stats(in.rewards, g, rep.groups);
+    const auto len = detail::response_lengths(in);
+    std::vector<double> num(static_cast<std::size_t>(rep.groups), 0.0), den(num.size(), 0.0);
+    for (index_t i = 0; i < b; ++i) {
+      const double r = static_cast<double>(in.rewards[i]);
+      if (std::isnan(r)) continue;
+      const auto k = static_cast<std::size_t>(g[static_cast<std::size_t>(i)]);
+      num[k] += len[static_cast<std::size_t>(i)] * r;
+      den[k] += len[static_cast<std::size_t>(i)];
+    }
+    for (const auto& s : stats) {
+      rep.singleton_groups += s.n == 1 ? 1 : 0;
+      rep.zero_std_groups += (s.n > 1 && s.lo == s.hi) ? 1 : 0;
+    }
+    std::vector<double> a(static_cast<std::size_t>(b), 0.0);
+    std::vector<std::uint8_t> keep(static_cast<std::size_t>(b), 1);
+    for (index_t i = 0; i < b; ++i) {
+      const double r = static_cast<double>(in.rewards[i]);
+      const auto k = static_cast<std::size_t>(g[static_cast<std::size_t>(i)]);
+      if (std::isnan(r)) {
+        keep[static_cast<std::size_t>(i)] = 0;
+        ++rep.nan_rewards;
+        ++rep.dropped;
+        continue;
+      }
+      const auto& s = stats[k];
+      if (s.n < 2 || s.lo == s.hi || den[k] <= 0) continue;
+      a[static_cast<std::size_t>(i)] = r - num[k] / den[k];
+    }
+    detail::broadcast_to_tokens(in, out, a, keep);
+    return rep;
+  }
+};
+static_assert(AdvantageEstimator<opo>);
+
+//! GDPO-style decoupled normalisation of several rewards (GDPO: group reward-decoupled
+//! normalisation policy optimisation): with R rewards per response in `advantage_input::reward_components` [R, B],
+//! each reward is z-scored within its group separately (as `group_zscore`, ε added to the
+//! sample std, zero-std groups give 0 for that reward), the R normalised values are summed,
+//! and the sum is whitened over the batch's responses (mean 0, std 1 with n − 1, + ε). Summing
+//! first and normalising once (GRPO on r = Σ_k r_k) lets a reward with a large spread drown the
+//! others; decoupling gives each reward the same scale. A response with a NaN in any reward is
+//! dropped. `rewards` is only used for its length B.
+struct gdpo {
+  double eps = 1e-6; //!< added to each group std and to the batch std
+  static constexpr bool needs_values = false;
+  static constexpr bool needs_group_ids = true;
+  void validate() const {
+    RLVR_EXPECTS(eps >= 0.0 && std::isfinite(eps), config, "gdpo: eps = ", eps, " must be finite and >= 0");
+  }
+  template <class T> advantage_report estimate(const advantage_input<T>& in, const advantage_output<T>& out) const {
+    detail::check_advantage_io(in, out, "gdpo", true, false);
+    const index_t b = in.rewards.size(), nr = in.reward_components.rows();
+    RLVR_EXPECTS(nr >= 1 && in.reward_components.cols() == b, shape, "gdpo: reward_components is ", nr, "x",
+                 in.reward_components.cols(), " (need R x ", b, " with R >= 1)");
+    advantage_report rep;
+    rep.responses = b;
+    const auto g = detail::dense_groups(in.group_ids, b, rep.groups);
+    std::vector<std::uint8_t> keep(static_cast<std::size_t>(b), 1);
+    for (index_t i = 0; i < b; ++i)
+      for (index_t k = 0; k < nr; ++k)
+        if (std::isnan(static_cast<double>(in.reward_components(k, i)))) keep[static_cast<std::size_t>(i)] = 0;
+    std::vector<double> sum(static_cast<std::size_t>(b), 0.0);
+    std::vector<T> row(static_cast<std::size_t>(b));
+    for (index_t k = 0; k < nr; ++k) {
+      for (index_t i = 0; i < b; ++i)
+        row[static_cast<std::size_t>(i)] = keep[static_cast<std::size_t>(i)] ? in.reward_components(k, i)
+                                                                              : std::numeric_limits<T>::quiet_NaN();
+      const auto stats = detail::compute_group_stats(vector_view<const T>(row), g, rep.groups);
+      for (index_t i = 0; i < b; ++i) {
+        if (!keep[static_cast<std::size_t>(i)]) continue;
+        const auto& s = stats[static_cast<std::size_t>(g[static_cast<std::size_t>(i)])];
+        if (s.n < 2 || s.lo == s.hi) continue;
+        sum[static_cast<std::size_t>(i)] += (static_cast<double>(row[static_cast<std::size_t>(i)]) - s.mean) / (s.std + eps);
+      }
+    }
+    double n = 0, mean = 0, ss = 0;
+    for (index_t i = 0; i < b; ++i)
+      if (keep[static_cast<std::size_t>(i)]) {
+        n += 1;
+        mean += sum[static_cast<std::size_t>(i)];
+      }
+    if (n > 0) mean /= n;
+    for (index_t i = 0; i < b; ++i)
+      if (keep[static_cast<std::size_t>(i)]) ss += (sum[static_cast<std::size_t>(i)] - mean) * (sum[static_cast<std::size_t>(i)] - mean);
+    const double sd = n > 1 ? std::sqrt(ss / (n - 1)) : 0.0;
+    std::vector<double> a(static_cast<std::size_t>(b), 0.0);
+    for (index_t i = 0; i < b; ++i) {
+      if (!keep[static_cast<std::size_t>(i)]) {
+        ++rep.nan_rewards;
+        ++rep.dropped;
+        continue;
+      }
+      a[static_cast<std::size_t>(i)] = n > 1 ? (sum[static_cast<std::size_t>(i)] - mean) / (sd + eps) : 0.0;
+    }
+    detail::broadcast_to_tokens(in, out, a, keep);
+    return rep;
+  }
+};
+static_assert(AdvantageEstimator<gdpo>);
 
 } // namespace rlvr

@@ -24,6 +24,31 @@ template <class T> struct token_input {
   T ref_logp; //!< log π_ref,t of the reference policy (0 when no KL term needs it)
   T adv;      //!< advantage A_t
   T entropy;  //!< H_t of the current policy's distribution at this position
+  //! The surrogate's batch statistic at this token, prepared before the pass by a
+  //! `BatchSurrogate` (GSPO/GMPO: the response's mean log-ratio; Clip-Cov/KL-Cov: 1 if the
+  //! token was selected); 0 for token-level surrogates.
+  T stat = 0;
+  //! Product of the objective's `TokenGate`s at this token (rollout correction weight, entropy
+  //! selection): a detached factor on the surrogate's loss and gradient; 1 without gates.
+  T gate = 1;
+};
+
+//! What the batch-level parts of an objective (`BatchSurrogate`, `TokenGate`) see before the
+//! fused pass: the whole (mini-)batch given to `loss_and_grad`, in host memory, length N each.
+//! `logp` and `entropy` come from a forward-only pre-pass over the logits (the same values the
+//! fused pass then uses); `old_logp` is the batch's, or `logp` when the batch has none
+//! (on-policy); `weight` is the aggregation weight w_t (0: the token is not in the batch).
+template <class T> struct batch_context {
+  vector_view<const T> logp{};                //!< [N] log π_t of the current policy
+  vector_view<const T> entropy{};             //!< [N] H_t
+  vector_view<const T> old_logp{};            //!< [N] log π_old,t (= logp on-policy)
+  vector_view<const T> rollout_logp{};        //!< [N] the rollout engine's log-probs; empty if not given
+  vector_view<const T> adv{};                 //!< [N] A_t
+  vector_view<const T> weight{};              //!< [N] aggregation weight w_t (0 = not in the batch)
+  vector_view<const std::int32_t> seq{};      //!< [N] response index of each token, in [0, num_sequences)
+  index_t num_sequences = 0;                  //!< B
+  //! True if token t is in the batch (w_t ≠ 0).
+  [[nodiscard]] bool active(index_t t) const { return weight[t] != T(0); }
 };
 
 //! Bits of `token_terms::flags`.
@@ -62,6 +87,8 @@ template <class T> struct advantage_input {
   vector_view<const T> values{};               //!< [N] value-head outputs V(s_t) at rollout (GAE only)
   vector_view<const T> old_logp{};             //!< [N] rollout log π (KL folded into rewards only)
   vector_view<const T> ref_logp{};             //!< [N] reference log π (KL folded into rewards only)
+  vector_view<const T> baselines{};            //!< [B] per-response baseline b_i (ReMax: the greedy response's reward)
+  matrix_view<const T> reward_components{};    //!< [R, B] several rewards per response (GDPO), one row per reward
 };
 
 //! Outputs of an advantage estimator (all caller-owned).
@@ -80,6 +107,7 @@ struct advantage_report {
   index_t groups = 0;           //!< distinct group ids
   index_t zero_std_groups = 0;  //!< groups whose rewards are all equal (GRPO-family: A = 0)
   index_t singleton_groups = 0; //!< groups of one response
+  index_t filtered_groups = 0;  //!< groups removed by dynamic sampling (all rewards equal), their responses in `dropped`
   //! Fraction of groups with zero reward spread (0 when there are no groups).
   [[nodiscard]] double zero_std_fraction() const {
     return groups == 0 ? 0.0 : static_cast<double>(zero_std_groups) / static_cast<double>(groups);
@@ -91,6 +119,7 @@ struct advantage_report {
     groups += o.groups;
     zero_std_groups += o.zero_std_groups;
     singleton_groups += o.singleton_groups;
+    filtered_groups += o.filtered_groups;
     return *this;
   }
 };
@@ -140,6 +169,39 @@ concept Surrogate = TokenTerm<T> && T::uses_advantage;
 //! advantage (KL penalties, entropy bonus).
 template <class T>
 concept Regularizer = TokenTerm<T> && !T::uses_advantage;
+
+//! A type T models `BatchSurrogate` if 1. it models `Surrogate` and 2. `t.prepare(ctx, stat)`
+//! (host) fills `stat` [N] from a `batch_context<float>` / `batch_context<double>`; the fused
+//! pass then hands stat[t] to the per-token call as `token_input::stat`. This is how a
+//! surrogate that needs the whole sequence (GSPO's sequence ratio) or the whole batch
+//! (Clip-Cov's covariance selection) stays a per-token `RLVR_HD` functor.
+template <class T>
+concept BatchSurrogate = Surrogate<T> && requires(const T& t, const batch_context<float>& f, vector_view<float> sf,
+                                                  const batch_context<double>& d, vector_view<double> sd) {
+  t.prepare(f, sf);
+  t.prepare(d, sd);
+};
+
+//! A type G models `TokenGate` if
+//! 1. it is trivially copyable and `G::is_gate` is true,
+//! 2. `g.apply(ctx, gate)` (host) multiplies `gate` [N] (initially 1) by its per-token factor
+//!    for `batch_context<float>` / `batch_context<double>`,
+//! 3. it declares `G::uses_old_logp`, `G::uses_ref_logp`, `G::uses_rollout_logp` (bool constants),
+//! 4. `g.validate()` checks its numbers.
+//! A gate multiplies the surrogate only (not the regularisers): rollout–trainer mismatch
+//! corrections (TIS, masks) and token selection (high-entropy tokens) are gates.
+template <class G>
+concept TokenGate = std::is_trivially_copyable_v<G> &&
+    requires(const G& g, const batch_context<float>& f, vector_view<float> sf, const batch_context<double>& d,
+             vector_view<double> sd) {
+      requires G::is_gate;
+      g.apply(f, sf);
+      g.apply(d, sd);
+      { G::uses_old_logp } -> std::convertible_to<bool>;
+      { G::uses_ref_logp } -> std::convertible_to<bool>;
+      { G::uses_rollout_logp } -> std::convertible_to<bool>;
+      g.validate();
+    };
 
 //! A type T models `Aggregation` if 1. `T::mode` is an `aggregation_mode` constant and
 //! 2. `a.length()` gives the constant L of `seq_mean_token_sum_norm` (ignored by other modes) and

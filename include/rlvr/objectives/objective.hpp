@@ -41,6 +41,7 @@
 #include "rlvr/config.hpp"
 #include "rlvr/objectives/advantages.hpp"
 #include "rlvr/objectives/aggregation.hpp"
+#include "rlvr/objectives/batch_terms.hpp"
 #include "rlvr/objectives/concepts.hpp"
 #include "rlvr/objectives/terms.hpp"
 #include "rlvr/view.hpp"
@@ -48,12 +49,33 @@
 namespace rlvr {
 
 namespace detail {
-//! A tiny trivially-copyable tuple of token terms (std::tuple is not trivially copyable, and
-//! objectives travel by value into GPU kernels).
+//! True for parts that are KL penalties (`T::is_kl`).
+template <class T> constexpr bool is_kl_term() {
+  if constexpr (requires { T::is_kl; }) return T::is_kl;
+  else return false;
+}
+//! True for surrogates whose ratio is per sequence (`T::sequence_level`).
+template <class T> constexpr bool is_sequence_level() {
+  if constexpr (requires { T::sequence_level; }) return T::sequence_level;
+  else return false;
+}
+//! True for parts that read the rollout engine's log-probs (`T::uses_rollout_logp`).
+template <class T> constexpr bool uses_rollout() {
+  if constexpr (requires { T::uses_rollout_logp; }) return T::uses_rollout_logp;
+  else return false;
+}
+
+//! A tiny trivially-copyable tuple of token terms and gates (std::tuple is not trivially
+//! copyable, and objectives travel by value into GPU kernels). Gates add nothing per token:
+//! they act through `token_input::gate`, prepared by `apply_gates`.
 template <class... R> struct term_list {
   static constexpr bool uses_old_logp = false;
   static constexpr bool uses_ref_logp = false;
+  static constexpr bool uses_rollout_logp = false;
+  static constexpr bool has_gates = false;
+  static constexpr int kl_terms = 0;
   template <class T> RLVR_HD constexpr void add(const token_input<T>&, token_terms<T>&) const {}
+  template <class T> void apply_gates(const batch_context<T>&, vector_view<T>) const {}
   void validate() const {}
 };
 template <class H, class... R> struct term_list<H, R...> {
@@ -61,9 +83,16 @@ template <class H, class... R> struct term_list<H, R...> {
   term_list<R...> tail{};
   static constexpr bool uses_old_logp = H::uses_old_logp || term_list<R...>::uses_old_logp;
   static constexpr bool uses_ref_logp = H::uses_ref_logp || term_list<R...>::uses_ref_logp;
+  static constexpr bool uses_rollout_logp = uses_rollout<H>() || term_list<R...>::uses_rollout_logp;
+  static constexpr bool has_gates = TokenGate<H> || term_list<R...>::has_gates;
+  static constexpr int kl_terms = (is_kl_term<H>() ? 1 : 0) + term_list<R...>::kl_terms;
   template <class T> RLVR_HD constexpr void add(const token_input<T>& in, token_terms<T>& acc) const {
-    acc += head(in);
+    if constexpr (!TokenGate<H>) acc += head(in);
     tail.add(in, acc);
+  }
+  template <class T> void apply_gates(const batch_context<T>& ctx, vector_view<T> gate) const {
+    if constexpr (TokenGate<H>) head.apply(ctx, gate);
+    tail.apply_gates(ctx, gate);
   }
   void validate() const {
     head.validate();
@@ -83,24 +112,41 @@ template <class T> RLVR_HD constexpr token_terms<T> scaled(const token_terms<T>&
 
 //! A plain objective: estimator E, surrogate S, aggregation A and regularisers R… (structure at
 //! compile time, numbers in the members). Build one with `make_objective` or a ready-made.
-template <AdvantageEstimator E, Surrogate S, Aggregation A, Regularizer... R> struct objective {
+template <class T>
+concept ObjectivePart = Regularizer<T> || TokenGate<T>;
+
+template <AdvantageEstimator E, Surrogate S, Aggregation A, ObjectivePart... R> struct objective {
   E estimator{};
   S surrogate{};
   A aggregation{};
-  detail::term_list<R...> regularizers{};
+  detail::term_list<R...> regularizers{}; //!< regularisers and gates, in the order given
 
   static constexpr index_t components = 1;
   static constexpr bool uses_old_logp = S::uses_old_logp || detail::term_list<R...>::uses_old_logp;
   static constexpr bool uses_ref_logp = S::uses_ref_logp || detail::term_list<R...>::uses_ref_logp;
+  static constexpr bool uses_rollout_logp = detail::term_list<R...>::uses_rollout_logp;
   static constexpr bool needs_values = E::needs_values;
   static constexpr bool needs_group_ids = E::needs_group_ids;
   static constexpr bool needs_seq = A::mode != aggregation_mode::token_mean && A::mode != aggregation_mode::token_sum;
+  //! The loss runs `prepare_context` (after a forward-only pre-pass) before the fused pass.
+  static constexpr bool has_batch_context = BatchSurrogate<S> || detail::term_list<R...>::has_gates;
 
-  //! ℓ_t before weighting: surrogate + regularisers.
+  //! ℓ_t before weighting: gate·surrogate + regularisers.
   template <class T> RLVR_HD constexpr token_terms<T> unweighted(const token_input<T>& in) const {
     token_terms<T> r = surrogate(in);
+    if constexpr (detail::term_list<R...>::has_gates) {
+      r.loss *= in.gate;
+      r.dlogp *= in.gate;
+      r.dentropy *= in.gate;
+    }
     regularizers.add(in, r);
     return r;
+  }
+  //! Fills the per-token `stat` (the surrogate's, when it is a `BatchSurrogate`) and `gate`
+  //! (product of the gates; start from 1) from the batch (host, length N each).
+  template <class T> void prepare_context(const batch_context<T>& ctx, vector_view<T> stat, vector_view<T> gate) const {
+    if constexpr (BatchSurrogate<S>) surrogate.prepare(ctx, stat);
+    regularizers.apply_gates(ctx, gate);
   }
   //! w_t·ℓ_t with A_t = adv[0], w_t = w[0] (zero and flag-free when w_t = 0).
   template <class T>
@@ -127,17 +173,33 @@ template <AdvantageEstimator E, Surrogate S, Aggregation A, Regularizer... R> st
   }
 };
 
-//! Builds `objective<E, S, A, R…>`; each part is checked with a message naming the piece.
+//! Builds `objective<E, S, A, R…>`; each part is checked with a message naming the piece, and
+//! the composition rules are checked with a message naming the rule:
+//! - *one KL term*: at most one of kl_k1, kl_k2, kl_k3, kl_k3_plus (two penalise the same
+//!   divergence twice: keep one and combine the β);
+//! - *sequence ratio needs seq_mean_token_mean*: a sequence-level surrogate (gspo, gmpo) must be
+//!   averaged per sequence; token_sum / seq_mean_token_sum weight a response's loss by its length
+//!   (GSPO §4.1 forbids it) and token_mean / seq_mean_token_sum_norm by its token share.
 template <class E, class S, class A, class... R> constexpr auto make_objective(E e, S s, A a, R... r) {
   static_assert(AdvantageEstimator<E>, "rlvr::make_objective: the first part must model rlvr::AdvantageEstimator "
-                                       "(sign_split, group_zscore, group_mean_baseline, rloo, whitened<...>, gae)");
+                                       "(sign_split, group_zscore, group_mean_baseline, rloo, whitened<...>, gae, "
+                                       "dynamic_sampling<...>, overlong_penalty<...>, remax, opo, gdpo)");
   static_assert(Surrogate<S>, "rlvr::make_objective: the second part must model rlvr::Surrogate, a token term "
-                              "that reads the advantage (rlvr::reinforce_surrogate or rlvr::ppo_clip)");
+                              "that reads the advantage (reinforce_surrogate, ppo_clip, cispo, sapo, gspo, gmpo, "
+                              "clip_cov, kl_cov)");
   static_assert(Aggregation<A>, "rlvr::make_objective: the third part must model rlvr::Aggregation (token_mean, "
                                 "seq_mean_token_mean, seq_mean_token_sum, seq_mean_token_sum_norm, token_sum)");
-  static_assert((Regularizer<R> && ...), "rlvr::make_objective: every part after the aggregation must model "
-                                         "rlvr::Regularizer (kl_k1, kl_k2, kl_k3, entropy_bonus)");
-  if constexpr (AdvantageEstimator<E> && Surrogate<S> && Aggregation<A> && (Regularizer<R> && ...))
+  static_assert((ObjectivePart<R> && ...), "rlvr::make_objective: every part after the aggregation must model "
+                                           "rlvr::Regularizer (kl_k1, kl_k2, kl_k3, kl_k3_plus, entropy_bonus) or "
+                                           "rlvr::TokenGate (tis, rollout_mask, sequence_divergence_mask, entropy_top)");
+  static_assert(detail::term_list<R...>::kl_terms <= 1,
+                "rlvr::make_objective: rule 'one KL term': the objective has two KL penalties (kl_k1, kl_k2, "
+                "kl_k3, kl_k3_plus); keep one and combine the coefficients");
+  static_assert(!detail::is_sequence_level<S>() || A::mode == aggregation_mode::seq_mean_token_mean,
+                "rlvr::make_objective: rule 'sequence ratio needs seq_mean_token_mean': a sequence-level surrogate "
+                "(gspo, gmpo) must be aggregated with rlvr::seq_mean_token_mean; token_sum weights each response "
+                "by its length, which GSPO forbids");
+  if constexpr (AdvantageEstimator<E> && Surrogate<S> && Aggregation<A> && (ObjectivePart<R> && ...))
     return objective<E, S, A, R...>{e, s, a, detail::make_term_list(r...)};
 }
 
@@ -196,7 +258,22 @@ template <class H, class... O> struct objective_list<H, O...> {
 
 //! Σ_k λ_k·O_k: an objective whose components are those of its parts, in order. Advantages,
 //! active flags and weights are [K, N] matrices, one row per component.
+namespace detail {
+template <class O> constexpr bool has_batch_context() {
+  if constexpr (requires { O::has_batch_context; }) return O::has_batch_context;
+  else return false;
+}
+template <class O> constexpr bool uses_rollout_logp() {
+  if constexpr (requires { O::uses_rollout_logp; }) return O::uses_rollout_logp;
+  else return false;
+}
+} // namespace detail
+
 template <Objective... O> struct weighted_sum {
+  static_assert((!detail::has_batch_context<O>() && ...),
+                "rlvr::weighted_sum: rule 'batch-level parts need a plain objective': a component uses a "
+                "sequence/batch-level surrogate (gspo, gmpo, clip_cov, kl_cov) or a token gate (tis, "
+                "rollout_mask, sequence_divergence_mask, entropy_top); use it as a plain objective");
   detail::objective_list<O...> parts{};
   double lambda[sizeof...(O)]{};
 
@@ -318,5 +395,119 @@ inline dr_grpo_objective dr_grpo(const dr_grpo_config& c = {}) {
 }
 
 static_assert(Objective<weighted_sum<psr_objective, nsr_objective>>);
+
+// ---- the objective zoo: methods that RLVR practitioners use, as compositions ---------------------
+
+//! Ready-made compositions of the methods verl, TRL, OpenRLHF and Liger ship (docs/objectives.md
+//! has the table method → composition → peer equivalent). Each is a few lines: the parts do the
+//! work. Defaults are the papers' settings.
+namespace methods {
+
+//! GSPO: group z-score, sequence-level clipped ratio (ε = 3e-4 / 4e-4), seq-mean-token-mean.
+struct gspo_config {
+  group_zscore advantage{};
+  rlvr::gspo surrogate{};
+};
+using gspo_objective = objective<group_zscore, rlvr::gspo, seq_mean_token_mean>;
+inline gspo_objective gspo(const gspo_config& c = {}) { return make_objective(c.advantage, c.surrogate, seq_mean_token_mean{}); }
+
+//! GMPO: group z-score, geometric-mean ratio clipped in log space (±0.4), seq-mean-token-mean.
+struct gmpo_config {
+  group_zscore advantage{};
+  rlvr::gmpo surrogate{};
+};
+using gmpo_objective = objective<group_zscore, rlvr::gmpo, seq_mean_token_mean>;
+inline gmpo_objective gmpo(const gmpo_config& c = {}) { return make_objective(c.advantage, c.surrogate, seq_mean_token_mean{}); }
+
+//! CISPO: group z-score, detached clipped IS weight × log π, token-mean (MiniMax-M1).
+struct cispo_config {
+  group_zscore advantage{};
+  rlvr::cispo surrogate{};
+};
+using cispo_objective = objective<group_zscore, rlvr::cispo, token_mean>;
+inline cispo_objective cispo(const cispo_config& c = {}) { return make_objective(c.advantage, c.surrogate, token_mean{}); }
+
+//! SAPO: group z-score, soft sigmoid gate (τ_pos = 1, τ_neg = 1.05), seq-mean-token-mean.
+struct sapo_config {
+  group_zscore advantage{};
+  rlvr::sapo surrogate{};
+};
+using sapo_objective = objective<group_zscore, rlvr::sapo, seq_mean_token_mean>;
+inline sapo_objective sapo(const sapo_config& c = {}) { return make_objective(c.advantage, c.surrogate, seq_mean_token_mean{}); }
+
+//! DAPO (arXiv:2503.14476): dynamic sampling over overlong-shaped group z-scores, clip-higher
+//! (ε_low = 0.2, ε_high = 0.28), token-mean, no KL. `factor = 0` turns the overlong penalty off.
+struct dapo_config {
+  group_zscore advantage{};
+  double max_length = 1024; //!< L_max of the overlong penalty (the generation limit)
+  double buffer = 256;      //!< L_c
+  double factor = 1.0;      //!< penalty at the limit (0: off)
+  ppo_clip clip{.eps_low = 0.2, .eps_high = 0.28};
+};
+using dapo_objective = objective<dynamic_sampling<overlong_penalty<group_zscore>>, ppo_clip, token_mean>;
+inline dapo_objective dapo(const dapo_config& c = {}) {
+  return make_objective(dynamic_sampling<overlong_penalty<group_zscore>>{{c.advantage, c.max_length, c.buffer, c.factor}},
+                        c.clip, token_mean{});
+}
+
+//! Clip-Cov (Cui et al. 2025): group z-score, PPO clip with covariance-selected tokens detached.
+struct clip_cov_config {
+  group_zscore advantage{};
+  rlvr::clip_cov surrogate{};
+};
+using clip_cov_objective = objective<group_zscore, rlvr::clip_cov, token_mean>;
+inline clip_cov_objective clip_cov(const clip_cov_config& c = {}) { return make_objective(c.advantage, c.surrogate, token_mean{}); }
+
+//! KL-Cov (Cui et al. 2025): group z-score, −Aρ with a |log ρ| penalty on the top-covariance tokens.
+struct kl_cov_config {
+  group_zscore advantage{};
+  rlvr::kl_cov surrogate{};
+};
+using kl_cov_objective = objective<group_zscore, rlvr::kl_cov, token_mean>;
+inline kl_cov_objective kl_cov(const kl_cov_config& c = {}) { return make_objective(c.advantage, c.surrogate, token_mean{}); }
+
+//! High-entropy minority tokens (Wang et al. 2025): DAPO's clip-higher surrogate trained only on
+//! the top-20% entropy tokens of the batch.
+struct high_entropy_config {
+  group_zscore advantage{};
+  ppo_clip clip{.eps_low = 0.2, .eps_high = 0.28};
+  entropy_top select{.rho = 0.2};
+};
+using high_entropy_objective = objective<group_zscore, ppo_clip, token_mean, entropy_top>;
+inline high_entropy_objective high_entropy(const high_entropy_config& c = {}) {
+  return make_objective(c.advantage, c.clip, token_mean{}, c.select);
+}
+
+//! REINFORCE++-baseline (Hu et al. 2025, OpenRLHF): group mean subtracted, then whitened over
+//! the batch; PPO clip, token-mean.
+struct reinforce_pp_baseline_config {
+  double eps = 1e-8;
+  ppo_clip clip{};
+};
+using reinforce_pp_baseline_objective = objective<whitened<group_mean_baseline>, ppo_clip, token_mean>;
+inline reinforce_pp_baseline_objective reinforce_pp_baseline(const reinforce_pp_baseline_config& c = {}) {
+  return make_objective(whitened<group_mean_baseline>{{}, c.eps}, c.clip, token_mean{});
+}
+
+//! OPO: length-weighted optimal baseline, PPO clip (inactive on-policy), token-mean.
+struct opo_config {
+  ppo_clip clip{};
+};
+using opo_objective = objective<rlvr::opo, ppo_clip, token_mean>;
+inline opo_objective opo(const opo_config& c = {}) { return make_objective(rlvr::opo{}, c.clip, token_mean{}); }
+
+//! ReMax: greedy-baseline advantages (the caller supplies `advantage_input::baselines`), PPO clip.
+struct remax_config {
+  ppo_clip clip{};
+};
+using remax_objective = objective<rlvr::remax, ppo_clip, token_mean>;
+inline remax_objective remax(const remax_config& c = {}) { return make_objective(rlvr::remax{}, c.clip, token_mean{}); }
+
+static_assert(Objective<gspo_objective> && Objective<gmpo_objective> && Objective<cispo_objective> &&
+              Objective<sapo_objective> && Objective<dapo_objective> && Objective<clip_cov_objective> &&
+              Objective<kl_cov_objective> && Objective<high_entropy_objective> &&
+              Objective<reinforce_pp_baseline_objective> && Objective<opo_objective> && Objective<remax_objective>);
+
+} // namespace methods
 
 } // namespace rlvr

@@ -23,7 +23,13 @@
 //! | `kl_k1`              | β·(log π − log π_ref)                                 | β                         |
 //! | `kl_k2`              | β·½Δ², Δ = log π_ref − log π                          | −β·Δ                      |
 //! | `kl_k3`              | β·clamp(e^Δ − Δ − 1, −k, k)                           | β·(1 − e^Δ), 0 if clamped |
+//! | `kl_k3_plus`         | β·k3 (the value of `kl_k3`)                           | β·(log π − log π_ref) (k2's) |
 //! | `entropy_bonus`      | −c_H·H                                                | (∂ℓ/∂H = −c_H)            |
+//! | `cispo`              | −sg(clip(ρ, 1−ε_low, 1+ε_high))·A·log π               | −clip(ρ)·A                |
+//! | `sapo`               | −(4/τ)·σ(τ(ρ − 1))·A, τ = τ_pos (A > 0) or τ_neg      | −4ρ·σ(1 − σ)·A            |
+//!
+//! The sequence- and batch-level surrogates (GSPO, GMPO, Clip-Cov, KL-Cov) and the token gates
+//! (rollout correction, entropy selection) are in `rlvr/objectives/batch_terms.hpp`.
 //!
 //! `ppo_clip` without an old log-prob (on-policy, `old_logp == logp` treated as a constant) is
 //! ρ = 1 and has exactly REINFORCE's gradient. Flags report which branch a token took, for the
@@ -56,7 +62,11 @@ static_assert(Surrogate<reinforce_surrogate>);
 struct ppo_clip {
   double eps_low = 0.2;          //!< ρ is clipped below at 1 − ε_low
   double eps_high = 0.2;         //!< ρ is clipped above at 1 + ε_high ("clip-higher": 0.28)
-  double dual_clip = 0.0;        //!< c > 1 bounds the loss of A < 0 tokens by −c·A; 0 = off (verl: 3)
+  //! c > 1 bounds the loss of A < 0 tokens by −c·A; 0 = off. This is also INTELLECT-2's
+  //! two-sided clipping with upper clamp δ = c (ρ capped at δ for A < 0; TRL `delta`, verl
+  //! `clip_ratio_c`, default 3 there; INTELLECT-2 uses δ = 4): both give
+  //! −A·min(ρ, δ) for ρ > 1 + ε_high and A < 0, with zero gradient above δ.
+  double dual_clip = 0.0;
   double log_ratio_clamp = 20.0; //!< log ρ is clamped to [−clamp, clamp] before exp
 
   static constexpr bool uses_old_logp = true;
@@ -99,6 +109,7 @@ static_assert(Surrogate<ppo_clip>);
 //! KL penalty in the loss with the k1 estimator: β·(log π − log π_ref) (unbiased, may be < 0).
 struct kl_k1 {
   double beta = 1e-3;
+  static constexpr bool is_kl = true; //!< a KL penalty (an objective may hold at most one)
   static constexpr bool uses_old_logp = false;
   static constexpr bool uses_ref_logp = true;
   static constexpr bool uses_advantage = false;
@@ -113,6 +124,7 @@ static_assert(Regularizer<kl_k1>);
 //! KL penalty with the k2 estimator: β·½Δ², Δ = log π_ref − log π.
 struct kl_k2 {
   double beta = 1e-3;
+  static constexpr bool is_kl = true; //!< a KL penalty (an objective may hold at most one)
   static constexpr bool uses_old_logp = false;
   static constexpr bool uses_ref_logp = true;
   static constexpr bool uses_advantage = false;
@@ -129,6 +141,7 @@ static_assert(Regularizer<kl_k2>);
 //! Δ clamped to [−20, 20] before exp and the estimate clamped to [−clamp, clamp] (verl: 10).
 struct kl_k3 {
   double beta = 1e-3;
+  static constexpr bool is_kl = true; //!< a KL penalty (an objective may hold at most one)
   double clamp = 10.0;
   static constexpr bool uses_old_logp = false;
   static constexpr bool uses_ref_logp = true;
@@ -161,12 +174,100 @@ struct entropy_bonus {
 };
 static_assert(Regularizer<entropy_bonus>);
 
+//! KL penalty "k3+" (straight-through): the value of k3, β·(e^Δ − Δ − 1), with the gradient of
+//! k2, ∂(β·½Δ²)/∂log π = −β·Δ, Δ = log π_ref − log π. k3's gradient β·(1 − e^Δ) is a biased
+//! estimate of ∇KL(π‖π_ref) for samples from π; k2's gradient −Δ is the unbiased one (for
+//! on-policy samples), while the reported value stays k3's non-negative, low-variance estimate.
+//! verl's `kl_loss_type = "k3+"` (value k3, gradient k2); Δ is clamped to [−20, 20] before exp
+//! and the value to [−clamp, clamp] (where clamped, the gradient is 0 and `kl_clamped` is set).
+struct kl_k3_plus {
+  double beta = 1e-3;
+  double clamp = 10.0;
+  static constexpr bool is_kl = true;
+  static constexpr bool uses_old_logp = false;
+  static constexpr bool uses_ref_logp = true;
+  static constexpr bool uses_advantage = false;
+  template <class T> RLVR_HD constexpr token_terms<T> operator()(const token_input<T>& in) const {
+    const T b = static_cast<T>(beta);
+    const T raw = in.ref_logp - in.logp;
+    const T delta = detail::clamp(raw, T(-20), T(20));
+    const T k = detail::cexp(delta) - delta - T(1);
+    const T c = static_cast<T>(clamp);
+    if (k > c || raw != delta) return {b * detail::cmin(k, c), T(0), T(0), kl_clamped};
+    return {b * k, -b * delta, T(0), 0};
+  }
+  void validate() const;
+};
+static_assert(Regularizer<kl_k3_plus>);
+
+//! CISPO (MiniMax-M1, arXiv:2506.13585): REINFORCE weighted by the *detached* clipped
+//! importance ratio, ℓ = −sg(ρ̂)·A·log π, ρ̂ = clip(ρ, 1 − ε_low, 1 + ε_high), ρ = e^{log π − log π_old}
+//! (log ρ clamped to ±`log_ratio_clamp` first). Every token keeps a gradient −ρ̂·A (PPO zeroes
+//! the clipped ones). Defaults: no lower bound (ε_low = 1, the paper's choice) and an upper cap
+//! 1 + ε_high = 5 (TRL's `loss_type="cispo"` caps ρ at `epsilon_high`, which it recommends at
+//! 5; verl's `policy_loss="cispo"` clips to [1 − clip_ratio_low, 1 + clip_ratio_high]). The
+//! flag `clipped_high` / `clipped_low` marks tokens whose weight was capped.
+struct cispo {
+  double eps_low = 1.0;          //!< ρ̂ ≥ 1 − ε_low (1: no lower bound), in [0, 1]
+  double eps_high = 4.0;         //!< ρ̂ ≤ 1 + ε_high, ≥ 0
+  double log_ratio_clamp = 20.0; //!< log ρ clamped to [−c, c] before exp
+  static constexpr bool uses_old_logp = true;
+  static constexpr bool uses_ref_logp = false;
+  static constexpr bool uses_advantage = true;
+  template <class T> RLVR_HD constexpr token_terms<T> operator()(const token_input<T>& in) const {
+    const T lim = static_cast<T>(log_ratio_clamp);
+    const T rho = detail::cexp(detail::clamp(in.logp - in.old_logp, -lim, lim));
+    const T lo = T(1) - static_cast<T>(eps_low), hi = T(1) + static_cast<T>(eps_high);
+    const T w = detail::clamp(rho, lo, hi);
+    const std::uint8_t f = rho > hi ? clipped_high : (rho < lo ? clipped_low : 0);
+    return {-w * in.adv * in.logp, -w * in.adv, T(0), f};
+  }
+  void validate() const;
+};
+static_assert(Surrogate<cispo>);
+
+//! SAPO (Soft Adaptive Policy Optimization, arXiv:2511.20347): a smooth gate instead of the hard
+//! clip, ℓ = −f(ρ)·A with f(ρ) = (4/τ)·σ(τ·(ρ − 1)), τ = τ_pos for A > 0 and τ_neg otherwise
+//! (τ_neg > τ_pos damps negative updates faster). At ρ = 1, f = 2/τ and f' = 1 (REINFORCE's
+//! on-policy gradient); ∂ℓ/∂log π = −A·ρ·f'(ρ) = −4ρ·σ(1 − σ)·A. verl `policy_loss="sapo"`
+//! (τ_pos = 1, τ_neg = 1.05, seq-mean-token-mean); log ρ clamped to ±20.
+struct sapo {
+  double tau_pos = 1.0;  //!< temperature for A > 0, > 0
+  double tau_neg = 1.05; //!< temperature for A ≤ 0, > 0
+  static constexpr bool uses_old_logp = true;
+  static constexpr bool uses_ref_logp = false;
+  static constexpr bool uses_advantage = true;
+  template <class T> RLVR_HD constexpr token_terms<T> operator()(const token_input<T>& in) const {
+    const T rho = detail::cexp(detail::clamp(in.logp - in.old_logp, T(-20), T(20)));
+    const T tau = static_cast<T>(in.adv > T(0) ? tau_pos : tau_neg);
+    const T sig = T(1) / (T(1) + detail::cexp(-tau * (rho - T(1))));
+    const T f = T(4) / tau * sig;
+    return {-f * in.adv, -T(4) * rho * sig * (T(1) - sig) * in.adv, T(0), 0};
+  }
+  void validate() const;
+};
+static_assert(Surrogate<sapo>);
+
 } // namespace rlvr
 
 // ---- validation (host only) ------------------------------------------------------------------
 #include "rlvr/error.hpp"
 
 namespace rlvr {
+inline void kl_k3_plus::validate() const {
+  RLVR_EXPECTS(beta >= 0.0 && detail::is_finite(beta), config, "kl_k3_plus: beta = ", beta, " must be finite and >= 0");
+  RLVR_EXPECTS(clamp > 0.0, config, "kl_k3_plus: clamp = ", clamp, " must be > 0");
+}
+inline void cispo::validate() const {
+  RLVR_EXPECTS(eps_low >= 0.0 && eps_low <= 1.0, config, "cispo: eps_low = ", eps_low, " is outside [0, 1]");
+  RLVR_EXPECTS(eps_high >= 0.0 && detail::is_finite(eps_high), config, "cispo: eps_high = ", eps_high,
+               " must be finite and >= 0");
+  RLVR_EXPECTS(log_ratio_clamp > 0.0, config, "cispo: log_ratio_clamp = ", log_ratio_clamp, " must be > 0");
+}
+inline void sapo::validate() const {
+  RLVR_EXPECTS(tau_pos > 0.0 && detail::is_finite(tau_pos), config, "sapo: tau_pos = ", tau_pos, " must be finite and > 0");
+  RLVR_EXPECTS(tau_neg > 0.0 && detail::is_finite(tau_neg), config, "sapo: tau_neg = ", tau_neg, " must be finite and > 0");
+}
 inline void ppo_clip::validate() const {
   RLVR_EXPECTS(eps_low >= 0.0 && eps_low < 1.0, config, "ppo_clip: eps_low = ", eps_low, " is outside [0, 1)");
   RLVR_EXPECTS(eps_high >= 0.0 && detail::is_finite(eps_high), config, "ppo_clip: eps_high = ", eps_high,

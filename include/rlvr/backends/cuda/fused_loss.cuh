@@ -331,6 +331,9 @@ void log_prob_entropy(cuda_backend b, matrix_view<const T> logits, vector_view<c
 template <class Policy = policy900, Objective O, class L, class G>
 loss_diagnostics loss_and_grad(cuda_backend b, const O& obj, matrix_view<const L> logits, const loss_token_batch<float>& batch,
                                matrix_view<G> grad, const loss_options& opt = {}, token_outputs<float> out = {}) {
+  static_assert(!rlvr::detail::has_batch_context<O>(),
+                "rlvr::cuda::loss_and_grad: objectives with sequence/batch-level parts (gspo, gmpo, clip_cov, kl_cov, "
+                "token gates) run through rlvr::loss_and_grad on a host backend; the token-level terms run here");
   constexpr const char* who = "cuda::loss_and_grad";
   constexpr index_t k = O::components;
   // Shape checks only look at extents and addresses (never dereference the device pointers).

@@ -1,0 +1,57 @@
+#pragma once
+//! \file rlvr/objectives/kl_control.hpp
+//! \brief KL coefficient controllers for KL-in-reward (`gae::kl_beta`): fixed and adaptive.
+//!
+//! The adaptive controller (Ziegler et al. 2019, "Fine-tuning language models from human
+//! preferences"; verl `algorithm.kl_ctrl.type = "adaptive"`, OpenRLHF `AdaptiveKLController`)
+//! moves β toward a target KL: after a step whose measured KL(π‖π_ref) per token is KL over
+//! n_steps samples,
+//!   e = clip(KL / KL_target − 1, −0.2, 0.2),   β ← β·(1 + e·n_steps / horizon).
+//! A KL above target raises β proportionally, below lowers it; the ±0.2 clip bounds the change
+//! per update. Use it as: `obj.estimator.kl_beta = ctl.value;` before estimating advantages,
+//! then `ctl.update(metrics.ref_kl, batch_responses)` after the step.
+
+#include <algorithm>
+#include <cmath>
+
+#include "rlvr/error.hpp"
+
+namespace rlvr {
+
+//! β held constant (verl `kl_ctrl.type = "fixed"`).
+struct fixed_kl_controller {
+  double value = 1e-3; //!< β ≥ 0
+  void update(double /*current_kl*/, double /*n_steps*/) {}
+  void validate() const {
+    RLVR_EXPECTS(value >= 0.0 && std::isfinite(value), config, "fixed_kl_controller: value = ", value,
+                 " must be finite and >= 0");
+  }
+};
+
+//! Proportional controller of β toward `target` KL (see the file comment).
+struct adaptive_kl_controller {
+  double value = 1e-3;     //!< current β > 0 (the initial coefficient)
+  double target = 0.1;     //!< KL_target > 0 (per token, nats)
+  double horizon = 10000;  //!< > 0: samples over which the error is corrected
+
+  //! One update from the KL measured on the last batch of `n_steps` samples (≥ 0).
+  void update(double current_kl, double n_steps) {
+    validate();
+    RLVR_EXPECTS(std::isfinite(current_kl), numerical, "adaptive_kl_controller: current_kl = ", current_kl,
+                 " is not finite");
+    RLVR_EXPECTS(n_steps >= 0.0 && std::isfinite(n_steps), config, "adaptive_kl_controller: n_steps = ", n_steps,
+                 " must be finite and >= 0");
+    const double e = std::clamp(current_kl / target - 1.0, -0.2, 0.2);
+    value *= 1.0 + e * n_steps / horizon;
+  }
+  void validate() const {
+    RLVR_EXPECTS(value > 0.0 && std::isfinite(value), config, "adaptive_kl_controller: value = ", value,
+                 " must be finite and > 0");
+    RLVR_EXPECTS(target > 0.0 && std::isfinite(target), config, "adaptive_kl_controller: target = ", target,
+                 " must be finite and > 0");
+    RLVR_EXPECTS(horizon > 0.0 && std::isfinite(horizon), config, "adaptive_kl_controller: horizon = ", horizon,
+                 " must be finite and > 0");
+  }
+};
+
+} // namespace rlvr
