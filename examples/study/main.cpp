@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   app.add_option("--task", c.task, "zp_walk (the calibrated flagship) or graph_path (the contrast task)");
   app.add_flag("--quick", quick, "tiny smoke run (tests): small model, few steps, n = 16");
   app.add_option("--seeds", seeds_s, "seeds (each: its own base model and RL runs)")->delimiter(',');
-  app.add_option("--methods", c.methods, "RL methods: psr,nsr,w_reinforce,ppo,grpo")->delimiter(',');
+  app.add_option("--methods", c.methods, "RL methods: psr,nsr,w_reinforce,ppo,grpo and the objective zoo's gspo,gmpo,cispo,sapo,dapo,clip_cov,kl_cov,high_entropy,reinforce_pp_baseline,opo")->delimiter(',');
   app.add_option("--entropy-coef", c.entropy_coef, "entropy bonus c_H (paper 1e-4, its code 1e-3)");
   app.add_option("--lambda", c.lambda, "W-REINFORCE's λ for the main run (paper 0.1)");
   app.add_option("--lambda-sweep", c.lambda_sweep, "extra W-REINFORCE runs with these λ")->delimiter(',');

@@ -54,6 +54,23 @@ using rlvr::index_t;
 using rlvr::token_t;
 
 // ---- configuration ---------------------------------------------------------------------------
+//! The RL methods `--methods` accepts: the paper's five and the objective zoo's compositions
+//! (rlvr::methods, docs/objectives.md).
+inline const std::vector<std::string>& known_methods() {
+  static const std::vector<std::string> names{"psr",   "nsr",  "w_reinforce", "ppo",      "grpo",   "gspo",
+                                              "gmpo",  "cispo", "sapo",       "dapo",     "clip_cov", "kl_cov",
+                                              "high_entropy", "reinforce_pp_baseline", "opo"};
+  return names;
+}
+inline bool is_method(const std::string& m) {
+  return std::find(known_methods().begin(), known_methods().end(), m) != known_methods().end();
+}
+inline std::string method_names() {
+  std::string s;
+  for (const auto& m : known_methods()) s += (s.empty() ? "" : ", ") + m;
+  return s;
+}
+
 struct config {
   // task: "zp_walk" (the calibrated flagship) or "graph_path" (the contrast; its own defaults:
   // 24 nodes, out-degree 2 + 1, pretraining walks ≤ 3, train d ≤ 2, held-out d 3–5)
@@ -150,8 +167,7 @@ struct config {
     at_least("--checkpoint-every", checkpoint_every, 0);
     at_least("stop_after_rl_steps", stop_after_rl_steps, 0);
     for (const auto& m : methods)
-      RLVR_EXPECTS(m == "psr" || m == "nsr" || m == "w_reinforce" || m == "ppo" || m == "grpo", config,
-                   "rlvr-study: unknown method '", m, "' (psr, nsr, w_reinforce, ppo, grpo)");
+      RLVR_EXPECTS(is_method(m), config, "rlvr-study: unknown method '", m, "' (", method_names(), ")");
     std::vector<std::uint64_t> sorted = seeds;
     std::sort(sorted.begin(), sorted.end());
     RLVR_EXPECTS(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end(), config,
@@ -493,7 +509,8 @@ struct method_spec {
   index_t steps = 0;
 };
 
-template <class F> void with_objective(const method_spec& m, const config& c, F&& f) {
+//! `max_response` is the generation limit (DAPO's overlong penalty: the last quarter is its buffer).
+template <class F> void with_objective(const method_spec& m, const config& c, index_t max_response, F&& f) {
   // "no clip": ρ is clipped only below 1e-6 and above 1e9, i.e. never in practice.
   const rlvr::ppo_clip clip = m.clip ? rlvr::ppo_clip{.eps_low = c.clip, .eps_high = c.clip}
                                      : rlvr::ppo_clip{.eps_low = 0.999999, .eps_high = 1e9};
@@ -513,9 +530,23 @@ template <class F> void with_objective(const method_spec& m, const config& c, F&
     gc.clip = clip;
     gc.entropy = ent;
     f(rlvr::grpo(gc));
-  } else {
-    rlvr::fail<rlvr::config_error>("rlvr-study: unknown method '", m.kind, "' (psr, nsr, w_reinforce, ppo, grpo)");
-  }
+  } else if (m.kind == "gspo") f(rlvr::make_objective(rlvr::group_zscore{}, rlvr::gspo{}, rlvr::seq_mean_token_mean{}, ent));
+  else if (m.kind == "gmpo") f(rlvr::make_objective(rlvr::group_zscore{}, rlvr::gmpo{}, rlvr::seq_mean_token_mean{}, ent));
+  else if (m.kind == "cispo") f(rlvr::make_objective(rlvr::group_zscore{}, rlvr::cispo{}, rlvr::token_mean{}, ent));
+  else if (m.kind == "sapo") f(rlvr::make_objective(rlvr::group_zscore{}, rlvr::sapo{}, rlvr::seq_mean_token_mean{}, ent));
+  else if (m.kind == "dapo") {
+    const auto d = rlvr::methods::dapo({.max_length = static_cast<double>(max_response),
+                                        .buffer = std::max(1.0, 0.25 * static_cast<double>(max_response))});
+    f(rlvr::make_objective(d.estimator, d.surrogate, rlvr::token_mean{}, ent));
+  } else if (m.kind == "clip_cov") f(rlvr::make_objective(rlvr::group_zscore{}, rlvr::clip_cov{}, rlvr::token_mean{}, ent));
+  else if (m.kind == "kl_cov") f(rlvr::make_objective(rlvr::group_zscore{}, rlvr::kl_cov{}, rlvr::token_mean{}, ent));
+  else if (m.kind == "high_entropy") {
+    const auto h = rlvr::methods::high_entropy();
+    f(rlvr::make_objective(h.estimator, h.surrogate, rlvr::token_mean{}, ent, rlvr::entropy_top{}));
+  } else if (m.kind == "reinforce_pp_baseline")
+    f(rlvr::make_objective(rlvr::whitened<rlvr::group_mean_baseline>{}, clip, rlvr::token_mean{}, ent));
+  else if (m.kind == "opo") f(rlvr::make_objective(rlvr::opo{}, clip, rlvr::token_mean{}, ent));
+  else rlvr::fail<rlvr::config_error>("rlvr-study: unknown method '", m.kind, "' (", method_names(), ")");
 }
 
 // Everything that determines an RL run's trajectory (on top of its base model's recipe).
@@ -588,7 +619,7 @@ inline rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, c
   const std::string recipe = run_recipe(c, m, seed, steps);
   const auto dir = cache_dir_of(c) / "runs";
   const auto path = dir / ("rl_" + fnv_hex(recipe) + ".safetensors");
-  with_objective(m, c, [&](auto obj) {
+  with_objective(m, c, task.max_response_length(), [&](auto obj) {
     rlvr::trainer tr(model, opt, rlvr::tasks::verifier{task}, obj, rlvr::eigen_backend{.threads = c.threads}, tc);
     std::vector<double> rows; // this run's curve rows so far, metric_fields each
     auto record = [&](const rlvr::step_metrics& sm) {

@@ -284,3 +284,17 @@ TEST_CASE("the study runs on the second task (graph_path) too", "[study]") {
   c.task = "sudoku";
   CHECK_THROWS_WITH(study::run(c), Catch::Contains("unknown task 'sudoku'"));
 }
+
+TEST_CASE("the objective zoo's methods join the comparison with one flag", "[study]") {
+  auto c = tiny(std::filesystem::temp_directory_path() / "rlvr_study_smoke_zoo");
+  std::filesystem::remove_all(c.out);
+  c.seeds = {0};
+  c.methods = {"gspo", "gmpo", "cispo", "sapo", "dapo", "clip_cov", "kl_cov", "high_entropy", "reinforce_pp_baseline", "opo"};
+  study::write_outputs(study::run(c), c);
+  const auto j = nlohmann::json::parse(slurp(c.out / "results.json"));
+  for (const auto& m : c.methods) {
+    INFO(m);
+    REQUIRE(j.contains(m));
+    CHECK(j[m].contains("pass_at_k"));
+  }
+}
