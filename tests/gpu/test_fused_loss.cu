@@ -281,6 +281,12 @@ RLVR_GPU_TEST(objectives_match_the_serial_oracle) {
   check_objective("nsr", rlvr::nsr(), false, false);
   check_objective("psr", rlvr::psr(), false, false);
   check_objective("grpo, bf16 logits", rlvr::grpo(), true, true, true);
+  // the objective zoo's token-level terms run on the device unchanged
+  check_objective("cispo", rlvr::methods::cispo({.surrogate = {.eps_low = 0.2, .eps_high = 0.1}}), true, false);
+  check_objective("sapo", rlvr::methods::sapo(), true, false);
+  check_objective("grpo with k3+", rlvr::make_objective(rlvr::group_zscore{}, rlvr::ppo_clip{.dual_clip = 4},
+                                                        rlvr::token_mean{}, rlvr::kl_k3_plus{.beta = 0.05}),
+                  true, true);
 }
 
 RLVR_GPU_TEST(entry_point_errors_match_the_host) {

@@ -94,6 +94,11 @@ template <class T> index_t token_covariance(const batch_context<T>& ctx, std::ve
   return static_cast<index_t>(na);
 }
 
+//! How many tokens the covariance selections take: max(⌊r·n⌋, 1), at most `available`.
+inline index_t selection_count(double ratio, index_t n, index_t available) {
+  return std::min<index_t>(std::max<index_t>(static_cast<index_t>(ratio * static_cast<double>(n)), 1), available);
+}
+
 //! log w_t = log π_old,t − log π_rollout,t.
 template <class T> double log_mismatch(const batch_context<T>& ctx, index_t t) {
   return static_cast<double>(ctx.old_logp[t]) - static_cast<double>(ctx.rollout_logp[t]);
@@ -234,8 +239,7 @@ struct clip_cov {
       const bool clipped = (clip(in).flags & (clipped_low | clipped_high)) != 0;
       if (!clipped && c > cov_lb && c < cov_ub) cand.push_back(t);
     }
-    const auto want = std::max<index_t>(static_cast<index_t>(select_ratio * static_cast<double>(na)), 1);
-    const auto k = std::min<index_t>(want, static_cast<index_t>(cand.size()));
+    const index_t k = detail::selection_count(select_ratio, na, static_cast<index_t>(cand.size()));
     philox_engine eng(seed, stream);
     for (index_t j = 0; j < k; ++j) { // partial Fisher–Yates
       const auto left = static_cast<std::uint32_t>(static_cast<index_t>(cand.size()) - j);
@@ -278,8 +282,7 @@ struct kl_cov {
       stat[t] = T(0);
       if (ctx.active(t)) act.push_back(t);
     }
-    const auto k = std::min<index_t>(std::max<index_t>(static_cast<index_t>(select_ratio * static_cast<double>(na)), 1),
-                                     static_cast<index_t>(act.size()));
+    const index_t k = detail::selection_count(select_ratio, na, static_cast<index_t>(act.size()));
     std::stable_sort(act.begin(), act.end(), [&](index_t a, index_t b) {
       return cov[static_cast<std::size_t>(a)] > cov[static_cast<std::size_t>(b)];
     });
