@@ -115,6 +115,8 @@ struct loss_diagnostics {
   index_t rows = 0;           //!< N
   double zero_std_fraction = 0; //!< from the advantage report, when given
   index_t dropped = 0;        //!< responses dropped by the estimator, when given
+  double mean_gate = 1;       //!< token gates (TIS, masks, entropy selection): mean gate over the active tokens
+  double gated_out_frac = 0;  //!< token gates: fraction of active tokens whose gate is 0
 };
 
 namespace detail {
@@ -544,7 +546,18 @@ loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_
     if (!ep.active(i)) logp[i] = ent[i] = tl[i] = T(0);
   backend.fused_rows(z, batch.targets, static_cast<T>(opt.temperature), ep, grad);
 
-  return detail::summarize_loss(batch, w.data(), k, n, logp, ent, tl, flags.data(), opt, who);
+  loss_diagnostics d = detail::summarize_loss(batch, w.data(), k, n, logp, ent, tl, flags.data(), opt, who);
+  if (!gate.empty() && d.active_tokens > 0) {
+    double sum = 0, zero = 0;
+    for (index_t i = 0; i < n; ++i)
+      if (ep.active(i)) {
+        sum += static_cast<double>(gate[static_cast<std::size_t>(i)]);
+        zero += gate[static_cast<std::size_t>(i)] == T(0) ? 1.0 : 0.0;
+      }
+    d.mean_gate = sum / static_cast<double>(d.active_tokens);
+    d.gated_out_frac = zero / static_cast<double>(d.active_tokens);
+  }
+  return d;
 }
 
 //! Result of `value_loss`.

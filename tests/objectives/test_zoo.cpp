@@ -398,7 +398,17 @@ TEST_CASE("gates multiply the surrogate only, compose with any surrogate, and ma
     want += (gate * rlvr::cispo{}(in).loss + rlvr::kl_k1{.beta = 0.3}(in).loss) / static_cast<double>(d.n);
   }
   std::vector<double> g;
-  CHECK(run(gated, d, g).loss == Approx(want).epsilon(1e-13));
+  const auto diag = run(gated, d, g);
+  CHECK(diag.loss == Approx(want).epsilon(1e-13));
+  double gsum = 0, gzero = 0;
+  for (index_t t = 0; t < d.n; ++t) {
+    const auto u = static_cast<std::size_t>(t);
+    const double gate = std::min(std::exp(d.old_logp[u] - d.rollout_logp[u]), 1.2) * (h[u] >= q ? 1.0 : 0.0);
+    gsum += gate;
+    gzero += gate == 0.0;
+  }
+  CHECK(diag.mean_gate == Approx(gsum / static_cast<double>(d.n)).epsilon(1e-13));
+  CHECK(diag.gated_out_frac == Approx(gzero / static_cast<double>(d.n)));
   CHECK(run(base, d, g).loss != Approx(want)); // the gates change something here
   // TIS with PPO: FD (the gate is a constant in the logits; CISPO's weight is detached by design)
   const auto tis_ppo = rlvr::make_objective(rlvr::group_zscore{}, rlvr::ppo_clip{}, rlvr::token_mean{},
