@@ -403,11 +403,16 @@ std::vector<T> prepare_loss(const O& obj, const loss_token_batch<T>& batch, inde
   return w;
 }
 
-//! Runs the batch-level parts of a plain objective (`has_batch_context`): from the per-token
-//! log π and H of a forward-only pre-pass (`logp`, `entropy`, host memory, length n) and the
-//! batch, fills `stat` and `gate` (length n; gate starts at 1). Shared by host and device entry
-//! points. A row whose pre-pass log π is not finite is left out of the statistics (the fused
-//! pass then reports it).
+//! Runs the batch-level parts of a plain objective (`has_batch_context`: GSPO/GMPO's sequence
+//! ratios, Clip-Cov/KL-Cov's covariance selections, the token gates; see
+//! rlvr/objectives/batch_terms.hpp). From the per-token log π and H of a forward-only pre-pass
+//! (`logp`, `entropy`, host memory, length n) and the batch, fills `stat` and `gate` (length n;
+//! gate starts at 1). Shared by host and device entry points.
+//! The context holds component 0's weights (batch-level parts are only allowed in plain
+//! objectives, K = 1), the batch's old log-probs or the pre-pass's log π when the batch is
+//! on-policy, and the batch's sequence ids (all one sequence when the batch has none). A row
+//! whose pre-pass log π is not finite is left out of the statistics (the fused pass then
+//! reports it). Cost: O(N) host memory and the parts' own work.
 template <Objective O, class T>
 void prepare_batch_context(const O& obj, const loss_token_batch<T>& batch, const std::vector<T>& w, index_t n,
                            const T* logp, const T* entropy, std::vector<T>& stat, std::vector<T>& gate) {
@@ -547,6 +552,7 @@ loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_
   backend.fused_rows(z, batch.targets, static_cast<T>(opt.temperature), ep, grad);
 
   loss_diagnostics d = detail::summarize_loss(batch, w.data(), k, n, logp, ent, tl, flags.data(), opt, who);
+  // gates: their mean and the fraction of active tokens they zero (TIS weights, masks, selection)
   if (!gate.empty() && d.active_tokens > 0) {
     double sum = 0, zero = 0;
     for (index_t i = 0; i < n; ++i)

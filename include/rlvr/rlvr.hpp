@@ -29,6 +29,7 @@
 #include "rlvr/objectives/row_math.hpp"
 #include "rlvr/objectives/advantages.hpp"
 #include "rlvr/objectives/aggregation.hpp"
+// sequence- and batch-level surrogates and token gates (the objective zoo), KL controllers
 #include "rlvr/objectives/batch_terms.hpp"
 #include "rlvr/objectives/objective.hpp"
 #include "rlvr/objectives/kl_control.hpp"

@@ -31,6 +31,26 @@
 //! | `entropy_top`            | gate        | 1 if H_t ≥ the (1 − ρ) quantile of H over the batch, else 0     |
 //!
 //! with Cov_t = (A_t − mean A)·(log π_t − mean log π) over the batch's active tokens.
+//!
+//! **Costs.** An objective with any of these parts costs one extra forward-only read of the
+//! logits (the pre-pass) and O(N) host work per call (O(N log N) where a part sorts: KL-Cov's
+//! top-k, the entropy quantile). Objectives without them are unchanged.
+//!
+//! **Determinism.** Every statistic is accumulated in double, in token order, after the
+//! parallel pre-pass; the one random choice (Clip-Cov) draws from a Philox stream keyed by the
+//! part's own `seed` and `stream`. Results do not depend on the thread count or the backend
+//! beyond the backends' agreement on log π and H (the conformance suite's `zoo_objectives`).
+//!
+//! **Composition.**
+//!
+//!     // GSPO with a sequence-level TIS correction for a vLLM-style rollout engine
+//!     auto obj = rlvr::make_objective(rlvr::group_zscore{}, rlvr::gspo{}, rlvr::seq_mean_token_mean{},
+//!                                     rlvr::tis{.cap = 2, .level = rlvr::correction_level::sequence});
+//!     // IcePop: the mismatch weight inside the band [0.5, 5], 0 outside
+//!     auto ice = rlvr::make_objective(rlvr::group_zscore{}, rlvr::ppo_clip{}, rlvr::token_mean{},
+//!                                     rlvr::tis{.cap = 5}, rlvr::rollout_mask{.lower = 0.5, .upper = 5});
+//!
+//! Gates multiply, so their order does not matter; at most one surrogate per objective.
 
 #include <algorithm>
 #include <cmath>
@@ -49,6 +69,9 @@
 namespace rlvr {
 
 //! Where a rollout correction is computed: per token, or once per response.
+//! Token-level corrections have lower variance and are biased for sequence-level rewards;
+//! sequence-level ones are unbiased and of higher variance (Yao et al.; verl's rollout
+//! correction docs discuss the trade-off).
 enum class correction_level : std::uint8_t {
   token,    //!< w_t = π_old,t / π_rollout,t
   sequence, //!< w_i = Π_{t∈i} w_t (TIS) or its geometric mean (masks)
@@ -58,6 +81,8 @@ namespace detail {
 
 //! Per-response mean over the active tokens of f(t), scattered back to each active token
 //! (inactive tokens get 0). Accumulated in double, in token order.
+//! `f` is called once per active token with its index t; a response with no active token in
+//! this call contributes nothing (its tokens are all inactive, so no division by zero).
 template <class T, class F> void sequence_mean(const batch_context<T>& ctx, vector_view<T> out, F&& f) {
   const index_t n = ctx.weight.size();
   std::vector<double> sum(static_cast<std::size_t>(ctx.num_sequences), 0.0), cnt(sum.size(), 0.0);
@@ -75,6 +100,9 @@ template <class T, class F> void sequence_mean(const batch_context<T>& ctx, vect
 
 //! Cov_t = (A_t − mean A)(log π_t − mean log π) over the active tokens (0 elsewhere); returns
 //! the number of active tokens.
+//! Both means are over the active tokens of this call (verl's `masked_mean`); the product is
+//! the per-token contribution to the covariance Cov(A, log π) whose sign drives the policy's
+//! entropy change (Cui et al.: entropy falls when high-advantage tokens are already likely).
 template <class T> index_t token_covariance(const batch_context<T>& ctx, std::vector<double>& cov) {
   const index_t n = ctx.weight.size();
   double na = 0, ma = 0, ml = 0;
@@ -95,16 +123,20 @@ template <class T> index_t token_covariance(const batch_context<T>& ctx, std::ve
 }
 
 //! How many tokens the covariance selections take: max(⌊r·n⌋, 1), at most `available`.
+//! verl's rule (`max(int(ratio·N), 1)`): at least one token is always selected, so the
+//! mechanism acts on small batches too; `available` caps it at the number of candidates.
 inline index_t selection_count(double ratio, index_t n, index_t available) {
   return std::min<index_t>(std::max<index_t>(static_cast<index_t>(ratio * static_cast<double>(n)), 1), available);
 }
 
-//! log w_t = log π_old,t − log π_rollout,t.
+//! log w_t = log π_old,t − log π_rollout,t, the log of the rollout-mismatch ratio of token t.
+//! Positive where the trainer finds the token more likely than the engine that sampled it.
 template <class T> double log_mismatch(const batch_context<T>& ctx, index_t t) {
   return static_cast<double>(ctx.old_logp[t]) - static_cast<double>(ctx.rollout_logp[t]);
 }
 
-//! Sum over each response's active tokens of f(t), scattered to its tokens (0 for inactive).
+//! Sum over each response's active tokens of f(t), one entry per response (index = response id).
+//! Used for the sequence-level TIS weight, a product of token ratios: log Π w = Σ log w.
 template <class T, class F> std::vector<double> sequence_sum(const batch_context<T>& ctx, F&& f) {
   const index_t n = ctx.weight.size();
   std::vector<double> sum(static_cast<std::size_t>(ctx.num_sequences), 0.0);
@@ -126,6 +158,14 @@ template <class T, class F> std::vector<double> sequence_sum(const batch_context
 //! exactly GSPO's sequence gradient. The paper's clip range is tiny: ε_low = 3e-4,
 //! ε_high = 4e-4 (the defaults). log s_i is clamped above at `log_ratio_clamp` (verl: 10).
 //! Peers: verl `policy_loss="gspo"`; TRL `importance_sampling_level="sequence"`.
+//!
+//! Worked example: a response of two tokens with log ρ = 0.1 and −0.3 has log s = −0.1,
+//! s = 0.9048; with A = +1 and ε_low = 0.05 the clipped branch 0.95 is taken (ℓ = −0.95, no
+//! gradient); with A = −1 the unclipped branch (ℓ = 0.9048, ∂ℓ/∂log π_t = 0.9048 per token).
+//! On-policy (old = current) s = 1 for every response and GSPO is sequence-level REINFORCE with
+//! gradient −A_i/(B·|y_i|) per token (test "GSPO on-policy …").
+//! Reads: log π (pre-pass and per token), log π_old, A. Writes: stat = log s_i.
+//! Validation: `validate()` throws `rlvr::config_error` naming the offending member.
 struct gspo {
   double eps_low = 3e-4;         //!< s is clipped below at 1 − ε_low, in [0, 1)
   double eps_high = 4e-4;        //!< s is clipped above at 1 + ε_high, ≥ 0
@@ -136,11 +176,15 @@ struct gspo {
   static constexpr bool sequence_level = true; //!< the ratio is per response (aggregation rule)
 
   //! stat_t = mean over response(t)'s active tokens of log π − log π_old.
+  //! This is log s_i, taken over the tokens of this call: a response split across calls would
+  //! get a per-part ratio (the trainer's mini-batches hold whole responses).
   template <class T> void prepare(const batch_context<T>& ctx, vector_view<T> stat) const {
     detail::sequence_mean(ctx, stat, [&](index_t t) {
       return static_cast<double>(ctx.logp[t]) - static_cast<double>(ctx.old_logp[t]);
     });
   }
+  //! The per-token value ℓ_i and the token-form derivative: PPO's clip applied to the sequence
+  //! ratio s = exp(stat). Flags: `clipped_low` / `clipped_high` when the clipped branch is taken.
   template <class T> RLVR_HD constexpr token_terms<T> operator()(const token_input<T>& in) const {
     const T raw = in.stat;
     const T d = detail::cmin(raw, static_cast<T>(log_ratio_clamp));
@@ -168,6 +212,13 @@ static_assert(BatchSurrogate<gspo>);
 //! `seq_mean_token_mean`. Defaults: ε_low = ε_high = 0.4 (the paper's (e^−0.4, e^0.4)).
 //! log ρ is clamped to ±20 first. Peers: verl `policy_loss="geo_mean"` (which reads the clip
 //! range from clip_ratio_low/high as log-space bounds, like here).
+//!
+//! Compared with GSPO: GSPO clips the sequence ratio as a whole (one outlier token can push s
+//! out of range and silence the whole response); GMPO clips each token's log-ratio before the
+//! mean, so only the outlier tokens lose their gradient. Both are geometric means of token
+//! ratios, both are aggregated per sequence.
+//! Reads: log π (pre-pass and per token), log π_old, A. Writes: stat = log r_i.
+//! Validation: `validate()` throws `rlvr::config_error` naming the offending member.
 struct gmpo {
   double eps_low = 0.4;  //!< log ρ clipped below at −ε_low, > 0
   double eps_high = 0.4; //!< log ρ clipped above at ε_high, > 0
@@ -177,6 +228,9 @@ struct gmpo {
   static constexpr bool sequence_level = true;
 
   //! The clipped log-ratio c_t and whether the gradient flows through it.
+  //! For A > 0 the upper bound ε_high binds (c_t = min(log ρ, ε_high)); for A < 0 the lower bound
+  //! (c_t = max(log ρ, −ε_low)); for A = 0 the token contributes 0 and no gradient. `flows` is
+  //! false where the bound is taken or log ρ hit the ±20 clamp.
   template <class T> RLVR_HD constexpr T clipped_log_ratio(T logp, T old_logp, T adv, bool& flows) const {
     const T raw = logp - old_logp;
     const T lr = detail::clamp(raw, T(-20), T(20));
@@ -185,6 +239,7 @@ struct gmpo {
     flows = raw == lr && sgn * lr <= sgn * c && sgn != T(0);
     return sgn * detail::cmin(sgn * lr, sgn * c);
   }
+  //! stat_t = mean over response(t)'s active tokens of c_t (log of the geometric-mean ratio).
   template <class T> void prepare(const batch_context<T>& ctx, vector_view<T> stat) const {
     detail::sequence_mean(ctx, stat, [&](index_t t) {
       bool flows = false;
@@ -193,6 +248,8 @@ struct gmpo {
                                                            static_cast<double>(ctx.adv[t]), flows));
     });
   }
+  //! Value −A·r_i with r_i = exp(stat); gradient −A·r_i on tokens whose c_t is unclipped, else 0
+  //! (flagged `clipped_high` for A > 0, `clipped_low` for A < 0).
   template <class T> RLVR_HD constexpr token_terms<T> operator()(const token_input<T>& in) const {
     bool flows = false;
     (void)clipped_log_ratio(in.logp, in.old_logp, in.adv, flows);
@@ -215,6 +272,13 @@ static_assert(BatchSurrogate<gmpo>);
 //! gradient set to 0 (verl `policy_loss="clip_cov"`: clip_cov_ratio 2e-4, lb 1, ub 5). The
 //! selection draws from rlvr's Philox stream (`seed`, subsequence `stream`): change `seed` per
 //! step for fresh draws; results do not depend on the thread count.
+//!
+//! Why: a token whose advantage and log-probability are both above their batch means (large
+//! positive Cov_t) is where the policy's entropy collapses; detaching a tiny random fraction of
+//! them (2 in 10 000) keeps entropy from falling without changing the rest of the update.
+//! With the defaults and a batch under 5000 active tokens, exactly one token is detached.
+//! Reads: log π (pre-pass), log π_old, A. Writes: stat = 1 on the detached tokens.
+//! Validation: `validate()` throws `rlvr::config_error` naming the offending member.
 struct clip_cov {
   ppo_clip clip{};             //!< the underlying PPO clip (verl uses no dual clip here)
   double select_ratio = 2e-4;  //!< r: fraction of the active tokens to detach, in (0, 1]
@@ -227,6 +291,9 @@ struct clip_cov {
   static constexpr bool uses_advantage = true;
 
   //! stat_t = 1 on the tokens selected for detaching.
+  //! Candidates: active, PPO branch unclipped at the current log π, lb < Cov_t < ub. The draw is
+  //! a partial Fisher–Yates shuffle of the candidates in token order with Philox(seed, stream):
+  //! the same batch and seed select the same tokens on every backend and thread count.
   template <class T> void prepare(const batch_context<T>& ctx, vector_view<T> stat) const {
     std::vector<double> cov;
     const index_t na = detail::token_covariance(ctx, cov);
@@ -248,6 +315,8 @@ struct clip_cov {
       stat[cand[static_cast<std::size_t>(j)]] = T(1);
     }
   }
+  //! PPO's clip; on a selected token (stat ≠ 0) loss and gradient are 0 but the clip flags are
+  //! kept, so the clip fractions still describe the whole batch.
   template <class T> RLVR_HD constexpr token_terms<T> operator()(const token_input<T>& in) const {
     token_terms<T> r = clip(in);
     if (in.stat != T(0)) return {T(0), T(0), T(0), r.flags};
@@ -266,6 +335,11 @@ static_assert(BatchSurrogate<clip_cov>);
 //! active tokens with the largest Cov_t (ties: the earlier token) — verl `policy_loss="kl_cov"`
 //! (kl_cov_ratio 2e-4, ppo_kl_coef 1). ∂|log ρ|/∂log π = sign(log ρ) (0 at 0). log ρ is clamped
 //! to ±`log_ratio_clamp` before exp (the gradient stops there).
+//!
+//! Why: instead of cutting the gradient of the high-covariance tokens (Clip-Cov), KL-Cov pulls
+//! them back toward π_old with a KL-like |log ρ| penalty; the selection is deterministic (top-k).
+//! Reads: log π (pre-pass), log π_old, A. Writes: stat = 1 on the penalised tokens.
+//! Validation: `validate()` throws `rlvr::config_error` naming the offending member.
 struct kl_cov {
   double select_ratio = 2e-4; //!< r, in (0, 1]
   double coef = 1.0;          //!< penalty coefficient, ≥ 0
@@ -274,6 +348,8 @@ struct kl_cov {
   static constexpr bool uses_ref_logp = false;
   static constexpr bool uses_advantage = true;
 
+  //! stat_t = 1 on the k = max(⌊r·N⌋, 1) active tokens with the largest Cov_t (a stable sort:
+  //! among equal covariances the earlier token wins), 0 elsewhere. N counts active tokens only.
   template <class T> void prepare(const batch_context<T>& ctx, vector_view<T> stat) const {
     std::vector<double> cov;
     const index_t na = detail::token_covariance(ctx, cov);
@@ -288,6 +364,9 @@ struct kl_cov {
     });
     for (index_t j = 0; j < k; ++j) stat[act[static_cast<std::size_t>(j)]] = T(1);
   }
+  //! ℓ = −A·ρ (no clip: KL-Cov replaces the clip by the penalty), plus coef·|log ρ| when the
+  //! token is selected; ∂ℓ/∂log π = −A·ρ + coef·sign(log ρ). On-policy (ρ = 1) the penalty and
+  //! its gradient are 0: KL-Cov only acts once the policy has moved from π_old.
   template <class T> RLVR_HD constexpr token_terms<T> operator()(const token_input<T>& in) const {
     const T lim = static_cast<T>(log_ratio_clamp);
     const T raw = in.logp - in.old_logp;
@@ -319,13 +398,25 @@ static_assert(BatchSurrogate<kl_cov>);
 //! response i (computed in log space, no overflow). Needs `loss_token_batch::rollout_logp`.
 //! Peers: verl `tis_imp_ratio_cap` / rollout correction `rollout_is="token"|"sequence"`
 //! (threshold 2); TRL `vllm_importance_sampling_correction` with `vllm_importance_sampling_cap`.
+//!
+//! Where the numbers come from: π_rollout is the log-prob the inference engine reported for the
+//! sampled token (`loss_token_batch::rollout_logp`), π_old the trainer's own log-prob of the same
+//! token before the update (`old_logp`; when absent, the current log π, detached). The weight
+//! corrects the policy gradient for sampling from π_rollout instead of π_old; truncation at C
+//! trades a small bias for bounded variance.
+//! Reads: log π_old (or the current log π), log π_rollout. Multiplies: gate.
+//! Validation: `validate()` throws `rlvr::config_error` naming the offending member.
 struct tis {
   double cap = 2.0; //!< C > 0
+  //! token: w_t per token (verl `rollout_is="token"`); sequence: one weight Π w per response,
+  //! unbiased for sequence-level rewards but of higher variance (verl `"sequence"`).
   correction_level level = correction_level::token;
   static constexpr bool is_gate = true;
   static constexpr bool uses_old_logp = true;
   static constexpr bool uses_ref_logp = false;
   static constexpr bool uses_rollout_logp = true;
+  //! gate_t ← gate_t · min(w, C) on active tokens; min(e^x, C) is computed as e^{min(x, log C)},
+  //! so a sequence product of many large ratios cannot overflow. Inactive tokens are untouched.
   template <class T> void apply(const batch_context<T>& ctx, vector_view<T> gate) const {
     const double lc = std::log(cap);
     std::vector<double> seq;
@@ -347,14 +438,24 @@ static_assert(TokenGate<tis>);
 //! rest, w = π_old/π_rollout. Together with `tis{.cap = upper}` at token level it is IcePop
 //! (Ring-1T: the weight w inside the band [0.5, 5], 0 outside); alone it is verl's rejection
 //! sampling (`rollout_rs="token"` / `"seq_mean_k1"`-style geometric band).
+//!
+//! A mask removes a token's policy gradient but keeps it in the aggregation denominators (as a
+//! zero), so masking does not reweight the remaining tokens; `loss_diagnostics::gated_out_frac`
+//! reports how many were masked.
+//! Reads: log π_old (or the current log π), log π_rollout. Multiplies: gate (by 0 or 1).
+//! Validation: `validate()` throws `rlvr::config_error` naming the offending member.
 struct rollout_mask {
   double lower = 0.5; //!< ≥ 0
   double upper = 5.0; //!< > lower
+  //! token: each token's own ratio; sequence: the response's geometric mean, so a long response
+  //! is not rejected for one outlier token (verl's geometric rejection mode).
   correction_level level = correction_level::token;
   static constexpr bool is_gate = true;
   static constexpr bool uses_old_logp = true;
   static constexpr bool uses_ref_logp = false;
   static constexpr bool uses_rollout_logp = true;
+  //! gate_t ← 0 on active tokens whose ratio (token) or response geometric mean (sequence) is
+  //! outside [lower, upper] (a NaN ratio is outside); other gates are left as they are.
   template <class T> void apply(const batch_context<T>& ctx, vector_view<T> gate) const {
     std::vector<double> mean;
     if (level == correction_level::sequence) {
@@ -379,12 +480,19 @@ static_assert(TokenGate<rollout_mask>);
 //! KL(π_rollout ‖ π_old), mean_{t∈i} (w_t − 1 − log w_t) with w = π_old/π_rollout, exceeds
 //! `max_kl` is dropped from the surrogate (all its tokens gated to 0). k3 is non-negative and
 //! 0 only where the two engines agree.
+//!
+//! Use it when whole responses go bad (an engine bug, a kernel numerics difference on long
+//! generations): a per-token band keeps the good tokens of a bad response, this drops it.
+//! Reads: log π_old (or the current log π), log π_rollout. Multiplies: gate (by 0 or 1).
+//! Validation: `validate()` throws `rlvr::config_error` naming the offending member.
 struct sequence_divergence_mask {
   double max_kl = 1e-3; //!< threshold > 0
   static constexpr bool is_gate = true;
   static constexpr bool uses_old_logp = true;
   static constexpr bool uses_ref_logp = false;
   static constexpr bool uses_rollout_logp = true;
+  //! gate_t ← 0 on every active token of a response whose mean k3 exceeds `max_kl`; log w is
+  //! clamped to ±20 before exp (a ratio of e^20 is masked anyway at any sensible threshold).
   template <class T> void apply(const batch_context<T>& ctx, vector_view<T> gate) const {
     std::vector<T> m(static_cast<std::size_t>(gate.size()));
     detail::sequence_mean(ctx, vector_view<T>(m), [&](index_t t) {
@@ -407,12 +515,20 @@ static_assert(TokenGate<sequence_divergence_mask>);
 //! whole batch (linear interpolation between order statistics, as torch.quantile). The
 //! aggregation denominators are unchanged (the other tokens count with loss 0), as in the
 //! paper's code. Default ρ = 0.2.
+//!
+//! The entropies are the current policy's (the pre-pass's H_t at the loss temperature), so the
+//! selection follows the policy as it trains; it is recomputed at every `loss_and_grad` call.
+//! Only the surrogate is gated: an entropy bonus or KL term still applies to every token.
+//! Reads: H_t (pre-pass). Multiplies: gate (by 0 or 1).
+//! Validation: `validate()` throws `rlvr::config_error` naming the offending member.
 struct entropy_top {
   double rho = 0.2; //!< fraction kept, in (0, 1]
   static constexpr bool is_gate = true;
   static constexpr bool uses_old_logp = false;
   static constexpr bool uses_ref_logp = false;
   static constexpr bool uses_rollout_logp = false;
+  //! gate_t ← 0 on active tokens with H_t < q. With ρ = 1 every token is kept (q = min H); ties
+  //! at q are kept, so slightly more than ρ·N tokens may pass when entropies repeat.
   template <class T> void apply(const batch_context<T>& ctx, vector_view<T> gate) const {
     std::vector<double> h;
     for (index_t t = 0; t < gate.size(); ++t)
