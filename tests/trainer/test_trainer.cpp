@@ -228,6 +228,9 @@ TEST_CASE("the trainer names bad configuration and prompts", "[trainer]") {
   auto pol = make_bandit(2);
   sgd opt;
   CHECK_THROWS_WITH(trainer(pol, opt, first_tokens_correct{}, psr(), serial_backend{}, trainer_config{}),
+                    Catch::Contains("max_response_tokens = 0") && Catch::Contains("pass a task"));
+  CHECK_THROWS_WITH(trainer(pol, opt, first_tokens_correct{}, psr(), serial_backend{},
+                            trainer_config{.max_response_tokens = 1}),
                     Catch::Contains("eos = -1"));
   auto cfg = bandit_config();
   cfg.group_size = 0;
@@ -310,4 +313,41 @@ TEST_CASE("a step without updates spends no time in the update phases", "[traine
   CHECK(m.loss_seconds == 0.0);
   CHECK(m.backward_seconds == 0.0);
   CHECK(m.optimizer_seconds == 0.0);
+}
+
+TEST_CASE("prompts of different lengths in one step: the same update as their one-token equivalents", "[trainer]") {
+  // The tabular policy answers [x, …] from theta_x whatever follows x, and response i draws from
+  // the same Philox address in both runs, so the two steps see the same tokens and rewards: the
+  // weights must agree bit for bit although the padded layouts differ.
+  auto a = make_bandit(2);
+  auto b = make_bandit(2);
+  tabular_policy wide(2, V, 6);
+  tabular_policy narrow(2, V, 6);
+  for (index_t x = 0; x < 2; ++x) {
+    wide.set_logits(x, a.logits(x));
+    narrow.set_logits(x, a.logits(x));
+  }
+  sgd o1({.lr = 0.5}), o2({.lr = 0.5});
+  auto cfg = bandit_config(3);
+  cfg.max_response_tokens = 2;
+  cfg.mini_batches = 2;
+  trainer t1(wide, o1, first_tokens_correct{}, w_reinforce(), serial_backend{}, cfg);
+  trainer t2(narrow, o2, first_tokens_correct{}, w_reinforce(), serial_backend{}, cfg);
+  const std::vector<std::vector<token_t>> mixed{{0, 3, 3, 1}, {1}}, ones{{0}, {1}};
+  for (int s = 0; s < 3; ++s) {
+    const step_metrics m1 = t1.step(mixed);
+    const step_metrics m2 = t2.step(ones);
+    CHECK(m1.loss == m2.loss);
+    CHECK(m1.reward_mean == m2.reward_mean);
+    CHECK(m1.response_length == m2.response_length);
+  }
+  CHECK(weights_of(wide) == weights_of(narrow));
+  // the padded layout: prompt, response, then pad, to the longest prompt + max_response_tokens
+  const auto seqs = t1.last_sequences();
+  REQUIRE(seqs.cols() == 4 + 2);
+  CHECK(seqs(0, 0) == 0);
+  CHECK(seqs(0, 3) == 1);
+  CHECK(seqs(16, 0) == 1);
+  CHECK(seqs(16, 1) == t2.last_sequences()(16, 1)); // first response token right after the 1-token prompt
+  (void)b;
 }

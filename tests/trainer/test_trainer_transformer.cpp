@@ -142,3 +142,29 @@ TEST_CASE("PPO on the transformer times every phase inside step_seconds", "[trai
     CHECK(m.optimizer_seconds > 0.0);
   }
 }
+
+TEST_CASE("a task is accepted as the reward; the response budget and eos come from it", "[trainer]") {
+  transformer_policy model(tiny_model());
+  adamw opt({.lr = 1e-3, .weight_decay = 0.0});
+  trainer tr(model, opt, task, grpo(), eigen_backend{.threads = 2}, {.group_size = 4, .mini_batches = 2, .seed = 4});
+  CHECK(tr.config().max_response_tokens == task.max_response_length());
+  CHECK(tr.config().eos == task.vocab().eos());
+  CHECK(tr.config().pad == task.vocab().pad());
+  const step_metrics m = tr.step(prompts_for(0));
+  CHECK(m.responses == 24);
+  // the same run through an explicit verifier gives the same step
+  transformer_policy model2(tiny_model());
+  adamw opt2({.lr = 1e-3, .weight_decay = 0.0});
+  trainer tr2(model2, opt2, tasks::verifier{task}, grpo(), eigen_backend{.threads = 2},
+              {.group_size = 4, .mini_batches = 2, .seed = 4});
+  CHECK(tr2.step(prompts_for(0)).loss == m.loss);
+}
+
+TEST_CASE("PPO on a transformer without a value head fails at construction with the fix", "[trainer]") {
+  auto cfg = tiny_model();
+  cfg.value_head = false;
+  transformer_policy model(cfg);
+  adamw opt;
+  CHECK_THROWS_WITH(trainer(model, opt, first_step_valid{}, ppo(), eigen_backend{.threads = 2}, tiny_trainer(1)),
+                    Catch::Contains("no value head") && Catch::Contains(".value_head = true"));
+}

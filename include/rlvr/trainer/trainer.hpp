@@ -36,9 +36,15 @@
 //! (write it with `rlvr::io::save_safetensors`); `load_state` restores them and the resumed run
 //! reproduces the uninterrupted one bit for bit (tested).
 //!
-//! Limitation: all prompts of one `step` must have the same length (the batched KV cache
-//! advances every sequence by one token per call); draw prompts of a fixed format, or group
-//! them by length.
+//! **Prompts of different lengths** share one step: the rollout is `rlvr::generate` (each
+//! sequence reads its own prompt through the KV cache and starts answering when it is read), the
+//! rollout batch is right-padded to the longest prompt + `max_response_tokens`, and the loss
+//! runs over the response tokens only (gathered rows; no padded row enters the loss pass).
+//!
+//! **Tasks as rewards.** A task (`rlvr::tasks::TaskVerifier`) may be passed where the reward is
+//! wanted: the trainer wraps it in `tasks::verifier` and, when `max_response_tokens` is 0 or
+//! `eos` is −1, takes them from the task (`max_response_length()`, `vocab().eos()`; `pad` from
+//! `vocab().pad()` as well). The same happens for an explicit `tasks::verifier{task}`.
 
 #include <algorithm>
 #include <chrono>
@@ -53,6 +59,7 @@
 
 #include "rlvr/config.hpp"
 #include "rlvr/error.hpp"
+#include "rlvr/generate.hpp"
 #include "rlvr/loss.hpp"
 #include "rlvr/optim/clip.hpp"
 #include "rlvr/optim/concepts.hpp"
@@ -60,16 +67,22 @@
 #include "rlvr/policy/concepts.hpp"
 #include "rlvr/random/philox.hpp"
 #include "rlvr/sampling/sampler.hpp"
+#include "rlvr/tasks/concepts.hpp"
+#include "rlvr/tasks/reward.hpp"
 #include "rlvr/trainer/reward.hpp"
 
 namespace rlvr {
 
 //! The trainer's run-time numbers (structure — objective, policy, … — is in the types).
+//! Aggregate: designated initialisers must follow the field order `group_size, temperature,
+//! max_response_tokens, eos, pad, mini_batches, epochs, max_grad_norm, shuffle, seed, value_clip,
+//! value_coef, track_reference_kl` (any subset, in that order).
 struct trainer_config {
   index_t group_size = 8;           //!< G responses per prompt (≥ 1)
   double temperature = 1.0;         //!< rollout temperature τ (> 0); the loss uses the same τ
-  index_t max_response_tokens = 16; //!< response budget, `eos` included (≥ 1)
-  token_t eos = -1;                 //!< end-of-response token (≥ 0; required)
+  index_t max_response_tokens = 0;  //!< response budget, `eos` included (≥ 1; 0 = the task's
+                                    //!< `max_response_length()` when the reward is a task)
+  token_t eos = -1;                 //!< end-of-response token (≥ 0; −1 = the task's eos)
   token_t pad = 0;                  //!< filler after `eos` in the padded batch (any valid id)
   index_t mini_batches = 4;         //!< optimizer updates per rollout batch and epoch (≥ 1)
   index_t epochs = 1;               //!< passes over the rollout batch (≥ 1)
@@ -86,8 +99,10 @@ struct trainer_config {
     RLVR_EXPECTS(temperature > 0.0 && std::isfinite(temperature), config, "trainer_config: temperature = ",
                  temperature, " must be finite and > 0");
     RLVR_EXPECTS(max_response_tokens >= 1, config, "trainer_config: max_response_tokens = ", max_response_tokens,
-                 " must be >= 1");
-    RLVR_EXPECTS(eos >= 0, config, "trainer_config: eos = ", eos, " must be set to the end-of-response token id");
+                 " must be >= 1: set it to the response budget (eos included), or pass a task (or "
+                 "rlvr::tasks::verifier{task}) as the reward to use task.max_response_length()");
+    RLVR_EXPECTS(eos >= 0, config, "trainer_config: eos = ", eos, " must be set to the end-of-response token id (or "
+                 "pass a task as the reward to use task.vocab().eos())");
     RLVR_EXPECTS(pad >= 0, config, "trainer_config: pad = ", pad, " must be a valid token id");
     RLVR_EXPECTS(mini_batches >= 1, config, "trainer_config: mini_batches = ", mini_batches, " must be >= 1");
     RLVR_EXPECTS(epochs >= 1, config, "trainer_config: epochs = ", epochs, " must be >= 1");
@@ -147,6 +162,21 @@ struct step_metrics {
 };
 
 namespace detail {
+template <class R> struct task_of {};
+template <class T> struct task_of<tasks::verifier<T>> {
+  using type = T;
+};
+//! `cfg` with the unset response budget, eos and pad taken from the reward's task (when it is one).
+template <class R> trainer_config with_task_defaults(trainer_config cfg, const R& reward) {
+  if constexpr (requires { typename task_of<R>::type; }) {
+    if (cfg.max_response_tokens == 0) cfg.max_response_tokens = reward.task.max_response_length();
+    if (cfg.eos == -1) {
+      cfg.eos = reward.task.vocab().eos();
+      if (cfg.pad == 0) cfg.pad = reward.task.vocab().pad();
+    }
+  }
+  return cfg;
+}
 inline constexpr std::uint64_t shuffle_stream_tag = 0x5348'5546'464C'4521ULL; // "SHUFFLE!"
 
 //! A lap timer over `std::chrono::steady_clock`: `lap()` returns the seconds since the previous
@@ -186,8 +216,12 @@ public:
                 "<rlvr/backends/serial.hpp> or <rlvr/backends/eigen.hpp> and pass that backend");
 
   trainer(P& policy, Opt& optimizer, R reward, O objective, B backend, trainer_config cfg)
-      : policy_(policy), opt_(optimizer), reward_(std::move(reward)), obj_(objective), be_(backend), cfg_(cfg) {
+      : policy_(policy), opt_(optimizer), reward_(std::move(reward)), obj_(objective), be_(backend),
+        cfg_(detail::with_task_defaults(cfg, reward_)) {
     cfg_.validate();
+    if constexpr (uses_values && requires(const P& p) { { p.has_value_head() } -> std::convertible_to<bool>; })
+      RLVR_EXPECTS(policy_.has_value_head(), config, "trainer: the objective needs values V(s_t) (PPO with GAE) but ",
+                   "the policy has no value head: build it with one (e.g. transformer_config{..., .value_head = true})");
     obj_.validate();
     RLVR_EXPECTS(cfg_.eos < policy_.vocab_size() && cfg_.pad < policy_.vocab_size(), config, "trainer: eos = ",
                  cfg_.eos, " or pad = ", cfg_.pad, " is outside the policy's vocabulary [0, ", policy_.vocab_size(),
@@ -199,32 +233,40 @@ public:
     }
   }
 
+  //! A task where the reward is wanted: the trainer scores with `tasks::verifier{task}`.
+  template <tasks::TaskVerifier T>
+    requires std::same_as<R, tasks::verifier<T>>
+  trainer(P& policy, Opt& optimizer, T task, O objective, B backend, trainer_config cfg)
+      : trainer(policy, optimizer, R{std::move(task)}, objective, backend, cfg) {}
+
   //! Sets the per-step callback (replaces the previous one).
   void on_step(callback_type cb) { callback_ = std::move(cb); }
   //! Rollout batches completed (the next `step` has this index).
   [[nodiscard]] index_t steps_done() const noexcept { return step_; }
   [[nodiscard]] const trainer_config& config() const noexcept { return cfg_; }
 
-  //! One rollout batch and its updates over `prompts` (P ≥ 1 token sequences of one length).
+  //! One rollout batch and its updates over `prompts` (P ≥ 1 token sequences; lengths may differ).
   step_metrics step(std::span<const std::vector<token_t>> prompts) {
     const detail::lap_timer total;
     detail::lap_timer clk;
     const index_t np = static_cast<index_t>(prompts.size());
     RLVR_EXPECTS(np >= 1, shape, "trainer::step: no prompts");
-    const index_t lp = static_cast<index_t>(prompts[0].size());
-    RLVR_EXPECTS(lp >= 1, shape, "trainer::step: prompt 0 is empty");
+    index_t lmax = 0;
     for (index_t p = 0; p < np; ++p) {
-      RLVR_EXPECTS(static_cast<index_t>(prompts[static_cast<std::size_t>(p)].size()) == lp, shape,
-                   "trainer::step: prompt ", p, " has ", prompts[static_cast<std::size_t>(p)].size(),
-                   " tokens but prompt 0 has ", lp, " (one length per step)");
-      for (token_t t : prompts[static_cast<std::size_t>(p)])
+      const auto& pr = prompts[static_cast<std::size_t>(p)];
+      RLVR_EXPECTS(!pr.empty(), shape, "trainer::step: prompt ", p, " is empty");
+      for (token_t t : pr)
         RLVR_EXPECTS(t >= 0 && t < policy_.vocab_size(), range, "trainer::step: prompt ", p, " has token ", t,
                      " outside [0, ", policy_.vocab_size(), ")");
+      RLVR_EXPECTS(static_cast<index_t>(pr.size()) + cfg_.max_response_tokens <= policy_.context_length(), config,
+                   "trainer::step: prompt ", p, " has ", pr.size(), " tokens; with max_response_tokens ",
+                   cfg_.max_response_tokens, " it exceeds the policy's context_length ", policy_.context_length());
+      lmax = std::max(lmax, static_cast<index_t>(pr.size()));
     }
-    const index_t g = cfg_.group_size, nb = np * g, lr_tok = cfg_.max_response_tokens, tt = lp + lr_tok;
-    RLVR_EXPECTS(tt <= policy_.context_length(), config, "trainer::step: prompt length ", lp,
-                 " + max_response_tokens ", lr_tok, " exceeds the policy's context_length ", policy_.context_length());
+    const index_t g = cfg_.group_size, nb = np * g, lr_tok = cfg_.max_response_tokens, tt = lmax + lr_tok;
     const index_t v = policy_.vocab_size();
+    plen_.resize(static_cast<std::size_t>(nb));
+    for (index_t i = 0; i < nb; ++i) plen_[static_cast<std::size_t>(i)] = static_cast<index_t>(prompts[static_cast<std::size_t>(i / g)].size());
     step_metrics m;
     m.step = step_;
     m.prompts = np;
@@ -233,29 +275,30 @@ public:
 
     // ---- 1. rollout ----
     clk.lap(); // input checks are overhead
-    rollout(prompts, lp);
+    rollout(prompts, tt);
     // ---- 2. verification ----
     rewards_.assign(static_cast<std::size_t>(nb), 0.0f);
     for (index_t i = 0; i < nb; ++i) {
       const auto& pr = prompts[static_cast<std::size_t>(i / g)];
-      const token_t* row = seqs_.data() + i * tt + lp;
+      const token_t* row = seqs_.data() + i * tt + plen_[static_cast<std::size_t>(i)];
       rewards_[static_cast<std::size_t>(i)] = static_cast<float>(
           reward_(std::span<const token_t>(pr), std::span<const token_t>(row, static_cast<std::size_t>(len_[static_cast<std::size_t>(i)]))));
     }
     m.rollout_seconds = clk.lap();
     // ---- 3. token layout, old log-probs, values, reference ----
-    // Token n of the flat list is response token j of sequence i: logits row i·T + lp − 1 + j.
+    // Token n of the flat list is response token j of sequence i: logits row i·T + L_i − 1 + j.
     tok_seq_.clear();
     tok_row_.clear();
     tok_target_.clear();
     for (index_t i = 0; i < nb; ++i)
       for (index_t j = 0; j < len_[static_cast<std::size_t>(i)]; ++j) {
         tok_seq_.push_back(static_cast<std::int32_t>(i));
+        const index_t lp = plen_[static_cast<std::size_t>(i)];
         tok_row_.push_back(i * tt + lp - 1 + j);
         tok_target_.push_back(seqs_[static_cast<std::size_t>(i * tt + lp + j)]);
       }
     const index_t n = static_cast<index_t>(tok_seq_.size());
-    build_mask(nb, tt, lp);
+    build_mask(nb, tt);
     logits_.resize(static_cast<std::size_t>(nb * tt * v));
     const matrix_view<float> full(logits_.data(), nb * tt, v);
     const rlvr::token_batch pb{matrix_view<const token_t>(seqs_.data(), nb, tt),
@@ -297,7 +340,7 @@ public:
     const advantage_result<float> adv = estimate_advantages(obj_, ain);
 
     // ---- metrics of the rollout ----
-    fill_rollout_metrics(m, np, g, lp, tt, ent);
+    fill_rollout_metrics(m, np, g, tt, ent);
     std::vector<std::uint8_t> kept(static_cast<std::size_t>(nb), 0);
     for (index_t c = 0; c < O::components; ++c)
       for (index_t k = 0; k < n; ++k)
@@ -331,7 +374,7 @@ public:
         const index_t lo = nk * b / mbs, hi = nk * (b + 1) / mbs;
         if (hi <= lo) continue;
         const update_result u = update(std::span<const index_t>(order.data() + lo, static_cast<std::size_t>(hi - lo)),
-                                       first_tok, adv, tt, lp, v, m);
+                                       first_tok, adv, tt, v, m);
         sum_loss += u.diag.loss;
         sum_norm += u.grad_norm;
         sum_clo += u.diag.clip_frac_low;
@@ -396,53 +439,36 @@ private:
     double value_loss = 0;
   };
 
-  void rollout(std::span<const std::vector<token_t>> prompts, index_t lp) {
+  // Samples the rollout batch with rlvr::generate (one decode batch, sequence i = p·G + k at
+  // Philox subsequence step·P·G + i) and lays it out as [P·G, T] = prompt, response, padding.
+  void rollout(std::span<const std::vector<token_t>> prompts, index_t tt) {
     const index_t g = cfg_.group_size, nb = static_cast<index_t>(prompts.size()) * g;
-    const index_t tt = lp + cfg_.max_response_tokens, v = policy_.vocab_size();
+    const generation_config gc{.sampling = {.temperature = cfg_.temperature, .policy_logprob = false},
+                               .max_tokens = cfg_.max_response_tokens,
+                               .eos = cfg_.eos,
+                               .pad = cfg_.pad,
+                               .max_batch = 0};
+    const generation out =
+        generate(policy_, prompts, g, gc,
+                 {.seed = cfg_.seed, .first_subsequence = static_cast<std::uint64_t>(step_) * static_cast<std::uint64_t>(nb)},
+                 be_);
     seqs_.assign(static_cast<std::size_t>(nb * tt), cfg_.pad);
     len_.assign(static_cast<std::size_t>(nb), 0);
-    auto cache = policy_.make_cache(nb);
-    std::vector<token_t> feed(static_cast<std::size_t>(nb));
-    std::vector<float> logits(static_cast<std::size_t>(nb * v));
-    const matrix_view<float> lv(logits.data(), nb, v);
-    for (index_t t = 0; t < lp; ++t) {
-      for (index_t i = 0; i < nb; ++i) {
-        const token_t x = prompts[static_cast<std::size_t>(i / g)][static_cast<std::size_t>(t)];
-        feed[static_cast<std::size_t>(i)] = x;
-        seqs_[static_cast<std::size_t>(i * tt + t)] = x;
-      }
-      policy_.decode(cache, vector_view<const token_t>(feed), lv);
-    }
-    std::vector<std::uint8_t> done(static_cast<std::size_t>(nb), 0);
-    std::vector<token_draw<float>> draws(static_cast<std::size_t>(nb));
-    const sampling_config sc{.temperature = cfg_.temperature, .policy_logprob = false};
-    for (index_t j = 0; j < cfg_.max_response_tokens; ++j) {
-      const stream_batch sb{.seed = cfg_.seed,
-                            .first_subsequence = static_cast<std::uint64_t>(step_) * static_cast<std::uint64_t>(nb),
-                            .offset = static_cast<std::uint64_t>(j)};
-      sample(be_, matrix_view<const float>(lv), sc, sb, vector_view<token_draw<float>>(draws));
-      bool all_done = true;
-      for (index_t i = 0; i < nb; ++i) {
-        auto& dn = done[static_cast<std::size_t>(i)];
-        token_t tok = cfg_.pad;
-        if (!dn) {
-          tok = static_cast<token_t>(draws[static_cast<std::size_t>(i)].token);
-          seqs_[static_cast<std::size_t>(i * tt + lp + j)] = tok;
-          ++len_[static_cast<std::size_t>(i)];
-          if (tok == cfg_.eos) dn = 1;
-        }
-        feed[static_cast<std::size_t>(i)] = tok;
-        all_done = all_done && dn;
-      }
-      if (all_done || j + 1 == cfg_.max_response_tokens) break;
-      policy_.decode(cache, vector_view<const token_t>(feed), lv);
+    for (index_t i = 0; i < nb; ++i) {
+      const auto& pr = prompts[static_cast<std::size_t>(i / g)];
+      const auto& resp = out.responses[static_cast<std::size_t>(i)];
+      std::copy(pr.begin(), pr.end(), seqs_.begin() + i * tt);
+      std::copy(resp.begin(), resp.end(), seqs_.begin() + i * tt + static_cast<index_t>(pr.size()));
+      len_[static_cast<std::size_t>(i)] = static_cast<index_t>(resp.size());
     }
   }
 
-  void build_mask(index_t nb, index_t tt, index_t lp) {
+  void build_mask(index_t nb, index_t tt) {
     mask_.assign(static_cast<std::size_t>(nb * tt), 0.0f);
-    for (index_t i = 0; i < nb; ++i)
+    for (index_t i = 0; i < nb; ++i) {
+      const index_t lp = plen_[static_cast<std::size_t>(i)];
       for (index_t j = 0; j < len_[static_cast<std::size_t>(i)]; ++j) mask_[static_cast<std::size_t>(i * tt + lp - 1 + j)] = 1.0f;
+    }
   }
 
   void gather_rows(matrix_view<const float> full, index_t v) {
@@ -453,7 +479,7 @@ private:
                   rows_.data() + k * v);
   }
 
-  void fill_rollout_metrics(step_metrics& m, index_t np, index_t g, index_t lp, index_t tt,
+  void fill_rollout_metrics(step_metrics& m, index_t np, index_t g, index_t tt,
                             const std::vector<float>& ent) const {
     const index_t nb = np * g;
     double rs = 0, acc = 0, len = 0, trunc = 0;
@@ -466,6 +492,7 @@ private:
         c += r > 0.0f ? 1 : 0;
         len += static_cast<double>(len_[static_cast<std::size_t>(i)]);
         const index_t l = len_[static_cast<std::size_t>(i)];
+        const index_t lp = plen_[static_cast<std::size_t>(i)];
         trunc += (l == cfg_.max_response_tokens && seqs_[static_cast<std::size_t>(i * tt + lp + l - 1)] != cfg_.eos) ? 1.0 : 0.0;
       }
       acc += static_cast<double>(c);
@@ -486,7 +513,7 @@ private:
   // Adds its phase times to m.forward_seconds, loss_seconds, backward_seconds and
   // optimizer_seconds (and nothing else to m).
   update_result update(std::span<const index_t> seqs, const std::vector<index_t>& first_tok,
-                       const advantage_result<float>& adv, index_t tt, index_t lp, index_t v, step_metrics& m) {
+                       const advantage_result<float>& adv, index_t tt, index_t v, step_metrics& m) {
     detail::lap_timer clk;
     const index_t nm = static_cast<index_t>(seqs.size());
     const index_t k_comp = O::components, n_all = adv.tokens;
@@ -499,6 +526,7 @@ private:
     for (index_t s = 0; s < nm; ++s) {
       const index_t i = seqs[static_cast<std::size_t>(s)];
       std::copy_n(seqs_.data() + i * tt, tt, mb_seqs_.data() + s * tt);
+      const index_t lp = plen_[static_cast<std::size_t>(i)];
       for (index_t k = first_tok[static_cast<std::size_t>(i)]; k < first_tok[static_cast<std::size_t>(i + 1)]; ++k) {
         const index_t j = k - first_tok[static_cast<std::size_t>(i)];
         rows.push_back(s * tt + lp - 1 + j);
@@ -597,7 +625,7 @@ private:
   index_t step_ = 0;
   // per-step buffers (reused)
   std::vector<token_t> seqs_;
-  std::vector<index_t> len_;
+  std::vector<index_t> len_, plen_; // response and prompt length of each sequence
   std::vector<float> rewards_, mask_, logits_, rows_, values_, old_values_, old_logp_, ref_logp_, grad_;
   std::vector<std::int32_t> tok_seq_;
   std::vector<index_t> tok_row_;
@@ -606,5 +634,10 @@ private:
   std::vector<token_t> mb_seqs_;
   std::vector<float> mb_mask_, mb_logits_;
 };
+
+//! A task passed as the reward deduces `trainer<…, tasks::verifier<Task>, …>`.
+template <Policy P, tasks::TaskVerifier T, Objective O, Optimizer Opt, HostBackend B>
+  requires(!TokenReward<T>)
+trainer(P&, Opt&, T, O, B, trainer_config) -> trainer<P, tasks::verifier<T>, O, Opt, B>;
 
 } // namespace rlvr
