@@ -26,6 +26,10 @@
 //! is seeded, and every sum runs in a fixed order, so the result is a pure function of
 //! (weights, prompts, config, streams) for any thread count.
 //!
+//! With a task as the reward (or `tasks::verifier{task}`), an unset `max_tokens` (0) and `eos`
+//! (−1) come from the task (`max_response_length()`, `vocab().eos()`, and `pad` from
+//! `vocab().pad()`).
+//!
 //! Errors: those of `generate`; k < 1 or k > n (`rlvr::range_error`, naming k); an empty `ks`
 //! means k = 1, 2, 4, …, n.
 
@@ -81,6 +85,16 @@ template <class R> decltype(auto) as_token_reward(const R& r) {
   if constexpr (tasks::TaskVerifier<R>) return tasks::verifier<R>{r};
   else return (r);
 }
+//! The task behind a reward, if any: the reward itself, or the task of a `tasks::verifier`.
+template <class R> const auto* task_behind(const R& r) {
+  if constexpr (tasks::TaskVerifier<R>) return &r;
+  else if constexpr (requires { r.task; }) {
+    if constexpr (tasks::TaskVerifier<std::remove_cvref_t<decltype(r.task)>>) return &r.task;
+    else return static_cast<const void*>(nullptr);
+  } else {
+    return static_cast<const void*>(nullptr);
+  }
+}
 } // namespace detail
 
 //! Samples, scores and summarises (see the file comment). `reward` is a `TokenReward` or a task.
@@ -92,6 +106,14 @@ template <Policy P, class R, HostBackend B = serial_backend>
   const auto& score = detail::as_token_reward(reward);
   generation_config gc = cfg.generation;
   gc.entropy = true;
+  if constexpr (!std::is_same_v<decltype(detail::task_behind(reward)), const void*>) {
+    const auto* task = detail::task_behind(reward);
+    if (gc.max_tokens == 0) gc.max_tokens = task->max_response_length();
+    if (gc.eos == -1) {
+      gc.eos = task->vocab().eos();
+      if (gc.pad == 0) gc.pad = task->vocab().pad();
+    }
+  }
   generation g = generate(policy, prompts, n, gc, streams, backend);
   evaluation e;
   e.ks.assign(ks.begin(), ks.end());

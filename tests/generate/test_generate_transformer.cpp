@@ -66,6 +66,10 @@ TEST_CASE("evaluate accepts a task where a reward is wanted", "[evaluate]") {
   CHECK(a.pass_at_k[1].mean == b.pass_at_k[1].mean);
   CHECK(a.mean_entropy == b.mean_entropy);
   CHECK(a.mean_entropy > 0.5); // an untrained model is close to uniform over 15 tokens
+  // unset max_tokens / eos / pad come from the task
+  const evaluation c = evaluate(model, task, ps, 8, {1, 8}, {.bootstrap = {.resamples = 50}}, {.seed = 1});
+  CHECK(c.rewards == a.rewards);
+  CHECK(c.mean_length == a.mean_length);
 }
 
 TEST_CASE("sft on a transformer lowers the cross-entropy of correct demonstrations", "[sft]") {

@@ -4,6 +4,10 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include <rlvr/backends/serial.hpp>
@@ -350,4 +354,77 @@ TEST_CASE("prompts of different lengths in one step: the same update as their on
   CHECK(seqs(16, 0) == 1);
   CHECK(seqs(16, 1) == t2.last_sequences()(16, 1)); // first response token right after the 1-token prompt
   (void)b;
+}
+
+namespace {
+std::string slurp_file(const std::filesystem::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+std::vector<std::string> lines_of(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+} // namespace
+
+TEST_CASE("fit: metrics log, checkpoints, evaluation hook, and a resumed run equal to an uninterrupted one",
+          "[trainer][fit]") {
+  const auto dir = std::filesystem::temp_directory_path() / "rlvr_trainer_fit";
+  std::filesystem::remove_all(dir);
+  const auto prompts = [](index_t step) {
+    return std::vector<std::vector<token_t>>{{static_cast<token_t>(step % 2)}, {1}};
+  };
+  auto cfg = bandit_config(7);
+  cfg.mini_batches = 2;
+  // uninterrupted: 6 steps
+  auto ref = make_bandit(2);
+  adam opt_ref({.lr = 0.1});
+  trainer t_ref(ref, opt_ref, first_tokens_correct{}, w_reinforce(), serial_backend{}, cfg);
+  metrics_writer jsonl(dir / "ref.jsonl");
+  std::vector<index_t> evals;
+  const fit_result r_ref = t_ref.fit(prompts, {.steps = 6, .eval_every = 2, .log = &jsonl,
+                                               .eval = [&](index_t s) { evals.push_back(s); }});
+  CHECK(r_ref.steps_run == 6);
+  CHECK(!r_ref.resumed);
+  CHECK(evals == std::vector<index_t>{2, 4, 6});
+  const auto lines = lines_of(slurp_file(dir / "ref.jsonl"));
+  REQUIRE(lines.size() == 6);
+  CHECK(lines[0].rfind("{\"step\":0,\"prompts\":2,\"responses\":32,", 0) == 0);
+  CHECK(lines[5].rfind("{\"step\":5,", 0) == 0);
+  CHECK(lines[5].back() == '}');
+  CHECK(lines[5].find("\"loss\":") != std::string::npos);
+
+  // interrupted after 4 steps (checkpoints every 3 and at the end), then resumed to 6
+  const auto ckpt = dir / "run.safetensors";
+  {
+    auto pol = make_bandit(2);
+    adam opt({.lr = 0.1});
+    trainer t(pol, opt, first_tokens_correct{}, w_reinforce(), serial_backend{}, cfg);
+    metrics_writer csv(dir / "run.csv");
+    const fit_result r = t.fit(prompts, {.steps = 4, .checkpoint_every = 3, .log = &csv, .checkpoint = ckpt});
+    CHECK(r.checkpoints == 2); // after steps 3 and 4
+    const auto rows = lines_of(slurp_file(dir / "run.csv"));
+    REQUIRE(rows.size() == 5);
+    CHECK(rows[0].rfind("step,prompts,responses,reward_mean,", 0) == 0);
+    CHECK(rows[1].rfind("0,2,32,", 0) == 0);
+  }
+  auto pol = make_bandit(2);
+  adam opt({.lr = 0.1});
+  trainer t(pol, opt, first_tokens_correct{}, w_reinforce(), serial_backend{}, cfg);
+  metrics_writer csv(dir / "run.csv", /*append=*/true);
+  const fit_result r = t.fit(prompts, {.steps = 6, .checkpoint_every = 3, .log = &csv, .checkpoint = ckpt});
+  CHECK(r.resumed);
+  CHECK(r.first_step == 4);
+  CHECK(r.steps_run == 2);
+  CHECK(t.steps_done() == 6);
+  CHECK(weights_of(pol) == weights_of(ref));
+  CHECK(r.last.loss == r_ref.last.loss);
+  CHECK(lines_of(slurp_file(dir / "run.csv")).size() == 7); // one header, six steps
+  CHECK_THROWS_WITH(t.fit(prompts, {.steps = 8, .checkpoint_every = 2}), Catch::Contains("no checkpoint path"));
+  CHECK_THROWS_WITH(t.fit(prompts, {.steps = 8, .eval_every = 2}), Catch::Contains("no eval hook"));
+  std::filesystem::remove_all(dir);
 }

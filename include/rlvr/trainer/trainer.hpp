@@ -48,6 +48,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <concepts>
+#include <filesystem>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -60,6 +62,7 @@
 #include "rlvr/config.hpp"
 #include "rlvr/error.hpp"
 #include "rlvr/generate.hpp"
+#include "rlvr/io/safetensors.hpp"
 #include "rlvr/loss.hpp"
 #include "rlvr/optim/clip.hpp"
 #include "rlvr/optim/concepts.hpp"
@@ -70,6 +73,8 @@
 #include "rlvr/tasks/concepts.hpp"
 #include "rlvr/tasks/reward.hpp"
 #include "rlvr/trainer/reward.hpp"
+#include "rlvr/trainer/metrics_writer.hpp"
+#include "rlvr/trainer/step_metrics.hpp"
 
 namespace rlvr {
 
@@ -114,51 +119,46 @@ struct trainer_config {
   }
 };
 
-//! What one `trainer::step` reports. Means over responses unless said otherwise.
-struct step_metrics {
-  index_t step = 0;              //!< 0-based index of this rollout batch
-  index_t prompts = 0;           //!< P
-  index_t responses = 0;         //!< P·G
-  double reward_mean = 0;        //!< mean reward
-  double accuracy = 0;           //!< fraction of responses with reward > 0
-  double solved_fraction = 0;    //!< prompts whose G responses all have reward > 0
-  double unsolved_fraction = 0;  //!< prompts whose G responses all have reward ≤ 0
-  double entropy = 0;            //!< mean token entropy H_t of the rollout policy (τ applied)
-  double response_length = 0;    //!< mean response length in tokens (`eos` included)
-  double truncated_fraction = 0; //!< responses that hit `max_response_tokens` without `eos`
-  index_t kept = 0;              //!< responses with an active token (in the update batch)
-  index_t dropped = 0;           //!< responses the estimator removed (PSR/NSR drop the other side)
-  index_t updates = 0;           //!< optimizer steps taken (mini-batches × epochs, empty ones skipped)
-  double loss = 0;               //!< mean policy loss over the updates
-  double grad_norm = 0;          //!< mean global gradient norm before clipping
-  double clip_frac_low = 0;      //!< PPO clip fractions, token means over the updates
-  double clip_frac_high = 0;
-  double approx_kl = 0;          //!< mean(log π_old − log π) over the updates (0 on the first)
-  double ref_kl = 0;             //!< mean k3 KL to the reference (KL objectives or track_reference_kl)
-  double value_loss = 0;         //!< PPO value loss (0 without a value head)
-  double learning_rate = 0;      //!< the optimizer's rate at this step
+//! A type S models `PromptSource` if, for `s` an lvalue of S and `step` an `index_t`,
+//! 1. `s(step)` returns the prompts of rollout batch `step` as something convertible to
+//!    `std::vector<std::vector<token_t>>` (P ≥ 1 prompts, lengths may differ), and
+//! 2. (semantic) the result is a pure function of `step`, so that a resumed `fit` sees the
+//!    prompts the uninterrupted run saw.
+template <class S>
+concept PromptSource = requires(S& s, index_t step) {
+  { s(step) } -> std::convertible_to<std::vector<std::vector<token_t>>>;
+};
 
-  //! \name Phase timings
-  //! Wall-clock seconds (`std::chrono::steady_clock`) of this step's phases. They are disjoint
-  //! intervals inside `step_seconds`, so rollout + logprob + advantage + forward + loss +
-  //! backward + optimizer ≤ step_seconds; the rest (input checks, the per-epoch shuffle) is
-  //! unaccounted overhead. Observations only: no computed number depends on them, `save_state`
-  //! does not store them, and two runs with one seed differ only in these fields.
-  //! @{
-  double rollout_seconds = 0;   //!< sampling through the KV cache (prompt prefill + one `decode` per
-                                //!< response token, `rlvr::sample`) and verification (`reward` calls)
-  double logprob_seconds = 0;   //!< the forward pass over the whole rollout batch for log π_old, entropy
-                                //!< and V(s_t), and the reference forward for log π_ref and its KL
-  double advantage_seconds = 0; //!< `rlvr::estimate_advantages`, the rollout metrics and the kept set
-  double forward_seconds = 0;   //!< per mini-batch: assembling its tensors and the policy forward
-                                //!< (logits, and values for PPO), summed over updates
-  double loss_seconds = 0;      //!< per mini-batch: `rlvr::loss_and_grad` (fused loss + dL/dlogits)
-                                //!< and PPO's clipped value loss with dL/dV, summed over updates
-  double backward_seconds = 0;  //!< per mini-batch: scattering dL/dlogits to the [B·T, V] layout,
-                                //!< `zero_grad` and the policy backward, summed over updates
-  double optimizer_seconds = 0; //!< per mini-batch: global-norm clipping and the optimizer step
-  double step_seconds = 0;      //!< the whole `step` call, from entry to just before the callback
-  //! @}
+//! What `trainer::fit` runs. Aggregate: designated initialisers in the field order `steps,
+//! eval_every, checkpoint_every, log, checkpoint, eval, resume`.
+struct fit_config {
+  index_t steps = 0;            //!< run until `steps_done() == steps` (rollout batches in total)
+  index_t eval_every = 0;       //!< call `eval` after every this many steps and after the last; 0 = never
+  index_t checkpoint_every = 0; //!< save to `checkpoint` after every this many steps and after the last; 0 = never
+  metrics_writer* log = nullptr; //!< each step's metrics (JSONL or CSV); null = none
+  std::filesystem::path checkpoint{};         //!< safetensors checkpoint (written atomically)
+  std::function<void(index_t steps_done)> eval{}; //!< the evaluation hook (e.g. `rlvr::evaluate`)
+  bool resume = true; //!< start from `checkpoint` when that file exists
+
+  //! Throws `rlvr::config_error` naming the first bad field.
+  void validate() const {
+    RLVR_EXPECTS(steps >= 0, config, "fit_config: steps = ", steps, " must be >= 0");
+    RLVR_EXPECTS(eval_every >= 0, config, "fit_config: eval_every = ", eval_every, " must be >= 0");
+    RLVR_EXPECTS(checkpoint_every >= 0, config, "fit_config: checkpoint_every = ", checkpoint_every, " must be >= 0");
+    RLVR_EXPECTS(checkpoint_every == 0 || !checkpoint.empty(), config, "fit_config: checkpoint_every = ",
+                 checkpoint_every, " but no checkpoint path is set");
+    RLVR_EXPECTS(eval_every == 0 || static_cast<bool>(eval), config, "fit_config: eval_every = ", eval_every,
+                 " but no eval hook is set");
+  }
+};
+
+//! What `trainer::fit` did.
+struct fit_result {
+  index_t first_step = 0;  //!< `steps_done()` when the loop started (> 0 after a resume)
+  index_t steps_run = 0;   //!< rollout batches run by this call
+  bool resumed = false;    //!< the state came from `fit_config::checkpoint`
+  index_t checkpoints = 0; //!< checkpoints written
+  step_metrics last{};     //!< the last step's metrics (zeros when no step ran)
 };
 
 namespace detail {
@@ -398,6 +398,40 @@ public:
     m.step_seconds = total.elapsed();
     if (callback_) callback_(m);
     return m;
+  }
+
+  //! The optional outer loop: resumes from `cfg.checkpoint` when it exists (and `cfg.resume`),
+  //! then for each step s = steps_done() … cfg.steps − 1 runs `step(source(s))`, writes its
+  //! metrics to `cfg.log`, saves a checkpoint every `checkpoint_every` steps and after the last
+  //! (`save_state` through `io::save_safetensors`, which writes a temporary file and renames it:
+  //! an interrupted write never leaves a partial checkpoint), and calls `cfg.eval(steps_done())`
+  //! every `eval_every` steps and after the last. The `on_step` callback still fires. A run
+  //! stopped at any point and restarted with the same arguments ends in the same state as an
+  //! uninterrupted one (bit for bit; the steps after the last checkpoint are run, and logged,
+  //! again). The manual API (`step`, `save_state`, `load_state`) stays available.
+  template <PromptSource S> fit_result fit(S&& source, const fit_config& cfg) {
+    cfg.validate();
+    fit_result r;
+    if (cfg.resume && !cfg.checkpoint.empty() && std::filesystem::exists(cfg.checkpoint)) {
+      load_state(io::load_safetensors(cfg.checkpoint));
+      r.resumed = true;
+    }
+    r.first_step = step_;
+    while (step_ < cfg.steps) {
+      const std::vector<std::vector<token_t>> prompts = source(step_);
+      r.last = step(prompts);
+      ++r.steps_run;
+      if (cfg.log) cfg.log->write(r.last);
+      const bool last = step_ == cfg.steps;
+      if (cfg.checkpoint_every > 0 && (step_ % cfg.checkpoint_every == 0 || last)) {
+        state_dict d;
+        save_state(d);
+        io::save_safetensors(cfg.checkpoint, d);
+        ++r.checkpoints;
+      }
+      if (cfg.eval_every > 0 && (step_ % cfg.eval_every == 0 || last)) cfg.eval(step_);
+    }
+    return r;
   }
 
   //! The sampled sequences of the last step: [P·G, T] tokens (prompt, response, padding), the

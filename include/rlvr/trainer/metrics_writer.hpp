@@ -1,0 +1,136 @@
+#pragma once
+//! \file rlvr/trainer/metrics_writer.hpp
+//! \brief `rlvr::metrics_writer`: the trainer's step metrics as JSON Lines or CSV, one record
+//! per step, flushed after every record (a crashed run keeps what it logged).
+//!
+//!     rlvr::metrics_writer log("run/metrics.jsonl");       // ".csv" → CSV, anything else → JSONL
+//!     trainer.on_step([&](const rlvr::step_metrics& m) { log.write(m); });
+//!
+//! Record fields, in this order (the CSV header; the JSON keys): every field of
+//! `rlvr::step_metrics` under its member name — `step, prompts, responses, reward_mean, accuracy,
+//! solved_fraction, unsolved_fraction, entropy, response_length, truncated_fraction, kept, dropped,
+//! updates, loss, grad_norm, clip_frac_low, clip_frac_high, approx_kl, ref_kl, value_loss,
+//! learning_rate, rollout_seconds, logprob_seconds, advantage_seconds, forward_seconds,
+//! loss_seconds, backward_seconds, optimizer_seconds, step_seconds`. Integers are written as
+//! integers, reals in the shortest form that reads back to the same double (`std::to_chars`);
+//! a NaN or infinity is `null` in JSON and empty in CSV.
+//!
+//! Errors: a file that cannot be opened or written raises `rlvr::io_error` naming the path.
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+
+#include "rlvr/config.hpp"
+#include "rlvr/error.hpp"
+#include "rlvr/trainer/step_metrics.hpp"
+
+namespace rlvr {
+
+//! Calls `f(name, value)` for every field of `m` in the documented order (`value` is an
+//! `index_t` or a `double`).
+template <class F> void for_each_metric(const step_metrics& m, F&& f) {
+  f("step", m.step);
+  f("prompts", m.prompts);
+  f("responses", m.responses);
+  f("reward_mean", m.reward_mean);
+  f("accuracy", m.accuracy);
+  f("solved_fraction", m.solved_fraction);
+  f("unsolved_fraction", m.unsolved_fraction);
+  f("entropy", m.entropy);
+  f("response_length", m.response_length);
+  f("truncated_fraction", m.truncated_fraction);
+  f("kept", m.kept);
+  f("dropped", m.dropped);
+  f("updates", m.updates);
+  f("loss", m.loss);
+  f("grad_norm", m.grad_norm);
+  f("clip_frac_low", m.clip_frac_low);
+  f("clip_frac_high", m.clip_frac_high);
+  f("approx_kl", m.approx_kl);
+  f("ref_kl", m.ref_kl);
+  f("value_loss", m.value_loss);
+  f("learning_rate", m.learning_rate);
+  f("rollout_seconds", m.rollout_seconds);
+  f("logprob_seconds", m.logprob_seconds);
+  f("advantage_seconds", m.advantage_seconds);
+  f("forward_seconds", m.forward_seconds);
+  f("loss_seconds", m.loss_seconds);
+  f("backward_seconds", m.backward_seconds);
+  f("optimizer_seconds", m.optimizer_seconds);
+  f("step_seconds", m.step_seconds);
+}
+
+//! Writes step metrics to a file as JSON Lines or CSV (see the file comment).
+class metrics_writer {
+public:
+  enum class format { jsonl, csv };
+
+  //! Opens `path` (truncating it, or appending with `append`); the format follows the
+  //! extension: `.csv` → CSV, anything else → JSON Lines. A CSV file gets its header when it
+  //! starts empty.
+  explicit metrics_writer(const std::filesystem::path& path, bool append = false)
+      : metrics_writer(path, path.extension() == ".csv" ? format::csv : format::jsonl, append) {}
+  metrics_writer(const std::filesystem::path& path, format fmt, bool append = false) : path_(path), fmt_(fmt) {
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+    const bool had_content = append && std::filesystem::exists(path) && std::filesystem::file_size(path) > 0;
+    out_.open(path, append ? std::ios::app : std::ios::trunc);
+    RLVR_EXPECTS(out_.good(), io, "metrics_writer: cannot open ", path.string(), " for writing");
+    if (fmt_ == format::csv && !had_content) {
+      std::string header;
+      for_each_metric(step_metrics{}, [&](std::string_view name, auto) {
+        if (!header.empty()) header += ',';
+        header += name;
+      });
+      line(header);
+    }
+  }
+
+  //! Appends one record and flushes.
+  void write(const step_metrics& m) {
+    std::string s = fmt_ == format::jsonl ? "{" : "";
+    bool first = true;
+    for_each_metric(m, [&](std::string_view name, auto value) {
+      if (!first) s += ',';
+      first = false;
+      if (fmt_ == format::jsonl) {
+        s += '"';
+        s += name;
+        s += "\":";
+      }
+      append_number(s, value);
+    });
+    if (fmt_ == format::jsonl) s += '}';
+    line(s);
+  }
+
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+  [[nodiscard]] format file_format() const noexcept { return fmt_; }
+
+private:
+  void line(const std::string& s) {
+    out_ << s << '\n';
+    out_.flush();
+    RLVR_EXPECTS(out_.good(), io, "metrics_writer: cannot write to ", path_.string());
+  }
+  void append_number(std::string& s, index_t v) const { s += std::to_string(v); }
+  void append_number(std::string& s, double v) const {
+    if (!std::isfinite(v)) {
+      if (fmt_ == format::jsonl) s += "null";
+      return;
+    }
+    std::array<char, 32> buf{};
+    const auto r = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+    s.append(buf.data(), r.ptr);
+  }
+
+  std::filesystem::path path_;
+  format fmt_;
+  std::ofstream out_;
+};
+
+} // namespace rlvr
