@@ -23,14 +23,15 @@
 int main(int argc, char** argv) {
   study::config c;
   CLI::App app{"rlvr-study: PSR, NSR, W-REINFORCE, PPO and GRPO on the Z_p walk task; Pass@k vs the base model"};
-  std::string out = "results";
+  app.option_defaults()->always_capture_default(); // --help shows every default
+  std::string out = "./results";
   bool full = false, quick = false, no_progress = false;
   std::vector<std::string> seeds_s; // parsed strictly below: "-1" must not wrap to 2^64 − 1
   app.add_option("--out", out, "output directory (results.json, curves.csv, *.svg, table.txt, cache/)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast); // scripts/study.sh passes --out results first
   app.add_flag("--full", full, "larger run: 5 seeds, 512 held-out problems, plus the λ sweep, the NSR clip/mini-batch ablation and 160-step NSR / W-REINFORCE runs");
   app.add_option("--task", c.task, "zp_walk (the calibrated flagship) or graph_path (the contrast task)");
-  app.add_flag("--quick", quick, "tiny smoke run (tests): small model, few steps, n = 16");
+  app.add_flag("--quick", quick, "smoke test (seconds): tiny model, 2 RL steps, n = 16 -- checks the pipeline; its numbers say nothing about the methods");
   app.add_option("--seeds", seeds_s, "seeds (each: its own base model and RL runs)")->delimiter(',');
   app.add_option("--methods", c.methods, "RL methods: psr,nsr,w_reinforce,ppo,grpo and the objective zoo's gspo,gmpo,cispo,sapo,dapo,clip_cov,kl_cov,high_entropy,reinforce_pp_baseline,opo")->delimiter(',');
   app.add_option("--entropy-coef", c.entropy_coef, "entropy bonus c_H (paper 1e-4, its code 1e-3)");
@@ -112,9 +113,13 @@ int main(int argc, char** argv) {
     }
     // every flag, the task, the model and the output directory, before any work
     study::preflight(c);
-    std::printf("rlvr-study (%s): %zu seeds x {base, %zu methods}, %lld held-out problems x %lld samples\n",
-                c.preset.c_str(), c.seeds.size(), c.methods.size(), static_cast<long long>(c.eval_problems),
-                static_cast<long long>(c.samples));
+    const std::size_t extras = study::extra_methods(c).size();
+    std::printf("rlvr-study %d.%d.%d (%s): %zu seeds x {base, %zu methods%s}, %lld held-out problems x %lld samples\n",
+                RLVR_VERSION_MAJOR, RLVR_VERSION_MINOR, RLVR_VERSION_PATCH, c.preset.c_str(), c.seeds.size(),
+                c.methods.size(), extras ? (" + " + std::to_string(extras) + " extra runs").c_str() : "",
+                static_cast<long long>(c.eval_problems), static_cast<long long>(c.samples));
+    if (c.preset == "quick")
+      std::printf("note: --quick is a smoke test of the pipeline; its Pass@k numbers are not meaningful\n");
     const study::results r = study::run(c);
     const std::string t = study::write_outputs(r, c);
     std::printf("\n%s\nwrote %s/{results.json, curves.csv, table.txt, pass_at_k.svg, training_*.svg} in %.0f s\n",

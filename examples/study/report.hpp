@@ -17,6 +17,12 @@
 
 #include "study.hpp"
 
+// The commit rlvr-study was configured from (examples/study/CMakeLists.txt passes it; "unknown"
+// outside a git checkout). Recorded in results.json next to the version.
+#ifndef RLVR_STUDY_COMMIT
+#define RLVR_STUDY_COMMIT "unknown"
+#endif
+
 namespace study {
 
 // ---- statistics -------------------------------------------------------------------------------
@@ -150,6 +156,9 @@ inline nlohmann::ordered_json to_json(const method_summary& s) {
 
 inline nlohmann::ordered_json config_json(const config& c) {
   nlohmann::ordered_json j;
+  j["rlvr"] = {{"version", std::to_string(RLVR_VERSION_MAJOR) + "." + std::to_string(RLVR_VERSION_MINOR) + "." +
+                             std::to_string(RLVR_VERSION_PATCH)},
+               {"commit", RLVR_STUDY_COMMIT}};
   j["preset"] = c.preset;
   const auto task = make_task(c);
   const auto& w = task.config();

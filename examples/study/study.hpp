@@ -187,6 +187,7 @@ public:
                                                    t0_(std::chrono::steady_clock::now()) {}
   void set_stage(std::string s) {
     stage_ = std::move(s);
+    show_rl_ = false;
     print(true);
   }
   void advance(double units) {
@@ -200,10 +201,19 @@ public:
     w_eval_ = eval;
   }
   void pretrain_step() { advance(w_pre_); }
-  void rl_step() { advance(w_rl_); }
+  //! One RL step done; its reward and KL (to the reference, else to the rollout policy) are shown.
+  void rl_step(const rlvr::step_metrics& m) {
+    reward_ = m.reward_mean;
+    kl_ = m.ref_kl != 0.0 ? m.ref_kl : m.approx_kl;
+    show_rl_ = true;
+    advance(w_rl_);
+  }
   void eval_problems(double n) { advance(w_eval_ * n); }
   void finish() {
-    if (enabled_ && tty_) std::fputs("\n", stdout);
+    if (enabled_ && tty_) {
+      print(true); // the final state, even if the last redraw was throttled
+      std::fputs("\n", stdout);
+    }
     std::fflush(stdout);
   }
   [[nodiscard]] double elapsed() const {
@@ -215,6 +225,9 @@ private:
     if (!enabled_) return;
     const double f = total_ > 0 ? std::min(1.0, done_ / total_) : 1.0;
     const double el = elapsed();
+    // a terminal line is redrawn at most 4 times per second (and on every stage change)
+    if (tty_ && !stage_changed && el - last_draw_ < 0.25) return;
+    last_draw_ = el;
     const double eta = f > 0.01 ? el * (1.0 - f) / f : -1.0;
     char eta_s[32];
     if (eta < 0) std::snprintf(eta_s, sizeof eta_s, "--:--");
@@ -223,18 +236,26 @@ private:
       const int width = 30, fill = static_cast<int>(f * width);
       std::string bar(static_cast<std::size_t>(fill), '#');
       bar.resize(width, '.');
-      std::printf("\r[%s] %5.1f%%  %6.0fs  ETA %s  %-44.44s", bar.c_str(), 100.0 * f, el, eta_s, stage_.c_str());
+      std::printf("\r[%s] %5.1f%%  %6.0fs  ETA %s  %-44.44s %-24.24s", bar.c_str(), 100.0 * f, el, eta_s,
+                  stage_.c_str(), rl_text().c_str());
       std::fflush(stdout);
     } else {
       const int pct = static_cast<int>(100.0 * f);
       if (stage_changed || pct >= last_pct_ + 10) {
         last_pct_ = pct - pct % 10;
-        std::printf("[%3d%%] %6.0fs  ETA %s  %s\n", pct, el, eta_s, stage_.c_str());
+        std::printf("[%3d%%] %6.0fs  ETA %s  %s %s\n", pct, el, eta_s, stage_.c_str(), rl_text().c_str());
         std::fflush(stdout);
       }
     }
   }
-  double total_, done_ = 0;
+  [[nodiscard]] std::string rl_text() const {
+    if (!show_rl_) return "";
+    char b[48];
+    std::snprintf(b, sizeof b, "reward %.3f  KL %.4f", reward_, kl_);
+    return b;
+  }
+  double total_, done_ = 0, last_draw_ = -1.0, reward_ = 0, kl_ = 0;
+  bool show_rl_ = false;
   double w_pre_ = 1, w_rl_ = 1, w_eval_ = 1;
   bool enabled_, tty_;
   std::chrono::steady_clock::time_point t0_;
@@ -626,7 +647,7 @@ inline rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, c
       curves.push_back({m.name, seed, sm});
       const auto row = metrics_row(sm);
       rows.insert(rows.end(), row.begin(), row.end());
-      prog.rl_step();
+      prog.rl_step(sm);
     };
     index_t start = 0;
     if (const auto d = load_verified(path, recipe, c, "RL checkpoint", "running the RL run from its start")) {

@@ -82,6 +82,9 @@ TEST_CASE("the study pipeline runs end to end and writes the documented outputs"
   }
   CHECK(j["extras"].contains("w_reinforce_l0.5"));
   CHECK(j["config"]["evaluation"]["samples"] == 16);
+  CHECK(j["config"]["rlvr"]["version"] == std::to_string(RLVR_VERSION_MAJOR) + "." + std::to_string(RLVR_VERSION_MINOR) +
+                                            "." + std::to_string(RLVR_VERSION_PATCH));
+  CHECK(j["config"]["rlvr"]["commit"].is_string());
   // curves: header + methods × seeds × steps rows (5 methods + 1 extra, 2 seeds, 2 steps)
   const std::string csv = slurp(dir / "curves.csv");
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 6 * 2 * 2);
