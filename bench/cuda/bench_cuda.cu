@@ -182,9 +182,9 @@ template <class T, bool InPlace> void BM_fused_loss_grad(benchmark::State& state
   fill(x, 2);
   grpo_fixture fx(s.get());
   const auto ep = fx.epilogue();
-  const rlvr::matrix_view<const T> z(x.data(), kTokens, kVocab);
-  const rlvr::matrix_view<T> gv(InPlace ? x.data() : g.data(), kTokens, kVocab);
-  const rlvr::vector_view<const rlvr::token_t> y(fx.targets.data(), kTokens);
+  const rlvr::matrix_view<const T, rlvr::cuda_space> z(x.data(), kTokens, kVocab);
+  const rlvr::matrix_view<T, rlvr::cuda_space> gv(InPlace ? x.data() : g.data(), kTokens, kVocab);
+  const rlvr::vector_view<const rlvr::token_t, rlvr::cuda_space> y(fx.targets.data(), kTokens);
   event_timer t;
   timed_loop loop;
   for (auto _ : state) {
@@ -215,8 +215,8 @@ template <class T> void BM_logp_entropy(benchmark::State& state) {
   timed_loop loop;
   for (auto _ : state)
     loop.record(state, t.seconds(s.get(), [&] {
-      logp_entropy(s.backend(), rlvr::matrix_view<const T>(x.data(), kTokens, kVocab),
-                   rlvr::vector_view<const rlvr::token_t>(fx.targets.data(), kTokens), 1.0f, fx.logp.view(),
+      logp_entropy(s.backend(), rlvr::matrix_view<const T, rlvr::cuda_space>(x.data(), kTokens, kVocab),
+                   rlvr::vector_view<const rlvr::token_t, rlvr::cuda_space>(fx.targets.data(), kTokens), 1.0f, fx.logp.view(),
                    fx.ent.view());
     }));
   const double bytes = static_cast<double>(n) * sizeof(T);
@@ -256,7 +256,7 @@ void run_sampler(benchmark::State& state, const rlvr::sampling_config& cfg,
   std::uint64_t step = 0;
   for (auto _ : state)
     state.SetIterationTime(t.seconds(s.get(), [&] {
-      sample<Policy>(s.backend(), rlvr::matrix_view<const float>(x.data(), rows, kVocab), p,
+      sample<Policy>(s.backend(), rlvr::matrix_view<const float, rlvr::cuda_space>(x.data(), rows, kVocab), p,
                      rlvr::stream_batch{.seed = 1, .offset = step++}, out.data(), status.data(), path);
     }));
   state.counters["rows_per_second"] =
@@ -423,8 +423,8 @@ void BM_group_stats(benchmark::State& state) {
   event_timer t;
   for (auto _ : state)
     state.SetIterationTime(t.seconds(s.get(), [&] {
-      group_stats(s.backend(), rlvr::vector_view<const float>(dr.data(), n),
-                  rlvr::vector_view<const std::int32_t>(dg.data(), n), groups,
+      group_stats(s.backend(), rlvr::vector_view<const float, rlvr::cuda_space>(dr.data(), n),
+                  rlvr::vector_view<const std::int32_t, rlvr::cuda_space>(dg.data(), n), groups,
                   group_stats_outputs{mean.data(), sd.data(), nullptr, nullptr});
     }));
 }

@@ -26,9 +26,15 @@
 
 namespace {
 
+// A host backend with rlvr's host row sampler, rows over `threads` (what serial/Eigen/xtensor do).
 struct cpu_backend {
   static constexpr bool host_backend = true;
   int threads = 1;
+  template <class T>
+  void sample_rows(rlvr::matrix_view<const T> z, const rlvr::sampling_params& p, const rlvr::stream_batch& s,
+                   rlvr::vector_view<rlvr::token_draw<T>> out, rlvr::vector_view<std::uint8_t> status) const {
+    rlvr::detail::sample_rows_host(z, p, s, out, status, threads);
+  }
 };
 
 std::vector<float> make_logits(rlvr::index_t rows, rlvr::index_t V, float sigma = 2.0f) {

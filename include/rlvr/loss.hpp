@@ -53,8 +53,13 @@ namespace rlvr {
 //! One (mini-)batch of response tokens for the loss. [K, N] matrices have one row per objective
 //! component (K = 1 for a plain objective); their row stride may exceed N (a column block of a
 //! rollout-wide matrix, see `slice`).
-template <class T> struct loss_token_batch {
-  matrix_view<const T> logits{};            //!< [N, V] policy logits, row-major, rows may be strided
+//!
+//! Memory: the logits live in memory space `Space` — the backend's (`rlvr::memory_space_t<B>`),
+//! host by default. Every other field is a per-token array of O(N) bytes in *host* memory,
+//! whatever the backend: the entry point validates it there and stages what the kernels read.
+template <class T, class Space = host_space> struct loss_token_batch {
+  using memory_space = Space;               //!< where `logits` live
+  matrix_view<const T, Space> logits{};     //!< [N, V] policy logits, row-major, rows may be strided
   vector_view<const token_t> targets{};     //!< [N] the sampled token of each row, in [0, V)
   matrix_view<const T> advantages{};        //!< [K, N] A_kt
   matrix_view<const std::uint8_t> active{}; //!< [K, N] 1 = token in component k's batch; empty = all active
@@ -66,7 +71,8 @@ template <class T> struct loss_token_batch {
 };
 
 //! Tokens [first, first + count) of a batch (the logits rows, targets and columns of [K, N]).
-template <class T> loss_token_batch<T> slice(const loss_token_batch<T>& b, index_t first, index_t count) {
+template <class T, class Space>
+loss_token_batch<T, Space> slice(const loss_token_batch<T, Space>& b, index_t first, index_t count) {
   const index_t n = b.targets.size();
   RLVR_EXPECTS(first >= 0 && count >= 0 && first + count <= n, range, "slice: tokens [", first, ", ",
                first + count, ") are outside [0, ", n, ")");
@@ -74,7 +80,7 @@ template <class T> loss_token_batch<T> slice(const loss_token_batch<T>& b, index
   auto cols = [&](auto m) {
     return m.rows() == 0 ? m : decltype(m)(m.data() + first, m.rows(), count, m.row_stride());
   };
-  loss_token_batch<T> s = b;
+  loss_token_batch<T, Space> s = b;
   s.logits = b.logits.block_rows(first, count);
   s.targets = vec(b.targets);
   s.advantages = cols(b.advantages);
@@ -195,7 +201,9 @@ template <class T = double> void check_temperature(double tau) {
                1.0 / static_cast<double>(std::numeric_limits<T>::max()), ")");
 }
 
-template <class T> void check_logits_targets(matrix_view<const T> z, vector_view<const token_t> y, const char* who) {
+// Reads the targets (host) and the extents of z; never dereferences z (it may be device memory).
+template <class T, class S>
+void check_logits_targets(matrix_view<const T, S> z, vector_view<const token_t> y, const char* who) {
   RLVR_EXPECTS(z.rows() >= 0 && z.cols() >= 1, shape, who, ": logits are ", z.rows(), "x", z.cols(),
                " (need at least one column)");
   RLVR_EXPECTS(z.row_stride() >= z.cols(), shape, who, ": logits row_stride = ", z.row_stride(),
@@ -208,7 +216,9 @@ template <class T> void check_logits_targets(matrix_view<const T> z, vector_view
                  z.cols(), ")");
 }
 
-template <class T, class U> void check_grad_alias(matrix_view<const T> z, matrix_view<U> g, const char* who) {
+// Extents and addresses only (never dereferences: z and g may be device memory).
+template <class T, class U, class S>
+void check_grad_alias(matrix_view<const T, S> z, matrix_view<U, S> g, const char* who) {
   RLVR_EXPECTS(g.rows() == z.rows() && g.cols() == z.cols(), shape, who, ": grad is ", g.rows(), "x", g.cols(),
                " but logits are ", z.rows(), "x", z.cols());
   RLVR_EXPECTS(g.row_stride() >= g.cols(), shape, who, ": grad row_stride = ", g.row_stride(), " is smaller than cols");
@@ -293,11 +303,21 @@ advantage_result<T> estimate_advantages(const O& obj, const advantage_input<T>& 
   return r;
 }
 
-//! Forward only: log π of each target and the entropy of each row, at temperature τ.
-//! `entropy` may be empty. One read pass per row.
-template <class B, class T>
-void log_prob_entropy(const B& backend, matrix_view<const T> logits, vector_view<const token_t> targets,
+//! Forward only: log π of each target and the entropy of each row, at temperature τ, on any
+//! backend (`LogProbBackend`). One read pass per row; nothing else is kept (no activations, no
+//! gradient buffer): the path for old and reference log-probs.
+//!
+//! `logits` live in the backend's memory space (a host view for a host backend, a `cuda_space`
+//! view for `rlvr::cuda_backend`); `targets`, `logp` and `entropy` are host memory whatever the
+//! backend (O(N) bytes staged through `SpaceMemory` for a device backend). `entropy` may be empty.
+//! Throws `rlvr::numerical_error` naming the first row whose log π is not finite.
+template <class B, class T, class S>
+void log_prob_entropy(const B& backend, matrix_view<const T, S> logits, vector_view<const token_t> targets,
                       vector_view<T> logp, vector_view<T> entropy, double temperature = 1.0) {
+  static_assert(std::is_same_v<S, memory_space_t<B>>,
+                "rlvr::log_prob_entropy: the logits view and the backend live in different memory spaces (for "
+                "example a host matrix_view<T> given to rlvr::cuda_backend): pass a view of the backend's "
+                "memory_space (matrix_view<const T, rlvr::memory_space_t<B>>)");
   static_assert(LogProbBackend<B, T>, "rlvr::log_prob_entropy: the backend does not model rlvr::LogProbBackend for "
                                       "this logit type; include <rlvr/backends/serial.hpp> or <rlvr/backends/eigen.hpp> "
                                       "and pass rlvr::serial_backend{} or rlvr::eigen_backend{}");
@@ -306,7 +326,19 @@ void log_prob_entropy(const B& backend, matrix_view<const T> logits, vector_view
   expect_size(logp, logits.rows(), "log_prob_entropy: logp");
   RLVR_EXPECTS(entropy.empty() || entropy.size() == logits.rows(), shape, "log_prob_entropy: entropy has length ",
                entropy.size(), " but logits have ", logits.rows(), " rows");
-  backend.logp_entropy(logits, targets, static_cast<T>(temperature), logp, entropy);
+  if constexpr (host_accessible_v<S>) {
+    backend.logp_entropy(logits, targets, static_cast<T>(temperature), logp, entropy);
+  } else {
+    static_assert(SpaceMemory<B>, "rlvr::log_prob_entropy: a backend of a non-host memory space must model "
+                                  "rlvr::SpaceMemory");
+    const index_t n = logits.rows();
+    const detail::space_buffer<B, token_t> y(backend, targets.data(), n);
+    const detail::space_buffer<B, T> lp(backend, n), ent(backend, entropy.empty() ? 0 : n);
+    backend.logp_entropy(logits, vector_view<const token_t, S>(y.view()), static_cast<T>(temperature), lp.view(),
+                         ent.view());
+    lp.download(logp.data());
+    if (!entropy.empty()) ent.download(entropy.data());
+  }
   for (index_t i = 0; i < logp.size(); ++i)
     if (!std::isfinite(static_cast<double>(logp[i])))
       detail::fail_row(i, targets, logp.data(), "log_prob_entropy");
@@ -318,8 +350,8 @@ namespace detail {
 //! (host and device): validates the objective, the options and every per-token input of `batch`
 //! for `n` tokens, with messages naming `who`, and returns the aggregation weights w [K, N]
 //! (w_kt = 0: token t is not in component k's batch).
-template <Objective O, class T>
-std::vector<T> prepare_loss(const O& obj, const loss_token_batch<T>& batch, index_t n, const loss_options& opt,
+template <Objective O, class T, class S>
+std::vector<T> prepare_loss(const O& obj, const loss_token_batch<T, S>& batch, index_t n, const loss_options& opt,
                             const token_outputs<T>& out, const char* who) {
   constexpr index_t k = O::components;
   obj.validate();
@@ -413,8 +445,8 @@ std::vector<T> prepare_loss(const O& obj, const loss_token_batch<T>& batch, inde
 //! on-policy, and the batch's sequence ids (all one sequence when the batch has none). A row
 //! whose pre-pass log π is not finite is left out of the statistics (the fused pass then
 //! reports it). Cost: O(N) host memory and the parts' own work.
-template <Objective O, class T>
-void prepare_batch_context(const O& obj, const loss_token_batch<T>& batch, const std::vector<T>& w, index_t n,
+template <Objective O, class T, class S>
+void prepare_batch_context(const O& obj, const loss_token_batch<T, S>& batch, const std::vector<T>& w, index_t n,
                            const T* logp, const T* entropy, std::vector<T>& stat, std::vector<T>& gate) {
   stat.assign(static_cast<std::size_t>(n), T(0));
   gate.assign(static_cast<std::size_t>(n), T(1));
@@ -446,8 +478,8 @@ void prepare_batch_context(const O& obj, const loss_token_batch<T>& batch, const
 //! The reduction at the end of every `loss_and_grad` (host and device): raises for the first
 //! active row the pass marked bad, and turns the per-token log π, entropy, loss and flags (host
 //! memory, length n) into `loss_diagnostics`, in a fixed order (deterministic).
-template <class T>
-loss_diagnostics summarize_loss(const loss_token_batch<T>& batch, const T* w, index_t k, index_t n, const T* logp,
+template <class T, class S>
+loss_diagnostics summarize_loss(const loss_token_batch<T, S>& batch, const T* w, index_t k, index_t n, const T* logp,
                                 const T* ent, const T* tl, const std::uint8_t* flags, const loss_options& opt,
                                 const char* who) {
   const auto active = [&](index_t i) {
@@ -497,16 +529,27 @@ loss_diagnostics summarize_loss(const loss_token_batch<T>& batch, const T* w, in
 
 } // namespace detail
 
-//! The fused loss pass: loss, dL/dlogits into `grad` (may alias `batch.logits`) and diagnostics.
-template <class B, Objective O, class T>
-loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_batch<T>& batch, matrix_view<T> grad,
-                               const loss_options& opt = {}, token_outputs<T> out = {}) {
+//! The fused loss pass on any backend (`FusedLossBackend`): loss, dL/dlogits into `grad` (may
+//! alias `batch.logits`: in place) and diagnostics.
+//!
+//! `batch.logits` and `grad` live in the backend's memory space (checked at compile time); the
+//! per-token fields of `batch` and `out` are host memory. For a backend whose space is not
+//! host-accessible (`rlvr::cuda_backend`), the entry point stages the per-token arrays through
+//! `SpaceMemory` — O(K·N) bytes up (weights, advantages, targets, old/ref log π), O(N) down
+//! (log π, entropy, per-token loss, flags) — and waits for the pass; the logits never cross.
+template <class B, Objective O, class T, class S>
+loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_batch<T, S>& batch,
+                               matrix_view<T, S> grad, const loss_options& opt = {}, token_outputs<T> out = {}) {
+  static_assert(std::is_same_v<S, memory_space_t<B>>,
+                "rlvr::loss_and_grad: the logits view and the backend live in different memory spaces (for "
+                "example a host matrix_view<T> given to rlvr::cuda_backend): pass loss_token_batch<T, "
+                "rlvr::memory_space_t<B>> and a gradient view of that space");
   static_assert(FusedLossBackend<B, T>, "rlvr::loss_and_grad: the backend does not model rlvr::FusedLossBackend for "
                                         "this logit type; include <rlvr/backends/serial.hpp> or "
                                         "<rlvr/backends/eigen.hpp> and pass rlvr::serial_backend{} or rlvr::eigen_backend{}");
   constexpr const char* who = "loss_and_grad";
   constexpr index_t k = O::components;
-  const matrix_view<const T> z = batch.logits;
+  const matrix_view<const T, S> z = batch.logits;
   detail::check_logits_targets(z, batch.targets, who);
   detail::check_grad_alias(z, grad, who);
   const index_t n = z.rows();
@@ -523,40 +566,88 @@ loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_
   T* tl = ensure(out.loss, loss_own);
   std::vector<std::uint8_t> flags(static_cast<std::size_t>(n), 0);
   std::vector<T> stat, gate;
-  if constexpr (detail::has_batch_context<O>()) { // sequence/batch statistics need log π first
+  constexpr bool batch_parts = detail::has_batch_context<O>();
+  if constexpr (batch_parts)
     static_assert(LogProbBackend<B, T>, "rlvr::loss_and_grad: this objective has sequence/batch-level parts "
                                         "(gspo, gmpo, clip_cov, kl_cov, token gates) and needs a forward-only pass: "
                                         "the backend must also model rlvr::LogProbBackend");
+  if constexpr (batch_parts && host_accessible_v<S>) { // sequence/batch statistics need log π first
     backend.logp_entropy(z, batch.targets, static_cast<T>(opt.temperature), vector_view<T>(logp, n),
                          vector_view<T>(ent, n));
     detail::prepare_batch_context(obj, batch, w, n, logp, ent, stat, gate);
+  } else if constexpr (batch_parts) { // the same pre-pass in the backend's space, statistics on the host
+    const detail::space_buffer<B, token_t> y(backend, batch.targets.data(), n);
+    const detail::space_buffer<B, T> lp(backend, n), en(backend, n);
+    backend.logp_entropy(z, vector_view<const token_t, S>(y.view()), static_cast<T>(opt.temperature), lp.view(),
+                         en.view());
+    lp.download(logp);
+    en.download(ent);
+    detail::prepare_batch_context(obj, batch, w, n, logp, ent, stat, gate);
   }
-
-  detail::loss_epilogue<T, O> ep{obj,
-                                       batch.advantages.data(),
-                                       w.data(),
-                                       batch.advantages.row_stride(),
-                                       n,
-                                       k,
-                                       batch.old_logp.empty() ? nullptr : batch.old_logp.data(),
-                                       batch.ref_logp.empty() ? nullptr : batch.ref_logp.data(),
-                                       logp,
-                                       ent,
-                                       tl,
-                                       flags.data()};
-  if (!stat.empty()) ep.stat = stat.data();
-  if (!gate.empty()) ep.gate = gate.data();
   // rows not active are not visited by the epilogue: clear their per-token outputs
+  const auto active = [&](index_t i) {
+    for (index_t c = 0; c < k; ++c)
+      if (w[static_cast<std::size_t>(c * n + i)] != T(0)) return true;
+    return false;
+  };
   for (index_t i = 0; i < n; ++i)
-    if (!ep.active(i)) logp[i] = ent[i] = tl[i] = T(0);
-  backend.fused_rows(z, batch.targets, static_cast<T>(opt.temperature), ep, grad);
+    if (!active(i)) logp[i] = ent[i] = tl[i] = T(0);
 
+  if constexpr (host_accessible_v<S>) {
+    detail::loss_epilogue<T, O> ep{obj,
+                                         batch.advantages.data(),
+                                         w.data(),
+                                         batch.advantages.row_stride(),
+                                         n,
+                                         k,
+                                         batch.old_logp.empty() ? nullptr : batch.old_logp.data(),
+                                         batch.ref_logp.empty() ? nullptr : batch.ref_logp.data(),
+                                         logp,
+                                         ent,
+                                         tl,
+                                         flags.data()};
+    if (!stat.empty()) ep.stat = stat.data();
+    if (!gate.empty()) ep.gate = gate.data();
+    backend.fused_rows(z, batch.targets, static_cast<T>(opt.temperature), ep, grad);
+  } else {
+    static_assert(SpaceMemory<B>, "rlvr::loss_and_grad: a backend of a non-host memory space must model "
+                                  "rlvr::SpaceMemory");
+    std::vector<T> adv(static_cast<std::size_t>(k * n));
+    for (index_t c = 0; c < k; ++c)
+      for (index_t t = 0; t < n; ++t) adv[static_cast<std::size_t>(c * n + t)] = batch.advantages(c, t);
+    const detail::space_buffer<B, T> d_adv(backend, adv.data(), k * n), d_w(backend, w.data(), k * n);
+    const detail::space_buffer<B, T> d_old(backend, batch.old_logp.data(), batch.old_logp.size());
+    const detail::space_buffer<B, T> d_ref(backend, batch.ref_logp.data(), batch.ref_logp.size());
+    const detail::space_buffer<B, token_t> d_y(backend, batch.targets.data(), n);
+    const detail::space_buffer<B, T> d_logp(backend, logp, n), d_ent(backend, ent, n), d_tl(backend, tl, n);
+    const detail::space_buffer<B, std::uint8_t> d_flags(backend, flags.data(), n);
+    const detail::space_buffer<B, T> d_stat(backend, stat.data(), stat.size()), d_gate(backend, gate.data(), gate.size());
+    detail::loss_epilogue<T, O> ep{obj,
+                                         d_adv.data(),
+                                         d_w.data(),
+                                         n,
+                                         n,
+                                         k,
+                                         batch.old_logp.empty() ? nullptr : d_old.data(),
+                                         batch.ref_logp.empty() ? nullptr : d_ref.data(),
+                                         d_logp.data(),
+                                         d_ent.data(),
+                                         d_tl.data(),
+                                         d_flags.data()};
+    if (!stat.empty()) ep.stat = d_stat.data();
+    if (!gate.empty()) ep.gate = d_gate.data();
+    backend.fused_rows(z, vector_view<const token_t, S>(d_y.view()), static_cast<T>(opt.temperature), ep, grad);
+    d_logp.download(logp);
+    d_ent.download(ent);
+    d_tl.download(tl);
+    d_flags.download(flags.data());
+  }
   loss_diagnostics d = detail::summarize_loss(batch, w.data(), k, n, logp, ent, tl, flags.data(), opt, who);
   // gates: their mean and the fraction of active tokens they zero (TIS weights, masks, selection)
   if (!gate.empty() && d.active_tokens > 0) {
     double sum = 0, zero = 0;
     for (index_t i = 0; i < n; ++i)
-      if (ep.active(i)) {
+      if (active(i)) {
         sum += static_cast<double>(gate[static_cast<std::size_t>(i)]);
         zero += gate[static_cast<std::size_t>(i)] == T(0) ? 1.0 : 0.0;
       }

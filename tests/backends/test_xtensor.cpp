@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <xtensor/xtensor.hpp>
@@ -214,15 +215,27 @@ TEST_CASE("sampling over xtensor containers equals the host sampler", "[backends
   std::copy(x.begin(), x.end(), logits.begin());
   const rlvr::sampling_config cfg{.temperature = 0.6, .top_p = 0.95};
   const rlvr::stream_batch streams{.seed = 3};
-  auto [tokens, lp, pol] = rlvr::xt_sample(rlvr::xtensor_backend{.threads = 2}, logits, cfg, streams);
+  const auto draws = rlvr::sample(rlvr::xtensor_backend{.threads = 2}, rlvr::xt_matrix(std::as_const(logits)), cfg, streams);
   const auto ref = rlvr::sample(rlvr::serial_backend{}, rlvr::matrix_view<const float>(x.data(), static_cast<rlvr::index_t>(n),
                                                                                          static_cast<rlvr::index_t>(v)),
                                 cfg, streams);
   for (std::size_t i = 0; i < n; ++i) {
-    CHECK(tokens(i) == ref[i].token);
-    CHECK(lp(i) == ref[i].logprob);
+    CHECK(draws[i].token == ref[i].token);
+    CHECK(draws[i].logprob == ref[i].logprob);
   }
-  auto [logp, ent] = rlvr::xt_log_prob_entropy(rlvr::xtensor_backend{}, logits, xt::xtensor<rlvr::token_t, 1>(xt::zeros<rlvr::token_t>({n})));
-  CHECK(logp.size() == n);
-  CHECK(ent(0) > 0.0f);
+  // the forward-only entry point over xtensor containers (what replaced xt_log_prob_entropy)
+  const xt::xtensor<rlvr::token_t, 1> targets = xt::zeros<rlvr::token_t>({n});
+  xt::xtensor<float, 1> logp = xt::empty<float>({n}), ent = xt::empty<float>({n});
+  rlvr::log_prob_entropy(rlvr::xtensor_backend{}, rlvr::xt_matrix(std::as_const(logits)), rlvr::xt_vector(targets),
+                         rlvr::xt_vector(logp), rlvr::xt_vector(ent));
+  std::vector<float> lp_ref(n), ent_ref(n);
+  const std::vector<rlvr::token_t> y0(n, 0);
+  rlvr::log_prob_entropy(rlvr::serial_backend{}, rlvr::matrix_view<const float>(x.data(), static_cast<rlvr::index_t>(n),
+                                                                               static_cast<rlvr::index_t>(v)),
+                         rlvr::vector_view<const rlvr::token_t>(y0), rlvr::vector_view<float>(lp_ref),
+                         rlvr::vector_view<float>(ent_ref));
+  for (std::size_t i = 0; i < n; ++i) {
+    CHECK(logp(i) == Approx(lp_ref[i]).epsilon(1e-5));
+    CHECK(ent(i) == Approx(ent_ref[i]).epsilon(1e-5));
+  }
 }

@@ -22,9 +22,12 @@
 //                        scaled logits fit (or underflow to −inf) is computed as usual
 //   deterministic        two identical calls give bitwise identical results
 //   optional_outputs     logp_entropy with an empty entropy view / entropy only
-// and, for host backends (data in host memory), through rlvr's public entry points:
+// and, for every backend that models rlvr::Backend (host or device memory alike), through rlvr's
+// public entry points:
 //   entry_points         rlvr::loss_and_grad (GRPO, token-mean; W-REINFORCE) equals the oracle's
-//                        diagnostics and gradient; rlvr::sample equals the oracle's draws
+//                        diagnostics and gradient; rlvr::log_prob_entropy equals the oracle's;
+//                        for a SamplingBackend, rlvr::sample equals the oracle's draws (also with
+//                        per-row stream arrays, and greedy)
 //   entry_point_errors   the objectives engine's bad-input errors (target out of range, NaN row,
 //                        a temperature whose reciprocal overflows the logit type: 1e-39 for float
 //                        is a config error before the backend runs; z/τ overflowing: numerical)
@@ -150,10 +153,11 @@ template <class B, class T> outcome<T> run_problem(const B& be, const problem<T>
   auto fent = M::upload(std::vector<T>(n, T(0)));
   auto vis = M::upload(std::vector<std::uint8_t>(n, 0));
   const probe_epilogue<T> ep{M::data(act), M::data(clp), M::data(ch), M::data(lse), M::data(ent), M::data(lp), M::data(vis)};
-  const matrix_view<const T> zv(M::data(z), p.rows, p.cols, p.stride);
-  const vector_view<const token_t> yv(M::data(y), p.rows);
-  be.logp_entropy(zv, yv, p.temperature, vector_view<T>(M::data(flp), p.rows), vector_view<T>(M::data(fent), p.rows));
-  const matrix_view<T> gv(in_place ? M::data(z) : M::data(g), p.rows, p.cols, p.stride);
+  using S = memory_space_t<B>;
+  const matrix_view<const T, S> zv(M::data(z), p.rows, p.cols, p.stride);
+  const vector_view<const token_t, S> yv(M::data(y), p.rows);
+  be.logp_entropy(zv, yv, p.temperature, vector_view<T, S>(M::data(flp), p.rows), vector_view<T, S>(M::data(fent), p.rows));
+  const matrix_view<T, S> gv(in_place ? M::data(z) : M::data(g), p.rows, p.cols, p.stride);
   be.fused_rows(zv, yv, p.temperature, ep, gv);
   M::synchronize(be);
   outcome<T> o;
@@ -331,9 +335,11 @@ template <class B, class T> void optional_outputs(const B& be) {
   auto y = M::upload(p.y);
   auto a = M::upload(std::vector<T>(6, T(0)));
   auto h = M::upload(std::vector<T>(6, T(0)));
-  const matrix_view<const T> zv(M::data(z), 6, 300);
-  be.logp_entropy(zv, vector_view<const token_t>(M::data(y), 6), T(1), vector_view<T>(M::data(a), 6), vector_view<T>{});
-  be.logp_entropy(zv, vector_view<const token_t>{}, T(1), vector_view<T>{}, vector_view<T>(M::data(h), 6));
+  using S = memory_space_t<B>;
+  const matrix_view<const T, S> zv(M::data(z), 6, 300);
+  be.logp_entropy(zv, vector_view<const token_t, S>(M::data(y), 6), T(1), vector_view<T, S>(M::data(a), 6),
+                  vector_view<T, S>{});
+  be.logp_entropy(zv, vector_view<const token_t, S>{}, T(1), vector_view<T, S>{}, vector_view<T, S>(M::data(h), 6));
   M::synchronize(be);
   const auto ref = run_problem(serial_backend{}, p, false);
   const auto la = M::download(a), lh = M::download(h);
@@ -356,11 +362,22 @@ template <class B> void entry_points(const B& be) {
     ref[u] = static_cast<float>(-7.1 + 0.4 * eng.uniform());
     seq[u] = static_cast<std::int32_t>(t * seqs / n);
   }
+  // the same entry points for every backend: logits and gradient in the backend's memory space,
+  // per-token arrays on the host
+  using M = memory<B>;
+  using S = memory_space_t<B>;
+  auto dz = M::upload(p.z);
+  auto dg = M::upload(std::vector<float>(p.z.size(), -7.0f));
+  const matrix_view<const float, S> zb(M::data(dz), n, v);
+  const matrix_view<float, S> gb(M::data(dg), n, v);
   const loss_token_batch<float> batch{.logits = {p.z.data(), n, v}, .targets = p.y, .advantages = {adv.data(), 1, n},
                                       .seq = seq, .num_sequences = seqs, .old_logp = old, .ref_logp = ref};
-  std::vector<float> g1(p.z.size()), g2(p.z.size());
+  loss_token_batch<float, S> batch_b{.logits = zb, .targets = p.y, .advantages = {adv.data(), 1, n},
+                                     .seq = seq, .num_sequences = seqs, .old_logp = old, .ref_logp = ref};
+  std::vector<float> g1(p.z.size());
   const auto d1 = loss_and_grad(serial_backend{}, grpo(), batch, matrix_view<float>(g1.data(), n, v), {.temperature = 0.7});
-  const auto d2 = loss_and_grad(be, grpo(), batch, matrix_view<float>(g2.data(), n, v), {.temperature = 0.7});
+  const auto d2 = loss_and_grad(be, grpo(), batch_b, gb, {.temperature = 0.7});
+  std::vector<float> g2 = M::download(dg);
   RLVR_CONF_CHECK(rel_err(d2.loss, d1.loss) <= 1e-5, "grpo loss ", d2.loss, " vs ", d1.loss);
   RLVR_CONF_CHECK(rel_err(d2.mean_entropy, d1.mean_entropy) <= 1e-5, "mean entropy ", d2.mean_entropy, " vs ", d1.mean_entropy);
   RLVR_CONF_CHECK(d2.active_tokens == d1.active_tokens, "active tokens ", d2.active_tokens, " vs ", d1.active_tokens);
@@ -369,23 +386,52 @@ template <class B> void entry_points(const B& be) {
   for (std::size_t k = 0; k < g1.size(); ++k) worst = std::max(worst, std::abs(static_cast<double>(g2[k] - g1[k])) / gmax);
   RLVR_CONF_CHECK(worst <= 1e-5, "grpo gradient worst difference ", worst);
   const loss_token_batch<float> plain{.logits = {p.z.data(), n, v}, .targets = p.y, .advantages = {adv.data(), 1, n}};
+  const loss_token_batch<float, S> plain_b{.logits = zb, .targets = p.y, .advantages = {adv.data(), 1, n}};
   const auto w1 = loss_and_grad(serial_backend{}, w_reinforce(), plain, matrix_view<float>(g1.data(), n, v));
-  const auto w2 = loss_and_grad(be, w_reinforce(), plain, matrix_view<float>(g2.data(), n, v));
+  const auto w2 = loss_and_grad(be, w_reinforce(), plain_b, gb);
   RLVR_CONF_CHECK(rel_err(w2.loss, w1.loss) <= 1e-5, "w_reinforce loss ", w2.loss, " vs ", w1.loss);
-  // sampling through the backend (a HostBackend: the samplers use its thread count)
-  const sampling_config cfg{.temperature = 0.6, .top_p = 0.95};
-  const auto s1 = sample(serial_backend{}, matrix_view<const float>(p.z.data(), n, v), cfg, {.seed = 5});
-  const auto s2 = sample(be, matrix_view<const float>(p.z.data(), n, v), cfg, {.seed = 5});
-  int same = 0;
-  for (std::size_t i = 0; i < s1.size(); ++i) same += s1[i].token == s2[i].token;
-  RLVR_CONF_CHECK(same == static_cast<int>(n), "sampled tokens: ", same, " of ", n, " equal the oracle's");
+  // forward-only log π and entropy through the entry point
+  std::vector<float> l1(static_cast<std::size_t>(n)), h1(l1.size()), l2(l1.size()), h2(l1.size());
+  log_prob_entropy(serial_backend{}, matrix_view<const float>(p.z.data(), n, v), vector_view<const token_t>(p.y),
+                   vector_view<float>(l1), vector_view<float>(h1), 0.7);
+  log_prob_entropy(be, zb, vector_view<const token_t>(p.y), vector_view<float>(l2), vector_view<float>(h2), 0.7);
+  double lworst = 0;
+  for (std::size_t i = 0; i < l1.size(); ++i)
+    lworst = std::max({lworst, rel_err(l2[i], l1[i]), rel_err(h2[i], h1[i])});
+  RLVR_CONF_CHECK(lworst <= 1e-5, "log_prob_entropy worst relative difference ", lworst);
+  // sampling through the backend's own sampler (a backend that models SamplingBackend)
+  if constexpr (SamplingBackend<B, float>) {
+    const sampling_config cfg{.temperature = 0.6, .top_p = 0.95};
+    const std::vector<std::uint64_t> subs{11, 3, 7}; // per-row stream arrays travel to the backend's space
+    const auto s1 = sample(serial_backend{}, matrix_view<const float>(p.z.data(), n, v), cfg, {.seed = 5});
+    const auto s2 = sample(be, zb, cfg, {.seed = 5});
+    int same = 0;
+    for (std::size_t i = 0; i < s1.size(); ++i) same += s1[i].token == s2[i].token;
+    // tokens agree except when u·S_K falls within rounding of a CDF step (~1e-7 per draw)
+    RLVR_CONF_CHECK(same == static_cast<int>(n), "sampled tokens: ", same, " of ", n, " equal the oracle's");
+    const auto r1 = sample(serial_backend{}, matrix_view<const float>(p.z.data(), 3, v), cfg,
+                           {.seed = 5, .subsequences = subs});
+    const auto r2 = sample(be, zb.block_rows(0, 3), cfg, {.seed = 5, .subsequences = subs});
+    for (std::size_t i = 0; i < 3; ++i)
+      RLVR_CONF_CHECK(r1[i].token == r2[i].token, "per-row subsequences, row ", i, ": ", r2[i].token, " vs ", r1[i].token);
+    // greedy decoding is exact on every backend
+    const auto gr1 = sample(serial_backend{}, matrix_view<const float>(p.z.data(), n, v), {.greedy = true}, {});
+    const auto gr2 = sample(be, zb, {.greedy = true}, {});
+    for (std::size_t i = 0; i < gr1.size(); ++i)
+      RLVR_CONF_CHECK(gr1[i].token == gr2[i].token, "greedy row ", i, ": ", gr2[i].token, " vs ", gr1[i].token);
+  }
 }
 
 template <class B> void entry_point_errors(const B& be) {
   std::vector<float> z{0, 1, 2, 0, std::numeric_limits<float>::quiet_NaN(), 2};
   std::vector<token_t> y{0, 3};
-  std::vector<float> adv{1, 1}, g(6);
-  loss_token_batch<float> batch{.logits = {z.data(), 2, 3}, .targets = y, .advantages = {adv.data(), 1, 2}};
+  std::vector<float> adv{1, 1};
+  using M = memory<B>;
+  using S = memory_space_t<B>;
+  auto dz = M::upload(z);
+  auto dg = M::upload(std::vector<float>(6, 0.0f));
+  const matrix_view<float, S> g(M::data(dg), 2, 3);
+  loss_token_batch<float, S> batch{.logits = {M::data(dz), 2, 3}, .targets = y, .advantages = {adv.data(), 1, 2}};
   auto message_of = [&](auto&& f) -> std::string {
     try {
       f();
@@ -394,28 +440,30 @@ template <class B> void entry_point_errors(const B& be) {
     }
     return "no error";
   };
-  const std::string m1 = message_of([&] { (void)loss_and_grad(be, nsr(), batch, matrix_view<float>(g.data(), 2, 3)); });
+  const std::string m1 = message_of([&] { (void)loss_and_grad(be, nsr(), batch, g); });
   RLVR_CONF_CHECK(m1.find("[rlvr.range]") == 0 && m1.find("targets[1] = 3") != std::string::npos, "message: ", m1);
   y[1] = 1;
-  const std::string m2 = message_of([&] { (void)loss_and_grad(be, reinforce(), batch, matrix_view<float>(g.data(), 2, 3)); });
+  const std::string m2 = message_of([&] { (void)loss_and_grad(be, reinforce(), batch, g); });
   RLVR_CONF_CHECK(m2.find("[rlvr.numerical]") == 0 && m2.find("row 1") != std::string::npos, "message: ", m2);
   // a temperature whose reciprocal overflows float: one config error, before the backend runs
   z[4] = 1;
+  dz = M::upload(z);
+  batch.logits = {M::data(dz), 2, 3};
   std::vector<float> lp(2);
-  const std::string m3 = message_of(
-      [&] { (void)loss_and_grad(be, reinforce(), batch, matrix_view<float>(g.data(), 2, 3), {.temperature = 1e-39}); });
+  const std::string m3 = message_of([&] { (void)loss_and_grad(be, reinforce(), batch, g, {.temperature = 1e-39}); });
   RLVR_CONF_CHECK(m3.find("[rlvr.config]") == 0 && m3.find("outside the range of float") != std::string::npos,
                   "message: ", m3);
   const std::string m4 = message_of([&] {
-    log_prob_entropy(be, matrix_view<const float>(z.data(), 2, 3), vector_view<const token_t>(y), vector_view<float>(lp),
-                     vector_view<float>{}, 1e-39);
+    log_prob_entropy(be, matrix_view<const float, S>(M::data(dz), 2, 3), vector_view<const token_t>(y),
+                     vector_view<float>(lp), vector_view<float>{}, 1e-39);
   });
   RLVR_CONF_CHECK(m4.find("[rlvr.config]") == 0 && m4.find("outside the range of float") != std::string::npos,
                   "message: ", m4);
   // a representable temperature at which a finite logit's z/τ overflows float: that row is bad
   z[3] = 1e9f;
-  const std::string m5 = message_of(
-      [&] { (void)loss_and_grad(be, reinforce(), batch, matrix_view<float>(g.data(), 2, 3), {.temperature = 1e-30}); });
+  dz = M::upload(z);
+  batch.logits = {M::data(dz), 2, 3};
+  const std::string m5 = message_of([&] { (void)loss_and_grad(be, reinforce(), batch, g, {.temperature = 1e-30}); });
   RLVR_CONF_CHECK(m5.find("[rlvr.numerical]") == 0 && m5.find("row 1") != std::string::npos, "message: ", m5);
 }
 
@@ -442,10 +490,19 @@ void zoo_case(const B& be, const O& obj, const char* label, std::uint64_t seed) 
   const loss_token_batch<T> batch{.logits = {p.z.data(), n, v}, .targets = p.y, .advantages = {adv.data(), 1, n},
                                   .seq = seq, .num_sequences = seqs, .old_logp = old, .ref_logp = ref,
                                   .rollout_logp = roll};
-  std::vector<T> g1(p.z.size()), g2(p.z.size());
+  using M = memory<B>;
+  using S = memory_space_t<B>;
+  auto dz = M::upload(p.z);
+  auto dg = M::upload(std::vector<T>(p.z.size(), T(0)));
+  loss_token_batch<T, S> dbatch{.logits = {M::data(dz), n, v}, .targets = p.y, .advantages = {adv.data(), 1, n},
+                                .seq = seq, .num_sequences = seqs, .old_logp = old, .ref_logp = ref,
+                                .rollout_logp = roll};
+  std::vector<T> g1(p.z.size());
   const loss_options opt{.temperature = 0.8};
   const auto d1 = loss_and_grad(serial_backend{}, obj, batch, matrix_view<T>(g1.data(), n, v), opt);
-  const auto d2 = loss_and_grad(be, obj, batch, matrix_view<T>(g2.data(), n, v), opt);
+  const auto d2 = loss_and_grad(be, obj, dbatch, matrix_view<T, S>(M::data(dg), n, v), opt);
+  M::synchronize(be);
+  const std::vector<T> g2 = M::download(dg);
   const double tol = std::is_same_v<T, float> ? 1e-5 : 1e-11;
   RLVR_CONF_CHECK(rel_err(d2.loss, d1.loss) <= tol, label, " loss ", d2.loss, " vs ", d1.loss);
   RLVR_CONF_CHECK(d2.clip_frac_low == d1.clip_frac_low && d2.clip_frac_high == d1.clip_frac_high, label,
@@ -518,7 +575,7 @@ template <class B> int run(const B& be, const char* name, int argc, char** argv)
     run_check("double/deterministic", filter, [&] { deterministic<B, double>(be); });
     run_check("double/optional_outputs", filter, [&] { optional_outputs<B, double>(be); });
   }
-  if constexpr (HostBackend<B>) {
+  if constexpr (Backend<B>) { // the public entry points, whatever the memory space
     run_check("entry_points", filter, [&] { entry_points(be); });
     run_check("entry_point_errors", filter, [&] { entry_point_errors(be); });
     run_check("float/zoo_objectives", filter, [&] { zoo_objectives<B, float>(be); });

@@ -23,8 +23,8 @@ stats run(const std::vector<float>& r, const std::vector<std::int32_t>& g, index
   auto dg = to_device(g, s.get());
   device_buffer<double> mean(G, s.get()), sd(G, s.get());
   device_buffer<std::int32_t> count(G, s.get()), nans(G, s.get());
-  group_stats(s.backend(), rlvr::vector_view<const float>(dr.data(), dr.size()),
-              rlvr::vector_view<const std::int32_t>(dg.data(), dg.size()), G,
+  group_stats(s.backend(), rlvr::vector_view<const float, rlvr::cuda_space>(dr.data(), dr.size()),
+              rlvr::vector_view<const std::int32_t, rlvr::cuda_space>(dg.data(), dg.size()), G,
               group_stats_outputs{mean.data(), sd.data(), count.data(), nans.data()});
   return {mean.download(), sd.download(), count.download(), nans.download()};
 }
@@ -98,8 +98,8 @@ RLVR_GPU_TEST(bad_ids_are_range_errors) {
   stream s;
   auto dr = to_device(std::vector<float>{1, 2}, s.get());
   auto dg = to_device(std::vector<std::int32_t>{0}, s.get());
-  RLVR_GPU_CHECK_THROWS_AS(group_stats(s.backend(), rlvr::vector_view<const float>(dr.data(), 2),
-                                       rlvr::vector_view<const std::int32_t>(dg.data(), 1), 1, group_stats_outputs{}),
+  RLVR_GPU_CHECK_THROWS_AS(group_stats(s.backend(), rlvr::vector_view<const float, rlvr::cuda_space>(dr.data(), 2),
+                                       rlvr::vector_view<const std::int32_t, rlvr::cuda_space>(dg.data(), 1), 1, group_stats_outputs{}),
                            rlvr::shape_error);
 }
 
@@ -131,8 +131,8 @@ static void check_zscore(const rlvr::group_zscore& cfg) {
   auto dg = to_device(g, s.get());
   device_buffer<float> adv(n, s.get());
   device_buffer<std::uint8_t> keep(n, s.get());
-  group_zscore_advantages(s.backend(), rlvr::vector_view<const float>(dr.data(), n),
-                          rlvr::vector_view<const std::int32_t>(dg.data(), n), G, cfg, adv.data(), keep.data());
+  group_zscore_advantages(s.backend(), rlvr::vector_view<const float, rlvr::cuda_space>(dr.data(), n),
+                          rlvr::vector_view<const std::int32_t, rlvr::cuda_space>(dg.data(), n), G, cfg, adv.data(), keep.data());
   const auto a = adv.download();
   const auto k = keep.download();
   int bad = 0;

@@ -10,16 +10,14 @@
 #include "gpu/reference.hpp"
 #include "rlvr/backends/cuda/memory.cuh"
 #include "rlvr/backends/cuda/sampling.cuh"
+#include "rlvr/backends/serial.hpp"
 #include "rlvr/sampling/sampler.hpp"
 
 using rlvr::index_t;
 using namespace rlvr::cuda;
 
 namespace rlvr::gpu_test {
-struct host_cpu { // the host samplers need a HostBackend; one thread is the reference
-  static constexpr bool host_backend = true;
-  int threads = 1;
-};
+using host_cpu = rlvr::serial_backend; // the host sampler on one thread is the reference
 } // namespace rlvr::gpu_test
 using rlvr::gpu_test::host_cpu;
 
@@ -60,7 +58,7 @@ agreement compare(const std::vector<float>& x, index_t N, index_t V, const rlvr:
   for (std::size_t k = 0; k < x.size(); ++k) xr[k] = static_cast<float>(xt[k]);
   auto dx = to_device(xt, s.get());
   const rlvr::stream_batch streams{.seed = seed, .first_subsequence = 1000, .offset = 7};
-  const auto gpu = sample_checked<Policy>(s.backend(), rlvr::matrix_view<const T>(dx.data(), N, V), cfg, streams, path);
+  const auto gpu = sample_checked<Policy>(s.backend(), rlvr::matrix_view<const T, rlvr::cuda_space>(dx.data(), N, V), cfg.params(), streams, path);
   const auto cpu = rlvr::sample(host_cpu{}, rlvr::matrix_view<const float>(xr.data(), N, V), cfg, streams);
   agreement a;
   a.rows = N;
@@ -175,13 +173,13 @@ RLVR_GPU_TEST(split_and_one_block_paths_agree) {
   const auto x = random_logits(N, V, 7, 2.5);
   stream s;
   auto dx = to_device(x, s.get());
-  const rlvr::matrix_view<const float> m(dx.data(), N, V);
+  const rlvr::matrix_view<const float, rlvr::cuda_space> m(dx.data(), N, V);
   for (const rlvr::sampling_config cfg : {rlvr::sampling_config{.temperature = 0.6, .top_p = 0.95},
                                           rlvr::sampling_config{.temperature = 1.0, .top_k = 50},
                                           rlvr::sampling_config{.temperature = 1.0}}) {
-    const auto a = sample_checked<split8>(s.backend(), m, cfg, {.seed = 3}, sample_path::split);
-    const auto b = sample_checked<split8>(s.backend(), m, cfg, {.seed = 3}, sample_path::one_block_per_row);
-    const auto a2 = sample_checked<split8>(s.backend(), m, cfg, {.seed = 3}, sample_path::split);
+    const auto a = sample_checked<split8>(s.backend(), m, cfg.params(), {.seed = 3}, sample_path::split);
+    const auto b = sample_checked<split8>(s.backend(), m, cfg.params(), {.seed = 3}, sample_path::one_block_per_row);
+    const auto a2 = sample_checked<split8>(s.backend(), m, cfg.params(), {.seed = 3}, sample_path::split);
     int differ = 0;
     double worst = 0.0;
     for (std::size_t r = 0; r < a.size(); ++r) {
@@ -237,10 +235,10 @@ RLVR_GPU_TEST(deterministic_and_stream_addressed) {
   stream s;
   auto dx = to_device(x, s.get());
   const rlvr::sampling_config cfg{.temperature = 0.6, .top_p = 0.95};
-  const rlvr::matrix_view<const float> m(dx.data(), N, V);
-  const auto a = sample_checked(s.backend(), m, cfg, {.seed = 9});
-  const auto b = sample_checked(s.backend(), m, cfg, {.seed = 9});
-  const auto c = sample_checked(s.backend(), m, cfg, {.seed = 10});
+  const rlvr::matrix_view<const float, rlvr::cuda_space> m(dx.data(), N, V);
+  const auto a = sample_checked(s.backend(), m, cfg.params(), {.seed = 9});
+  const auto b = sample_checked(s.backend(), m, cfg.params(), {.seed = 9});
+  const auto c = sample_checked(s.backend(), m, cfg.params(), {.seed = 10});
   int same_ab = 0, same_ac = 0;
   for (index_t i = 0; i < N; ++i) {
     same_ab += a[static_cast<std::size_t>(i)].token == b[static_cast<std::size_t>(i)].token &&
@@ -250,12 +248,12 @@ RLVR_GPU_TEST(deterministic_and_stream_addressed) {
   RLVR_GPU_CHECK(same_ab == N);
   RLVR_GPU_CHECK_MSG(same_ac < N / 2, "a different seed changed only ", N - same_ac, " of ", N, " tokens");
   // Row i of a batch equals the same row sampled alone with its own subsequence.
-  const auto solo = sample_checked(s.backend(), m.block_rows(17, 1), cfg, {.seed = 9, .first_subsequence = 17});
+  const auto solo = sample_checked(s.backend(), m.block_rows(17, 1), cfg.params(), {.seed = 9, .first_subsequence = 17});
   RLVR_GPU_CHECK(solo[0].token == a[17].token && solo[0].logprob == a[17].logprob);
   if (sample_path_for<split8>(1, 1) == sample_path::split) {
-    const auto sa = sample_checked<split8>(s.backend(), m, cfg, {.seed = 9}, sample_path::split);
-    const auto sb = sample_checked<split8>(s.backend(), m, cfg, {.seed = 9}, sample_path::split);
-    const auto ssolo = sample_checked<split8>(s.backend(), m.block_rows(17, 1), cfg,
+    const auto sa = sample_checked<split8>(s.backend(), m, cfg.params(), {.seed = 9}, sample_path::split);
+    const auto sb = sample_checked<split8>(s.backend(), m, cfg.params(), {.seed = 9}, sample_path::split);
+    const auto ssolo = sample_checked<split8>(s.backend(), m.block_rows(17, 1), cfg.params(),
                                               {.seed = 9, .first_subsequence = 17}, sample_path::split);
     int same = 0;
     for (index_t i = 0; i < N; ++i)
@@ -276,13 +274,13 @@ RLVR_GPU_TEST(bad_rows_are_numerical_errors) {
     for (const bool greedy : {false, true}) {
       const rlvr::sampling_config cfg{.temperature = 1.0, .greedy = greedy, .top_p = 0.9};
       try {
-        (void)sample_checked<split8>(s.backend(), rlvr::matrix_view<const float>(dx.data(), 3, 4), cfg, {}, path);
+        (void)sample_checked<split8>(s.backend(), rlvr::matrix_view<const float, rlvr::cuda_space>(dx.data(), 3, 4), cfg.params(), {}, path);
         RLVR_GPU_CHECK(false);
       } catch (const rlvr::numerical_error& e) {
         RLVR_GPU_CHECK_MSG(std::string(e.what()).find("row 1") != std::string::npos, e.what());
       }
       try {
-        (void)sample_checked<split8>(s.backend(), rlvr::matrix_view<const float>(dx.data() + 8, 1, 4), cfg, {}, path);
+        (void)sample_checked<split8>(s.backend(), rlvr::matrix_view<const float, rlvr::cuda_space>(dx.data() + 8, 1, 4), cfg.params(), {}, path);
         RLVR_GPU_CHECK(false);
       } catch (const rlvr::numerical_error& e) {
         RLVR_GPU_CHECK_MSG(std::string(e.what()).find("-inf") != std::string::npos, e.what());
@@ -290,10 +288,10 @@ RLVR_GPU_TEST(bad_rows_are_numerical_errors) {
     }
   }
   if (!clusters)
-    RLVR_GPU_CHECK_THROWS_AS(sample_checked<split8>(s.backend(), rlvr::matrix_view<const float>(dx.data(), 1, 4),
+    RLVR_GPU_CHECK_THROWS_AS(sample_checked<split8>(s.backend(), rlvr::matrix_view<const float, rlvr::cuda_space>(dx.data(), 1, 4),
                                                     {.temperature = 1.0}, {}, sample_path::split),
                              rlvr::unsupported_error);
-  RLVR_GPU_CHECK_THROWS_AS(sample_checked(s.backend(), rlvr::matrix_view<const float>(dx.data(), 1, 4),
+  RLVR_GPU_CHECK_THROWS_AS(sample_checked(s.backend(), rlvr::matrix_view<const float, rlvr::cuda_space>(dx.data(), 1, 4),
                                           {.temperature = 0.0}, {}),
                            rlvr::range_error);
 }

@@ -3,6 +3,11 @@
 struct a_backend {
   static constexpr bool host_backend = true;
   int threads = 1;
+  template <class T>
+  void sample_rows(rlvr::matrix_view<const T> z, const rlvr::sampling_params& p, const rlvr::stream_batch& s,
+                   rlvr::vector_view<rlvr::token_draw<T>> out, rlvr::vector_view<std::uint8_t> status) const {
+    rlvr::detail::sample_rows_host(z, p, s, out, status, threads);
+  }
 };
 int main() {
 #ifdef RLVR_COMPILE_FAIL_CONTROL

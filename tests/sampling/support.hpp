@@ -12,12 +12,19 @@
 
 namespace rlvr::test {
 
-//! A minimal host backend (the library's serial/eigen backends model the same concept).
+//! A minimal host backend (the library's serial/eigen backends model the same concepts): it
+//! samples with rlvr's host row sampler, rows over `threads`.
 struct local_backend {
   static constexpr bool host_backend = true;
   int threads = 1;
+  template <class T>
+  void sample_rows(matrix_view<const T> z, const sampling_params& p, const stream_batch& s,
+                   vector_view<token_draw<T>> out, vector_view<std::uint8_t> status) const {
+    detail::sample_rows_host(z, p, s, out, status, threads);
+  }
 };
 static_assert(HostBackend<local_backend>);
+static_assert(SamplingBackend<local_backend, float>);
 
 //! The processed distribution of `z` under `c`, in double, with a full sort: the oracle.
 inline std::vector<double> reference_probs(const std::vector<double>& z, const sampling_config& c) {

@@ -55,3 +55,62 @@ TEMPLATE_LIST_TEST_CASE("every host backend draws what the serial backend draws"
     }
   }
 }
+
+namespace {
+// A backend whose sampler is not rlvr's: it always draws the last column, and counts its calls.
+// rlvr::sample must return exactly what the backend drew (the dispatch goes through the backend).
+struct last_token_backend {
+  static constexpr bool host_backend = true;
+  int threads = 1;
+  int* calls = nullptr;
+  template <class T>
+  void sample_rows(rlvr::matrix_view<const T> z, const rlvr::sampling_params&, const rlvr::stream_batch& s,
+                   rlvr::vector_view<rlvr::token_draw<T>> out, rlvr::vector_view<std::uint8_t> status) const {
+    ++*calls;
+    for (rlvr::index_t i = 0; i < z.rows(); ++i) {
+      out[i] = {z.cols() - 1, static_cast<T>(s.uniform(i)), T(-1)};
+      status[i] = 0;
+    }
+  }
+};
+static_assert(rlvr::SamplingBackend<last_token_backend, float>);
+} // namespace
+
+TEST_CASE("sample() draws through the backend it is given", "[sampling][backends]") {
+  const std::vector<float> z = {0.f, 9.f, 1.f, 8.f, 0.f, 2.f};
+  const rlvr::matrix_view<const float> logits(z.data(), 2, 3);
+  int calls = 0;
+  const rlvr::stream_batch st{.seed = 5, .first_subsequence = 7};
+  const auto d = rlvr::sample(last_token_backend{.threads = 1, .calls = &calls}, logits, {}, st);
+  CHECK(calls == 1);
+  REQUIRE(d.size() == 2);
+  CHECK(d[0].token == 2); // the serial sampler would almost surely draw column 1 (p ≈ 0.9991)
+  CHECK(d[1].token == 2);
+  CHECK(d[0].logprob == static_cast<float>(st.uniform(0)));
+  CHECK(d[1].policy_logprob == -1.0f);
+  // and the serial backend really samples: row 0's mass is on column 1
+  const auto s = rlvr::sample(rlvr::serial_backend{}, logits, {.greedy = true}, st);
+  CHECK(s[0].token == 1);
+  CHECK(s[1].token == 0);
+}
+
+namespace {
+// Reports row 1 as all −inf.
+struct bad_row_backend {
+  static constexpr bool host_backend = true;
+  int threads = 1;
+  void sample_rows(rlvr::matrix_view<const float> z, const rlvr::sampling_params&, const rlvr::stream_batch&,
+                   rlvr::vector_view<rlvr::token_draw<float>> out, rlvr::vector_view<std::uint8_t> status) const {
+    for (rlvr::index_t i = 0; i < z.rows(); ++i) {
+      out[i] = {};
+      status[i] = i == 1 ? std::uint8_t{2} : std::uint8_t{0};
+    }
+  }
+};
+} // namespace
+
+TEST_CASE("a backend reporting a bad row makes sample() raise for that row", "[sampling][backends]") {
+  const std::vector<float> z = {0.f, 1.f, 2.f, 3.f};
+  CHECK_THROWS_WITH(rlvr::sample(bad_row_backend{}, rlvr::matrix_view<const float>(z.data(), 2, 2), {}, {}),
+                    Catch::Contains("row 1 has every logit = -inf"));
+}

@@ -42,8 +42,28 @@
 //!
 //! Extents and indices are checked by rlvr's entry points before a backend is called, so
 //! backends never validate.
+//!
+//! ## Memory spaces
+//! Every backend names the memory space its kernels read and write (`rlvr::memory_space_t<B>`:
+//! the member type `B::memory_space`, `rlvr::host_space` when there is none — so a host backend
+//! written before memory spaces existed keeps working). The two operations above take views of
+//! that space, and rlvr's entry points reject a view of another space at compile time with a
+//! diagnostic naming both. A backend whose space is not host-accessible (the CUDA backend) also
+//! models `SpaceMemory`: the entry points stage their small per-token arrays (O(N) bytes: weights,
+//! advantages, per-token outputs) through it, never the V-wide logits.
+//!
+//! ## Sampling
+//! A backend that models `SamplingBackend` draws tokens itself (`b.sample_rows(…)`); `rlvr::sample`
+//! dispatches to it (see `rlvr/sampling/sampler.hpp`). The host backends share one host row
+//! sampler and differ in how they split rows over threads.
+//!
+//! ## Floors
+//! This header is floor 1 (see DEVELOPERS.md): it includes only `config.hpp` and `view.hpp`.
+//! Backends (floor 3) include it; the entry points (floor 4: `loss.hpp`, `sampling/sampler.hpp`)
+//! include backends' concepts, never a backend's kernels, and no backend includes an entry point.
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -52,19 +72,38 @@
 
 namespace rlvr {
 
+namespace detail {
+template <class B> struct memory_space_of { using type = host_space; };
+template <class B>
+  requires requires { typename B::memory_space; }
+struct memory_space_of<B> {
+  using type = typename B::memory_space;
+};
+} // namespace detail
+
+//! The memory space a backend's kernels read and write: `B::memory_space` when B declares one,
+//! else `rlvr::host_space`.
+template <class B> using memory_space_t = typename detail::memory_space_of<std::remove_cvref_t<B>>::type;
+
 //! Opt-in flag for host (CPU) backends. Specialise to `true`, or give the type a
 //! `static constexpr bool host_backend = true` member.
 template <class B> inline constexpr bool enable_host_backend = requires { requires B::host_backend; };
 
+//! Opt-in flag for backends whose data lives in accelerator memory. Specialise to `true`, or give
+//! the type a `static constexpr bool device_backend = true` member.
+template <class B> inline constexpr bool enable_device_backend = requires { requires B::device_backend; };
+
 //! A type B models `HostBackend` if
-//! 1. it opts in through `rlvr::enable_host_backend<B>` (see above), and
+//! 1. it opts in through `rlvr::enable_host_backend<B>` (see above),
 //! 2. an object `b` of type `const B` has a member `b.threads` convertible to `int`: the number
 //!    of threads its kernels may use, 0 meaning "all hardware threads"
-//!    (`rlvr::default_num_threads()`).
+//!    (`rlvr::default_num_threads()`), and
+//! 3. its memory space (`memory_space_t<B>`) is `rlvr::host_space`.
 //! Host backends run on memory the caller can read and write directly; every host algorithm
 //! splits work over rows with `rlvr::parallel_for(rows, b.threads, …)`.
 template <class B>
-concept HostBackend = enable_host_backend<std::remove_cvref_t<B>> && requires(const std::remove_cvref_t<B>& b) {
+concept HostBackend = enable_host_backend<std::remove_cvref_t<B>> && std::is_same_v<memory_space_t<B>, host_space> &&
+                      requires(const std::remove_cvref_t<B>& b) {
   { b.threads } -> std::convertible_to<int>;
 };
 
@@ -110,22 +149,24 @@ static_assert(RowEpilogue<detail::epilogue_archetype<float>, float>);
 
 //! A type B models `LogProbBackend<B, T>` (forward-only log π and entropy over T logits) if
 //! `b.logp_entropy(logits, targets, temperature, logp, entropy)` is valid for `const B& b`,
-//! `matrix_view<const T> logits`, `vector_view<const token_t> targets`, `T temperature` and
-//! `vector_view<T> logp, entropy`, with the semantics of operation 1 above.
+//! `matrix_view<const T, S> logits`, `vector_view<const token_t, S> targets`, `T temperature` and
+//! `vector_view<T, S> logp, entropy`, S = `memory_space_t<B>`, with the semantics of operation 1
+//! above.
 template <class B, class T>
-concept LogProbBackend = requires(const std::remove_cvref_t<B>& b, matrix_view<const T> z,
-                                  vector_view<const token_t> y, T tau, vector_view<T> out) {
+concept LogProbBackend = requires(const std::remove_cvref_t<B>& b, matrix_view<const T, memory_space_t<B>> z,
+                                  vector_view<const token_t, memory_space_t<B>> y, T tau,
+                                  vector_view<T, memory_space_t<B>> out) {
   b.logp_entropy(z, y, tau, out, out);
 };
 
 //! A type B models `FusedLossBackend<B, T>` if `b.fused_rows(logits, targets, temperature, e,
-//! grad)` is valid for `const B& b`, `matrix_view<const T> logits`, `vector_view<const token_t>
-//! targets`, `T temperature`, any `RowEpilogue<T>` e (checked with rlvr's archetype) and
-//! `matrix_view<T> grad`, with the semantics of operation 2 above.
+//! grad)` is valid for `const B& b`, `matrix_view<const T, S> logits`, `vector_view<const token_t,
+//! S> targets`, `T temperature`, any `RowEpilogue<T>` e (checked with rlvr's archetype) and
+//! `matrix_view<T, S> grad`, S = `memory_space_t<B>`, with the semantics of operation 2 above.
 template <class B, class T>
-concept FusedLossBackend = requires(const std::remove_cvref_t<B>& b, matrix_view<const T> z,
-                                    vector_view<const token_t> y, T tau,
-                                    const detail::epilogue_archetype<T>& e, matrix_view<T> g) {
+concept FusedLossBackend = requires(const std::remove_cvref_t<B>& b, matrix_view<const T, memory_space_t<B>> z,
+                                    vector_view<const token_t, memory_space_t<B>> y, T tau,
+                                    const detail::epilogue_archetype<T>& e, matrix_view<T, memory_space_t<B>> g) {
   b.fused_rows(z, y, tau, e, g);
 };
 
@@ -136,9 +177,66 @@ concept FusedLossBackend = requires(const std::remove_cvref_t<B>& b, matrix_view
 template <class B, class T>
 concept LossBackend = LogProbBackend<B, T> && FusedLossBackend<B, T>;
 
-//! A type B models `Backend` if it is a loss backend for `float` logits (the common case);
-//! double support is checked where it is used (`LossBackend<B, double>`).
+//! A type B models `SpaceMemory` — rlvr's entry points can stage small arrays in its memory
+//! space — if, for `const B& b`, a byte count `n`, a pointer `d` of B's space and a host pointer `h`,
+//! 1. `b.allocate_bytes(n)` returns a `void*` in B's space (aligned for any scalar; throws on
+//!    failure) and `b.free_bytes(d)` releases it (after the work queued on b that uses it);
+//! 2. `b.upload_bytes(d, h, n)` copies n bytes from the host to B's space (it may return before the
+//!    copy is done; the host buffer must then stay alive until the next download), and
+//! 3. `b.download_bytes(h, d, n)` copies n bytes to the host and returns when they are there
+//!    (it waits for the work queued on b before it).
+//! Host backends need none of this (rlvr uses host memory directly).
 template <class B>
-concept Backend = std::copy_constructible<std::remove_cvref_t<B>> && LossBackend<B, float>;
+concept SpaceMemory = requires(const std::remove_cvref_t<B>& b, std::size_t n, void* d, const void* h, void* hm) {
+  { b.allocate_bytes(n) } -> std::same_as<void*>;
+  b.free_bytes(d);
+  b.upload_bytes(d, h, n);
+  b.download_bytes(hm, static_cast<const void*>(d), n);
+};
+
+//! A type B models `Backend` if
+//! 1. it is copy constructible (backends are small values passed by copy),
+//! 2. it is a loss backend for `float` logits in its memory space (double support is checked
+//!    where it is used: `LossBackend<B, double>`), and
+//! 3. its memory space is host-accessible, or it models `SpaceMemory` (so the entry points can
+//!    stage per-token arrays there).
+template <class B>
+concept Backend = std::copy_constructible<std::remove_cvref_t<B>> && LossBackend<B, float> &&
+                  (host_accessible_v<memory_space_t<B>> || SpaceMemory<B>);
+
+namespace detail {
+//! An array of `n` T in backend B's memory space, allocated through `SpaceMemory` (the staging
+//! area of rlvr's entry points for a device backend: O(N) per-token arrays, never logits).
+//! Move-free, non-copyable; released through `b.free_bytes`. T must be trivially copyable.
+template <class B, class T> class space_buffer {
+public:
+  using space = memory_space_t<B>;
+  //! Uninitialised storage for `n` elements (none for n = 0).
+  space_buffer(const B& b, index_t n) : b_(&b), n_(n) {
+    if (n_ > 0) p_ = static_cast<T*>(b.allocate_bytes(bytes()));
+  }
+  //! Storage for `n` elements holding a copy of the host array `src` (may be null when n = 0).
+  space_buffer(const B& b, const T* src, index_t n) : space_buffer(b, n) {
+    if (n_ > 0) b.upload_bytes(p_, src, bytes());
+  }
+  space_buffer(const space_buffer&) = delete;
+  space_buffer& operator=(const space_buffer&) = delete;
+  ~space_buffer() {
+    if (p_ != nullptr) b_->free_bytes(p_);
+  }
+  [[nodiscard]] T* data() const { return p_; }                                    //!< pointer in B's space
+  [[nodiscard]] vector_view<T, space> view() const { return {p_, n_}; }          //!< the whole buffer
+  [[nodiscard]] std::size_t bytes() const { return static_cast<std::size_t>(n_) * sizeof(T); } //!< size in bytes
+  //! Copies the buffer to the host array `dst` (waits for the backend's queued work).
+  void download(T* dst) const {
+    if (n_ > 0) b_->download_bytes(dst, p_, bytes());
+  }
+
+private:
+  const B* b_;
+  index_t n_;
+  T* p_ = nullptr;
+};
+} // namespace detail
 
 } // namespace rlvr

@@ -36,10 +36,15 @@
 //! capability to a policy; a caller may pass its own policy type to any kernel launcher.
 
 #include <concepts>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <type_traits>
 
 #include "rlvr/backends/concepts.hpp"
+#include "rlvr/sampling/processors.hpp"
+#include "rlvr/sampling/streams.hpp"
+#include "rlvr/view.hpp"
 #include "rlvr/config.hpp"
 #include "rlvr/error.hpp"
 
@@ -51,18 +56,61 @@ namespace rlvr {
 
 //! The CUDA backend: kernels are enqueued on `stream` of the current device.
 //!
-//! Memory passed to a CUDA-backend function (every `matrix_view` / `vector_view`) must be device
-//! memory (or managed memory) of the current device; host pointers are not checked and fault.
+//! It models `rlvr::Backend` (and `SamplingBackend<·, float>`) like every host backend, so the
+//! one set of entry points — `rlvr::loss_and_grad`, `rlvr::log_prob_entropy`, `rlvr::sample` —
+//! runs on it; its memory space is `rlvr::cuda_space`, so the logits (and gradient) views handed
+//! to those entry points must be `matrix_view<T, rlvr::cuda_space>` (a host view is a compile
+//! error naming both spaces). The per-token arrays stay on the host (the entry points stage
+//! them, O(N) bytes).
+//!
+//! The members are *declared* here (host code can hold, copy and pass a `cuda_backend`, and the
+//! concepts see it) and *defined* in the nvcc-only headers: the loss operations in
+//! `rlvr/backends/cuda/fused_loss.cuh`, sampling in `rlvr/backends/cuda/sampling.cuh`, the
+//! memory operations in `rlvr/backends/cuda/memory.cuh`. A translation unit that calls an entry
+//! point with a `cuda_backend` is compiled by nvcc and includes those headers (otherwise the
+//! link fails naming the member).
+//!
+//! Launch shapes are chosen at run time from the current device's compute capability
+//! (`cuda::policy_for`: the sm_80, sm_90 and sm_100 presets below) unless `policy` forces one.
 struct cuda_backend {
   //! The stream work is enqueued on; `nullptr` is the legacy default stream.
   CUstream_st* stream = nullptr;
+  //! The tuning preset: 0 = from the current device's compute capability (`cuda::policy_for`),
+  //! else 700, 800, 900 or 1000 to force one (a value outside these is an `rlvr::config_error`
+  //! at the first launch).
+  int policy = 0;
   //! Opt-in flag for device backends (data lives in device memory; see `enable_device_backend`).
   static constexpr bool device_backend = true;
-};
+  //! Where the kernels read and write: device memory of the current device.
+  using memory_space = cuda_space;
 
-//! Opt-in flag for backends whose data lives in accelerator memory. Specialise to `true`, or give
-//! the type a `static constexpr bool device_backend = true` member.
-template <class B> inline constexpr bool enable_device_backend = requires { requires B::device_backend; };
+  //! Operation 1 of `rlvr/backends/concepts.hpp` on the device (float logits; asynchronous).
+  template <class T>
+    requires std::is_same_v<T, float>
+  void logp_entropy(matrix_view<const T, cuda_space> z, vector_view<const token_t, cuda_space> y, T temperature,
+                    vector_view<T, cuda_space> logp, vector_view<T, cuda_space> entropy) const;
+  //! Operation 2 (the fused pass) on the device (float logits; `g` may alias `z`; asynchronous).
+  //! The epilogue is copied to the device by value and must only touch device memory.
+  template <class T, class E>
+    requires std::is_same_v<T, float> && RowEpilogue<E, T>
+  void fused_rows(matrix_view<const T, cuda_space> z, vector_view<const token_t, cuda_space> y, T temperature,
+                  const E& ep, matrix_view<T, cuda_space> g) const;
+  //! `SamplingBackend`: one draw per row with the GPU sampler (asynchronous).
+  template <class T>
+    requires std::is_same_v<T, float>
+  void sample_rows(matrix_view<const T, cuda_space> z, const sampling_params& p,
+                   const basic_stream_batch<cuda_space>& streams, vector_view<token_draw<T>, cuda_space> out,
+                   vector_view<std::uint8_t, cuda_space> status) const;
+
+  //! `SpaceMemory`: stream-ordered allocation (`cudaMallocAsync` on `stream`).
+  inline void* allocate_bytes(std::size_t bytes) const;
+  //! `SpaceMemory`: stream-ordered release (`cudaFreeAsync` on `stream`).
+  inline void free_bytes(void* p) const noexcept;
+  //! `SpaceMemory`: host → device copy enqueued on `stream`.
+  inline void upload_bytes(void* device, const void* host, std::size_t bytes) const;
+  //! `SpaceMemory`: device → host copy on `stream`; returns when the bytes are on the host.
+  inline void download_bytes(void* host, const void* device, std::size_t bytes) const;
+};
 
 //! A type B models `CudaBackend` if
 //! 1. it opts in as a device backend (`rlvr::enable_device_backend<B>`), and
@@ -73,6 +121,11 @@ concept CudaBackend = enable_device_backend<std::remove_cvref_t<B>> && requires(
   { b.stream } -> std::convertible_to<CUstream_st*>;
 };
 static_assert(CudaBackend<cuda_backend>);
+static_assert(Backend<cuda_backend>);
+static_assert(SpaceMemory<cuda_backend>);
+static_assert(SamplingBackend<cuda_backend, float>);
+static_assert(!HostBackend<cuda_backend>);
+static_assert(!LossBackend<cuda_backend, double>);
 
 namespace cuda {
 
@@ -100,6 +153,13 @@ struct policy900 {
   static constexpr fused_loss_policy fused_loss{512, 2, 16};
   static constexpr sampling_policy sampling{512};
 };
+//! Policies for Blackwell (sm_100 and later). Until a Blackwell run is committed to
+//! docs/performance.md these are the Hopper shapes (the same bytes-in-flight argument holds with
+//! more HBM bandwidth); the preset exists so a measured change lands in one place.
+struct policy1000 {
+  static constexpr fused_loss_policy fused_loss{512, 2, 16};
+  static constexpr sampling_policy sampling{512};
+};
 //! Policies for Ampere (sm_80/86/89).
 struct policy800 {
   static constexpr fused_loss_policy fused_loss{256, 4, 16};
@@ -112,11 +172,20 @@ struct policy700 {
 };
 
 //! The policy a kernel uses on a device of compute capability `major.minor` (CUB's policy hub).
-//! Returns an index: 900, 800 or 700; the launchers map it to the policy types above.
+//! Returns an index: 1000 (sm_100+), 900 (sm_90), 800 (sm_80–89) or 700 (older); the backend's
+//! launchers map it to `policy1000`, `policy900`, `policy800`, `policy700` at run time (the
+//! current device's capability is queried once per device and cached).
 constexpr int policy_for(int major, int minor) {
   const int cc = major * 100 + minor * 10;
-  return cc >= 900 ? 900 : cc >= 800 ? 800 : 700;
+  return cc >= 1000 ? 1000 : cc >= 900 ? 900 : cc >= 800 ? 800 : 700;
 }
+static_assert(policy_for(8, 0) == 800 && policy_for(8, 9) == 800 && policy_for(9, 0) == 900 &&
+              policy_for(10, 0) == 1000 && policy_for(12, 0) == 1000 && policy_for(7, 5) == 700);
+
+//! Tag for the kernel launchers' `Policy` parameter (their default): choose the preset at run
+//! time from `cuda_backend::policy`, or from the current device's compute capability through
+//! `policy_for` when that is 0.
+struct runtime_policy {};
 
 //! A type P is a tuning policy if it has `static constexpr fused_loss_policy fused_loss` and
 //! `static constexpr sampling_policy sampling` members with valid values (checked below).
@@ -127,6 +196,7 @@ concept TuningPolicy = requires {
 } && (P::fused_loss.block_threads % 32 == 0) && (P::fused_loss.block_threads <= 1024) &&
     (P::fused_loss.vector_bytes == 16 || P::fused_loss.vector_bytes == 8 || P::fused_loss.vector_bytes == 4) &&
     (P::sampling.block_threads % 32 == 0) && (P::sampling.block_threads <= 1024);
+static_assert(TuningPolicy<policy1000>);
 static_assert(TuningPolicy<policy900>);
 static_assert(TuningPolicy<policy800>);
 static_assert(TuningPolicy<policy700>);

@@ -39,6 +39,9 @@
 #include "rlvr/detail/vexp.hpp"
 #include "rlvr/error.hpp"
 #include "rlvr/objectives/row_math.hpp"
+#include "rlvr/sampling/detail/host_row.hpp"
+#include "rlvr/sampling/processors.hpp"
+#include "rlvr/sampling/streams.hpp"
 #include "rlvr/parallel.hpp"
 #include "rlvr/view.hpp"
 
@@ -93,6 +96,14 @@ struct eigen_backend {
   //! floats and 1.16× at V = 151936, where a row and its parked values overflow a 1 MiB L2 but
   //! stay in L3. 0 = always recompute.
   index_t park_max_row_bytes = 4 * 1024 * 1024;
+
+  //! Sampling (`rlvr::SamplingBackend`, called by `rlvr::sample`): the host row sampler of
+  //! `rlvr/sampling/processors.hpp` on every row, rows split over `threads`.
+  template <class T>
+  void sample_rows(matrix_view<const T> z, const sampling_params& p, const stream_batch& streams,
+                   vector_view<token_draw<T>> out, vector_view<std::uint8_t> status) const {
+    detail::sample_rows_host(z, p, streams, out, status, threads);
+  }
 
   //! Read pass of one row into row statistics (double internally); `y < 0`: no target.
   template <class T> static row_stats<double> row_read(const T* r, index_t v, T inv_tau, index_t y) {
@@ -176,5 +187,7 @@ static_assert(HostBackend<eigen_backend>);
 static_assert(LossBackend<eigen_backend, float>);
 static_assert(LossBackend<eigen_backend, double>);
 static_assert(Backend<eigen_backend>);
+static_assert(SamplingBackend<eigen_backend, float>);
+static_assert(SamplingBackend<eigen_backend, double>);
 
 } // namespace rlvr

@@ -19,6 +19,9 @@
 #include "rlvr/backends/concepts.hpp"
 #include "rlvr/config.hpp"
 #include "rlvr/objectives/row_math.hpp"
+#include "rlvr/sampling/detail/host_row.hpp"
+#include "rlvr/sampling/processors.hpp"
+#include "rlvr/sampling/streams.hpp"
 #include "rlvr/view.hpp"
 
 namespace rlvr {
@@ -43,6 +46,14 @@ struct serial_backend {
   }
   template <class T> static row_stats<T> narrow(const row_stats<double>& s) {
     return {static_cast<T>(s.lse), static_cast<T>(s.entropy), static_cast<T>(s.logp)};
+  }
+
+  //! Sampling (`rlvr::SamplingBackend`, called by `rlvr::sample`): the host row sampler of
+  //! `rlvr/sampling/processors.hpp` on every row, on the calling thread.
+  template <class T>
+  void sample_rows(matrix_view<const T> z, const sampling_params& p, const stream_batch& streams,
+                   vector_view<token_draw<T>> out, vector_view<std::uint8_t> status) const {
+    detail::sample_rows_host(z, p, streams, out, status, 1);
   }
 
   //! Operation 1: per-row log π(target) and entropy. `targets`/`logp` may both be empty,
@@ -90,5 +101,7 @@ static_assert(HostBackend<serial_backend>);
 static_assert(LossBackend<serial_backend, float>);
 static_assert(LossBackend<serial_backend, double>);
 static_assert(Backend<serial_backend>);
+static_assert(SamplingBackend<serial_backend, float>);
+static_assert(SamplingBackend<serial_backend, double>);
 
 } // namespace rlvr

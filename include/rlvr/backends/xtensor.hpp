@@ -12,7 +12,13 @@
 //!     auto diag = rlvr::loss_and_grad(be, rlvr::grpo(),
 //!         rlvr::loss_token_batch<float>{.logits = rlvr::xt_matrix(logits), .targets = rlvr::xt_vector(targets), …},
 //!         rlvr::xt_matrix(grad));
-//!     auto [logp, entropy] = rlvr::xt_log_prob_entropy(be, logits, targets);   // xt::xtensor<float, 1> each
+//!     xt::xtensor<float, 1> logp({n}), entropy({n});
+//!     rlvr::log_prob_entropy(be, rlvr::xt_matrix(logits), rlvr::xt_vector(targets),
+//!                            rlvr::xt_vector(logp), rlvr::xt_vector(entropy));
+//!
+//! The entry points (`rlvr::loss_and_grad`, `rlvr::log_prob_entropy`, `rlvr::sample`) are the
+//! same for every backend; this header only provides the backend and the adapters (it includes
+//! no entry point: backends sit below them).
 //!
 //! ## Adapters (no copies)
 //! - `xt_matrix(c)` / `xt_vector(c)`: a `matrix_view` / `vector_view` over an xtensor container
@@ -41,8 +47,8 @@
 //! thread count.
 //!
 //! ## Sampling
-//! `xtensor_backend` models `HostBackend`, so `rlvr::sample` (rlvr/sampling/sampler.hpp) runs on
-//! it directly; `xt_sample` takes and returns xtensor containers.
+//! `xtensor_backend` models `SamplingBackend` (the shared host row sampler, rows over `threads`),
+//! so `rlvr::sample(be, rlvr::xt_matrix(logits), config, streams)` draws on it.
 
 #include <algorithm>
 #include <array>
@@ -61,10 +67,11 @@
 #include "rlvr/backends/concepts.hpp"
 #include "rlvr/config.hpp"
 #include "rlvr/error.hpp"
-#include "rlvr/loss.hpp"
 #include "rlvr/objectives/row_math.hpp"
+#include "rlvr/sampling/detail/host_row.hpp"
+#include "rlvr/sampling/processors.hpp"
+#include "rlvr/sampling/streams.hpp"
 #include "rlvr/parallel.hpp"
-#include "rlvr/sampling/sampler.hpp"
 #include "rlvr/view.hpp"
 
 namespace rlvr {
@@ -177,6 +184,14 @@ struct xtensor_backend {
   static constexpr bool host_backend = true;
   int threads = 0; //!< threads for the row loop; 0 = `rlvr::default_num_threads()`
 
+  //! Sampling (`rlvr::SamplingBackend`, called by `rlvr::sample`): the host row sampler of
+  //! `rlvr/sampling/processors.hpp` on every row, rows split over `threads`.
+  template <class T>
+  void sample_rows(matrix_view<const T> z, const sampling_params& p, const stream_batch& streams,
+                   vector_view<token_draw<T>> out, vector_view<std::uint8_t> status) const {
+    detail::sample_rows_host(z, p, streams, out, status, threads);
+  }
+
   //! Operation 1 (see concepts.hpp): log π(target) and entropy per row. `logp` (with `targets`)
   //! and `entropy` may each be empty.
   template <class T>
@@ -239,6 +254,8 @@ static_assert(HostBackend<xtensor_backend>);
 static_assert(LossBackend<xtensor_backend, float>);
 static_assert(LossBackend<xtensor_backend, double>);
 static_assert(Backend<xtensor_backend>);
+static_assert(SamplingBackend<xtensor_backend, float>);
+static_assert(SamplingBackend<xtensor_backend, double>);
 
 namespace detail {
 template <class C> using xt_value_t = std::remove_const_t<typename std::remove_reference_t<C>::value_type>;
@@ -301,36 +318,6 @@ template <class T> auto as_xtensor(matrix_view<T> m) {
 template <class T> auto as_xtensor(vector_view<T> v) {
   const std::array<std::size_t, 1> shape{static_cast<std::size_t>(v.size())};
   return xt::adapt(v.data(), static_cast<std::size_t>(v.size()), xt::no_ownership(), shape);
-}
-
-//! Forward only over xtensor containers: returns (log π of each target, entropy of each row) at
-//! temperature τ, through `rlvr::log_prob_entropy` (same checks and errors).
-template <HostBackend B, class T>
-std::pair<xt::xtensor<T, 1>, xt::xtensor<T, 1>> xt_log_prob_entropy(const B& backend, const xt::xtensor<T, 2>& logits,
-                                                                     const xt::xtensor<token_t, 1>& targets,
-                                                                     double temperature = 1.0) {
-  const std::array<std::size_t, 1> n{logits.shape()[0]};
-  xt::xtensor<T, 1> logp(n), entropy(n);
-  log_prob_entropy(backend, xt_matrix(logits), xt_vector(targets), xt_vector(logp), xt_vector(entropy), temperature);
-  return {std::move(logp), std::move(entropy)};
-}
-
-//! Samples one token per row of an xtensor of logits (see `rlvr::sample`); returns the tokens and
-//! both log-probabilities as three xtensors.
-template <HostBackend B, class T>
-std::tuple<xt::xtensor<index_t, 1>, xt::xtensor<T, 1>, xt::xtensor<T, 1>>
-xt_sample(const B& backend, const xt::xtensor<T, 2>& logits, const sampling_config& config,
-          const stream_batch& streams) {
-  const auto draws = sample(backend, xt_matrix(logits), config, streams);
-  const std::array<std::size_t, 1> n{draws.size()};
-  xt::xtensor<index_t, 1> tokens(n);
-  xt::xtensor<T, 1> logprob(n), policy(n);
-  for (std::size_t i = 0; i < draws.size(); ++i) {
-    tokens(i) = draws[i].token;
-    logprob(i) = draws[i].logprob;
-    policy(i) = draws[i].policy_logprob;
-  }
-  return {std::move(tokens), std::move(logprob), std::move(policy)};
 }
 
 } // namespace rlvr

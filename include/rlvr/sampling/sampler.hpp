@@ -1,6 +1,7 @@
 #pragma once
 //! \file rlvr/sampling/sampler.hpp
-//! \brief Batched, reproducible sampling of tokens from rows of logits on a host backend.
+//! \brief Batched, reproducible sampling of tokens from rows of logits on any backend that
+//! models `SamplingBackend` (the host backends, `rlvr::cuda_backend`, a user backend).
 //!
 //!     rlvr::serial_backend cpu{.threads = 0};
 //!     rlvr::sampling_config cfg{.temperature = 0.6, .top_p = 0.95};
@@ -58,6 +59,7 @@
 #include "rlvr/random/philox.hpp"
 #include "rlvr/sampling/detail/host_row.hpp"
 #include "rlvr/sampling/processors.hpp"
+#include "rlvr/sampling/streams.hpp"
 #include "rlvr/view.hpp"
 
 namespace rlvr {
@@ -100,34 +102,22 @@ struct sampling_config {
   }
 };
 
-//! Where each row's random number comes from (see "Reproducibility" above).
-struct stream_batch {
-  std::uint64_t seed = 0;
-  std::uint64_t first_subsequence = 0;              //!< row i: first_subsequence + i …
-  vector_view<const std::uint64_t> subsequences{};  //!< … unless given per row (length N)
-  std::uint64_t offset = 0;                         //!< every row: offset …
-  vector_view<const std::uint64_t> offsets{};       //!< … unless given per row (length N)
-
-  [[nodiscard]] constexpr std::uint64_t subsequence_of(index_t i) const {
-    return subsequences.empty() ? first_subsequence + static_cast<std::uint64_t>(i) : subsequences[i];
-  }
-  [[nodiscard]] constexpr std::uint64_t offset_of(index_t i) const {
-    return offsets.empty() ? offset : offsets[i];
-  }
-  //! Row i's uniform in [0, 1).
-  [[nodiscard]] constexpr double uniform(index_t i) const {
-    const u32x4 b = philox_block(seed, subsequence_of(i), offset_of(i));
-    return u01_from_u64(b.w[0], b.w[1]);
-  }
-};
-
-//! Samples one token per row of `logits` into `out` (length N) on a host backend.
-//! Rows are processed independently and in parallel; see the file comment for guarantees.
-template <HostBackend B, class L>
+//! Samples one token per row of `logits` into `out` (length N, host memory) on backend `backend`,
+//! through the backend's `sample_rows` (`SamplingBackend`). `logits` live in the backend's memory
+//! space (a host view for a host backend, a `cuda_space` view for `rlvr::cuda_backend`); `streams`
+//! and `out` are host memory whatever the backend (per-row stream arrays are uploaded, the draws
+//! downloaded: O(N) bytes). Rows are processed independently and in parallel; see the file comment
+//! for guarantees.
+template <class B, class L, class S>
   requires SamplingScalar<std::remove_const_t<L>>
-void sample(const B& backend, matrix_view<L> logits, const sampling_config& config,
-            const stream_batch& streams, vector_view<token_draw<std::remove_const_t<L>>> out) {
+void sample(const B& backend, matrix_view<L, S> logits, const sampling_config& config, const stream_batch& streams,
+            vector_view<token_draw<std::remove_const_t<L>>> out) {
   using T = std::remove_const_t<L>;
+  static_assert(std::is_same_v<S, memory_space_t<B>>,
+                "rlvr::sample: the logits view and the backend live in different memory spaces (for example a host "
+                "matrix_view<T> given to rlvr::cuda_backend): pass a view of the backend's memory_space");
+  static_assert(SamplingBackend<B, T>, "rlvr::sample: the backend does not model rlvr::SamplingBackend for this logit "
+                                       "type (a member sample_rows(logits, params, streams, out, status))");
   const sampling_params p = config.params();
   const index_t n = logits.rows(), v = logits.cols();
   RLVR_EXPECTS(v > 0 || n == 0, shape, "sample: logits have ", v, " columns (a vocabulary of at least 1 is needed)");
@@ -135,33 +125,41 @@ void sample(const B& backend, matrix_view<L> logits, const sampling_config& conf
   if (!streams.subsequences.empty()) expect_size(streams.subsequences, n, "sample: streams.subsequences");
   if (!streams.offsets.empty()) expect_size(streams.offsets, n, "sample: streams.offsets");
   if (n == 0) return;
-  std::vector<detail::row_status> status(static_cast<std::size_t>(n), detail::row_status::ok);
-  const index_t min_rows = std::max<index_t>(1, 16384 / std::max<index_t>(v, 1));
-  parallel_for(
-      n, static_cast<int>(backend.threads),
-      [&](index_t b, index_t e) {
-        for (index_t i = b; i < e; ++i) {
-          const T* z = logits.data() + i * logits.row_stride();
-          status[static_cast<std::size_t>(i)] = detail::sample_row<T>(z, v, p, streams.uniform(i), out[i]);
-        }
-      },
-      min_rows);
+  const matrix_view<const T, S> z = logits;
+  std::vector<std::uint8_t> status(static_cast<std::size_t>(n), 0);
+  if constexpr (host_accessible_v<S>) {
+    backend.sample_rows(z, p, streams, out, vector_view<std::uint8_t>(status));
+  } else {
+    static_assert(SpaceMemory<B>, "rlvr::sample: a backend of a non-host memory space must model rlvr::SpaceMemory");
+    const detail::space_buffer<B, std::uint64_t> sub(backend, streams.subsequences.data(), streams.subsequences.size());
+    const detail::space_buffer<B, std::uint64_t> off(backend, streams.offsets.data(), streams.offsets.size());
+    const basic_stream_batch<S> ds{streams.seed, streams.first_subsequence, sub.view(), streams.offset, off.view()};
+    const detail::space_buffer<B, token_draw<T>> d_out(backend, n);
+    const detail::space_buffer<B, std::uint8_t> d_status(backend, n);
+    backend.sample_rows(z, p, ds, d_out.view(), d_status.view());
+    d_out.download(out.data());
+    d_status.download(status.data());
+  }
   for (index_t i = 0; i < n; ++i) {
-    const auto st = status[static_cast<std::size_t>(i)];
+    const auto st = static_cast<detail::row_status>(status[static_cast<std::size_t>(i)]);
     if (st == detail::row_status::ok) continue;
     if (st == detail::row_status::all_neg_inf)
       fail<numerical_error>("sample: row ", i, " has every logit = -inf (no token has positive probability)");
-    const row_scan<T> sc = scan_row(logits.data() + i * logits.row_stride(), v);
-    fail<numerical_error>("sample: row ", i, " has logit ", logits(i, sc.first_bad), " at column ",
-                          sc.first_bad, " (NaN and +inf are not allowed)");
+    if constexpr (host_accessible_v<S>) {
+      const row_scan<T> sc = scan_row(z.row(i).data(), v);
+      fail<numerical_error>("sample: row ", i, " has logit ", z(i, sc.first_bad), " at column ", sc.first_bad,
+                            " (NaN and +inf are not allowed)");
+    } else {
+      fail<numerical_error>("sample: row ", i, " holds a NaN or +inf logit (NaN and +inf are not allowed)");
+    }
   }
 }
 
-//! As above, returning the draws.
-template <HostBackend B, class L>
+//! As above, returning the draws in a new host vector.
+template <class B, class L, class S>
   requires SamplingScalar<std::remove_const_t<L>>
 [[nodiscard]] std::vector<token_draw<std::remove_const_t<L>>>
-sample(const B& backend, matrix_view<L> logits, const sampling_config& config, const stream_batch& streams) {
+sample(const B& backend, matrix_view<L, S> logits, const sampling_config& config, const stream_batch& streams) {
   std::vector<token_draw<std::remove_const_t<L>>> out(static_cast<std::size_t>(logits.rows()));
   sample(backend, logits, config, streams, vector_view<token_draw<std::remove_const_t<L>>>(out));
   return out;

@@ -41,12 +41,16 @@
 //! `lse = entropy = logp = NaN` and gets a zero gradient row, as in the serial backend.
 //!
 //! ## Entry points
-//! - `rlvr::cuda::fused_rows` / `rlvr::cuda::logp_entropy`: the two backend operations on device
-//!   memory (asynchronous);
-//! - `rlvr::cuda::loss_and_grad`: the objective-level entry point (logits and gradient on the
-//!   device, the small per-token arrays on the host; validates, computes the aggregation weights,
-//!   runs the fused kernel and returns the same `loss_diagnostics` as `rlvr::loss_and_grad`);
-//! - `rlvr::cuda::log_prob_entropy`: the checked forward-only entry point.
+//! - `rlvr::cuda_backend::fused_rows` / `logp_entropy`: the two operations of `rlvr::Backend`
+//!   (float logits), so `rlvr::loss_and_grad` and `rlvr::log_prob_entropy` — the same entry
+//!   points as on the host — run on the GPU with `cuda_space` views;
+//! - `rlvr::cuda::fused_rows` / `rlvr::cuda::logp_entropy`: the kernel launchers behind them,
+//!   also for bfloat16 logits and a float gradient of bfloat16 logits (asynchronous, device
+//!   memory only, no staging). `Policy` = `cuda::runtime_policy` (the default) picks the preset
+//!   of the current device (`cuda::policy_for`); a policy type forces one.
+//!
+//! This header includes no entry point (`rlvr/loss.hpp` sits above the backends); the epilogue
+//! it runs is whatever the entry point hands it.
 
 #include <algorithm>
 #include <cmath>
@@ -64,10 +68,9 @@
 #include "rlvr/backends/cuda/error.cuh"
 #include "rlvr/backends/cuda/memory.cuh"
 #include "rlvr/backends/cuda/detail/checks.cuh"
+#include "rlvr/backends/cuda/detail/launch.cuh"
 #include "rlvr/backends/cuda/detail/row_lse.hpp"
 #include "rlvr/config.hpp"
-#include "rlvr/loss.hpp"
-#include "rlvr/objectives/concepts.hpp"
 #include "rlvr/view.hpp"
 
 namespace rlvr::cuda {
@@ -150,7 +153,8 @@ template <int Threads, class T> __device__ inline lse_part row_state(const T* ro
 
 template <class Policy, class T, class G, class E>
 __global__ void __launch_bounds__(Policy::fused_loss.block_threads, Policy::fused_loss.min_blocks_per_sm)
-    fused_rows_kernel(matrix_view<const T> logits, const token_t* targets, float inv_tau, E ep, matrix_view<G> grad) {
+    fused_rows_kernel(matrix_view<const T, cuda_space> logits, const token_t* targets, float inv_tau, E ep,
+                      matrix_view<G, cuda_space> grad) {
   constexpr int Threads = Policy::fused_loss.block_threads;
   using reducer = row_stats_reducer<Threads>;
   __shared__ typename reducer::storage sm;
@@ -213,7 +217,7 @@ __global__ void __launch_bounds__(Policy::fused_loss.block_threads, Policy::fuse
 
 template <class Policy, class T>
 __global__ void __launch_bounds__(Policy::fused_loss.block_threads, Policy::fused_loss.min_blocks_per_sm)
-    logp_entropy_kernel(matrix_view<const T> logits, const token_t* targets, float inv_tau,
+    logp_entropy_kernel(matrix_view<const T, cuda_space> logits, const token_t* targets, float inv_tau,
                             float* log_pi, float* entropy_out) {
   constexpr int Threads = Policy::fused_loss.block_threads;
   using reducer = row_stats_reducer<Threads>;
@@ -231,7 +235,8 @@ __global__ void __launch_bounds__(Policy::fused_loss.block_threads, Policy::fuse
 
 //! Checks on the device that every target id lies in [0, vocab); throws `rlvr::range_error`
 //! naming the first offending index and value. Synchronises `b.stream`.
-template <class Target> void check_targets(cuda_backend b, vector_view<const Target> targets, index_t vocab) {
+template <class Target>
+void check_targets(cuda_backend b, vector_view<const Target, cuda_space> targets, index_t vocab) {
   detail::expect_ids_in_range(b.stream, targets, vocab, "targets");
 }
 
@@ -241,160 +246,84 @@ template <class Target> void check_targets(cuda_backend b, vector_view<const Tar
 //! same type and row stride) are device memory; the epilogue is copied to the device by value
 //! and must only touch device memory. Extents are checked here; target ids are not (see
 //! `check_targets`). Asynchronous on `b.stream`.
-template <class Policy = policy900, class T, class G, class E>
+template <class Policy = runtime_policy, class T, class G, class E>
   requires RowEpilogue<E, float>
-void fused_rows(cuda_backend b, matrix_view<const T> logits, vector_view<const token_t> targets, float temperature,
-                const E& ep, matrix_view<G> grad) {
+void fused_rows(cuda_backend b, matrix_view<const T, cuda_space> logits, vector_view<const token_t, cuda_space> targets,
+                float temperature, const E& ep, matrix_view<G, cuda_space> grad) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, __nv_bfloat16>,
                 "rlvr::cuda::fused_rows: logits must be float or __nv_bfloat16");
   static_assert(std::is_same_v<G, float> || std::is_same_v<G, T>,
                 "rlvr::cuda::fused_rows: the gradient is float or the logits' type");
   static_assert(std::is_trivially_copyable_v<E>, "the epilogue is copied to the device: keep it trivially copyable");
-  static_assert(TuningPolicy<Policy>);
-  RLVR_EXPECTS(targets.size() == logits.rows(), shape, "fused_rows: ", targets.size(), " targets for ", logits.rows(),
-               " rows of logits");
-  RLVR_EXPECTS(logits.cols() > 0 || logits.rows() == 0, shape, "fused_rows: logits have 0 columns");
-  RLVR_EXPECTS(temperature > 0.0f, range, "fused_rows: temperature = ", temperature, " must be > 0");
-  RLVR_EXPECTS(grad.rows() == logits.rows() && grad.cols() == logits.cols(), shape, "fused_rows: gradient is ",
-               grad.rows(), "x", grad.cols(), " but logits are ", logits.rows(), "x", logits.cols());
-  if (static_cast<const void*>(grad.ptr) == static_cast<const void*>(logits.ptr))
-    RLVR_EXPECTS(sizeof(G) == sizeof(T) && grad.stride == logits.stride, shape,
-                 "fused_rows: an in-place gradient needs the logits' element type and row stride");
-  if (logits.rows() == 0) return;
-  detail::fused_rows_kernel<Policy><<<static_cast<unsigned>(logits.rows()), Policy::fused_loss.block_threads, 0,
-                                      b.stream>>>(logits, targets.data(), 1.0f / temperature, ep, grad);
-  RLVR_CUDA_CHECK_LAUNCH();
+  if constexpr (std::is_same_v<Policy, runtime_policy>) {
+    detail::with_policy(b, [&](auto p) { fused_rows<decltype(p)>(b, logits, targets, temperature, ep, grad); });
+  } else {
+    static_assert(TuningPolicy<Policy>);
+    RLVR_EXPECTS(targets.size() == logits.rows(), shape, "fused_rows: ", targets.size(), " targets for ",
+                 logits.rows(), " rows of logits");
+    RLVR_EXPECTS(logits.cols() > 0 || logits.rows() == 0, shape, "fused_rows: logits have 0 columns");
+    RLVR_EXPECTS(temperature > 0.0f, range, "fused_rows: temperature = ", temperature, " must be > 0");
+    RLVR_EXPECTS(grad.rows() == logits.rows() && grad.cols() == logits.cols(), shape, "fused_rows: gradient is ",
+                 grad.rows(), "x", grad.cols(), " but logits are ", logits.rows(), "x", logits.cols());
+    if (static_cast<const void*>(grad.ptr) == static_cast<const void*>(logits.ptr))
+      RLVR_EXPECTS(sizeof(G) == sizeof(T) && grad.stride == logits.stride, shape,
+                   "fused_rows: an in-place gradient needs the logits' element type and row stride");
+    if (logits.rows() == 0) return;
+    detail::expect_device_pointer(logits.data(), "fused_rows: logits");
+    detail::expect_device_pointer(grad.data(), "fused_rows: grad");
+    detail::expect_device_pointer(targets.data(), "fused_rows: targets");
+    detail::fused_rows_kernel<Policy><<<static_cast<unsigned>(logits.rows()), Policy::fused_loss.block_threads, 0,
+                                        b.stream>>>(logits, targets.data(), 1.0f / temperature, ep, grad);
+    RLVR_CUDA_CHECK_LAUNCH();
+  }
 }
 
 //! Operation 1 on the device: log π_i (when `logp` is non-empty) and H_i (when `entropy` is
 //! non-empty) per row, one read of the logits; NaN for a bad row. Asynchronous.
-template <class Policy = policy900, class T>
-void logp_entropy(cuda_backend b, matrix_view<const T> logits, vector_view<const token_t> targets, float temperature,
-                  vector_view<float> logp, vector_view<float> entropy) {
+template <class Policy = runtime_policy, class T>
+void logp_entropy(cuda_backend b, matrix_view<const T, cuda_space> logits, vector_view<const token_t, cuda_space> targets,
+                  float temperature, vector_view<float, cuda_space> logp, vector_view<float, cuda_space> entropy) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, __nv_bfloat16>,
                 "rlvr::cuda::logp_entropy: logits must be float or __nv_bfloat16");
-  RLVR_EXPECTS(logp.empty() || (targets.size() == logits.rows() && logp.size() == logits.rows()), shape,
-               "logp_entropy: ", targets.size(), " targets and ", logp.size(), " outputs for ", logits.rows(), " rows");
-  RLVR_EXPECTS(entropy.empty() || entropy.size() == logits.rows(), shape, "logp_entropy: entropy has length ",
-               entropy.size(), " but logits have ", logits.rows(), " rows");
-  RLVR_EXPECTS(temperature > 0.0f, range, "logp_entropy: temperature = ", temperature, " must be > 0");
-  if (logits.rows() == 0) return;
-  detail::logp_entropy_kernel<Policy><<<static_cast<unsigned>(logits.rows()), Policy::fused_loss.block_threads, 0,
-                                        b.stream>>>(logits, logp.empty() ? nullptr : targets.data(), 1.0f / temperature,
-                                                    logp.empty() ? nullptr : logp.data(),
-                                                    entropy.empty() ? nullptr : entropy.data());
-  RLVR_CUDA_CHECK_LAUNCH();
-}
-
-//! Checked forward-only entry point: as `rlvr::log_prob_entropy` with device logits and targets
-//! and host outputs. Checks targets on the device and raises `rlvr::numerical_error` for a bad
-//! row. Synchronises.
-template <class Policy = policy900, class T>
-void log_prob_entropy(cuda_backend b, matrix_view<const T> logits, vector_view<const token_t> targets,
-                      vector_view<float> logp_host, vector_view<float> entropy_host, double temperature = 1.0) {
-  rlvr::detail::check_temperature<float>(temperature);
-  RLVR_EXPECTS(logits.cols() >= 1, shape, "log_prob_entropy: logits are ", logits.rows(), "x", logits.cols(),
-               " (need at least one column)");
-  RLVR_EXPECTS(targets.size() == logits.rows(), shape, "log_prob_entropy: targets has length ", targets.size(),
-               " but logits have ", logits.rows(), " rows");
-  expect_size(logp_host, logits.rows(), "log_prob_entropy: logp");
-  RLVR_EXPECTS(entropy_host.empty() || entropy_host.size() == logits.rows(), shape,
-               "log_prob_entropy: entropy has length ", entropy_host.size(), " but logits have ", logits.rows(), " rows");
-  check_targets(b, targets, logits.cols());
-  const index_t n = logits.rows();
-  device_buffer<float> lp(n, b.stream), ent(entropy_host.empty() ? 0 : n, b.stream);
-  logp_entropy<Policy>(b, logits, targets, static_cast<float>(temperature), lp.view(), ent.view());
-  const auto l = lp.download();
-  for (index_t i = 0; i < n; ++i) {
-    logp_host[i] = l[static_cast<std::size_t>(i)];
-    RLVR_EXPECTS(std::isfinite(l[static_cast<std::size_t>(i)]), numerical, "log_prob_entropy: logits row ", i,
-                 " contains NaN or +inf, or every entry is -inf, or its target has logit -inf");
+  if constexpr (std::is_same_v<Policy, runtime_policy>) {
+    detail::with_policy(b, [&](auto p) { logp_entropy<decltype(p)>(b, logits, targets, temperature, logp, entropy); });
+  } else {
+    static_assert(TuningPolicy<Policy>);
+    RLVR_EXPECTS(logp.empty() || (targets.size() == logits.rows() && logp.size() == logits.rows()), shape,
+                 "logp_entropy: ", targets.size(), " targets and ", logp.size(), " outputs for ", logits.rows(),
+                 " rows");
+    RLVR_EXPECTS(entropy.empty() || entropy.size() == logits.rows(), shape, "logp_entropy: entropy has length ",
+                 entropy.size(), " but logits have ", logits.rows(), " rows");
+    RLVR_EXPECTS(temperature > 0.0f, range, "logp_entropy: temperature = ", temperature, " must be > 0");
+    if (logits.rows() == 0) return;
+    detail::expect_device_pointer(logits.data(), "logp_entropy: logits");
+    detail::logp_entropy_kernel<Policy><<<static_cast<unsigned>(logits.rows()), Policy::fused_loss.block_threads, 0,
+                                          b.stream>>>(logits, logp.empty() ? nullptr : targets.data(),
+                                                      1.0f / temperature, logp.empty() ? nullptr : logp.data(),
+                                                      entropy.empty() ? nullptr : entropy.data());
+    RLVR_CUDA_CHECK_LAUNCH();
   }
-  if (!entropy_host.empty()) {
-    const auto h = ent.download();
-    for (index_t i = 0; i < n; ++i) entropy_host[i] = h[static_cast<std::size_t>(i)];
-  }
-}
-
-//! The objective-level entry point on the GPU: `rlvr::loss_and_grad` with the logits and the
-//! gradient in device memory.
-//!
-//! - `logits`: N × V device matrix (float or `__nv_bfloat16`); `grad`: N × V device matrix (float
-//!   or the logits' type; may be the logits themselves: in place);
-//! - `batch`: the per-token arrays in *host* memory, as for `rlvr::loss_and_grad` (its `logits`
-//!   field is ignored; `targets`, `advantages`, `active`, `seq`, `old_logp`, `ref_logp` are
-//!   read on the host, validated with the same messages, and uploaded — O(N) bytes);
-//! - `out`: optional per-token outputs in host memory.
-//!
-//! Returns the same `loss_diagnostics`; synchronises `b.stream` (it needs the per-token losses).
-//! Cost beyond the kernel: O(K·N) host work and two small transfers.
-template <class Policy = policy900, Objective O, class L, class G>
-loss_diagnostics loss_and_grad(cuda_backend b, const O& obj, matrix_view<const L> logits, const loss_token_batch<float>& batch,
-                               matrix_view<G> grad, const loss_options& opt = {}, token_outputs<float> out = {}) {
-  static_assert(!rlvr::detail::has_batch_context<O>(),
-                "rlvr::cuda::loss_and_grad: objectives with sequence/batch-level parts (gspo, gmpo, clip_cov, kl_cov, "
-                "token gates) run through rlvr::loss_and_grad on a host backend; the token-level terms run here");
-  constexpr const char* who = "cuda::loss_and_grad";
-  constexpr index_t k = O::components;
-  // Shape checks only look at extents and addresses (never dereference the device pointers).
-  const matrix_view<const float> zshape(reinterpret_cast<const float*>(logits.ptr), logits.n_rows, logits.n_cols,
-                                        logits.stride);
-  rlvr::detail::check_logits_targets(zshape, batch.targets, who);
-  RLVR_EXPECTS(grad.rows() == logits.rows() && grad.cols() == logits.cols(), shape, who, ": grad is ", grad.rows(),
-               "x", grad.cols(), " but logits are ", logits.rows(), "x", logits.cols());
-  const index_t n = logits.rows();
-  // Everything that does not touch the logits is validated (same messages) and weighted exactly
-  // as on the host.
-  const std::vector<float> w = rlvr::detail::prepare_loss(obj, batch, n, opt, out, who);
-  std::vector<float> adv(static_cast<std::size_t>(k * n));
-  for (index_t c = 0; c < k; ++c)
-    for (index_t t = 0; t < n; ++t) adv[static_cast<std::size_t>(c * n + t)] = batch.advantages(c, t);
-
-  // Device copies of the per-token inputs; per-token outputs on the device.
-  auto upload = [&](const float* p, index_t len) {
-    device_buffer<float> d(len, b.stream);
-    if (len > 0) RLVR_CUDA_CHECK(cudaMemcpyAsync(d.data(), p, d.bytes(), cudaMemcpyHostToDevice, b.stream));
-    return d;
-  };
-  auto d_adv = upload(adv.data(), k * n);
-  auto d_w = upload(w.data(), k * n);
-  auto d_old = upload(batch.old_logp.data(), batch.old_logp.size());
-  auto d_ref = upload(batch.ref_logp.data(), batch.ref_logp.size());
-  device_buffer<token_t> d_y(n, b.stream);
-  if (n > 0)
-    RLVR_CUDA_CHECK(cudaMemcpyAsync(d_y.data(), batch.targets.data(), d_y.bytes(), cudaMemcpyHostToDevice, b.stream));
-  device_buffer<float> d_logp(n, b.stream), d_ent(n, b.stream), d_loss(n, b.stream);
-  device_buffer<std::uint8_t> d_flags(n, b.stream);
-  d_logp.zero();
-  d_ent.zero();
-  d_loss.zero();
-  d_flags.zero();
-  const rlvr::detail::loss_epilogue<float, O> ep{obj,
-                                                 d_adv.data(),
-                                                 d_w.data(),
-                                                 n,
-                                                 n,
-                                                 k,
-                                                 batch.old_logp.empty() ? nullptr : d_old.data(),
-                                                 batch.ref_logp.empty() ? nullptr : d_ref.data(),
-                                                 d_logp.data(),
-                                                 d_ent.data(),
-                                                 d_loss.data(),
-                                                 d_flags.data()};
-  fused_rows<Policy>(b, logits, vector_view<const token_t>(d_y.data(), n), static_cast<float>(opt.temperature), ep,
-                     grad);
-  const auto logp = d_logp.download(), ent = d_ent.download(), tl = d_loss.download();
-  const auto flags = d_flags.download();
-  auto copy_out = [n](vector_view<float> dst, const std::vector<float>& src) {
-    if (!dst.empty())
-      for (index_t i = 0; i < n; ++i) dst[i] = src[static_cast<std::size_t>(i)];
-  };
-  copy_out(out.logp, logp);
-  copy_out(out.entropy, ent);
-  copy_out(out.loss, tl);
-
-  // Diagnostics, exactly as rlvr::loss_and_grad computes them.
-  return rlvr::detail::summarize_loss(batch, w.data(), k, n, logp.data(), ent.data(), tl.data(), flags.data(), opt, who);
 }
 
 } // namespace rlvr::cuda
+
+namespace rlvr {
+
+// The loss members of `rlvr::cuda_backend` (declared in rlvr/backends/cuda.hpp): the kernel
+// launchers above with the policy chosen at run time.
+template <class T>
+  requires std::is_same_v<T, float>
+void cuda_backend::logp_entropy(matrix_view<const T, cuda_space> z, vector_view<const token_t, cuda_space> y,
+                                T temperature, vector_view<T, cuda_space> logp,
+                                vector_view<T, cuda_space> entropy) const {
+  cuda::logp_entropy(*this, z, y, temperature, logp, entropy);
+}
+
+template <class T, class E>
+  requires std::is_same_v<T, float> && RowEpilogue<E, T>
+void cuda_backend::fused_rows(matrix_view<const T, cuda_space> z, vector_view<const token_t, cuda_space> y,
+                              T temperature, const E& ep, matrix_view<T, cuda_space> g) const {
+  cuda::fused_rows(*this, z, y, temperature, ep, g);
+}
+
+} // namespace rlvr

@@ -152,7 +152,8 @@ inline unsigned grid_for(index_t n, int threads) {
 //! one; this synchronises `b.stream`); the statistics themselves are enqueued asynchronously.
 //! Deterministic: the same inputs give bitwise the same outputs.
 template <class R>
-void group_stats(cuda_backend b, vector_view<const R> rewards, vector_view<const std::int32_t> group_ids,
+void group_stats(cuda_backend b, vector_view<const R, cuda_space> rewards,
+                 vector_view<const std::int32_t, cuda_space> group_ids,
                  index_t num_groups, group_stats_outputs out) {
   static_assert(std::is_same_v<R, float> || std::is_same_v<R, double>, "rewards are float or double");
   RLVR_EXPECTS(rewards.size() == group_ids.size(), shape, "group_stats: ", rewards.size(), " rewards but ",
@@ -196,7 +197,8 @@ void group_stats(cuda_backend b, vector_view<const R> rewards, vector_view<const
 //! may be null). Group ids are dense in [0, num_groups) (checked; synchronises once). Broadcast to
 //! tokens and aggregation weights stay with the host entry points.
 template <class R>
-void group_zscore_advantages(cuda_backend b, vector_view<const R> rewards, vector_view<const std::int32_t> group_ids,
+void group_zscore_advantages(cuda_backend b, vector_view<const R, cuda_space> rewards,
+                             vector_view<const std::int32_t, cuda_space> group_ids,
                              index_t num_groups, const group_zscore& config, float* adv, std::uint8_t* keep) {
   config.validate();
   const index_t g = num_groups;

@@ -45,7 +45,7 @@ public:
 
   [[nodiscard]] cudaStream_t get() const noexcept { return s_; }
   //! The backend value that enqueues rlvr work on this stream.
-  [[nodiscard]] cuda_backend backend() const noexcept { return cuda_backend{s_}; }
+  [[nodiscard]] cuda_backend backend() const noexcept { return cuda_backend{.stream = s_}; }
   //! Blocks the host until every operation enqueued so far has finished.
   void synchronize() const { RLVR_CUDA_CHECK(cudaStreamSynchronize(s_)); }
 
@@ -91,10 +91,12 @@ public:
   [[nodiscard]] index_t size() const noexcept { return n_; }
   [[nodiscard]] std::size_t bytes() const noexcept { return static_cast<std::size_t>(n_) * sizeof(T); }
   [[nodiscard]] cudaStream_t get_stream() const noexcept { return s_; }
-  [[nodiscard]] vector_view<T> view() const noexcept { return {p_, n_}; }
+  //! The elements live in device memory: views of a buffer are `cuda_space` views.
+  using memory_space = cuda_space;
+  [[nodiscard]] vector_view<T, cuda_space> view() const noexcept { return {p_, n_}; }
   //! The buffer as a row-major `rows × cols` matrix with row stride `row_stride` (default
   //! `cols`); throws `rlvr::shape_error` unless `rows · row_stride ≤ size()`.
-  [[nodiscard]] matrix_view<T> matrix(index_t rows, index_t cols, index_t row_stride = -1) const {
+  [[nodiscard]] matrix_view<T, cuda_space> matrix(index_t rows, index_t cols, index_t row_stride = -1) const {
     if (row_stride < 0) row_stride = cols;
     RLVR_EXPECTS(rows >= 0 && cols >= 0 && row_stride >= cols, shape, "device_buffer::matrix: bad extents ",
                  rows, "x", cols, " (row_stride ", row_stride, ")");
@@ -140,3 +142,25 @@ template <class T> device_buffer<T> to_device(const std::vector<T>& src, cudaStr
 }
 
 } // namespace rlvr::cuda
+
+namespace rlvr {
+
+// The `SpaceMemory` members of `rlvr::cuda_backend` (declared in rlvr/backends/cuda.hpp).
+inline void* cuda_backend::allocate_bytes(std::size_t bytes) const {
+  void* p = nullptr;
+  if (bytes > 0) RLVR_CUDA_CHECK(cudaMallocAsync(&p, bytes, stream));
+  return p;
+}
+inline void cuda_backend::free_bytes(void* p) const noexcept {
+  if (p != nullptr) (void)cudaFreeAsync(p, stream);
+}
+inline void cuda_backend::upload_bytes(void* device, const void* host, std::size_t bytes) const {
+  if (bytes > 0) RLVR_CUDA_CHECK(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, stream));
+}
+inline void cuda_backend::download_bytes(void* host, const void* device, std::size_t bytes) const {
+  if (bytes == 0) return;
+  RLVR_CUDA_CHECK(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, stream));
+  RLVR_CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+} // namespace rlvr

@@ -74,12 +74,13 @@
 #include "rlvr/backends/cuda.hpp"
 #include "rlvr/backends/cuda/error.cuh"
 #include "rlvr/backends/cuda/memory.cuh"
+#include "rlvr/backends/cuda/detail/launch.cuh"
 #include "rlvr/backends/cuda/detail/radix_select.hpp"
 #include "rlvr/backends/cuda/detail/split_draw.hpp"
 #include "rlvr/config.hpp"
 #include "rlvr/random/philox.hpp"
 #include "rlvr/sampling/processors.hpp"
-#include "rlvr/sampling/sampler.hpp"
+#include "rlvr/sampling/streams.hpp"
 #include "rlvr/view.hpp"
 
 namespace rlvr::cuda {
@@ -91,7 +92,8 @@ namespace rlvr::cuda {
 //! - `max_rows_per_sm`: the split path is taken while rows ≤ max_rows_per_sm × SM count (beyond
 //!   that one block per row already fills the device).
 //! A policy type may carry `static constexpr split_sampling_policy split_sampling`; otherwise
-//! `split_policy_of` gives policy900 the default below and every other policy `off`.
+//! `split_policy_of` gives policy900, policy1000 and any policy derived from them the default
+//! below and every other policy `off`.
 struct split_sampling_policy {
   int cluster_blocks = 0;
   int block_threads = 256;
@@ -104,7 +106,8 @@ struct split_sampling_policy {
 template <class Policy> constexpr split_sampling_policy split_policy_of() {
   if constexpr (requires { Policy::split_sampling; }) {
     return Policy::split_sampling;
-  } else if constexpr (std::is_same_v<Policy, policy900>) {
+  } else if constexpr (std::is_base_of_v<policy900, Policy> || std::is_base_of_v<policy1000, Policy>) {
+    // (a policy derived from the sm_90 / sm_100 preset keeps the split-row path)
     // 64 rows × 4 blocks = 256 blocks of 256 threads, all resident at once on a 132-SM H100/H200.
     // Measured on an H200 (docs/performance.md, run 3), top-p at 64 × 151936: 4×256 230 µs,
     // 4×512 250 µs, 8×256 407 µs, 8×512 440 µs, one block per row 318 µs.
@@ -302,7 +305,7 @@ __device__ float radix_threshold(const T* row, index_t n, float m, float inv, bo
 
 template <class Policy, class T>
 __global__ void __launch_bounds__(Policy::sampling.block_threads, 1)
-    sample_kernel(matrix_view<const T> logits, sampling_params p, stream_batch streams, token_draw<float>* out,
+    sample_kernel(matrix_view<const T, cuda_space> logits, sampling_params p, basic_stream_batch<cuda_space> streams, token_draw<float>* out,
                   std::uint8_t* status) {
   constexpr int Threads = Policy::sampling.block_threads;
   constexpr int Warps = Threads / 32;
@@ -526,7 +529,7 @@ __device__ float split_radix_threshold(cooperative_groups::cluster_group& cluste
 //! then the same warp walk as `sample_kernel`.
 template <class Policy, class T>
 __global__ void __launch_bounds__(split_policy_of<Policy>().block_threads, split_policy_of<Policy>().min_blocks_per_sm)
-    sample_split_kernel(matrix_view<const T> logits, sampling_params p, stream_batch streams, token_draw<float>* out,
+    sample_split_kernel(matrix_view<const T, cuda_space> logits, sampling_params p, basic_stream_batch<cuda_space> streams, token_draw<float>* out,
                         std::uint8_t* status) {
 #if !defined(_CG_HAS_CLUSTER_GROUP)
   // Compiled for an architecture without clusters (< sm_90): never launched there (the launcher
@@ -760,12 +763,18 @@ template <class Policy = policy900> sample_path sample_path_for(index_t rows, in
 //! stride) into the device array `out` (N draws) and `status` (N bytes: 0 ok, 1 NaN/+inf, 2 all
 //! −inf). `params` comes from `rlvr::sampling_config::params()` (validated there); `streams`
 //! addresses row i's uniform as on the host — its `subsequences` / `offsets` views, when given,
-//! must be device memory. Asynchronous on `b.stream`.
-template <class Policy = policy900, class T>
-void sample(cuda_backend b, matrix_view<const T> logits, const sampling_params& params, const stream_batch& streams,
-            token_draw<float>* out, std::uint8_t* status, sample_path path = sample_path::automatic) {
+//! are device memory (`basic_stream_batch<cuda_space>`). `Policy` = `runtime_policy` (the
+//! default) takes the preset of `b.policy` or of the current device. Asynchronous on `b.stream`.
+template <class Policy = runtime_policy, class T>
+void sample(cuda_backend b, matrix_view<const T, cuda_space> logits, const sampling_params& params,
+            const basic_stream_batch<cuda_space>& streams, token_draw<float>* out, std::uint8_t* status,
+            sample_path path = sample_path::automatic) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, __nv_bfloat16>,
                 "rlvr::cuda::sample: logits must be float or __nv_bfloat16");
+  if constexpr (std::is_same_v<Policy, runtime_policy>) {
+    detail::with_policy(b, [&](auto p) { sample<decltype(p)>(b, logits, params, streams, out, status, path); });
+    return;
+  } else {
   static_assert(TuningPolicy<Policy>);
   RLVR_EXPECTS(logits.cols() > 0 || logits.rows() == 0, shape, "sample: logits have 0 columns");
   RLVR_EXPECTS(logits.cols() < (index_t{1} << 23), range, "sample: vocabulary of ", logits.cols(),
@@ -808,21 +817,24 @@ void sample(cuda_backend b, matrix_view<const T> logits, const sampling_params& 
   RLVR_EXPECTS(path != sample_path::split, unsupported,
                "sample: sample_path::split needs a policy with split_sampling.cluster_blocks > 1 and a device with "
                "thread-block clusters (sm_90+)");
+  detail::expect_device_pointer(logits.data(), "sample: logits");
   detail::sample_kernel<Policy><<<static_cast<unsigned>(logits.rows()), Policy::sampling.block_threads, 0, b.stream>>>(
       logits, params, streams, out, status);
   RLVR_CUDA_CHECK_LAUNCH();
+  }
 }
 
-//! As `sample`, then waits for the stream, copies the draws to the host and raises the host
-//! samplers' `rlvr::numerical_error` for the first bad row.
-template <class Policy = policy900, class T>
-std::vector<token_draw<float>> sample_checked(cuda_backend b, matrix_view<const T> logits,
-                                              const sampling_config& config, const stream_batch& streams,
+//! As `rlvr::sample` with a forced policy and kernel path (tests and benchmarks): launches
+//! `sample<Policy>`, waits for the stream, copies the draws to the host and raises the host
+//! samplers' `rlvr::numerical_error` for the first bad row. `streams` without per-row arrays
+//! (use `rlvr::sample` for per-row subsequences or offsets: it uploads them).
+template <class Policy = runtime_policy, class T>
+std::vector<token_draw<float>> sample_checked(cuda_backend b, matrix_view<const T, cuda_space> logits,
+                                              const sampling_params& p, const stream_batch& streams,
                                               sample_path path = sample_path::automatic) {
-  const sampling_params p = config.params();
   device_buffer<token_draw<float>> out(logits.rows(), b.stream);
   device_buffer<std::uint8_t> status(logits.rows(), b.stream);
-  sample<Policy>(b, logits, p, streams, out.data(), status.data(), path);
+  sample<Policy>(b, logits, p, streams.without_arrays_in<cuda_space>(), out.data(), status.data(), path);
   const auto st = status.download();
   for (std::size_t i = 0; i < st.size(); ++i) {
     if (st[i] == static_cast<std::uint8_t>(sample_status::bad_value))
@@ -834,3 +846,18 @@ std::vector<token_draw<float>> sample_checked(cuda_backend b, matrix_view<const 
 }
 
 } // namespace rlvr::cuda
+
+namespace rlvr {
+
+// `SamplingBackend` member of `rlvr::cuda_backend` (declared in rlvr/backends/cuda.hpp): the
+// GPU sampler with the policy chosen at run time.
+template <class T>
+  requires std::is_same_v<T, float>
+void cuda_backend::sample_rows(matrix_view<const T, cuda_space> z, const sampling_params& p,
+                               const basic_stream_batch<cuda_space>& streams,
+                               vector_view<token_draw<T>, cuda_space> out,
+                               vector_view<std::uint8_t, cuda_space> status) const {
+  cuda::sample(*this, z, p, streams, out.data(), status.data());
+}
+
+} // namespace rlvr

@@ -26,7 +26,10 @@
 
 #include "rlvr/config.hpp"
 #include "rlvr/detail/vexp.hpp"
+#include "rlvr/parallel.hpp"
 #include "rlvr/sampling/processors.hpp"
+#include "rlvr/sampling/streams.hpp"
+#include "rlvr/view.hpp"
 
 namespace rlvr::detail {
 
@@ -447,6 +450,23 @@ row_status sample_row(const T* z, index_t n, const sampling_params& p, double u,
   out.logprob = static_cast<T>(d / p.temperature - std::log(sk));
   out.policy_logprob = p.policy_logprob ? static_cast<T>(d - std::log(s1)) : nan;
   return row_status::ok;
+}
+
+// The host backends' `sample_rows`: every row through `sample_row`, rows split over `threads`
+// with `parallel_for` in chunks of at least ~16k logits (tiny vocabularies do not pay a wake-up
+// per row). status[i] receives the row's `row_status` as a byte.
+template <class T>
+void sample_rows_host(matrix_view<const T> z, const sampling_params& p, const stream_batch& streams,
+                      vector_view<token_draw<T>> out, vector_view<std::uint8_t> status, int threads) {
+  const index_t n = z.rows(), v = z.cols();
+  const index_t min_rows = std::max<index_t>(1, 16384 / std::max<index_t>(v, 1));
+  parallel_for(
+      n, threads,
+      [&](index_t b, index_t e) {
+        for (index_t i = b; i < e; ++i)
+          status[i] = static_cast<std::uint8_t>(sample_row<T>(z.row(i).data(), v, p, streams.uniform(i), out[i]));
+      },
+      min_rows);
 }
 
 } // namespace rlvr::detail

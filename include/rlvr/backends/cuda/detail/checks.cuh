@@ -24,7 +24,8 @@ __global__ void first_out_of_range_kernel(const Id* ids, index_t n, index_t boun
 
 //! Throws `rlvr::range_error` "<what>[i] = v is outside [0, bound)" for the first offending
 //! element of the device array `ids`. Synchronises `s`.
-template <class Id> void expect_ids_in_range(cudaStream_t s, vector_view<const Id> ids, index_t bound, const char* what) {
+template <class Id>
+void expect_ids_in_range(cudaStream_t s, vector_view<const Id, cuda_space> ids, index_t bound, const char* what) {
   if (ids.empty()) return;
   constexpr auto none = std::numeric_limits<unsigned long long>::max();
   const std::vector<unsigned long long> init{none};
