@@ -71,12 +71,12 @@ static_assert(MemorySpace<host_space>);
 static_assert(MemorySpace<cuda_space>);
 
 namespace detail {
-//! The memory space of a contiguous range: `R::memory_space` when it names one, else host.
-template <class R> struct range_space { using type = host_space; };
-template <class R>
-  requires requires { typename R::memory_space; }
-struct range_space<R> {
-  using type = typename R::memory_space;
+//! The memory space a type names (`X::memory_space`: a range, a view, a backend), else host.
+template <class X> struct memory_space_of { using type = host_space; };
+template <class X>
+  requires requires { typename X::memory_space; }
+struct memory_space_of<X> {
+  using type = typename X::memory_space;
 };
 } // namespace detail
 
@@ -100,7 +100,7 @@ template <class T, class Space = host_space> struct vector_view {
     requires requires(R& r) {
       { r.data() } -> std::convertible_to<T*>;
       r.size();
-    } && std::is_same_v<typename detail::range_space<std::remove_cvref_t<R>>::type, Space>
+    } && std::is_same_v<typename detail::memory_space_of<std::remove_cvref_t<R>>::type, Space>
   constexpr vector_view(R& r) : ptr(r.data()), len(static_cast<index_t>(r.size())) {}
   //! A view of `U` converts to a view of `const U` in the same memory space.
   template <class U>

@@ -428,3 +428,36 @@ TEST_CASE("fit: metrics log, checkpoints, evaluation hook, and a resumed run equ
   CHECK_THROWS_WITH(t.fit(prompts, {.steps = 8, .eval_every = 2}), Catch::Contains("no eval hook"));
   std::filesystem::remove_all(dir);
 }
+
+namespace {
+// The tabular policy with counters on its two forwards (shared with the trainer's reference copy).
+struct counting_policy : tabular_policy {
+  int* training = nullptr;
+  int* inference = nullptr;
+  counting_policy(tabular_policy p, int* t, int* i) : tabular_policy(std::move(p)), training(t), inference(i) {}
+  void forward(const token_batch& b, matrix_view<float> out) {
+    ++*training;
+    tabular_policy::forward(b, out);
+  }
+  void forward_inference(const token_batch& b, matrix_view<float> out) {
+    ++*inference;
+    tabular_policy::forward_inference(b, out);
+  }
+};
+static_assert(Policy<counting_policy>);
+static_assert(InferenceForward<counting_policy>);
+} // namespace
+
+TEST_CASE("old and reference log-probs go through the forward that keeps no activations", "[trainer]") {
+  int training = 0, inference = 0;
+  counting_policy pol(make_bandit(2), &training, &inference);
+  sgd opt({.lr = 0.1});
+  auto cfg = bandit_config();
+  cfg.mini_batches = 2;
+  trainer tr(pol, opt, first_tokens_correct{}, grpo(), serial_backend{}, cfg);
+  const step_metrics m = tr.step(bandit_prompts(2));
+  REQUIRE(m.updates == 2);
+  CHECK(inference == 2);        // log π_old (policy) and log π_ref (its frozen copy)
+  CHECK(training == m.updates); // one differentiated forward per mini-batch update
+  CHECK(std::isfinite(m.ref_kl));
+}

@@ -72,15 +72,6 @@
 
 namespace rlvr {
 
-namespace detail {
-template <class B> struct memory_space_of { using type = host_space; };
-template <class B>
-  requires requires { typename B::memory_space; }
-struct memory_space_of<B> {
-  using type = typename B::memory_space;
-};
-} // namespace detail
-
 //! The memory space a backend's kernels read and write: `B::memory_space` when B declares one,
 //! else `rlvr::host_space`.
 template <class B> using memory_space_t = typename detail::memory_space_of<std::remove_cvref_t<B>>::type;

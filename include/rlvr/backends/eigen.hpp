@@ -3,9 +3,10 @@
 //! \brief The Eigen backend: vectorised, multi-threaded loss passes, and Eigen ↔ view adapters.
 //!
 //! `eigen_backend{.threads = t}` models `rlvr::LossBackend` for float and double. Rows are split
-//! over `t` threads with `rlvr::parallel_for` (0 = all hardware threads); each row is read once
-//! and written once, with the vectorised exp of `rlvr/detail/vexp.hpp` (AVX-512 / AVX2 / SSE2
-//! from the target flags; < 1 ulp in float and double, tested against `std::exp`):
+//! over `t` threads with `rlvr::parallel_for` (0 = all hardware threads) in the one host row loop
+//! (`rlvr/backends/detail/host_rows.hpp`) with the SIMD-packet row evaluator; each row is read
+//! once and written once, with the vectorised exp of `rlvr/detail/vexp.hpp` (AVX-512 / AVX2 /
+//! SSE2 from the target flags; < 1 ulp in float and double, tested against `std::exp`):
 //!
 //! - read: per chunk of 2048 logits (L1-resident), the chunk maximum, then Σ e^{x−m} and
 //!   Σ e^{x−m}(x − m) in vector lanes, merged across chunks in double with the online rescaling of
@@ -35,6 +36,7 @@
 #include <vector>
 
 #include "rlvr/backends/concepts.hpp"
+#include "rlvr/backends/detail/host_rows.hpp"
 #include "rlvr/config.hpp"
 #include "rlvr/detail/vexp.hpp"
 #include "rlvr/error.hpp"
@@ -105,23 +107,11 @@ struct eigen_backend {
     detail::sample_rows_host(z, p, streams, out, status, threads);
   }
 
-  //! Read pass of one row into row statistics (double internally); `y < 0`: no target.
-  template <class T> static row_stats<double> row_read(const T* r, index_t v, T inv_tau, index_t y) {
-    return stats_of(detail::row_lse_entropy(r, v, inv_tau), r, inv_tau, y);
-  }
-
   //! Operation 1 (concepts.hpp): log π of the targets and the entropies.
   template <class T>
   void logp_entropy(matrix_view<const T> z, vector_view<const token_t> y, T temperature, vector_view<T> logp,
                     vector_view<T> entropy) const {
-    const T inv_tau = static_cast<T>(1.0 / static_cast<double>(temperature));
-    parallel_for(z.rows(), threads, [&](index_t b, index_t e) {
-      for (index_t i = b; i < e; ++i) {
-        const row_stats<double> s = row_read(z.row(i).data(), z.cols(), inv_tau, y.empty() ? -1 : y[i]);
-        if (!logp.empty()) logp[i] = static_cast<T>(std::isnan(s.lse) ? s.lse : s.logp);
-        if (!entropy.empty()) entropy[i] = static_cast<T>(s.entropy);
-      }
-    });
+    detail::host_logp_entropy(evaluator(), z, y, temperature, logp, entropy, threads, 1);
   }
 
   //! Operation 2 (concepts.hpp): the fused loss pass. `g` may alias `z` exactly.
@@ -132,56 +122,11 @@ struct eigen_backend {
     requires RowEpilogue<E, T>
   void fused_rows(matrix_view<const T> z, vector_view<const token_t> y, T temperature, const E& ep,
                   matrix_view<T> g) const {
-    const double inv_tau_d = 1.0 / static_cast<double>(temperature);
-    const T inv_tau = static_cast<T>(inv_tau_d);
-    const index_t v = z.cols();
-    const bool in_place = static_cast<const void*>(g.data()) == static_cast<const void*>(z.data());
-    parallel_for(z.rows(), threads, [&](index_t b, index_t e) {
-      const bool park = v * static_cast<index_t>(sizeof(T)) <= park_max_row_bytes;
-      std::vector<double> chunk_m(static_cast<std::size_t>(detail::lse_chunks(v)));
-      std::vector<T> scratch(park && in_place ? static_cast<std::size_t>(v) : 0);
-      for (index_t i = b; i < e; ++i) {
-        T* out = g.row(i).data();
-        if (!ep.active(i)) {
-          std::fill(out, out + v, T(0));
-          continue;
-        }
-        const T* in = z.row(i).data();
-        T* parked = in_place ? scratch.data() : out;
-        const detail::lse_sums ls = park ? detail::row_lse_entropy_store(in, parked, chunk_m.data(), v, inv_tau)
-                                         : detail::row_lse_entropy(in, v, inv_tau);
-        const row_stats<double> s = stats_of(ls, in, inv_tau, y[i]);
-        const row_coeffs<T> c =
-            ep(i, row_stats<T>{static_cast<T>(s.lse), static_cast<T>(s.entropy), static_cast<T>(s.logp)});
-        if (std::isnan(s.lse)) {
-          std::fill(out, out + v, T(0));
-          continue;
-        }
-        const row_grad_plan<double> plan =
-            make_grad_plan(s, row_coeffs<double>{static_cast<double>(c.dlogp), static_cast<double>(c.dentropy)}, inv_tau_d);
-        const T m = static_cast<T>(ls.m), log_s = static_cast<T>(std::log(ls.s));
-        if (park)
-          detail::row_grad_from_exp(parked, in, out, chunk_m.data(), v, inv_tau, m, log_s, s.lse,
-                                    static_cast<T>(plan.a), static_cast<T>(plan.b));
-        else
-          detail::row_grad(in, out, v, inv_tau, m, log_s, static_cast<T>(plan.a), static_cast<T>(plan.b));
-        out[y[i]] = static_cast<T>(static_cast<double>(out[y[i]]) + plan.target);
-      }
-    });
+    detail::host_fused_rows(evaluator(), z, y, temperature, ep, g, threads, 1);
   }
 
-  //! Row statistics from the read-pass sums (NaN for a bad row).
-  template <class T> static row_stats<double> stats_of(const detail::lse_sums& s, const T* r, T inv_tau, index_t y) {
-    if (s.bad || !(s.s > 0)) {
-      const double nan = std::numeric_limits<double>::quiet_NaN();
-      return {nan, nan, nan};
-    }
-    const double log_s = std::log(s.s);
-    const double lse = s.m + log_s;
-    const double h = std::max(log_s - s.t / s.s, 0.0);
-    const double xt = y >= 0 ? static_cast<double>(r[y]) * static_cast<double>(inv_tau) : 0.0;
-    return {lse, h, xt - lse};
-  }
+  //! The SIMD-packet row evaluator with this backend's parking threshold.
+  [[nodiscard]] detail::packet_row_evaluator evaluator() const { return {park_max_row_bytes}; }
 };
 static_assert(HostBackend<eigen_backend>);
 static_assert(LossBackend<eigen_backend, float>);

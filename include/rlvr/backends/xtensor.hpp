@@ -32,19 +32,15 @@
 //!   used as xtensor expressions in place.
 //!
 //! ## Kernels
-//! The two backend operations of `rlvr/backends/concepts.hpp`, per row, with x = z/τ:
-//! - read pass: online log-sum-exp with entropy in chunks of 2048 elements (chunk maximum, then
-//!   one `xsimd::exp` per element into lane-wise sums s = Σ e^{x−m}, t = Σ e^{x−m}(x−m), the
-//!   difference x − m floored at −1000 so masked −inf entries add exactly 0); chunk sums are
-//!   merged in double. lse = m + log s, H = log s − t/s (clamped at 0), log π = x_y − lse.
-//! - write pass: g_v = p_v·(a + b·u_v) (+ t_y at v = y), u_v = (x_v − m) − log s floored at −1000,
-//!   p_v = e^{u_v}, with (a, b, t_y) from `make_grad_plan` (`rlvr/objectives/row_math.hpp`):
-//!   one exp and three FMAs per element; splitting lse into m + log s keeps u exact for logits of
-//!   magnitude 1e4.
-//! `xsimd::exp` is accurate to ~1 ulp; accumulation is in T lanes within a chunk and double
-//! across chunks, so float results agree with the serial oracle to ~1e-6 relative.
-//! Rows are split with `rlvr::parallel_for(rows, threads, …)`: results do not depend on the
-//! thread count.
+//! The two backend operations of `rlvr/backends/concepts.hpp` run in rlvr's one host row loop
+//! (`rlvr/backends/detail/host_rows.hpp`) with the SIMD-packet row evaluator — the same kernels,
+//! and the same single host SIMD exponential (`rlvr/detail/vexp.hpp`), as `eigen_backend`: per row,
+//! x = z/τ, a read pass (online log-sum-exp with entropy in chunks of 2048 elements, chunk
+//! maximum then Σ e^{x−m} and Σ e^{x−m}(x − m) in vector lanes, chunks merged in double) and a
+//! write pass g_v = p_v·(a + b·u_v) (+ t_y at v = y) with u_v = (x_v − m) − log s, so logits of
+//! magnitude 1e4 keep full precision. What this backend adds is xtensor: zero-copy adapters and
+//! rows split with `rlvr::parallel_for(rows, threads, …)` in chunks of ≥ 16k logits. Results do
+//! not depend on the thread count.
 //!
 //! ## Sampling
 //! `xtensor_backend` models `SamplingBackend` (the shared host row sampler, rows over `threads`),
@@ -60,14 +56,13 @@
 #include <utility>
 #include <vector>
 
-#include <xsimd/xsimd.hpp>
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xtensor.hpp>
 
 #include "rlvr/backends/concepts.hpp"
+#include "rlvr/backends/detail/host_rows.hpp"
 #include "rlvr/config.hpp"
 #include "rlvr/error.hpp"
-#include "rlvr/objectives/row_math.hpp"
 #include "rlvr/sampling/detail/host_row.hpp"
 #include "rlvr/sampling/processors.hpp"
 #include "rlvr/sampling/streams.hpp"
@@ -75,108 +70,6 @@
 #include "rlvr/view.hpp"
 
 namespace rlvr {
-
-namespace detail::xsimd_rows {
-
-//! Elements per chunk of the read pass (8 KiB of float stays in L1 between max and exp-sum).
-inline constexpr index_t chunk = 2048;
-
-//! The instruction set of the kernels: AVX2 (+FMA) where available, else xsimd's default. Not
-//! AVX-512: GCC 12 warns (-Wmaybe-uninitialized, a false positive) inside its own AVX-512
-//! intrinsics as xsimd inlines them, and on the CPUs rlvr targets AVX-512 exp is not faster.
-#if XSIMD_WITH_AVX2
-using arch = xsimd::avx2;
-#else
-using arch = xsimd::default_arch;
-#endif
-template <class T> using batch = xsimd::batch<T, arch>;
-template <class T> inline constexpr index_t width = static_cast<index_t>(batch<T>::size);
-
-template <class T> RLVR_FORCEINLINE batch<T> load_tail(const T* p, index_t n, T fill) {
-  alignas(64) T buf[width<T>];
-  for (index_t i = 0; i < width<T>; ++i) buf[i] = i < n ? p[i] : fill;
-  return batch<T>::load_aligned(buf);
-}
-template <class T> RLVR_FORCEINLINE void store_tail(T* p, const batch<T>& v, index_t n) {
-  alignas(64) T buf[width<T>];
-  v.store_aligned(buf);
-  for (index_t i = 0; i < n; ++i) p[i] = buf[i];
-}
-template <class T> RLVR_FORCEINLINE T hmax(const batch<T>& v) {
-  alignas(64) T buf[width<T>];
-  v.store_aligned(buf);
-  T m = buf[0];
-  for (index_t i = 1; i < width<T>; ++i) m = buf[i] > m ? buf[i] : m;
-  return m;
-}
-
-//! The read pass of one row into rlvr's `lse_state` (m, s, t, bad) in double.
-template <class T> lse_state<double> read_row(const T* z, index_t n, T inv_tau) {
-  constexpr index_t W = width<T>;
-  constexpr T ninf = -std::numeric_limits<T>::infinity();
-  lse_state<double> st;
-  const batch<T> itau(inv_tau), floor(static_cast<T>(exp_floor));
-  for (index_t c0 = 0; c0 < n; c0 += chunk) {
-    const index_t cn = std::min(chunk, n - c0);
-    const T* p = z + c0;
-    const index_t full = cn / W * W;
-    batch<T> mx(ninf);
-    auto bad = batch<T>(T(0)) != batch<T>(T(0)); // all false
-    for (index_t j = 0; j < full; j += W) {
-      const batch<T> x = batch<T>::load_unaligned(p + j);
-      mx = xsimd::max(mx, x);
-      bad = bad | xsimd::isnan(x);
-    }
-    if (full < cn) {
-      const batch<T> x = load_tail(p + full, cn - full, ninf);
-      mx = xsimd::max(mx, x);
-      bad = bad | xsimd::isnan(x);
-    }
-    const T cmax = hmax(mx);
-    if (xsimd::any(bad) || cmax == std::numeric_limits<T>::infinity()) {
-      st.bad = true;
-      return st;
-    }
-    if (cmax == ninf) continue; // a fully masked chunk adds nothing
-    lse_rebase(st, static_cast<double>(cmax * inv_tau));
-    const batch<T> neg_m(static_cast<T>(-st.m));
-    batch<T> s(T(0)), t(T(0));
-    for (index_t j = 0; j < full; j += W) {
-      const batch<T> d = xsimd::max(xsimd::fma(batch<T>::load_unaligned(p + j), itau, neg_m), floor);
-      const batch<T> e = xsimd::exp(d);
-      s += e;
-      t = xsimd::fma(e, d, t);
-    }
-    if (full < cn) {
-      const batch<T> d = xsimd::max(xsimd::fma(load_tail(p + full, cn - full, ninf), itau, neg_m), floor);
-      const batch<T> e = xsimd::exp(d);
-      s += e;
-      t = xsimd::fma(e, d, t);
-    }
-    st.s += static_cast<double>(xsimd::hadd(s));
-    st.t += static_cast<double>(xsimd::hadd(t));
-  }
-  return st;
-}
-
-//! The write pass: g_v = p_v·(a + b·u_v), u_v = max((x_v − m) − log_s, −1000). `g` may be `z`.
-template <class T> void write_row(const T* z, T* g, index_t n, T inv_tau, T m, T log_s, T a, T b) {
-  constexpr index_t W = width<T>;
-  const batch<T> itau(inv_tau), neg_m(-m), ls(log_s), va(a), vb(b), floor(static_cast<T>(exp_floor));
-  const index_t full = n / W * W;
-  for (index_t j = 0; j < full; j += W) {
-    const batch<T> u = xsimd::max(xsimd::fma(batch<T>::load_unaligned(z + j), itau, neg_m) - ls, floor);
-    (xsimd::exp(u) * xsimd::fma(vb, u, va)).store_unaligned(g + j);
-  }
-  if (full < n) {
-    const batch<T> u =
-        xsimd::max(xsimd::fma(load_tail(z + full, n - full, -std::numeric_limits<T>::infinity()), itau, neg_m) - ls,
-                   floor);
-    store_tail(g + full, xsimd::exp(u) * xsimd::fma(vb, u, va), n - full);
-  }
-}
-
-} // namespace detail::xsimd_rows
 
 //! The xtensor backend (xsimd kernels, `threads` worker threads over rows; 0 = all hardware
 //! threads). Models `HostBackend` and `LossBackend<·, float>` / `LossBackend<·, double>`.
@@ -197,20 +90,8 @@ struct xtensor_backend {
   template <class T>
   void logp_entropy(matrix_view<const T> z, vector_view<const token_t> y, T temperature, vector_view<T> logp,
                     vector_view<T> entropy) const {
-    const T inv_tau = T(1) / temperature;
-    parallel_for(
-        z.rows(), threads,
-        [&](index_t b, index_t e) {
-          for (index_t i = b; i < e; ++i) {
-            const T* row = z.row(i).data();
-            const lse_state<double> st = detail::xsimd_rows::read_row(row, z.cols(), inv_tau);
-            const double xt = logp.empty() ? 0.0 : static_cast<double>(row[y[i]] * inv_tau);
-            const row_stats<T> s = lse_finish<T>(st, xt);
-            if (!logp.empty()) logp[i] = s.logp;
-            if (!entropy.empty()) entropy[i] = s.entropy;
-          }
-        },
-        rows_per_chunk(z.cols()));
+    detail::host_logp_entropy(detail::packet_row_evaluator{}, z, y, temperature, logp, entropy, threads,
+                              rows_per_chunk(z.cols()));
   }
 
   //! Operation 2 (see concepts.hpp): the fused pass. `g` may alias `z` exactly (in place).
@@ -218,32 +99,7 @@ struct xtensor_backend {
     requires RowEpilogue<E, T>
   void fused_rows(matrix_view<const T> z, vector_view<const token_t> y, T temperature, const E& ep,
                   matrix_view<T> g) const {
-    const T inv_tau = T(1) / temperature;
-    const index_t v = z.cols();
-    parallel_for(
-        z.rows(), threads,
-        [&](index_t b, index_t e) {
-          for (index_t i = b; i < e; ++i) {
-            T* out = g.row(i).data();
-            if (!ep.active(i)) {
-              std::fill(out, out + v, T(0));
-              continue;
-            }
-            const T* in = z.row(i).data();
-            const lse_state<double> st = detail::xsimd_rows::read_row(in, v, inv_tau);
-            const row_stats<T> s = lse_finish<T>(st, static_cast<double>(in[y[i]] * inv_tau));
-            const row_coeffs<T> c = ep(i, s);
-            if (!(s.lse == s.lse)) { // bad row: the epilogue recorded it
-              std::fill(out, out + v, T(0));
-              continue;
-            }
-            const row_grad_plan<T> plan = make_grad_plan(s, c, inv_tau);
-            detail::xsimd_rows::write_row(in, out, v, inv_tau, static_cast<T>(st.m), static_cast<T>(std::log(st.s)),
-                                          plan.a, plan.b);
-            out[y[i]] += plan.target;
-          }
-        },
-        rows_per_chunk(v));
+    detail::host_fused_rows(detail::packet_row_evaluator{}, z, y, temperature, ep, g, threads, rows_per_chunk(z.cols()));
   }
 
 private:

@@ -23,29 +23,22 @@
 #include "rlvr/backends/concepts.hpp"
 #include "rlvr/config.hpp"
 #include "rlvr/error.hpp"
+#include "rlvr/objectives/row_math.hpp"
 #include "rlvr/parallel.hpp"
 #include "rlvr/view.hpp"
 
 namespace rlvr {
 
 namespace detail {
-// Entropy of one row; NaN marks a row with NaN/+inf, +inf a row that is all −inf.
+// Entropy of one row with the scalar row evaluator of `rlvr/objectives/row_math.hpp` (online
+// log-sum-exp with entropy, in double); NaN marks a row with NaN/+inf, +inf a row that is all −inf.
 template <class T> double row_entropy(const T* z, index_t n, double tau) {
-  double m = -std::numeric_limits<double>::infinity();
-  for (index_t v = 0; v < n; ++v) {
-    const double x = static_cast<double>(z[v]);
-    if (x != x || x == std::numeric_limits<double>::infinity()) return std::numeric_limits<double>::quiet_NaN();
-    m = x > m ? x : m;
-  }
-  if (m == -std::numeric_limits<double>::infinity()) return std::numeric_limits<double>::infinity();
-  double s = 0.0, sd = 0.0;
-  for (index_t v = 0; v < n; ++v) {
-    const double d = (static_cast<double>(z[v]) - m) / tau;
-    const double w = std::exp(d);
-    s += w;
-    sd += w > 0.0 ? w * d : 0.0;
-  }
-  return std::log(s) - sd / s;
+  lse_state<double> st;
+  const double inv_tau = 1.0 / tau;
+  for (index_t v = 0; v < n; ++v) lse_push(st, static_cast<double>(z[v]) * inv_tau);
+  if (st.bad) return std::numeric_limits<double>::quiet_NaN();
+  if (!(st.s > 0.0)) return std::numeric_limits<double>::infinity();
+  return lse_finish<double>(st, 0.0).entropy;
 }
 } // namespace detail
 

@@ -39,6 +39,7 @@
 #include <span>
 #include <type_traits>
 
+#include "rlvr/backends/concepts.hpp"
 #include "rlvr/config.hpp"
 #include "rlvr/optim/parameter.hpp"
 #include "rlvr/view.hpp"
@@ -135,6 +136,22 @@ template <class P>
 concept Policy = enable_policy<std::remove_cvref_t<P>> && PolicyShape<std::remove_cvref_t<P>> &&
                  LogitsForward<std::remove_cvref_t<P>> && LogitsBackward<std::remove_cvref_t<P>> &&
                  ParameterSource<std::remove_cvref_t<P>> && IncrementalDecoder<std::remove_cvref_t<P>>;
+
+//! The memory space a policy's logits live in: `P::memory_space` when P declares one, else
+//! `rlvr::host_space`. A trainer pairs a policy with a backend of the same space.
+template <class P> using policy_memory_space_t = memory_space_t<P>;
+
+//! A type P models `InferenceForward` — a forward for log-probabilities only — if
+//! `p.forward_inference(batch, logits)` (for an lvalue `p` of P, a `token_batch` [B, T] and a
+//! `matrix_view<float>` [B·T, V]) writes the same logits as `p.forward(batch, logits)` (to
+//! rounding) while keeping no activations: nothing is remembered for a `backward`, and the
+//! scratch may be bounded (the transformer runs it a chunk of sequences at a time). The trainer
+//! uses it for the old and reference log-probs, which are never differentiated; a policy without
+//! it pays its training forward there.
+template <class P>
+concept InferenceForward = requires(std::remove_cvref_t<P>& p, const token_batch& batch, matrix_view<float> logits) {
+  p.forward_inference(batch, logits);
+};
 
 //! A type P models `ValueHeadPolicy` if
 //! 1. it models `Policy`,

@@ -118,22 +118,30 @@ public:
   }
 
   //! Logits `[B·T, V]`: every row of sequence b is θ_{tokens(b, 0)}; unwanted rows are zeroed.
+  //! Remembers the batch's prompts for `backward`.
   void forward(const token_batch& batch, matrix_view<float> out) {
+    forward_inference(batch, out);
+    const index_t T = batch.length();
+    last_prompts_.resize(static_cast<std::size_t>(batch.batch()));
+    for (index_t b = 0; b < batch.batch(); ++b) last_prompts_[static_cast<std::size_t>(b)] = batch.tokens(b, 0);
+    last_len_ = T;
+  }
+
+  //! The same logits as `forward`, remembering nothing (`InferenceForward`: old and reference
+  //! log-probs).
+  void forward_inference(const token_batch& batch, matrix_view<float> out) const {
     check_batch(batch, "tabular_policy::forward");
     RLVR_EXPECTS(out.rows() == batch.rows() && out.cols() == vocab_, shape, "tabular_policy::forward: logits are ",
                  out.rows(), "x", out.cols(), ", expected ", batch.rows(), "x", vocab_);
     const index_t T = batch.length();
-    last_prompts_.resize(static_cast<std::size_t>(batch.batch()));
     for (index_t b = 0; b < batch.batch(); ++b) {
       const token_t x = batch.tokens(b, 0);
-      last_prompts_[static_cast<std::size_t>(b)] = x;
       for (index_t t = 0; t < T; ++t) {
         float* row = out.row(b * T + t).data();
         if (batch.wanted(b, t)) std::copy_n(theta_.data() + x * vocab_, vocab_, row);
         else std::fill_n(row, vocab_, 0.0f);
       }
     }
-    last_len_ = T;
   }
 
   //! Adds Σ_t dlogits(b·T + t, ·) to grad θ_{x_b} for the batch of the last `forward`.
@@ -215,5 +223,6 @@ private:
   std::array<parameter_ref, 1> params_{};
 };
 static_assert(Policy<tabular_policy>);
+static_assert(InferenceForward<tabular_policy>);
 
 } // namespace rlvr

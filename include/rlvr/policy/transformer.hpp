@@ -737,6 +737,7 @@ private:
 //! The float32 reference transformer. Models `rlvr::ValueHeadPolicy` (and so `rlvr::Policy`).
 using transformer_policy = basic_transformer<float>;
 static_assert(Policy<transformer_policy>);
+static_assert(InferenceForward<transformer_policy>);
 static_assert(ValueHeadPolicy<transformer_policy>);
 
 } // namespace rlvr

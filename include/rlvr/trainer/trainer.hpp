@@ -203,7 +203,7 @@ private:
 
 //! The RLVR trainer (see the file comment). `P` is held by reference (the caller owns the
 //! model), `Opt` by reference, the reward, objective and backend by value.
-template <Policy P, TokenReward R, Objective O, Optimizer Opt, HostBackend B> class trainer {
+template <Policy P, TokenReward R, Objective O, Optimizer Opt, Backend B> class trainer {
 public:
   using callback_type = std::function<void(const step_metrics&)>;
   static constexpr bool uses_reference = O::uses_ref_logp;
@@ -214,6 +214,12 @@ public:
   static_assert(FusedLossBackend<B, float> && LogProbBackend<B, float>,
                 "rlvr::trainer: the backend must run rlvr's loss over float logits; include "
                 "<rlvr/backends/serial.hpp> or <rlvr/backends/eigen.hpp> and pass that backend");
+  static_assert(std::is_same_v<memory_space_t<B>, policy_memory_space_t<P>>,
+                "rlvr::trainer: the backend and the policy keep their logits in different memory spaces "
+                "(rlvr::memory_space_t<B> vs rlvr::policy_memory_space_t<P>)");
+  static_assert(host_accessible_v<memory_space_t<B>>,
+                "rlvr::trainer: the trainer's rollout and update buffers are host memory in this version; a "
+                "device policy and backend run the same entry points (rlvr::loss_and_grad, rlvr::sample) directly");
 
   trainer(P& policy, Opt& optimizer, R reward, O objective, B backend, trainer_config cfg)
       : policy_(policy), opt_(optimizer), reward_(std::move(reward)), obj_(objective), be_(backend),
@@ -304,21 +310,20 @@ public:
     const rlvr::token_batch pb{matrix_view<const token_t>(seqs_.data(), nb, tt),
                                matrix_view<const float>(mask_.data(), nb, tt)};
     values_.assign(static_cast<std::size_t>(nb * tt), 0.0f);
+    // old log-probs: a forward that keeps no activations when the policy has one (nothing is
+    // differentiated here), then log π over each response's rows of the logits in place — the
+    // rows of sequence i are contiguous (i·T + L_i − 1 …), so no row is copied.
     if constexpr (uses_values) policy_.forward(pb, full, vector_view<float>(values_));
-    else policy_.forward(pb, full);
-    gather_rows(full, v);
+    else forward_only(policy_, pb, full);
     old_logp_.assign(static_cast<std::size_t>(n), 0.0f);
     std::vector<float> ent(static_cast<std::size_t>(n));
-    log_prob_entropy(be_, matrix_view<const float>(rows_.data(), n, v), vector_view<const token_t>(tok_target_),
-                     vector_view<float>(old_logp_), vector_view<float>(ent), cfg_.temperature);
+    response_log_probs(full, tt, vector_view<float>(old_logp_), vector_view<float>(ent));
     old_values_.assign(static_cast<std::size_t>(n), 0.0f);
     for (index_t k = 0; k < n; ++k) old_values_[static_cast<std::size_t>(k)] = values_[static_cast<std::size_t>(tok_row_[static_cast<std::size_t>(k)])];
     ref_logp_.assign(static_cast<std::size_t>(n), 0.0f);
     if (reference_) {
-      reference_->forward(pb, full);
-      gather_rows(full, v);
-      log_prob_entropy(be_, matrix_view<const float>(rows_.data(), n, v), vector_view<const token_t>(tok_target_),
-                       vector_view<float>(ref_logp_), vector_view<float>{}, cfg_.temperature);
+      forward_only(*reference_, pb, full);
+      response_log_probs(full, tt, vector_view<float>(ref_logp_), vector_view<float>{});
       double kl = 0;
       for (index_t k = 0; k < n; ++k) {
         const double d = static_cast<double>(ref_logp_[static_cast<std::size_t>(k)]) - old_logp_[static_cast<std::size_t>(k)];
@@ -505,12 +510,26 @@ private:
     }
   }
 
-  void gather_rows(matrix_view<const float> full, index_t v) {
-    const index_t n = static_cast<index_t>(tok_row_.size());
-    rows_.resize(static_cast<std::size_t>(n * v));
-    for (index_t k = 0; k < n; ++k)
-      std::copy_n(full.data() + tok_row_[static_cast<std::size_t>(k)] * full.row_stride(), v,
-                  rows_.data() + k * v);
+  // The forward for log-probs only: `forward_inference` (no activations kept) when the policy
+  // models InferenceForward, else its training forward.
+  template <class Q> static void forward_only(Q& q, const rlvr::token_batch& pb, matrix_view<float> full) {
+    if constexpr (InferenceForward<Q>) q.forward_inference(pb, full);
+    else q.forward(pb, full);
+  }
+
+  // log π (and optionally H) of every response token, read in place from the [nb·T, V] logits:
+  // one call per sequence over its contiguous block of rows (token order = tok_target_ order).
+  void response_log_probs(matrix_view<const float> full, index_t tt, vector_view<float> logp, vector_view<float> ent) {
+    index_t k = 0;
+    for (index_t i = 0; i < static_cast<index_t>(len_.size()); ++i) {
+      const index_t l = len_[static_cast<std::size_t>(i)];
+      if (l == 0) continue;
+      const index_t lp = plen_[static_cast<std::size_t>(i)];
+      log_prob_entropy(be_, full.block_rows(i * tt + lp - 1, l), vector_view<const token_t>(tok_target_.data() + k, l),
+                       vector_view<float>(logp.data() + k, l),
+                       ent.empty() ? vector_view<float>{} : vector_view<float>(ent.data() + k, l), cfg_.temperature);
+      k += l;
+    }
   }
 
   void fill_rollout_metrics(step_metrics& m, index_t np, index_t g, index_t tt,
@@ -556,7 +575,6 @@ private:
     mb_mask_.assign(static_cast<std::size_t>(nm * tt), 0.0f);
     std::vector<index_t> rows;
     std::vector<index_t> src; // flat token index in the rollout batch
-    std::vector<std::int32_t> seq_local;
     for (index_t s = 0; s < nm; ++s) {
       const index_t i = seqs[static_cast<std::size_t>(s)];
       std::copy_n(seqs_.data() + i * tt, tt, mb_seqs_.data() + s * tt);
@@ -565,61 +583,60 @@ private:
         const index_t j = k - first_tok[static_cast<std::size_t>(i)];
         rows.push_back(s * tt + lp - 1 + j);
         src.push_back(k);
-        seq_local.push_back(static_cast<std::int32_t>(s));
         mb_mask_[static_cast<std::size_t>(s * tt + lp - 1 + j)] = 1.0f;
       }
     }
     const index_t n = static_cast<index_t>(src.size());
-    std::vector<float> a(static_cast<std::size_t>(k_comp * n)), olp(static_cast<std::size_t>(n)),
-        rlp(static_cast<std::size_t>(n)), ret(static_cast<std::size_t>(n)), oval(static_cast<std::size_t>(n));
-    std::vector<std::uint8_t> act(static_cast<std::size_t>(k_comp * n));
-    std::vector<token_t> tgt(static_cast<std::size_t>(n));
+    // Per-row arrays over all R = nm·T rows of the mini-batch's logits (rows that are not response
+    // tokens are inactive: the loss writes their gradient row to zero without reading it), so the
+    // loss and its gradient are computed in place over the policy's logits — no V-wide copy.
+    const index_t rr = nm * tt;
+    std::vector<float> a(static_cast<std::size_t>(k_comp * rr), 0.0f), olp(static_cast<std::size_t>(rr), 0.0f),
+        rlp(static_cast<std::size_t>(rr), 0.0f), ret(static_cast<std::size_t>(n)), oval(static_cast<std::size_t>(n));
+    std::vector<std::uint8_t> act(static_cast<std::size_t>(k_comp * rr), 0);
+    std::vector<token_t> tgt(static_cast<std::size_t>(rr), 0);
+    std::vector<std::int32_t> row_seq(static_cast<std::size_t>(rr));
+    for (index_t r = 0; r < rr; ++r) row_seq[static_cast<std::size_t>(r)] = static_cast<std::int32_t>(r / tt);
     for (index_t t = 0; t < n; ++t) {
       const auto k = static_cast<std::size_t>(src[static_cast<std::size_t>(t)]);
+      const auto r = static_cast<std::size_t>(rows[static_cast<std::size_t>(t)]);
       for (index_t c = 0; c < k_comp; ++c) {
-        a[static_cast<std::size_t>(c * n + t)] = adv.adv[static_cast<std::size_t>(c * n_all) + k];
-        act[static_cast<std::size_t>(c * n + t)] = adv.act[static_cast<std::size_t>(c * n_all) + k];
+        a[static_cast<std::size_t>(c * rr) + r] = adv.adv[static_cast<std::size_t>(c * n_all) + k];
+        act[static_cast<std::size_t>(c * rr) + r] = adv.act[static_cast<std::size_t>(c * n_all) + k];
       }
-      olp[static_cast<std::size_t>(t)] = old_logp_[k];
-      rlp[static_cast<std::size_t>(t)] = ref_logp_[k];
+      olp[r] = old_logp_[k];
+      rlp[r] = ref_logp_[k];
       ret[static_cast<std::size_t>(t)] = adv.returns[k];
       oval[static_cast<std::size_t>(t)] = old_values_[k];
-      tgt[static_cast<std::size_t>(t)] = tok_target_[k];
+      tgt[r] = tok_target_[k];
     }
     const rlvr::token_batch pb{matrix_view<const token_t>(mb_seqs_.data(), nm, tt),
                                matrix_view<const float>(mb_mask_.data(), nm, tt)};
-    mb_logits_.resize(static_cast<std::size_t>(nm * tt * v));
-    const matrix_view<float> full(mb_logits_.data(), nm * tt, v);
+    mb_logits_.resize(static_cast<std::size_t>(rr * v));
+    const matrix_view<float> full(mb_logits_.data(), rr, v);
     std::vector<float> vals;
     if constexpr (uses_values) {
-      vals.assign(static_cast<std::size_t>(nm * tt), 0.0f);
+      vals.assign(static_cast<std::size_t>(rr), 0.0f);
       policy_.forward(pb, full, vector_view<float>(vals));
     } else {
       policy_.forward(pb, full);
     }
-    rows_.resize(static_cast<std::size_t>(n * v));
-    for (index_t t = 0; t < n; ++t)
-      std::copy_n(full.data() + rows[static_cast<std::size_t>(t)] * v, v, rows_.data() + t * v);
     m.forward_seconds += clk.lap();
-    grad_.assign(static_cast<std::size_t>(n * v), 0.0f);
     loss_batch_type lb{};
-    lb.logits = matrix_view<const float>(rows_.data(), n, v);
+    lb.logits = matrix_view<const float>(full);
     lb.targets = vector_view<const token_t>(tgt);
-    lb.advantages = matrix_view<const float>(a.data(), k_comp, n);
-    lb.active = matrix_view<const std::uint8_t>(act.data(), k_comp, n);
-    lb.seq = vector_view<const std::int32_t>(seq_local);
+    lb.advantages = matrix_view<const float>(a.data(), k_comp, rr);
+    lb.active = matrix_view<const std::uint8_t>(act.data(), k_comp, rr);
+    lb.seq = vector_view<const std::int32_t>(row_seq);
     lb.num_sequences = nm;
     if constexpr (O::uses_old_logp) lb.old_logp = vector_view<const float>(olp);
     if constexpr (O::uses_ref_logp) lb.ref_logp = vector_view<const float>(rlp);
     loss_options lo{};
     lo.temperature = cfg_.temperature;
     update_result u;
-    u.diag = loss_and_grad(be_, obj_, lb, matrix_view<float>(grad_.data(), n, v), lo);
+    u.diag = loss_and_grad(be_, obj_, lb, full, lo); // in place: the logits become dL/dlogits
+    u.diag.rows = n;                                 // report response tokens, as before
     m.loss_seconds += clk.lap();
-    // scatter dL/dlogits back to the [nm·T, V] layout
-    std::fill(mb_logits_.begin(), mb_logits_.end(), 0.0f);
-    for (index_t t = 0; t < n; ++t)
-      std::copy_n(grad_.data() + t * v, v, mb_logits_.data() + rows[static_cast<std::size_t>(t)] * v);
     policy_.zero_grad();
     m.backward_seconds += clk.lap();
     if constexpr (uses_values) {
@@ -634,9 +651,9 @@ private:
         dvals[static_cast<std::size_t>(rows[static_cast<std::size_t>(t)])] =
             static_cast<float>(cfg_.value_coef) * dv[static_cast<std::size_t>(t)];
       m.loss_seconds += clk.lap();
-      policy_.backward(matrix_view<const float>(mb_logits_.data(), nm * tt, v), vector_view<const float>(dvals));
+      policy_.backward(matrix_view<const float>(full), vector_view<const float>(dvals));
     } else {
-      policy_.backward(matrix_view<const float>(mb_logits_.data(), nm * tt, v));
+      policy_.backward(matrix_view<const float>(full));
     }
     m.backward_seconds += clk.lap();
     const auto params = policy_.parameters();
@@ -660,7 +677,7 @@ private:
   // per-step buffers (reused)
   std::vector<token_t> seqs_;
   std::vector<index_t> len_, plen_; // response and prompt length of each sequence
-  std::vector<float> rewards_, mask_, logits_, rows_, values_, old_values_, old_logp_, ref_logp_, grad_;
+  std::vector<float> rewards_, mask_, logits_, values_, old_values_, old_logp_, ref_logp_;
   std::vector<std::int32_t> tok_seq_;
   std::vector<index_t> tok_row_;
   std::vector<token_t> tok_target_;
