@@ -60,7 +60,6 @@ namespace {
 // A backend whose sampler is not rlvr's: it always draws the last column, and counts its calls.
 // rlvr::sample must return exactly what the backend drew (the dispatch goes through the backend).
 struct last_token_backend {
-  static constexpr bool host_backend = true;
   int threads = 1;
   int* calls = nullptr;
   template <class T>
@@ -97,7 +96,6 @@ TEST_CASE("sample() draws through the backend it is given", "[sampling][backends
 namespace {
 // Reports row 1 as all −inf.
 struct bad_row_backend {
-  static constexpr bool host_backend = true;
   int threads = 1;
   void sample_rows(rlvr::matrix_view<const float> z, const rlvr::sampling_params&, const rlvr::stream_batch&,
                    rlvr::vector_view<rlvr::token_draw<float>> out, rlvr::vector_view<std::uint8_t> status) const {
