@@ -40,6 +40,7 @@
 #include "rlvr/backends/cuda/memory.cuh"
 #include "rlvr/backends/cuda/sampling.cuh"
 #include "rlvr/loss.hpp"
+#include "rlvr/sampling/sampler.hpp"
 
 namespace {
 
@@ -257,7 +258,8 @@ void run_sampler(benchmark::State& state, const rlvr::sampling_config& cfg,
   for (auto _ : state)
     state.SetIterationTime(t.seconds(s.get(), [&] {
       sample<Policy>(s.backend(), rlvr::matrix_view<const float, rlvr::cuda_space>(x.data(), rows, kVocab), p,
-                     rlvr::stream_batch{.seed = 1, .offset = step++}, out.data(), status.data(), path);
+                     rlvr::basic_stream_batch<rlvr::cuda_space>{.seed = 1, .offset = step++}, out.data(), status.data(),
+                     path);
     }));
   state.counters["rows_per_second"] =
       benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsIterationInvariantRate);
