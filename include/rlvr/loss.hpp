@@ -527,6 +527,23 @@ loss_diagnostics summarize_loss(const loss_token_batch<T, S>& batch, const T* w,
   return d;
 }
 
+//! The token gates' part of the diagnostics (after `summarize_loss`): their mean and the fraction
+//! of active tokens they zero (TIS weights, masks, selection); nothing when `gate` is empty.
+template <class T>
+void gate_diagnostics(loss_diagnostics& d, const std::vector<T>& gate, const T* w, index_t k, index_t n) {
+  if (gate.empty() || d.active_tokens == 0) return;
+  double sum = 0, zero = 0;
+  for (index_t i = 0; i < n; ++i) {
+    bool act = false;
+    for (index_t c = 0; c < k && !act; ++c) act = w[c * n + i] != T(0);
+    if (!act) continue;
+    sum += static_cast<double>(gate[static_cast<std::size_t>(i)]);
+    zero += gate[static_cast<std::size_t>(i)] == T(0) ? 1.0 : 0.0;
+  }
+  d.mean_gate = sum / static_cast<double>(d.active_tokens);
+  d.gated_out_frac = zero / static_cast<double>(d.active_tokens);
+}
+
 } // namespace detail
 
 //! The fused loss pass on any backend (`FusedLossBackend`): loss, dL/dlogits into `grad` (may
@@ -643,17 +660,7 @@ loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_
     d_flags.download(flags.data());
   }
   loss_diagnostics d = detail::summarize_loss(batch, w.data(), k, n, logp, ent, tl, flags.data(), opt, who);
-  // gates: their mean and the fraction of active tokens they zero (TIS weights, masks, selection)
-  if (!gate.empty() && d.active_tokens > 0) {
-    double sum = 0, zero = 0;
-    for (index_t i = 0; i < n; ++i)
-      if (active(i)) {
-        sum += static_cast<double>(gate[static_cast<std::size_t>(i)]);
-        zero += gate[static_cast<std::size_t>(i)] == T(0) ? 1.0 : 0.0;
-      }
-    d.mean_gate = sum / static_cast<double>(d.active_tokens);
-    d.gated_out_frac = zero / static_cast<double>(d.active_tokens);
-  }
+  detail::gate_diagnostics(d, gate, w.data(), k, n);
   return d;
 }
 

@@ -59,14 +59,27 @@ struct scalar_row_evaluator {
   //! A scaled logit beyond T's range counts as +inf (a bad row), as in the evaluators that scale
   //! in T, although double would hold it: every backend agrees on which rows are bad.
   template <class T> static row_stats<double> forward_stats(const T* r, index_t v, double inv_tau, index_t y) {
-    constexpr double top = static_cast<double>(std::numeric_limits<T>::max());
     lse_state<double> st;
+    push_chunk(st, r, v, inv_tau);
+    return lse_finish<double>(st, y >= 0 ? scaled(r[y], inv_tau) : 0.0);
+  }
+  //! Pushes the logits r[0, v) — a whole row, or one vocabulary chunk of it — into `st`.
+  template <class T> static void push_chunk(lse_state<double>& st, const T* r, index_t v, double inv_tau) {
+    constexpr double top = static_cast<double>(std::numeric_limits<T>::max());
     for (index_t j = 0; j < v; ++j) {
       const double x = static_cast<double>(r[j]) * inv_tau;
       lse_push(st, x > top ? std::numeric_limits<double>::infinity() : x);
     }
-    const double xt = y >= 0 ? static_cast<double>(r[y]) * inv_tau : 0.0;
-    return lse_finish<double>(st, xt);
+  }
+  //! The scaled logit x = z/τ of a target, as the read pass sees it.
+  template <class T> static double scaled(T z, double inv_tau) { return static_cast<double>(z) * inv_tau; }
+  //! The write pass over logits in[0, v) — a row or one vocabulary chunk — of a row with final
+  //! state `st` and statistics `s`: out_j = p_j·(a + b·u_j), without the target's correction.
+  //! `out` may equal `in`.
+  template <class T>
+  static void write_chunk(const T* in, T* out, index_t v, double inv_tau, const lse_state<double>&,
+                          const row_stats<double>& s, const row_grad_plan<double>& plan) {
+    for (index_t j = 0; j < v; ++j) out[j] = grad_element(in[j], inv_tau, s.lse, plan);
   }
   template <class T>
   read_result read(workspace<T>&, const T* r, T*, index_t v, double inv_tau, index_t y) const {
@@ -77,7 +90,7 @@ struct scalar_row_evaluator {
   template <class T>
   void write(workspace<T>&, const read_result& rr, const T* in, T* out, index_t v, double inv_tau,
              const row_grad_plan<double>& plan) const {
-    for (index_t j = 0; j < v; ++j) out[j] = grad_element(in[j], inv_tau, rr.stats.lse, plan);
+    write_chunk(in, out, v, inv_tau, lse_state<double>{}, rr.stats, plan);
   }
 };
 
@@ -134,7 +147,26 @@ struct packet_row_evaluator {
       row_grad_from_exp(ws.parked, in, out, ws.chunk_m.data(), v, inv_tau, m, log_s, rr.stats.lse,
                         static_cast<T>(plan.a), static_cast<T>(plan.b));
     else
-      row_grad(in, out, v, inv_tau, m, log_s, static_cast<T>(plan.a), static_cast<T>(plan.b));
+      write_chunk(in, out, v, inv_tau_d, lse_state<double>{rr.sums.m, rr.sums.s, rr.sums.t, rr.sums.bad}, rr.stats,
+                  plan);
+  }
+  //! Pushes the logits r[0, v) — one vocabulary chunk of a row — into `st`: the vectorised read
+  //! pass over the chunk, merged into the running state with `lse_merge` (double).
+  template <class T> static void push_chunk(lse_state<double>& st, const T* r, index_t v, double inv_tau_d) {
+    const lse_sums c = row_lse_entropy(r, v, static_cast<T>(inv_tau_d));
+    st = lse_merge(st, lse_state<double>{c.m, c.s, c.t, c.bad});
+  }
+  //! The scaled logit x = z/τ of a target, as `stats_of` computes it (τ⁻¹ rounded to T).
+  template <class T> static double scaled(T z, double inv_tau_d) {
+    return static_cast<double>(z) * static_cast<double>(static_cast<T>(inv_tau_d));
+  }
+  //! The write pass over one vocabulary chunk in[0, v) of a row whose merged state is `st`
+  //! (`row_grad` with the row's m and log s); `out` may equal `in`.
+  template <class T>
+  static void write_chunk(const T* in, T* out, index_t v, double inv_tau_d, const lse_state<double>& st,
+                          const row_stats<double>&, const row_grad_plan<double>& plan) {
+    row_grad(in, out, v, static_cast<T>(inv_tau_d), static_cast<T>(st.m), static_cast<T>(std::log(st.s)),
+             static_cast<T>(plan.a), static_cast<T>(plan.b));
   }
   //! Row statistics from the read-pass sums (NaN for a bad row).
   template <class T> static row_stats<double> stats_of(const lse_sums& s, const T* r, T inv_tau, index_t y) {
@@ -145,7 +177,7 @@ struct packet_row_evaluator {
     const double log_s = std::log(s.s);
     const double lse = s.m + log_s;
     const double h = std::max(log_s - s.t / s.s, 0.0);
-    const double xt = y >= 0 ? static_cast<double>(r[y]) * static_cast<double>(inv_tau) : 0.0;
+    const double xt = y >= 0 ? scaled(r[y], static_cast<double>(inv_tau)) : 0.0;
     return {lse, h, xt - lse};
   }
 };
