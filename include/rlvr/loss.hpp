@@ -527,6 +527,30 @@ loss_diagnostics summarize_loss(const loss_token_batch<T, S>& batch, const T* w,
   return d;
 }
 
+//! The objective's epilogue over host memory: the batch's advantages and old/ref log π, the
+//! weights `w` [K, n], the per-token outputs (length n) and, when not empty, the batch-level
+//! statistics and gates of `prepare_batch_context`.
+template <class T, class O, class S>
+loss_epilogue<T, O> host_epilogue(const O& obj, const loss_token_batch<T, S>& batch, const std::vector<T>& w, index_t n,
+                                  T* logp, T* ent, T* tl, std::uint8_t* flags, const std::vector<T>& stat,
+                                  const std::vector<T>& gate) {
+  loss_epilogue<T, O> ep{obj,
+                         batch.advantages.data(),
+                         w.data(),
+                         batch.advantages.row_stride(),
+                         n,
+                         O::components,
+                         batch.old_logp.empty() ? nullptr : batch.old_logp.data(),
+                         batch.ref_logp.empty() ? nullptr : batch.ref_logp.data(),
+                         logp,
+                         ent,
+                         tl,
+                         flags};
+  if (!stat.empty()) ep.stat = stat.data();
+  if (!gate.empty()) ep.gate = gate.data();
+  return ep;
+}
+
 //! The token gates' part of the diagnostics (after `summarize_loss`): their mean and the fraction
 //! of active tokens they zero (TIS weights, masks, selection); nothing when `gate` is empty.
 template <class T>
@@ -611,20 +635,7 @@ loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_
     if (!active(i)) logp[i] = ent[i] = tl[i] = T(0);
 
   if constexpr (host_accessible_v<S>) {
-    detail::loss_epilogue<T, O> ep{obj,
-                                         batch.advantages.data(),
-                                         w.data(),
-                                         batch.advantages.row_stride(),
-                                         n,
-                                         k,
-                                         batch.old_logp.empty() ? nullptr : batch.old_logp.data(),
-                                         batch.ref_logp.empty() ? nullptr : batch.ref_logp.data(),
-                                         logp,
-                                         ent,
-                                         tl,
-                                         flags.data()};
-    if (!stat.empty()) ep.stat = stat.data();
-    if (!gate.empty()) ep.gate = gate.data();
+    const auto ep = detail::host_epilogue(obj, batch, w, n, logp, ent, tl, flags.data(), stat, gate);
     backend.fused_rows(z, batch.targets, static_cast<T>(opt.temperature), ep, grad);
   } else {
     static_assert(SpaceMemory<B>, "rlvr::loss_and_grad: a backend of a non-host memory space must model "

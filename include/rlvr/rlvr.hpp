@@ -3,7 +3,8 @@
 //! \brief The umbrella header: every host-side part of rlvr that needs no optional dependency.
 //!
 //! Parts with a dependency are included on their own:
-//! - `<rlvr/backends/eigen.hpp>` and `<rlvr/policy/transformer.hpp>` (Eigen; target `rlvr::eigen`),
+//! - `<rlvr/backends/eigen.hpp>`, `<rlvr/policy/transformer.hpp>` and `<rlvr/fused_linear.hpp>`
+//!   (the LM head fused with the objective) (Eigen; target `rlvr::eigen`),
 //! - `<rlvr/backends/xtensor.hpp>` (xtensor + xsimd; target `rlvr::xtensor`),
 //! - `<rlvr/backends/cuda.hpp>` (host declarations; target `rlvr::cuda`) and the kernels in
 //!   `<rlvr/backends/cuda/*.cuh>`, which only nvcc compiles.

@@ -24,6 +24,12 @@
 //!   plus whatever the write pass needs (it may park values in the gradient row `g_row`);
 //! - `e.write(ws, r, z_row, g_row, V, inv_tau, plan)` — g_v = p_v·(a + b·u_v) for the plan
 //!   (`row_grad_plan<double>` from `make_grad_plan`), without the target's correction.
+//! - for rows split into vocabulary chunks (`rlvr/fused_linear.hpp`, the LM head fused with the
+//!   objective): `E::push_chunk(st, z_chunk, C, inv_tau)` absorbs a chunk into a running
+//!   `lse_state<double>` (finished with `lse_finish`), `E::scaled(z_y, inv_tau)` is the target's
+//!   x_y as the read pass sees it, and `E::write_chunk(in, out, C, inv_tau, st, stats, plan)` is
+//!   the write pass over one chunk (in place allowed). The whole-row passes above are these
+//!   functions applied to the whole row, so the row math exists once.
 //!
 //! The loop (per row i, x = z_i/τ): inactive → zero row, not read; read; the epilogue's
 //! coefficients; bad row → zero row; write; add `plan.target` at the target column.
