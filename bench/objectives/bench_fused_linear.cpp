@@ -205,6 +205,7 @@ BENCHMARK(fused)->Args({151936, 1024})->Args({151936, 4096})->Apply(common)->Ite
 // Times per call come back through a reporter that also records them by name.
 class recording_reporter : public benchmark::ConsoleReporter {
 public:
+  recording_reporter() : ConsoleReporter(OO_Tabular) {} // no colour codes (the output is committed)
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const auto& r : runs) {
       // "fused/32000/4096/iterations:2/process_time/real_time" → "fused/32000/4096"
@@ -227,7 +228,7 @@ int main(int argc, char** argv) {
   std::printf("\nfused vs unfused (N = %lld, d = %lld, float, GRPO, %d threads; ratios from this run)\n\n",
               static_cast<long long>(n_tokens), static_cast<long long>(d_model), threads);
   std::printf("| V | chunk C | unfused ms (CPU ms) | fused ms (CPU ms) | time fused/unfused (CPU) | unfused extra MiB | "
-              "fused extra MiB | memory fused/unfused | |loss diff| |\n|---|---|---|---|---|---|---|---|---|\n");
+              "fused extra MiB | memory fused/unfused | loss difference |\n|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& [key, f] : results) {
     if (key.rfind("fused/", 0) != 0) continue;
     const std::string rest = key.substr(6);
