@@ -162,16 +162,11 @@ loss_diagnostics fused_linear_loss_and_grad(const B& backend, const O& obj, matr
   const std::vector<T> w = detail::prepare_loss(obj, batch, n, opt.loss, out, who);
 
   // per-token outputs: the caller's views, or owned buffers when not wanted
-  std::vector<T> logp_own, ent_own, loss_own;
-  const auto ensure = [n](vector_view<T> o, std::vector<T>& own) {
-    if (!o.empty()) return o.data();
-    own.assign(static_cast<std::size_t>(n), T(0));
-    return own.data();
-  };
-  T* logp = ensure(out.logp, logp_own);
-  T* ent = ensure(out.entropy, ent_own);
-  T* tl = ensure(out.loss, loss_own);
-  std::vector<std::uint8_t> flags(static_cast<std::size_t>(n), 0);
+  detail::token_arrays<T> arrays(out, n);
+  T* logp = arrays.logp;
+  T* ent = arrays.entropy;
+  T* tl = arrays.loss;
+  std::vector<std::uint8_t>& flags = arrays.flags;
   const auto active = [&](index_t i) {
     for (index_t c = 0; c < k; ++c)
       if (w[static_cast<std::size_t>(c * n + i)] != T(0)) return true;

@@ -527,6 +527,29 @@ loss_diagnostics summarize_loss(const loss_token_batch<T, S>& batch, const T* w,
   return d;
 }
 
+//! The per-token host arrays of a loss entry point: log π, entropy and loss point into the
+//! caller's `token_outputs` where given, else into owned zeroed buffers of length n; `flags` is
+//! owned. Not copyable (the pointers may point into the object).
+template <class T> struct token_arrays {
+  std::vector<T> own_logp, own_entropy, own_loss;
+  std::vector<std::uint8_t> flags;
+  T* logp;
+  T* entropy;
+  T* loss;
+  token_arrays(const token_outputs<T>& out, index_t n)
+      : flags(static_cast<std::size_t>(n), 0), logp(pick(out.logp, own_logp, n)),
+        entropy(pick(out.entropy, own_entropy, n)), loss(pick(out.loss, own_loss, n)) {}
+  token_arrays(const token_arrays&) = delete;
+  token_arrays& operator=(const token_arrays&) = delete;
+
+private:
+  static T* pick(vector_view<T> v, std::vector<T>& own, index_t n) {
+    if (!v.empty()) return v.data();
+    own.assign(static_cast<std::size_t>(n), T(0));
+    return own.data();
+  }
+};
+
 //! The objective's epilogue over host memory: the batch's advantages and old/ref log π, the
 //! weights `w` [K, n], the per-token outputs (length n) and, when not empty, the batch-level
 //! statistics and gates of `prepare_batch_context`.
@@ -596,16 +619,11 @@ loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_
   const index_t n = z.rows();
   const std::vector<T> w = detail::prepare_loss(obj, batch, n, opt, out, who);
 
-  std::vector<T> logp_own, ent_own, loss_own;
-  auto ensure = [n](vector_view<T> v, std::vector<T>& own) {
-    if (!v.empty()) return v.data();
-    own.assign(static_cast<std::size_t>(n), T(0));
-    return own.data();
-  };
-  T* logp = ensure(out.logp, logp_own);
-  T* ent = ensure(out.entropy, ent_own);
-  T* tl = ensure(out.loss, loss_own);
-  std::vector<std::uint8_t> flags(static_cast<std::size_t>(n), 0);
+  detail::token_arrays<T> arrays(out, n);
+  T* logp = arrays.logp;
+  T* ent = arrays.entropy;
+  T* tl = arrays.loss;
+  std::vector<std::uint8_t>& flags = arrays.flags;
   std::vector<T> stat, gate;
   constexpr bool batch_parts = detail::has_batch_context<O>();
   if constexpr (batch_parts)

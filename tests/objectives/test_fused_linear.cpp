@@ -54,14 +54,7 @@ template <class T> struct head_data {
   rlvr::matrix_view<const T> hidden() const { return {h.data(), n, d}; }
   rlvr::matrix_view<const T> weight() const { return {w.data(), v, d}; }
   rlvr::advantage_input<T> adv_input() const {
-    rlvr::advantage_input<T> in{};
-    in.rewards = rewards;
-    in.group_ids = groups;
-    in.seq = seq;
-    in.values = values;
-    in.old_logp = old_logp;
-    in.ref_logp = ref_logp;
-    return in;
+    return {.rewards = rewards, .group_ids = groups, .seq = seq, .values = values, .old_logp = old_logp, .ref_logp = ref_logp};
   }
   // z = H·Wᵀ + b, accumulated in double (the unfused path's logits)
   std::vector<T> logits(bool with_bias) const {
