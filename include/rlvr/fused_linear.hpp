@@ -97,18 +97,19 @@ struct fused_linear_options {
   bool accumulate = false;                  //!< add into grad_hidden / grad_weight / grad_bias instead of overwriting
 };
 
-
 //! Forward only: log π of each target and the entropy of each row of the logits
 //! z_t = W·h_t + b at temperature τ, one vocabulary chunk at a time (steps 1 of the file comment):
 //! the numbers of `rlvr::log_prob_entropy` on the materialised logits, with O(N·C) extra memory.
 //! `hidden` [N, d], `weight` [V, d], `bias` [V] or empty, `targets` [N] in [0, V), `logp` [N],
 //! `entropy` [N] or empty; all host memory. Throws `rlvr::numerical_error` naming the first row
 //! whose log π is not finite (as `log_prob_entropy`).
+//! T is deduced from `logp`; the other views convert (a `matrix_view<T>` is accepted for `hidden`).
 template <class B, class T>
-void fused_linear_log_prob_entropy(const B& backend, matrix_view<const T> hidden, matrix_view<const T> weight,
-                                   vector_view<const T> bias, vector_view<const token_t> targets, vector_view<T> logp,
-                                   vector_view<T> entropy, double temperature = 1.0,
-                                   index_t vocab_chunk = default_vocab_chunk) {
+void fused_linear_log_prob_entropy(const B& backend, std::type_identity_t<matrix_view<const T>> hidden,
+                                   std::type_identity_t<matrix_view<const T>> weight,
+                                   std::type_identity_t<vector_view<const T>> bias, vector_view<const token_t> targets,
+                                   vector_view<T> logp, std::type_identity_t<vector_view<T>> entropy,
+                                   double temperature = 1.0, index_t vocab_chunk = default_vocab_chunk) {
   detail::flin::check_backend<B, T>();
   constexpr const char* who = "fused_linear_log_prob_entropy";
   detail::check_temperature<T>(temperature);
@@ -143,13 +144,19 @@ void fused_linear_log_prob_entropy(const B& backend, matrix_view<const T> hidden
 //! overwritten, or added to with `opt.accumulate` (micro-batches). Every input and output is
 //! host memory; gradients must not overlap the inputs or each other. After an error the
 //! gradients are unchanged (everything, bad rows included, is checked before the write pass);
-//! the per-token outputs `out` are unspecified.
+//! the per-token outputs `out` are unspecified. T is deduced from `batch`; the views convert
+//! (a `matrix_view<T>` or a `std::vector<T>` is accepted where a view of `const T` is taken).
 template <class B, Objective O, class T>
-loss_diagnostics fused_linear_loss_and_grad(const B& backend, const O& obj, matrix_view<const T> hidden,
-                                            matrix_view<const T> weight, vector_view<const T> bias,
-                                            const loss_token_batch<T>& batch, matrix_view<T> grad_hidden,
-                                            matrix_view<T> grad_weight, vector_view<T> grad_bias,
-                                            const fused_linear_options& opt = {}, token_outputs<T> out = {}) {
+loss_diagnostics fused_linear_loss_and_grad(const B& backend, const O& obj,
+                                            std::type_identity_t<matrix_view<const T>> hidden,
+                                            std::type_identity_t<matrix_view<const T>> weight,
+                                            std::type_identity_t<vector_view<const T>> bias,
+                                            const loss_token_batch<T>& batch,
+                                            std::type_identity_t<matrix_view<T>> grad_hidden,
+                                            std::type_identity_t<matrix_view<T>> grad_weight,
+                                            std::type_identity_t<vector_view<T>> grad_bias,
+                                            const fused_linear_options& opt = {},
+                                            std::type_identity_t<token_outputs<T>> out = {}) {
   detail::flin::check_backend<B, T>();
   constexpr const char* who = "fused_linear_loss_and_grad";
   constexpr index_t k = O::components;
