@@ -67,6 +67,7 @@
 //! `batch.logits` (which must be empty), a `config` error for `vocab_chunk` < 1, and a `shape`
 //! error when an output overlaps an input.
 
+#include <Eigen/Core> // the GEMMs (included here so that builds without Eigen skip this header)
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
