@@ -46,6 +46,7 @@
 #include "rlvr/metrics/bootstrap.hpp"
 #include "rlvr/metrics/majority.hpp"
 #include "rlvr/metrics/entropy.hpp"
+#include "rlvr/diagnostics/mass_flow.hpp"
 
 // floor 5: models, optimizers, rewards, tasks, the trainer, I/O
 // files: checked atomic writes, safetensors, content hashes
