@@ -72,6 +72,34 @@ inline interval bootstrap_seeds_problems(const std::vector<std::vector<double>>&
   return out;
 }
 
+// ---- stability per seed -------------------------------------------------------------------------
+// A run collapses if its Pass@k_max (k_max: the largest k evaluated) falls more than 10 points
+// below that seed's base model, or its held-out token entropy below a fifth of the base's.
+inline constexpr double collapse_pass_drop = 0.10;
+inline constexpr double collapse_entropy_fraction = 0.2;
+
+struct seed_stability {
+  std::uint64_t seed = 0;
+  double pass1 = 0, pass_kmax = 0, entropy = 0; // this run
+  double base_pass_kmax = 0, base_entropy = 0;  // the same seed's base model
+  bool pass_collapse = false, entropy_collapse = false;
+  [[nodiscard]] bool collapsed() const { return pass_collapse || entropy_collapse; }
+};
+
+struct stability {
+  index_t k_max = 0;                 // 0: not assessed (the base model itself)
+  std::vector<seed_stability> seeds; // in seed order
+  [[nodiscard]] std::vector<std::uint64_t> collapsed_seeds() const {
+    std::vector<std::uint64_t> out;
+    for (const auto& s : seeds)
+      if (s.collapsed()) out.push_back(s.seed);
+    return out;
+  }
+  [[nodiscard]] double collapse_rate() const {
+    return seeds.empty() ? 0.0 : static_cast<double>(collapsed_seeds().size()) / static_cast<double>(seeds.size());
+  }
+};
+
 struct method_summary {
   std::string name;
   std::map<index_t, interval> pass;                           // k → interval over seeds × problems
@@ -79,7 +107,29 @@ struct method_summary {
   std::map<std::uint64_t, std::map<index_t, double>> per_seed; // seed → k → mean over problems
   std::map<std::uint64_t, double> entropy_seed, greedy_seed, length_seed;
   interval entropy, greedy;
+  stability stab; // filled by assess_stability (not for the base model)
 };
+
+// Each seed of `s` against the same seed of `base` (both from summarise, or synthetic numbers
+// with per_seed[seed][1], per_seed[seed][k_max] and entropy_seed[seed] set).
+inline stability assess_stability(const method_summary& s, const method_summary& base, index_t k_max) {
+  stability st;
+  st.k_max = k_max;
+  for (const auto& [seed, pk] : s.per_seed) {
+    seed_stability e;
+    e.seed = seed;
+    e.pass1 = pk.at(1);
+    e.pass_kmax = pk.at(k_max);
+    e.entropy = s.entropy_seed.at(seed);
+    e.base_pass_kmax = base.per_seed.at(seed).at(k_max);
+    e.base_entropy = base.entropy_seed.at(seed);
+    // 1e-12: a drop of exactly 10 points is not "more than" 10 after rounding
+    e.pass_collapse = e.pass_kmax < e.base_pass_kmax - collapse_pass_drop - 1e-12;
+    e.entropy_collapse = e.entropy < collapse_entropy_fraction * e.base_entropy;
+    st.seeds.push_back(e);
+  }
+  return st;
+}
 
 inline method_summary summarise(const results& r, const std::string& name, const config& c) {
   method_summary s;
@@ -151,6 +201,24 @@ inline nlohmann::ordered_json to_json(const method_summary& s) {
     ps[std::to_string(seed)] = e;
   }
   j["per_seed"] = ps;
+  if (s.stab.k_max > 0) {
+    nlohmann::ordered_json st, seeds;
+    st["k_max"] = s.stab.k_max;
+    st["rule"] = "collapsed: Pass@k_max more than 10 points below the seed's base, or entropy below 1/5 of the base's";
+    st["collapsed_seeds"] = s.stab.collapsed_seeds();
+    st["collapse_rate"] = s.stab.collapse_rate();
+    for (const auto& e : s.stab.seeds)
+      seeds[std::to_string(e.seed)] = {{"pass_at_1", e.pass1},
+                                       {"pass_at_k_max", e.pass_kmax},
+                                       {"entropy", e.entropy},
+                                       {"base_pass_at_k_max", e.base_pass_kmax},
+                                       {"base_entropy", e.base_entropy},
+                                       {"pass_collapse", e.pass_collapse},
+                                       {"entropy_collapse", e.entropy_collapse},
+                                       {"collapsed", e.collapsed()}};
+    st["per_seed"] = seeds;
+    j["stability"] = st;
+  }
   return j;
 }
 
@@ -363,6 +431,53 @@ inline void write_plots(const std::filesystem::path& dir, const results& r, cons
 }
 
 // ---- the table --------------------------------------------------------------------------------
+// Every run's Pass@1, Pass@k_max and held-out entropy, collapsed runs marked, and each method's
+// collapse rate with its seeds.
+inline std::string stability_table(const std::vector<method_summary>& ms, index_t k_max) {
+  std::ostringstream o;
+  char b[128];
+  o << "per seed (! = collapsed: Pass@" << k_max
+    << " more than 10 points below the seed's base, or entropy below 1/5 of the base's)\n";
+  const std::string pk = "pass@" + std::to_string(k_max);
+  std::snprintf(b, sizeof b, "%-14s%4s  %7s  %7s  %7s\n", "method", "seed", "pass@1", pk.c_str(), "entropy");
+  o << b;
+  for (const auto& s : ms) {
+    for (const auto& [seed, pk] : s.per_seed) {
+      std::snprintf(b, sizeof b, "%-14s%4llu  %7.1f  %7.1f  %7.3f", s.name.c_str(), static_cast<unsigned long long>(seed),
+                    100.0 * pk.at(1), 100.0 * pk.at(k_max), s.entropy_seed.at(seed));
+      o << b;
+      for (const auto& e : s.stab.seeds)
+        if (e.seed == seed && e.collapsed()) {
+          o << "  !";
+          if (e.pass_collapse) {
+            std::snprintf(b, sizeof b, " pass@%lld %+.1f points vs base", static_cast<long long>(k_max),
+                          100.0 * (e.pass_kmax - e.base_pass_kmax));
+            o << b;
+          }
+          if (e.entropy_collapse) {
+            std::snprintf(b, sizeof b, " entropy %.3f < %.3f / 5", e.entropy, e.base_entropy);
+            o << b;
+          }
+        }
+      o << "\n";
+    }
+  }
+  o << "collapse rate:";
+  for (const auto& s : ms) {
+    if (s.stab.k_max == 0) continue;
+    const auto bad = s.stab.collapsed_seeds();
+    o << " " << s.name << " " << bad.size() << "/" << s.stab.seeds.size();
+    if (!bad.empty()) {
+      o << " (seed";
+      for (std::size_t i = 0; i < bad.size(); ++i) o << (i ? "," : " ") << bad[i];
+      o << ")";
+    }
+    o << ";";
+  }
+  o << "\n";
+  return o.str();
+}
+
 inline std::string table(const std::vector<method_summary>& ms, const config& c) {
   std::ostringstream o;
   char b[64];
@@ -382,8 +497,12 @@ inline std::string table(const std::vector<method_summary>& ms, const config& c)
       std::snprintf(b, sizeof b, "%7.1f", 100.0 * s.pass.at(k).mean);
       o << b;
     }
-    std::snprintf(b, sizeof b, "   %6.1f  %7.3f\n", 100.0 * s.greedy.mean, s.entropy.mean);
+    std::snprintf(b, sizeof b, "   %6.1f  %7.3f", 100.0 * s.greedy.mean, s.entropy.mean);
     o << b;
+    // a mean never hides a collapsed seed
+    if (const auto bad = s.stab.collapsed_seeds(); !bad.empty())
+      o << "  ! " << bad.size() << "/" << s.stab.seeds.size() << " seeds collapsed";
+    o << "\n";
   }
   o << "difference to base, paired over seeds and problems (points; * = 95% CI excludes 0)\n";
   for (const auto& s : ms) {
@@ -408,6 +527,7 @@ inline std::string table(const std::vector<method_summary>& ms, const config& c)
     }
     o << "\n";
   }
+  o << stability_table(ms, ks.back());
   return o.str();
 }
 
@@ -417,6 +537,13 @@ inline std::string write_outputs(const results& r, const config& c) {
   std::vector<method_summary> mains, extras;
   for (const auto& m : r.methods) mains.push_back(summarise(r, m, c));
   for (const auto& m : r.extras) extras.push_back(summarise(r, m, c));
+  const index_t k_max = ks_for(c.samples).back();
+  const auto base = std::find_if(mains.begin(), mains.end(), [](const method_summary& s) { return s.name == "base"; });
+  if (base != mains.end()) {
+    for (auto& s : mains)
+      if (s.name != "base") s.stab = assess_stability(s, *base, k_max);
+    for (auto& s : extras) s.stab = assess_stability(s, *base, k_max);
+  }
   make_dirs(c.out, "output");
   write_file(c.out / "results.json", results_json(r, mains, extras, c).dump(2) + "\n");
   write_file(c.out / "curves.csv", curves_csv(r));

@@ -42,17 +42,17 @@ struct first_order {
   double flow_per_eta, tv0;
   vec shares;
 };
-first_order predict(const vec& p, index_t y) {
-  const auto V = static_cast<index_t>(p.size());
+first_order predict(const vec& p, index_t yi) {
+  const auto y = static_cast<std::size_t>(yi);
   double S = 0, alt2 = 0, norm = 0;
   for (double x : p) S += x * x;
-  for (index_t j = 0; j < V; ++j)
+  for (std::size_t j = 0; j < p.size(); ++j)
     if (j != y) alt2 += p[j] * p[j];
   vec s;
-  for (index_t j = 0; j < V; ++j)
+  for (std::size_t j = 0; j < p.size(); ++j)
     if (j != y) norm += p[j] * (p[j] + p[y] - S);
   double tv = 0;
-  for (index_t j = 0; j < V; ++j)
+  for (std::size_t j = 0; j < p.size(); ++j)
     if (j != y) {
       s.push_back(p[j] * (p[j] + p[y] - S) / norm);
       tv += std::abs(s.back() - p[j] / (1 - p[y]));

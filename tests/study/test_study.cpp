@@ -2,7 +2,9 @@
 // schema, the outputs are written, and the same seed gives the same results.json.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -80,6 +82,19 @@ TEST_CASE("the study pipeline runs end to end and writes the documented outputs"
     CHECK(e["per_seed"]["0"]["pass_at_k"]["16"].is_number());
     CHECK(e["per_seed"]["1"]["entropy"].is_number());
   }
+  // stability per seed: every method (not the base) says which seeds collapsed
+  CHECK_FALSE(j["base"].contains("stability"));
+  for (const char* m : {"psr", "nsr", "w_reinforce", "ppo", "grpo"}) {
+    INFO(m);
+    const auto& st = j[m]["stability"];
+    CHECK(st["k_max"] == 16);
+    REQUIRE(st["per_seed"].size() == 2);
+    CHECK(st["per_seed"]["1"]["collapsed"].is_boolean());
+    CHECK(st["per_seed"]["0"]["base_entropy"] == j["base"]["per_seed"]["0"]["entropy"]);
+    CHECK(st["collapsed_seeds"].is_array());
+  }
+  CHECK(j["extras"]["w_reinforce_l0.5"].contains("stability"));
+  CHECK(table.find("collapse rate: psr ") != std::string::npos);
   CHECK(j["extras"].contains("w_reinforce_l0.5"));
   CHECK(j["config"]["evaluation"]["samples"] == 16);
   CHECK(j["config"]["rlvr"]["version"] == std::to_string(RLVR_VERSION_MAJOR) + "." + std::to_string(RLVR_VERSION_MINOR) +
@@ -300,4 +315,80 @@ TEST_CASE("the objective zoo's methods join the comparison with one flag", "[stu
     REQUIRE(j.contains(m));
     CHECK(j[m].contains("pass_at_k"));
   }
+}
+
+TEST_CASE("a collapsed seed is flagged in the table and results.json, never hidden by the mean", "[study]") {
+  study::config c;
+  c.seeds = {0, 1, 2};
+  c.samples = 16;
+  c.eval_problems = 8;
+  const auto ks = study::ks_for(c.samples);
+  // synthetic per-seed numbers: k → Pass@k, linear from Pass@1 to Pass@16
+  auto make = [&](const std::string& name, std::vector<std::array<double, 3>> seeds) {
+    study::method_summary s;
+    s.name = name;
+    for (std::size_t i = 0; i < seeds.size(); ++i) {
+      const auto [p1, p16, h] = seeds[i];
+      for (study::index_t k : ks) s.per_seed[i][k] = p1 + (p16 - p1) * std::log2(static_cast<double>(k)) / 4.0;
+      s.entropy_seed[i] = h;
+      s.greedy_seed[i] = p1;
+      s.length_seed[i] = 5;
+    }
+    for (study::index_t k : ks) {
+      double m = 0;
+      for (const auto& [seed, pk] : s.per_seed) m += pk.at(k) / 3.0;
+      s.pass[k] = {m, m - 0.01, m + 0.01};
+      s.delta[k] = {0, -0.01, 0.01};
+    }
+    double h = 0;
+    for (const auto& [seed, e] : s.entropy_seed) h += e / 3.0;
+    s.entropy = {h, h, h};
+    return s;
+  };
+  const auto base = make("base", {{0.25, 0.50, 0.50}, {0.20, 0.60, 0.60}, {0.30, 0.55, 0.40}});
+  // seed 0: 9 points below (kept); seed 1: 15 points below (Pass@16 collapse); seed 2: entropy
+  // 0.07 < 0.40 / 5 with Pass@16 above the base (entropy collapse)
+  auto psr = make("psr", {{0.35, 0.41, 0.30}, {0.40, 0.45, 0.20}, {0.45, 0.60, 0.07}});
+  // entropy exactly at a fifth is not a collapse; Pass@16 10 points below is not either
+  auto nsr = make("nsr", {{0.25, 0.50, 0.10}, {0.20, 0.55, 0.12}, {0.30, 0.45, 0.40}});
+  psr.stab = study::assess_stability(psr, base, 16);
+  nsr.stab = study::assess_stability(nsr, base, 16);
+  REQUIRE(psr.stab.seeds.size() == 3);
+  CHECK_FALSE(psr.stab.seeds[0].collapsed());
+  CHECK(psr.stab.seeds[1].pass_collapse);
+  CHECK_FALSE(psr.stab.seeds[1].entropy_collapse);
+  CHECK(psr.stab.seeds[2].entropy_collapse);
+  CHECK_FALSE(psr.stab.seeds[2].pass_collapse);
+  CHECK(psr.stab.collapsed_seeds() == std::vector<std::uint64_t>{1, 2});
+  CHECK(psr.stab.collapse_rate() == Approx(2.0 / 3.0));
+  CHECK(nsr.stab.collapsed_seeds().empty());
+  CHECK(nsr.stab.collapse_rate() == 0.0);
+  // the mean Pass@16 of psr (48.7) is within 10 points of the base's (55.0): only the seeds show it
+  CHECK(psr.pass.at(16).mean > base.pass.at(16).mean - 0.10);
+
+  const std::string t = study::table({base, psr, nsr}, c);
+  INFO(t);
+  std::istringstream lines(t);
+  std::string line;
+  int flagged = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("psr ", 0) == 0 && line.find("greedy") == std::string::npos && line.find('!') != std::string::npos)
+      ++flagged;
+    if (line.rfind("nsr ", 0) == 0) CHECK(line.find('!') == std::string::npos);
+  }
+  CHECK(flagged == 3); // the mean row and seeds 1 and 2
+  CHECK(t.find("! 2/3 seeds collapsed") != std::string::npos);
+  CHECK(t.find("pass@16 -15.0 points vs base") != std::string::npos);
+  CHECK(t.find("entropy 0.070 < 0.400 / 5") != std::string::npos);
+  CHECK(t.find("collapse rate: psr 2/3 (seed 1,2); nsr 0/3;") != std::string::npos);
+
+  const auto j = study::to_json(psr);
+  CHECK(j["stability"]["collapsed_seeds"] == nlohmann::json::array({1, 2}));
+  CHECK(j["stability"]["collapse_rate"] == Approx(2.0 / 3.0));
+  CHECK(j["stability"]["per_seed"]["0"]["collapsed"] == false);
+  CHECK(j["stability"]["per_seed"]["1"]["pass_collapse"] == true);
+  CHECK(j["stability"]["per_seed"]["2"]["entropy_collapse"] == true);
+  CHECK(j["stability"]["per_seed"]["1"]["pass_at_k_max"] == Approx(0.45));
+  CHECK(j["stability"]["per_seed"]["1"]["base_pass_at_k_max"] == Approx(0.60));
+  CHECK_FALSE(study::to_json(base).contains("stability"));
 }
