@@ -129,7 +129,7 @@ struct mass_flow_report {
 template <class P, class Q, class Tok, class C>
   requires std::is_floating_point_v<std::remove_const_t<P>> && std::is_floating_point_v<std::remove_const_t<Q>> &&
            std::integral<std::remove_const_t<Tok>> &&
-           (std::integral<std::remove_const_t<C>> || std::is_same_v<std::remove_const_t<C>, bool>)
+           std::integral<std::remove_const_t<C>>
 [[nodiscard]] mass_flow_report mass_flow_from_probs(matrix_view<P> p_before, matrix_view<Q> p_after,
                                                     vector_view<Tok> tokens, vector_view<C> correct,
                                                     double tolerance = 1e-6) {
@@ -153,7 +153,7 @@ template <class P, class Q, class Tok, class C>
 template <class L, class M, class Tok, class C>
   requires std::is_floating_point_v<std::remove_const_t<L>> && std::is_floating_point_v<std::remove_const_t<M>> &&
            std::integral<std::remove_const_t<Tok>> &&
-           (std::integral<std::remove_const_t<C>> || std::is_same_v<std::remove_const_t<C>, bool>)
+           std::integral<std::remove_const_t<C>>
 [[nodiscard]] mass_flow_report mass_flow_from_logits(matrix_view<L> before, matrix_view<M> after,
                                                      vector_view<Tok> tokens, vector_view<C> correct) {
   constexpr const char* who = "mass_flow_from_logits";
