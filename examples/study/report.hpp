@@ -438,8 +438,8 @@ inline std::string stability_table(const std::vector<method_summary>& ms, index_
   char b[128];
   o << "per seed (! = collapsed: Pass@" << k_max
     << " more than 10 points below the seed's base, or entropy below 1/5 of the base's)\n";
-  const std::string pk = "pass@" + std::to_string(k_max);
-  std::snprintf(b, sizeof b, "%-14s%4s  %7s  %7s  %7s\n", "method", "seed", "pass@1", pk.c_str(), "entropy");
+  const std::string head = "pass@" + std::to_string(k_max);
+  std::snprintf(b, sizeof b, "%-14s%4s  %7s  %7s  %7s\n", "method", "seed", "pass@1", head.c_str(), "entropy");
   o << b;
   for (const auto& s : ms) {
     for (const auto& [seed, pk] : s.per_seed) {

@@ -25,8 +25,8 @@
 //! What a softmax gradient step actually does (docs/math.md §6). On logits z, one descent step of
 //! size η on ℓ = −A·log p_y moves z by −η·A·(p − e_y); to first order, with S = Σ_u p_u²,
 //!
-//!     Δp_j = A′ · η · p_j · (p_j + p_y − S)      (j ≠ y; A′ = +1 for NSR, A = −1; −1 for PSR)
-//!     F    = A′ · η · p_y · ((1 − p_y)² + Σ_{k≠y} p_k²)
+//!     Δp_j = −A · η · p_j · (p_j + p_y − S)      (j ≠ y; A = −1 for NSR, +1 for PSR)
+//!     F    = −A · η · p_y · ((1 − p_y)² + Σ_{k≠y} p_k²)
 //!
 //! so the logit change is prior-proportional (Δz_j = η·p_j) but the probability change is not:
 //! s_j ∝ p_j·(p_j + p_y − S), which favours the likelier alternatives, and when a dominant
