@@ -383,7 +383,7 @@ TEST_CASE("a collapsed seed is flagged in the table and results.json, never hidd
   CHECK(t.find("collapse rate: psr 2/3 (seed 1,2); nsr 0/3;") != std::string::npos);
 
   const auto j = study::to_json(psr);
-  CHECK(j["stability"]["collapsed_seeds"] == nlohmann::json::array({1, 2}));
+  CHECK(j["stability"]["collapsed_seeds"] == nlohmann::ordered_json::array({1, 2}));
   CHECK(j["stability"]["collapse_rate"] == Approx(2.0 / 3.0));
   CHECK(j["stability"]["per_seed"]["0"]["collapsed"] == false);
   CHECK(j["stability"]["per_seed"]["1"]["pass_collapse"] == true);
