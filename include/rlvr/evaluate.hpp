@@ -97,7 +97,14 @@ template <class R> const auto* task_behind(const R& r) {
 }
 } // namespace detail
 
-//! Samples, scores and summarises (see the file comment). `reward` is a `TokenReward` or a task.
+//! Samples, scores and summarises (see the file comment).
+//! - `policy`: any `rlvr::Policy` (read only); `reward`: a `TokenReward` or a task;
+//! - `prompts`: P token sequences, lengths may differ; `n` samples each (n ≥ 1);
+//! - `ks`: the k values reported (each in [1, n]; empty: 1, 2, 4, …, n);
+//! - `streams`: the Philox addresses of the samples (same streams ⇒ same samples as
+//!   `rlvr::generate`); `backend`: the host backend that samples.
+//! Cost: one `generate` call (P·n responses) plus O(P·n) scoring and O(resamples · P · |ks|)
+//! for the intervals.
 template <Policy P, class R, HostBackend B = serial_backend>
   requires TokenReward<R> || tasks::TaskVerifier<R>
 [[nodiscard]] evaluation evaluate(const P& policy, const R& reward, std::span<const std::vector<token_t>> prompts,

@@ -16,6 +16,23 @@
 //! a NaN or infinity is `null` in JSON and empty in CSV.
 //!
 //! Errors: a file that cannot be opened or written raises `rlvr::io_error` naming the path.
+//!
+//! Design notes:
+//! - Each record is one line, written and flushed at once, and the stream state is checked
+//!   after the flush: a full disk is reported at the step that could not be logged, and a run
+//!   killed between steps leaves a file of whole records (at most the last line is torn by a
+//!   kill during the write itself; JSONL and CSV readers skip or report such a line).
+//! - Appending (`append = true`) is how a resumed run continues its log: open the writer with
+//!   `append = true` and pass it to `trainer::fit` (`fit_config::log`), which resumes from its
+//!   checkpoint; a CSV file that already has content does not get a second header. The writer
+//!   does not remove records written after the checkpoint the run resumed from: every record
+//!   carries its `step`, so a reader keeps the last record of each step.
+//! - Numbers round-trip: integers exactly, doubles by `std::to_chars` (shortest form), so a
+//!   metric read back from the log compares equal to the in-memory value.
+//! - Not thread-safe: one writer per file, called from the thread that runs the trainer.
+//! - The phase timings are the only fields that differ between two runs with one seed; compare
+//!   logs with them left out (or use `step_metrics`' other fields) when checking that a run
+//!   is reproducible.
 
 #include <array>
 #include <charconv>
@@ -24,6 +41,7 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include "rlvr/config.hpp"
 #include "rlvr/error.hpp"
@@ -32,7 +50,12 @@
 namespace rlvr {
 
 //! Calls `f(name, value)` for every field of `m` in the documented order (`value` is an
-//! `index_t` or a `double`).
+//! `index_t` or a `double`). The one list of the fields: the writer, its CSV header and any
+//! other serialisation of `step_metrics` go through it, so adding a field to `step_metrics`
+//! means adding one line here. Example — the metrics as a map:
+//!
+//!     std::map<std::string, double> kv;
+//!     rlvr::for_each_metric(m, [&](std::string_view k, auto v) { kv[std::string(k)] = double(v); });
 template <class F> void for_each_metric(const step_metrics& m, F&& f) {
   f("step", m.step);
   f("prompts", m.prompts);
@@ -66,17 +89,39 @@ template <class F> void for_each_metric(const step_metrics& m, F&& f) {
 }
 
 //! Writes step metrics to a file as JSON Lines or CSV (see the file comment).
+//!
+//! Reading the log back, e.g. in Python:
+//!
+//!     import pandas as pd
+//!     df = pd.read_json("run/metrics.jsonl", lines=True)      # or pd.read_csv("run/metrics.csv")
+//!     df = df.drop_duplicates("step", keep="last")             # a resumed run may repeat steps
+//!     df.plot(x="step", y=["reward_mean", "entropy"])
+//!
+//! Ownership: the writer owns its `std::ofstream` (movable, not copyable); the file is closed
+//! when the writer is destroyed. Cost per record: one line of ~600 bytes and one flush — small
+//! against a training step, but not meant for per-token logging.
 class metrics_writer {
 public:
+  //! The two file formats: one JSON object per line, or comma-separated values with a header.
+  //! JSONL keeps working when a later version adds fields (readers look fields up by name);
+  //! CSV is the smaller file and opens in a spreadsheet.
   enum class format { jsonl, csv };
 
   //! Opens `path` (truncating it, or appending with `append`); the format follows the
   //! extension: `.csv` → CSV, anything else → JSON Lines. A CSV file gets its header when it
-  //! starts empty.
+  //! starts empty. Missing parent directories are created. Throws `rlvr::io_error` naming the
+  //! path when a directory cannot be created or the file cannot be opened for writing (a
+  //! missing permission, a path through a regular file); nothing is written then.
   explicit metrics_writer(const std::filesystem::path& path, bool append = false)
       : metrics_writer(path, path.extension() == ".csv" ? format::csv : format::jsonl, append) {}
+  //! As above with the format given explicitly (a `.log` file in CSV, say).
   metrics_writer(const std::filesystem::path& path, format fmt, bool append = false) : path_(path), fmt_(fmt) {
-    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+    if (path.has_parent_path()) {
+      std::error_code ec; // create_directories reports through `ec`: the error names the path
+      std::filesystem::create_directories(path.parent_path(), ec);
+      RLVR_EXPECTS(!ec, io, "metrics_writer: cannot create the directory ", path.parent_path().string(), " for ",
+                   path.string(), ": ", ec.message());
+    }
     const bool had_content = append && std::filesystem::exists(path) && std::filesystem::file_size(path) > 0;
     out_.open(path, append ? std::ios::app : std::ios::trunc);
     RLVR_EXPECTS(out_.good(), io, "metrics_writer: cannot open ", path.string(), " for writing");
@@ -90,7 +135,9 @@ public:
     }
   }
 
-  //! Appends one record and flushes.
+  //! Appends one record and flushes. The fields are those of `for_each_metric`, in its order;
+  //! a JSONL record is an object keyed by field name, a CSV record the values in header order.
+  //! Throws `rlvr::io_error` naming the path when the write or the flush fails.
   void write(const step_metrics& m) {
     std::string s = fmt_ == format::jsonl ? "{" : "";
     bool first = true;
@@ -108,15 +155,20 @@ public:
     line(s);
   }
 
+  //! The file written to.
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+  //! JSONL or CSV, as chosen at construction.
   [[nodiscard]] format file_format() const noexcept { return fmt_; }
 
 private:
+  // Writes `s` and a newline, flushes, and checks the stream (the one place that touches it).
   void line(const std::string& s) {
     out_ << s << '\n';
     out_.flush();
     RLVR_EXPECTS(out_.good(), io, "metrics_writer: cannot write to ", path_.string());
   }
+  // Integers in decimal; doubles in their shortest round-trip form, non-finite ones as the
+  // format's "missing" (null in JSON, an empty CSV cell).
   void append_number(std::string& s, index_t v) const { s += std::to_string(v); }
   void append_number(std::string& s, double v) const {
     if (!std::isfinite(v)) {
@@ -128,6 +180,8 @@ private:
     s.append(buf.data(), r.ptr);
   }
 
+  // The destination, its format, and the stream kept open between records (closed by the
+  // destructor; a failed write is reported by `line` and leaves the stream failed).
   std::filesystem::path path_;
   format fmt_;
   std::ofstream out_;

@@ -8,6 +8,14 @@
 namespace rlvr {
 
 //! What one `trainer::step` reports. Means over responses unless said otherwise.
+//!
+//! Three groups: the rollout (rewards, accuracy, solved/unsolved prompts, entropy, lengths; from
+//! the P·G responses sampled this step), the update (kept/dropped responses, the optimizer steps
+//! taken and the loss diagnostics averaged over them: loss, gradient norm, clip fractions, KL),
+//! and the phase timings. `trainer::on_step` receives it after every step and `trainer::fit`
+//! writes it, one row per step, through `rlvr::metrics_writer` (JSONL or CSV, the fields in the
+//! order declared here). Every field except the timings is a pure function of the seed, the
+//! weights and the prompts: two runs with one seed report the same numbers.
 struct step_metrics {
   index_t step = 0;              //!< 0-based index of this rollout batch
   index_t prompts = 0;           //!< P
@@ -47,8 +55,8 @@ struct step_metrics {
                                 //!< (logits, and values for PPO), summed over updates
   double loss_seconds = 0;      //!< per mini-batch: `rlvr::loss_and_grad` (fused loss + dL/dlogits)
                                 //!< and PPO's clipped value loss with dL/dV, summed over updates
-  double backward_seconds = 0;  //!< per mini-batch: scattering dL/dlogits to the [B·T, V] layout,
-                                //!< `zero_grad` and the policy backward, summed over updates
+  double backward_seconds = 0;  //!< per mini-batch: `zero_grad` and the policy backward (the
+                                //!< gradient is already in the [B·T, V] layout), summed over updates
   double optimizer_seconds = 0; //!< per mini-batch: global-norm clipping and the optimizer step
   double step_seconds = 0;      //!< the whole `step` call, from entry to just before the callback
   //! @}
