@@ -687,7 +687,7 @@ private:
 };
 
 //! A task passed as the reward deduces `trainer<…, tasks::verifier<Task>, …>`.
-template <Policy P, tasks::TaskVerifier T, Objective O, Optimizer Opt, HostBackend B>
+template <Policy P, tasks::TaskVerifier T, Objective O, Optimizer Opt, Backend B>
   requires(!TokenReward<T>)
 trainer(P&, Opt&, T, O, B, trainer_config) -> trainer<P, tasks::verifier<T>, O, Opt, B>;
 
