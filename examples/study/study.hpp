@@ -30,6 +30,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <rlvr/backends/eigen.hpp>
@@ -46,6 +48,7 @@
 #include <rlvr/tasks/reward.hpp>
 #include <rlvr/tasks/graph_path.hpp>
 #include <rlvr/tasks/zp_walk.hpp>
+#include <rlvr/trainer/metrics_writer.hpp>
 #include <rlvr/trainer/trainer.hpp>
 
 namespace study {
@@ -581,39 +584,26 @@ inline std::string run_recipe(const config& c, const method_spec& m, std::uint64
   return r.str();
 }
 
-// step_metrics ↔ a row of doubles, for checkpoints (the phase timings are observations and are
-// not kept; every integer field is < 2^53, so the round trip is exact).
+// step_metrics ↔ a row of doubles, for checkpoints: the first `metric_fields` fields of
+// rlvr::for_each_metric, everything before the phase timings (observations, not kept; every
+// integer field is < 2^53, so the round trip is exact).
 inline constexpr index_t metric_fields = 21;
 inline std::array<double, metric_fields> metrics_row(const rlvr::step_metrics& m) {
-  return {static_cast<double>(m.step), static_cast<double>(m.prompts), static_cast<double>(m.responses),
-          m.reward_mean, m.accuracy, m.solved_fraction, m.unsolved_fraction, m.entropy, m.response_length,
-          m.truncated_fraction, static_cast<double>(m.kept), static_cast<double>(m.dropped),
-          static_cast<double>(m.updates), m.loss, m.grad_norm, m.clip_frac_low, m.clip_frac_high, m.approx_kl,
-          m.ref_kl, m.value_loss, m.learning_rate};
+  std::array<double, metric_fields> r{};
+  index_t k = 0;
+  rlvr::for_each_metric(m, [&](std::string_view, auto v) {
+    if (k < metric_fields) r[static_cast<std::size_t>(k)] = static_cast<double>(v);
+    ++k;
+  });
+  return r;
 }
 inline rlvr::step_metrics metrics_from_row(const double* x) {
   rlvr::step_metrics m;
-  m.step = static_cast<index_t>(x[0]);
-  m.prompts = static_cast<index_t>(x[1]);
-  m.responses = static_cast<index_t>(x[2]);
-  m.reward_mean = x[3];
-  m.accuracy = x[4];
-  m.solved_fraction = x[5];
-  m.unsolved_fraction = x[6];
-  m.entropy = x[7];
-  m.response_length = x[8];
-  m.truncated_fraction = x[9];
-  m.kept = static_cast<index_t>(x[10]);
-  m.dropped = static_cast<index_t>(x[11]);
-  m.updates = static_cast<index_t>(x[12]);
-  m.loss = x[13];
-  m.grad_norm = x[14];
-  m.clip_frac_low = x[15];
-  m.clip_frac_high = x[16];
-  m.approx_kl = x[17];
-  m.ref_kl = x[18];
-  m.value_loss = x[19];
-  m.learning_rate = x[20];
+  index_t k = 0;
+  rlvr::for_each_metric(m, [&](std::string_view, auto& v) {
+    if (k < metric_fields) v = static_cast<std::remove_reference_t<decltype(v)>>(x[k]);
+    ++k;
+  });
   return m;
 }
 

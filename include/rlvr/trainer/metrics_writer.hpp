@@ -42,6 +42,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 
 #include "rlvr/config.hpp"
 #include "rlvr/error.hpp"
@@ -56,7 +57,11 @@ namespace rlvr {
 //!
 //!     std::map<std::string, double> kv;
 //!     rlvr::for_each_metric(m, [&](std::string_view k, auto v) { kv[std::string(k)] = double(v); });
-template <class F> void for_each_metric(const step_metrics& m, F&& f) {
+//! `m` may be non-const: `f` then receives each field as an lvalue and may assign it (reading a
+//! record back into a `step_metrics`).
+template <class M, class F>
+  requires std::is_same_v<std::remove_const_t<M>, step_metrics>
+void for_each_metric(M& m, F&& f) {
   f("step", m.step);
   f("prompts", m.prompts);
   f("responses", m.responses);
@@ -127,7 +132,8 @@ public:
     RLVR_EXPECTS(out_.good(), io, "metrics_writer: cannot open ", path.string(), " for writing");
     if (fmt_ == format::csv && !had_content) {
       std::string header;
-      for_each_metric(step_metrics{}, [&](std::string_view name, auto) {
+      const step_metrics none{};
+      for_each_metric(none, [&](std::string_view name, auto) {
         if (!header.empty()) header += ',';
         header += name;
       });
