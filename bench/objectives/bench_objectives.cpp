@@ -8,6 +8,9 @@
 //   fused_park/N/V/P the same with eigen_backend::park_max_row_bytes = P (0: recompute the exp in the
 //                    write pass; 2^30: always park the exponentials in the gradient row)
 //   fused_inplace/…  the same, gradient written over the logits
+//   fused_kl_full/…  GRPO with the exact full-vocabulary KL (`kl_full`, reference logits = the
+//                    logits of the next row) in place of k3: read pass over logits and reference,
+//                    write pass over both (5 N×V streams); compare with fused/… at the same shape
 //   forward/…        rlvr::log_prob_entropy (log π + entropy, one read pass)
 //   naive/…          the multi-pass baseline a straightforward C++ port of the PyTorch graph would
 //                    be: per row max, Σ exp (std::exp), log-softmax into an N×V temporary,
@@ -116,6 +119,24 @@ void fused_park(benchmark::State& st) {
     benchmark::ClobberMemory();
   }
   counters(st, p.n, p.v, 3);
+}
+
+void fused_kl_full(benchmark::State& st) {
+  problem p(st.range(0), st.range(1));
+  std::vector<float> r(p.z.size());
+  for (index_t i = 0; i < p.n; ++i) // the reference row i is the policy's row i + 1
+    std::memcpy(r.data() + i * p.v, p.z.data() + ((i + 1) % p.n) * p.v, static_cast<std::size_t>(p.v) * sizeof(float));
+  auto b = p.batch();
+  b.ref_logits = {r.data(), p.n, p.v};
+  const auto obj = rlvr::make_objective(rlvr::group_zscore{}, rlvr::ppo_clip{}, rlvr::token_mean{},
+                                        rlvr::kl_full{.beta = 1e-3}, rlvr::entropy_bonus{.coef = 1e-3});
+  const rlvr::eigen_backend be{.threads = 2};
+  for (auto _ : st) {
+    auto d = rlvr::loss_and_grad(be, obj, b, rlvr::matrix_view<float>(p.g.data(), p.n, p.v));
+    benchmark::DoNotOptimize(d);
+    benchmark::ClobberMemory();
+  }
+  counters(st, p.n, p.v, 5);
 }
 
 void fused_inplace(benchmark::State& st) {
@@ -270,6 +291,7 @@ BENCHMARK(fused_park)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MeasureProcessCPUTime();
+BENCHMARK(fused_kl_full)->Args({512, 32000})->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 BENCHMARK(forward)->Apply(shapes);
 BENCHMARK(naive)->Apply(shapes);
 BENCHMARK(copy)->Apply(shapes);

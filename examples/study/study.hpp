@@ -62,7 +62,7 @@ using rlvr::token_t;
 inline const std::vector<std::string>& known_methods() {
   static const std::vector<std::string> names{"psr",   "nsr",  "w_reinforce", "ppo",      "grpo",   "gspo",
                                               "gmpo",  "cispo", "sapo",       "dapo",     "clip_cov", "kl_cov",
-                                              "high_entropy", "reinforce_pp_baseline", "opo"};
+                                              "high_entropy", "reinforce_pp_baseline", "opo", "grpo_kl_full"};
   return names;
 }
 inline bool is_method(const std::string& m) {
@@ -570,6 +570,8 @@ template <class F> void with_objective(const method_spec& m, const config& c, in
   } else if (m.kind == "reinforce_pp_baseline")
     f(rlvr::make_objective(rlvr::whitened<rlvr::group_mean_baseline>{}, clip, rlvr::token_mean{}, ent));
   else if (m.kind == "opo") f(rlvr::make_objective(rlvr::opo{}, clip, rlvr::token_mean{}, ent));
+  else if (m.kind == "grpo_kl_full") // GRPO with the exact full-vocabulary KL in place of k3
+    f(rlvr::make_objective(rlvr::group_zscore{}, clip, rlvr::token_mean{}, rlvr::kl_full{.beta = c.kl_beta}, ent));
   else rlvr::fail<rlvr::config_error>("rlvr-study: unknown method '", m.kind, "' (", method_names(), ")");
 }
 

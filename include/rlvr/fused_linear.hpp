@@ -159,6 +159,11 @@ loss_diagnostics fused_linear_loss_and_grad(const B& backend, const O& obj,
                                             const fused_linear_options& opt = {},
                                             std::type_identity_t<token_outputs<T>> out = {}) {
   detail::flin::check_backend<B, T>();
+  static_assert(!detail::uses_ref_logits<O>(),
+                "rlvr::fused_linear_loss_and_grad: rule 'kl_full needs materialised logits': the exact "
+                "full-vocabulary KL (rlvr::kl_full) reads the reference logits rows, which the chunked LM-head pass "
+                "never holds; use rlvr::loss_and_grad with loss_token_batch::ref_logits, or a sampled estimator "
+                "(kl_k3, kl_k3_plus) here");
   constexpr const char* who = "fused_linear_loss_and_grad";
   constexpr index_t k = O::components;
   RLVR_EXPECTS(batch.logits.data() == nullptr && batch.logits.rows() == 0, shape, who,

@@ -30,7 +30,9 @@
 //! finite in the logit type: float needs τ ≥ ~2.94e-39), and — detected during the pass, raised
 //! after it — an active row with a NaN or +inf logit, or a finite logit z with z/τ beyond the
 //! logit type's range (every backend treats it as +inf), an all −inf row, or a target whose logit
-//! is −inf (`numerical`); −inf entries elsewhere are masked vocabulary and are fine. After an error the
+//! is −inf (`numerical`); −inf entries elsewhere are masked vocabulary and are fine. With `kl_full`,
+//! missing or misshapen `ref_logits` (`shape`) and a reference row whose KL is not finite — a NaN or
+//! +inf entry, or −inf where the policy has mass (`numerical`, naming the row). After an error the
 //! contents of `grad` are unspecified.
 
 #include <algorithm>
@@ -68,6 +70,10 @@ template <class T, class Space = host_space> struct loss_token_batch {
   vector_view<const T> old_logp{};          //!< [N] rollout log π; empty = on-policy (ρ = 1)
   vector_view<const T> ref_logp{};          //!< [N] reference log π; required iff the objective has a KL term
   vector_view<const T> rollout_logp{};      //!< [N] the rollout engine's log π; required iff a gate reads it (tis, …)
+  //! [N, V] the reference policy's logits rows (same extents as `logits`, in the same memory
+  //! space, never overlapping the gradient); required iff the objective has `kl_full` (the exact
+  //! full-vocabulary KL), read at the same temperature τ.
+  matrix_view<const T, Space> ref_logits{};
 };
 
 //! Tokens [first, first + count) of a batch (the logits rows, targets and columns of [K, N]).
@@ -89,6 +95,7 @@ loss_token_batch<T, Space> slice(const loss_token_batch<T, Space>& b, index_t fi
   s.old_logp = vec(b.old_logp);
   s.ref_logp = vec(b.ref_logp);
   s.rollout_logp = vec(b.rollout_logp);
+  if (b.ref_logits.rows() != 0) s.ref_logits = b.ref_logits.block_rows(first, count);
   return s;
 }
 
@@ -123,11 +130,12 @@ struct loss_diagnostics {
   index_t dropped = 0;        //!< responses dropped by the estimator, when given
   double mean_gate = 1;       //!< token gates (TIS, masks, entropy selection): mean gate over the active tokens
   double gated_out_frac = 0;  //!< token gates: fraction of active tokens whose gate is 0
+  double full_kl = 0;         //!< `kl_full`: mean exact KL(π‖π_ref) over the active tokens (0 without it)
 };
 
 namespace detail {
 
-enum : std::uint8_t { row_bad = 0x80 };
+enum : std::uint8_t { row_bad = 0x80, row_bad_ref = 0x40 };
 
 //! The objective's epilogue for `fused_rows` (trivially copyable, RLVR_HD).
 template <class T, class O> struct loss_epilogue {
@@ -145,6 +153,7 @@ template <class T, class O> struct loss_epilogue {
   std::uint8_t* flags_out;
   const T* stat = nullptr; // nullable: token_input::stat per token (batch-level surrogates)
   const T* gate = nullptr; // nullable: token_input::gate per token (token gates)
+  T* kl_out = nullptr;     // nullable: the row's exact KL(π‖π_ref) (objectives with kl_full)
 
   RLVR_HD bool active(index_t i) const {
     for (index_t c = 0; c < k; ++c)
@@ -159,9 +168,16 @@ template <class T, class O> struct loss_epilogue {
       flags_out[i] = row_bad;
       return {T(0), T(0)};
     }
+    if (kl_out) kl_out[i] = s.kl;
+    if (!is_finite(s.kl)) { // kl_full with a reference row that is NaN/+inf or 0 under the policy's mass
+      loss_out[i] = T(0);
+      flags_out[i] = row_bad_ref;
+      return {T(0), T(0)};
+    }
     token_input<T> in{s.logp, old_logp ? old_logp[i] : s.logp, ref_logp ? ref_logp[i] : T(0), T(0), s.entropy};
     if (stat) in.stat = stat[i];
     if (gate) in.gate = gate[i];
+    in.kl = s.kl;
     token_terms<T> r;
     if (O::components == 1 || stride_adv == stride_w) {
       r = obj.token(adv + i, w + i, stride_w, in);
@@ -175,7 +191,7 @@ template <class T, class O> struct loss_epilogue {
     }
     loss_out[i] = r.loss;
     flags_out[i] = r.flags;
-    return {r.dlogp, r.dentropy};
+    return {r.dlogp, r.dentropy, r.dkl};
   }
 };
 
@@ -234,7 +250,22 @@ void check_grad_alias(matrix_view<const T, S> z, matrix_view<U, S> g, const char
                ": grad overlaps logits without being in place (same pointer and row stride)");
 }
 
+// Extents and addresses only: `r` (read) must not overlap `g` (written).
+template <class T, class U, class S>
+void check_no_overlap(matrix_view<const T, S> r, matrix_view<U, S> g, const char* who) {
+  if (r.rows() == 0 || g.rows() == 0) return;
+  const auto* rb = reinterpret_cast<const char*>(r.data());
+  const auto* re = reinterpret_cast<const char*>(r.data() + (r.rows() - 1) * r.row_stride() + r.cols());
+  const auto* gb = reinterpret_cast<const char*>(g.data());
+  const auto* ge = reinterpret_cast<const char*>(g.data() + (g.rows() - 1) * g.row_stride() + g.cols());
+  RLVR_EXPECTS(ge <= rb || re <= gb, shape, who, ": ref_logits overlap grad (the gradient would overwrite the "
+               "reference while it is read)");
+}
+
 template <class T> [[noreturn]] void fail_row(index_t i, vector_view<const token_t> y, const T* logp, const char* who) {
+  if (logp == nullptr)
+    fail<numerical_error>(who, ": ref_logits row ", i, " gives KL(pi || pi_ref) = inf or NaN: it contains NaN or +inf, ",
+                          "or is -inf (probability 0) where the policy's row ", i, " has probability mass");
   if (logp[i] == -std::numeric_limits<T>::infinity())
     fail<numerical_error>(who, ": targets[", i, "] = ", y[i], " has logit -inf (probability 0) in row ", i);
   fail<numerical_error>(who, ": logits row ", i, " contains NaN or +inf, or every entry is -inf");
@@ -382,6 +413,15 @@ std::vector<T> prepare_loss(const O& obj, const loss_token_batch<T, S>& batch, i
                "ref_logp of length ", n, " (got ", batch.ref_logp.size(), ")");
   RLVR_EXPECTS(batch.ref_logp.empty() || batch.ref_logp.size() == n, shape, who, ": ref_logp has length ",
                batch.ref_logp.size(), " but there are ", n, " tokens");
+  if constexpr (detail::uses_ref_logits<O>()) {
+    const auto& r = batch.ref_logits;
+    RLVR_EXPECTS(r.rows() == n && r.cols() == batch.logits.cols(), shape, who,
+                 ": the objective has kl_full (the exact KL over the vocabulary) and needs ref_logits of ", n, "x",
+                 batch.logits.cols(), " like the logits (got ", r.rows(), "x", r.cols(), ")");
+    RLVR_EXPECTS(r.row_stride() >= r.cols(), shape, who, ": ref_logits row_stride = ", r.row_stride(),
+                 " is smaller than cols = ", r.cols());
+    RLVR_EXPECTS(r.data() != nullptr || n == 0, shape, who, ": null ref_logits");
+  }
   RLVR_EXPECTS(!detail::uses_rollout_logp<O>() || batch.rollout_logp.size() == n, shape, who,
                ": the objective corrects for the rollout engine and needs rollout_logp of length ", n, " (got ",
                batch.rollout_logp.size(), ")");
@@ -493,6 +533,7 @@ loss_diagnostics summarize_loss(const loss_token_batch<T, S>& batch, const T* w,
   for (index_t i = 0; i < n; ++i) {
     if (!active(i)) continue;
     if (flags[i] & detail::row_bad) fail_row(i, batch.targets, logp, who);
+    if (flags[i] & detail::row_bad_ref) fail_row<T>(i, batch.targets, nullptr, who);
     n_act += 1;
     const std::uint8_t f = flags[i];
     low += (f & clipped_low) ? 1 : 0;
@@ -611,6 +652,13 @@ loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_
   static_assert(FusedLossBackend<B, T>, "rlvr::loss_and_grad: the backend does not model rlvr::FusedLossBackend for "
                                         "this logit type; include <rlvr/backends/serial.hpp> or "
                                         "<rlvr/backends/eigen.hpp> and pass rlvr::serial_backend{} or rlvr::eigen_backend{}");
+  constexpr bool full_kl = detail::uses_ref_logits<O>();
+  static_assert(!full_kl || RefKLBackend<B, T>,
+                "rlvr::loss_and_grad: rule 'kl_full needs a RefKLBackend': the objective has rlvr::kl_full (the exact "
+                "KL to the reference over the whole vocabulary, computed in the fused pass from "
+                "loss_token_batch::ref_logits) and the backend does not model rlvr::RefKLBackend "
+                "(b.fused_rows_ref); serial_backend, eigen_backend and xtensor_backend do, cuda_backend does not "
+                "yet: use a sampled estimator there (kl_k3, kl_k3_plus with ref_logp)");
   constexpr const char* who = "loss_and_grad";
   constexpr index_t k = O::components;
   const matrix_view<const T, S> z = batch.logits;
@@ -618,6 +666,7 @@ loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_
   detail::check_grad_alias(z, grad, who);
   const index_t n = z.rows();
   const std::vector<T> w = detail::prepare_loss(obj, batch, n, opt, out, who);
+  if constexpr (full_kl) detail::check_no_overlap(batch.ref_logits, grad, who);
 
   detail::token_arrays<T> arrays(out, n);
   T* logp = arrays.logp;
@@ -652,10 +701,17 @@ loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_
   for (index_t i = 0; i < n; ++i)
     if (!active(i)) logp[i] = ent[i] = tl[i] = T(0);
 
-  if constexpr (host_accessible_v<S>) {
+  std::vector<T> kl_rows;
+  if constexpr (full_kl && host_accessible_v<S>) {
+    kl_rows.assign(static_cast<std::size_t>(n), T(0));
+    auto ep = detail::host_epilogue(obj, batch, w, n, logp, ent, tl, flags.data(), stat, gate);
+    ep.kl_out = kl_rows.data();
+    backend.fused_rows_ref(z, batch.ref_logits, batch.targets, static_cast<T>(opt.temperature), ep, grad);
+  } else if constexpr (host_accessible_v<S>) {
     const auto ep = detail::host_epilogue(obj, batch, w, n, logp, ent, tl, flags.data(), stat, gate);
     backend.fused_rows(z, batch.targets, static_cast<T>(opt.temperature), ep, grad);
   } else {
+    static_assert(!full_kl, "rlvr::loss_and_grad: kl_full on a device backend is not implemented");
     static_assert(SpaceMemory<B>, "rlvr::loss_and_grad: a backend of a non-host memory space must model "
                                   "rlvr::SpaceMemory");
     std::vector<T> adv(static_cast<std::size_t>(k * n));
@@ -690,6 +746,12 @@ loss_diagnostics loss_and_grad(const B& backend, const O& obj, const loss_token_
   }
   loss_diagnostics d = detail::summarize_loss(batch, w.data(), k, n, logp, ent, tl, flags.data(), opt, who);
   detail::gate_diagnostics(d, gate, w.data(), k, n);
+  if (!kl_rows.empty() && d.active_tokens > 0) {
+    double sum = 0;
+    for (index_t i = 0; i < n; ++i)
+      if (active(i)) sum += static_cast<double>(kl_rows[static_cast<std::size_t>(i)]);
+    d.full_kl = sum / static_cast<double>(d.active_tokens);
+  }
   return d;
 }
 

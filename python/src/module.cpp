@@ -179,6 +179,9 @@ py::dict to_dict(const loss_diagnostics& d) {
   r["rows"] = d.rows;
   r["zero_std_fraction"] = d.zero_std_fraction;
   r["dropped"] = d.dropped;
+  r["mean_gate"] = d.mean_gate;
+  r["gated_out_frac"] = d.gated_out_frac;
+  r["full_kl"] = d.full_kl;
   return r;
 }
 

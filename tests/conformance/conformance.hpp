@@ -487,16 +487,21 @@ void zoo_case(const B& be, const O& obj, const char* label, std::uint64_t seed) 
     ref[u] = static_cast<T>(static_cast<double>(lp[u]) + 0.4 * (eng.uniform() - 0.5));
     roll[u] = static_cast<T>(static_cast<double>(old[u]) + 0.6 * (eng.uniform() - 0.5));
   }
+  // reference logits near the policy's (kl_full), from their own stream
+  philox_engine reng(seed, 4);
+  std::vector<T> rz(p.z.size());
+  for (std::size_t k = 0; k < rz.size(); ++k) rz[k] = static_cast<T>(static_cast<double>(p.z[k]) + 1.2 * (reng.uniform() - 0.5));
   const loss_token_batch<T> batch{.logits = {p.z.data(), n, v}, .targets = p.y, .advantages = {adv.data(), 1, n},
                                   .seq = seq, .num_sequences = seqs, .old_logp = old, .ref_logp = ref,
-                                  .rollout_logp = roll};
+                                  .rollout_logp = roll, .ref_logits = {rz.data(), n, v}};
   using M = memory<B>;
   using S = memory_space_t<B>;
   auto dz = M::upload(p.z);
+  auto dr = M::upload(rz);
   auto dg = M::upload(std::vector<T>(p.z.size(), T(0)));
   loss_token_batch<T, S> dbatch{.logits = {M::data(dz), n, v}, .targets = p.y, .advantages = {adv.data(), 1, n},
                                 .seq = seq, .num_sequences = seqs, .old_logp = old, .ref_logp = ref,
-                                .rollout_logp = roll};
+                                .rollout_logp = roll, .ref_logits = {M::data(dr), n, v}};
   std::vector<T> g1(p.z.size());
   const loss_options opt{.temperature = 0.8};
   const auto d1 = loss_and_grad(serial_backend{}, obj, batch, matrix_view<T>(g1.data(), n, v), opt);
@@ -505,6 +510,7 @@ void zoo_case(const B& be, const O& obj, const char* label, std::uint64_t seed) 
   const std::vector<T> g2 = M::download(dg);
   const double tol = std::is_same_v<T, float> ? 1e-5 : 1e-11;
   RLVR_CONF_CHECK(rel_err(d2.loss, d1.loss) <= tol, label, " loss ", d2.loss, " vs ", d1.loss);
+  RLVR_CONF_CHECK(rel_err(d2.full_kl, d1.full_kl) <= tol, label, " full KL ", d2.full_kl, " vs ", d1.full_kl);
   RLVR_CONF_CHECK(d2.clip_frac_low == d1.clip_frac_low && d2.clip_frac_high == d1.clip_frac_high, label,
                   " clip fractions ", d2.clip_frac_low, "/", d2.clip_frac_high, " vs ", d1.clip_frac_low, "/", d1.clip_frac_high);
   double worst = 0, gmax = 1e-30;
@@ -529,6 +535,9 @@ template <class B, class T> void zoo_objectives(const B& be) {
   zoo_case<B, T>(be, make_objective(group_zscore{}, sapo{}, seq_mean_token_mean{}, tis{.cap = 1.3, .level = correction_level::sequence},
                                     sequence_divergence_mask{.max_kl = 5e-3}),
                  "tis+divergence mask (sequence)", 30);
+  // the exact full-vocabulary KL: a capability of its own (RefKLBackend), on the backends that have it
+  if constexpr (RefKLBackend<B, T>)
+    zoo_case<B, T>(be, make_objective(group_zscore{}, ppo_clip{}, token_mean{}, kl_full{.beta = 0.3}), "kl_full", 31);
 }
 
 // ---- the driver --------------------------------------------------------------------------------------------

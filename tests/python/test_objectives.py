@@ -115,6 +115,8 @@ def test_loss_and_gradient_match_autograd(case, dtype):
     assert abs(float(got) - float(expected)) <= tol * max(1.0, abs(float(expected)))
     np.testing.assert_allclose(z.grad.double().numpy(), z_ref.grad.double().numpy(), rtol=tol, atol=tol)
     assert diag["active_tokens"] == int(active.sum())
+    # no token gates and no exact KL in the Python objectives: the neutral values
+    assert diag["mean_gate"] == 1.0 and diag["gated_out_frac"] == 0.0 and diag["full_kl"] == 0.0
     if needs_old and name != "ppo":
         assert diag["clip_frac_low"] + diag["clip_frac_high"] > 0  # the ±0.4 log-ratio noise clips some tokens
 

@@ -307,7 +307,8 @@ TEST_CASE("the objective zoo's methods join the comparison with one flag", "[stu
   auto c = tiny(std::filesystem::temp_directory_path() / "rlvr_study_smoke_zoo");
   std::filesystem::remove_all(c.out);
   c.seeds = {0};
-  c.methods = {"gspo", "gmpo", "cispo", "sapo", "dapo", "clip_cov", "kl_cov", "high_entropy", "reinforce_pp_baseline", "opo"};
+  c.methods = {"gspo", "gmpo", "cispo", "sapo", "dapo", "clip_cov", "kl_cov", "high_entropy", "reinforce_pp_baseline", "opo",
+               "grpo_kl_full"};
   study::write_outputs(study::run(c), c);
   const auto j = nlohmann::json::parse(slurp(c.out / "results.json"));
   for (const auto& m : c.methods) {

@@ -106,6 +106,7 @@ template <class T> struct row_stats {
   T lse;     //!< log Σ_v exp(x_v); NaN for a bad row (NaN or +inf entry, or every entry −inf)
   T entropy; //!< H = −Σ_v p_v log p_v ≥ 0
   T logp;    //!< log π(y) = x_y − lse
+  T kl = 0;  //!< KL(π‖π_ref) over the row (`fused_rows_ref` only; +inf or NaN for a bad reference row)
 };
 
 //! What the objective asks of the write pass of one row: the derivatives of the total loss L
@@ -114,6 +115,7 @@ template <class T> struct row_stats {
 template <class T> struct row_coeffs {
   T dlogp;    //!< ∂L/∂ log π(y)
   T dentropy; //!< ∂L/∂H
+  T dkl = 0;  //!< ∂L/∂KL(π‖π_ref) (`fused_rows_ref` only)
 };
 
 namespace detail {
@@ -167,6 +169,26 @@ concept FusedLossBackend = requires(const std::remove_cvref_t<B>& b, matrix_view
 //! The scalar-level math is not the backend's business: it comes from rlvr's functors.
 template <class B, class T>
 concept LossBackend = LogProbBackend<B, T> && FusedLossBackend<B, T>;
+
+//! A type B models `RefKLBackend<B, T>` (the fused pass with an exact KL to a reference, for
+//! `rlvr::kl_full`) if `b.fused_rows_ref(logits, ref_logits, targets, temperature, e, grad)` is
+//! valid for `const B& b`, `matrix_view<const T, S> logits, ref_logits` (same extents),
+//! `vector_view<const token_t, S> targets`, `T temperature`, any `RowEpilogue<T>` e and
+//! `matrix_view<T, S> grad`, S = `memory_space_t<B>`, with the semantics of operation 2 extended
+//! by the reference row r_i (xr = r/τ, q = softmax(xr)):
+//!   - the read pass also gives `stats.kl` = KL(π_i‖π_ref,i) = Σ_v p_iv (log p_iv − log q_iv)
+//!     (+inf when q_iv = 0 where p_iv > 0, NaN when r_i holds a NaN or +inf; such a row's
+//!     gradient is zero and the epilogue records it), and
+//!   - the write pass adds c.dkl·∂KL/∂z_iv = (c.dkl/τ)·p_iv·(log p_iv − log q_iv − KL_i).
+//! `grad` may alias `logits` exactly; `ref_logits` never aliases `grad`. The host backends model
+//! it (`rlvr/objectives/row_math.hpp`'s `kl_push` / `kl_finish`, in double); a backend that does
+//! not is still a `Backend` — only objectives with `kl_full` need this capability.
+template <class B, class T>
+concept RefKLBackend = requires(const std::remove_cvref_t<B>& b, matrix_view<const T, memory_space_t<B>> z,
+                                vector_view<const token_t, memory_space_t<B>> y, T tau,
+                                const detail::epilogue_archetype<T>& e, matrix_view<T, memory_space_t<B>> g) {
+  b.fused_rows_ref(z, z, y, tau, e, g);
+};
 
 //! A type B models `SpaceMemory` — rlvr's entry points can stage small arrays in its memory
 //! space — if, for `const B& b`, a byte count `n`, a pointer `d` of B's space and a host pointer `h`,

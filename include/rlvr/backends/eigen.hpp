@@ -88,7 +88,7 @@ template <class Derived> auto as_mutable_vector_view(Eigen::DenseBase<Derived>& 
   return vector_view<T>(v.derived().data(), static_cast<index_t>(v.size()));
 }
 
-//! The vectorised, multi-threaded host backend. Models `HostBackend` and `LossBackend<·, float|double>`.
+//! The vectorised, multi-threaded host backend. Models `HostBackend`, `LossBackend<·, float|double>` and `RefKLBackend`.
 struct eigen_backend {
   static constexpr bool host_backend = true;
   int threads = 0; //!< threads for the row loop; 0 = `rlvr::default_num_threads()`
@@ -125,6 +125,15 @@ struct eigen_backend {
     detail::host_fused_rows(evaluator(), z, y, temperature, ep, g, threads, 1);
   }
 
+  //! The fused pass with the exact KL to reference rows `r` (`RefKLBackend`, for `kl_full`): the
+  //! shared host loop in double (`detail::host_fused_rows_ref`), rows split over `threads`.
+  template <class T, class E>
+    requires RowEpilogue<E, T>
+  void fused_rows_ref(matrix_view<const T> z, matrix_view<const T> r, vector_view<const token_t> y, T temperature,
+                      const E& ep, matrix_view<T> g) const {
+    detail::host_fused_rows_ref(z, r, y, temperature, ep, g, threads, 1);
+  }
+
   //! The SIMD-packet row evaluator with this backend's parking threshold.
   [[nodiscard]] detail::packet_row_evaluator evaluator() const { return {park_max_row_bytes}; }
 };
@@ -132,6 +141,7 @@ static_assert(HostBackend<eigen_backend>);
 static_assert(LossBackend<eigen_backend, float>);
 static_assert(LossBackend<eigen_backend, double>);
 static_assert(Backend<eigen_backend>);
+static_assert(RefKLBackend<eigen_backend, float> && RefKLBackend<eigen_backend, double>);
 static_assert(SamplingBackend<eigen_backend, float>);
 static_assert(SamplingBackend<eigen_backend, double>);
 

@@ -27,7 +27,8 @@
 
 namespace rlvr {
 
-//! The oracle backend. Models `HostBackend` and `LossBackend<·, float|double>`.
+//! The oracle backend. Models `HostBackend`, `LossBackend<·, float|double>` and
+//! `RefKLBackend<·, float|double>`.
 struct serial_backend {
   static constexpr bool host_backend = true;
   int threads = 1; //!< always runs on the calling thread (kept for `HostBackend`)
@@ -55,11 +56,20 @@ struct serial_backend {
                   matrix_view<T> g) const {
     detail::host_fused_rows(detail::scalar_row_evaluator{}, z, y, temperature, ep, g, 1, 1);
   }
+
+  //! The fused pass with the exact KL to reference rows `r` (`RefKLBackend`, for `kl_full`).
+  template <class T, class E>
+    requires RowEpilogue<E, T>
+  void fused_rows_ref(matrix_view<const T> z, matrix_view<const T> r, vector_view<const token_t> y, T temperature,
+                      const E& ep, matrix_view<T> g) const {
+    detail::host_fused_rows_ref(z, r, y, temperature, ep, g, 1, 1);
+  }
 };
 static_assert(HostBackend<serial_backend>);
 static_assert(LossBackend<serial_backend, float>);
 static_assert(LossBackend<serial_backend, double>);
 static_assert(Backend<serial_backend>);
+static_assert(RefKLBackend<serial_backend, float> && RefKLBackend<serial_backend, double>);
 static_assert(SamplingBackend<serial_backend, float>);
 static_assert(SamplingBackend<serial_backend, double>);
 

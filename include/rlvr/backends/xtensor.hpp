@@ -72,7 +72,7 @@
 namespace rlvr {
 
 //! The xtensor backend (xsimd kernels, `threads` worker threads over rows; 0 = all hardware
-//! threads). Models `HostBackend` and `LossBackend<·, float>` / `LossBackend<·, double>`.
+//! threads). Models `HostBackend`, `LossBackend<·, float>` / `LossBackend<·, double>` and `RefKLBackend`.
 struct xtensor_backend {
   static constexpr bool host_backend = true;
   int threads = 0; //!< threads for the row loop; 0 = `rlvr::default_num_threads()`
@@ -102,6 +102,15 @@ struct xtensor_backend {
     detail::host_fused_rows(detail::packet_row_evaluator{}, z, y, temperature, ep, g, threads, rows_per_chunk(z.cols()));
   }
 
+  //! The fused pass with the exact KL to reference rows `r` (`RefKLBackend`, for `kl_full`): the
+  //! shared host loop in double (`detail::host_fused_rows_ref`), rows split over `threads`.
+  template <class T, class E>
+    requires RowEpilogue<E, T>
+  void fused_rows_ref(matrix_view<const T> z, matrix_view<const T> r, vector_view<const token_t> y, T temperature,
+                      const E& ep, matrix_view<T> g) const {
+    detail::host_fused_rows_ref(z, r, y, temperature, ep, g, threads, rows_per_chunk(z.cols()));
+  }
+
 private:
   //! At least ~16k logits per parallel chunk, so small vocabularies do not pay a wake-up per row.
   static index_t rows_per_chunk(index_t cols) { return std::max<index_t>(1, 16384 / std::max<index_t>(cols, 1)); }
@@ -110,6 +119,7 @@ static_assert(HostBackend<xtensor_backend>);
 static_assert(LossBackend<xtensor_backend, float>);
 static_assert(LossBackend<xtensor_backend, double>);
 static_assert(Backend<xtensor_backend>);
+static_assert(RefKLBackend<xtensor_backend, float> && RefKLBackend<xtensor_backend, double>);
 static_assert(SamplingBackend<xtensor_backend, float>);
 static_assert(SamplingBackend<xtensor_backend, double>);
 

@@ -31,6 +31,10 @@ template <class T> struct token_input {
   //! Product of the objective's `TokenGate`s at this token (rollout correction weight, entropy
   //! selection): a detached factor on the surrogate's loss and gradient; 1 without gates.
   T gate = 1;
+  //! The exact KL(π‖π_ref) = Σ_v p_v (log p_v − log q_v) of this token's whole distribution,
+  //! computed in the fused pass from the reference logits (`loss_token_batch::ref_logits`);
+  //! 0 unless the objective has a term that reads it (`kl_full`, `T::uses_ref_logits`).
+  T kl = 0;
 };
 
 //! What the batch-level parts of an objective (`BatchSurrogate`, `TokenGate`) see before the
@@ -65,12 +69,14 @@ template <class T> struct token_terms {
   T dlogp = 0;    //!< ∂ℓ_t/∂ log π_t
   T dentropy = 0; //!< ∂ℓ_t/∂H_t
   std::uint8_t flags = 0;
+  T dkl = 0;      //!< ∂ℓ_t/∂KL_t (the exact full-vocabulary KL of `token_input::kl`; `kl_full` only)
 
   RLVR_HD constexpr token_terms& operator+=(const token_terms& o) {
     loss += o.loss;
     dlogp += o.dlogp;
     dentropy += o.dentropy;
     flags = static_cast<std::uint8_t>(flags | o.flags);
+    dkl += o.dkl;
     return *this;
   }
 };

@@ -64,6 +64,12 @@ template <class T> constexpr bool uses_rollout() {
   if constexpr (requires { T::uses_rollout_logp; }) return T::uses_rollout_logp;
   else return false;
 }
+//! True for parts (and objectives) that read the reference policy's whole logits rows
+//! (`T::uses_ref_logits`: `kl_full`, the exact full-vocabulary KL).
+template <class T> constexpr bool uses_ref_logits() {
+  if constexpr (requires { T::uses_ref_logits; }) return T::uses_ref_logits;
+  else return false;
+}
 
 //! A tiny trivially-copyable tuple of token terms and gates (std::tuple is not trivially
 //! copyable, and objectives travel by value into GPU kernels). Gates add nothing per token:
@@ -72,6 +78,7 @@ template <class... R> struct term_list {
   static constexpr bool uses_old_logp = false;
   static constexpr bool uses_ref_logp = false;
   static constexpr bool uses_rollout_logp = false;
+  static constexpr bool uses_ref_logits = false;
   static constexpr bool has_gates = false;
   static constexpr int kl_terms = 0;
   template <class T> RLVR_HD constexpr void add(const token_input<T>&, token_terms<T>&) const {}
@@ -84,6 +91,7 @@ template <class H, class... R> struct term_list<H, R...> {
   static constexpr bool uses_old_logp = H::uses_old_logp || term_list<R...>::uses_old_logp;
   static constexpr bool uses_ref_logp = H::uses_ref_logp || term_list<R...>::uses_ref_logp;
   static constexpr bool uses_rollout_logp = uses_rollout<H>() || term_list<R...>::uses_rollout_logp;
+  static constexpr bool uses_ref_logits = detail::uses_ref_logits<H>() || term_list<R...>::uses_ref_logits;
   static constexpr bool has_gates = TokenGate<H> || term_list<R...>::has_gates;
   static constexpr int kl_terms = (is_kl_term<H>() ? 1 : 0) + term_list<R...>::kl_terms;
   template <class T> RLVR_HD constexpr void add(const token_input<T>& in, token_terms<T>& acc) const {
@@ -106,7 +114,7 @@ template <class H, class... R> constexpr term_list<H, R...> make_term_list(H h, 
 inline constexpr term_list<> make_term_list() { return {}; }
 
 template <class T> RLVR_HD constexpr token_terms<T> scaled(const token_terms<T>& r, T w) {
-  return {w * r.loss, w * r.dlogp, w * r.dentropy, r.flags};
+  return {w * r.loss, w * r.dlogp, w * r.dentropy, r.flags, w * r.dkl};
 }
 } // namespace detail
 
@@ -125,6 +133,8 @@ template <AdvantageEstimator E, Surrogate S, Aggregation A, ObjectivePart... R> 
   static constexpr bool uses_old_logp = S::uses_old_logp || detail::term_list<R...>::uses_old_logp;
   static constexpr bool uses_ref_logp = S::uses_ref_logp || detail::term_list<R...>::uses_ref_logp;
   static constexpr bool uses_rollout_logp = detail::term_list<R...>::uses_rollout_logp;
+  //! A regulariser reads the reference logits rows (`kl_full`): `loss_token_batch::ref_logits`.
+  static constexpr bool uses_ref_logits = detail::term_list<R...>::uses_ref_logits;
   static constexpr bool needs_values = E::needs_values;
   static constexpr bool needs_group_ids = E::needs_group_ids;
   static constexpr bool needs_seq = A::mode != aggregation_mode::token_mean && A::mode != aggregation_mode::token_sum;
@@ -175,7 +185,7 @@ template <AdvantageEstimator E, Surrogate S, Aggregation A, ObjectivePart... R> 
 
 //! Builds `objective<E, S, A, R…>`; each part is checked with a message naming the piece, and
 //! the composition rules are checked with a message naming the rule:
-//! - *one KL term*: at most one of kl_k1, kl_k2, kl_k3, kl_k3_plus (two penalise the same
+//! - *one KL term*: at most one of kl_k1, kl_k2, kl_k3, kl_k3_plus, kl_full (two penalise the same
 //!   divergence twice: keep one and combine the β);
 //! - *sequence ratio needs seq_mean_token_mean*: a sequence-level surrogate (gspo, gmpo) must be
 //!   averaged per sequence; token_sum / seq_mean_token_sum weight a response's loss by its length
@@ -190,11 +200,11 @@ template <class E, class S, class A, class... R> constexpr auto make_objective(E
   static_assert(Aggregation<A>, "rlvr::make_objective: the third part must model rlvr::Aggregation (token_mean, "
                                 "seq_mean_token_mean, seq_mean_token_sum, seq_mean_token_sum_norm, token_sum)");
   static_assert((ObjectivePart<R> && ...), "rlvr::make_objective: every part after the aggregation must model "
-                                           "rlvr::Regularizer (kl_k1, kl_k2, kl_k3, kl_k3_plus, entropy_bonus) or "
+                                           "rlvr::Regularizer (kl_k1, kl_k2, kl_k3, kl_k3_plus, kl_full, entropy_bonus) or "
                                            "rlvr::TokenGate (tis, rollout_mask, sequence_divergence_mask, entropy_top)");
   static_assert(detail::term_list<R...>::kl_terms <= 1,
                 "rlvr::make_objective: rule 'one KL term': the objective has two KL penalties (kl_k1, kl_k2, "
-                "kl_k3, kl_k3_plus); keep one and combine the coefficients");
+                "kl_k3, kl_k3_plus, kl_full); keep one and combine the coefficients");
   static_assert(!detail::is_sequence_level<S>() || A::mode == aggregation_mode::seq_mean_token_mean,
                 "rlvr::make_objective: rule 'sequence ratio needs seq_mean_token_mean': a sequence-level surrogate "
                 "(gspo, gmpo) must be aggregated with rlvr::seq_mean_token_mean; token_sum weights each response "
@@ -206,8 +216,8 @@ template <class E, class S, class A, class... R> constexpr auto make_objective(E
 namespace detail {
 template <class... O> struct objective_list {
   static constexpr index_t components = 0;
-  static constexpr bool uses_old_logp = false, uses_ref_logp = false, needs_values = false, needs_group_ids = false,
-                        needs_seq = false;
+  static constexpr bool uses_old_logp = false, uses_ref_logp = false, uses_ref_logits = false, needs_values = false,
+                        needs_group_ids = false, needs_seq = false;
   template <class T>
   RLVR_HD constexpr void token(const double*, const T*, const T*, index_t, const token_input<T>&, token_terms<T>&) const {}
   template <class T>
@@ -225,6 +235,7 @@ template <class H, class... O> struct objective_list<H, O...> {
   static constexpr index_t components = H::components + rest::components;
   static constexpr bool uses_old_logp = H::uses_old_logp || rest::uses_old_logp;
   static constexpr bool uses_ref_logp = H::uses_ref_logp || rest::uses_ref_logp;
+  static constexpr bool uses_ref_logits = detail::uses_ref_logits<H>() || rest::uses_ref_logits;
   static constexpr bool needs_values = H::needs_values || rest::needs_values;
   static constexpr bool needs_group_ids = H::needs_group_ids || rest::needs_group_ids;
   static constexpr bool needs_seq = H::needs_seq || rest::needs_seq;
@@ -280,6 +291,7 @@ template <Objective... O> struct weighted_sum {
   static constexpr index_t components = detail::objective_list<O...>::components;
   static constexpr bool uses_old_logp = detail::objective_list<O...>::uses_old_logp;
   static constexpr bool uses_ref_logp = detail::objective_list<O...>::uses_ref_logp;
+  static constexpr bool uses_ref_logits = detail::objective_list<O...>::uses_ref_logits;
   static constexpr bool needs_values = detail::objective_list<O...>::needs_values;
   static constexpr bool needs_group_ids = detail::objective_list<O...>::needs_group_ids;
   static constexpr bool needs_seq = detail::objective_list<O...>::needs_seq;

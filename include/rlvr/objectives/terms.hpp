@@ -24,6 +24,7 @@
 //! | `kl_k2`              | β·½Δ², Δ = log π_ref − log π                          | −β·Δ                      |
 //! | `kl_k3`              | β·clamp(e^Δ − Δ − 1, −k, k)                           | β·(1 − e^Δ), 0 if clamped |
 //! | `kl_k3_plus`         | β·k3 (the value of `kl_k3`)                           | β·(log π − log π_ref) (k2's) |
+//! | `kl_full`            | β·KL(π_t‖π_ref,t), exact over the vocabulary          | (∂ℓ/∂KL = β)              |
 //! | `entropy_bonus`      | −c_H·H                                                | (∂ℓ/∂H = −c_H)            |
 //! | `cispo`              | −sg(clip(ρ, 1−ε_low, 1+ε_high))·A·log π               | −clip(ρ)·A                |
 //! | `sapo`               | −(4/τ)·σ(τ(ρ − 1))·A, τ = τ_pos (A > 0) or τ_neg      | −4ρ·σ(1 − σ)·A            |
@@ -200,6 +201,31 @@ struct kl_k3_plus {
 };
 static_assert(Regularizer<kl_k3_plus>);
 
+//! The exact KL penalty over the whole vocabulary: ℓ = β·KL(π_t‖π_ref,t) with
+//!   KL(π‖π_ref) = Σ_v p_v (log p_v − log q_v),   p = softmax(z/τ), q = softmax(r/τ),
+//! computed inside the fused pass from the reference policy's logits row r
+//! (`loss_token_batch::ref_logits`, same temperature τ), and its exact gradient
+//!   ∂KL/∂z_v = (1/τ)·p_v·(log p_v − log q_v − KL)
+//! (rlvr/objectives/row_math.hpp). The sampled estimators k1/k2/k3 see one token of π_ref; this
+//! term sees all V, so its value has no sampling variance and its gradient is the true ∇KL (the
+//! k-estimators' gradients are unbiased only on-policy). Cost: the reference logits row is read
+//! twice more per token (N×V extra memory for the reference logits). Needs a backend that models
+//! `rlvr::RefKLBackend` (the host backends).
+struct kl_full {
+  double beta = 1e-3;
+  static constexpr bool is_kl = true;          //!< a KL penalty (an objective may hold at most one)
+  static constexpr bool uses_ref_logits = true; //!< reads the reference logits rows
+  static constexpr bool uses_old_logp = false;
+  static constexpr bool uses_ref_logp = false;
+  static constexpr bool uses_advantage = false;
+  template <class T> RLVR_HD constexpr token_terms<T> operator()(const token_input<T>& in) const {
+    const T b = static_cast<T>(beta);
+    return {b * in.kl, T(0), T(0), 0, b};
+  }
+  void validate() const;
+};
+static_assert(Regularizer<kl_full>);
+
 //! CISPO (MiniMax-M1, arXiv:2506.13585): REINFORCE weighted by the *detached* clipped
 //! importance ratio, ℓ = −sg(ρ̂)·A·log π, ρ̂ = clip(ρ, 1 − ε_low, 1 + ε_high), ρ = e^{log π − log π_old}
 //! (log ρ clamped to ±`log_ratio_clamp` first). Every token keeps a gradient −ρ̂·A (PPO zeroes
@@ -254,6 +280,9 @@ static_assert(Surrogate<sapo>);
 #include "rlvr/error.hpp"
 
 namespace rlvr {
+inline void kl_full::validate() const {
+  RLVR_EXPECTS(beta >= 0.0 && detail::is_finite(beta), config, "kl_full: beta = ", beta, " must be finite and >= 0");
+}
 inline void kl_k3_plus::validate() const {
   RLVR_EXPECTS(beta >= 0.0 && detail::is_finite(beta), config, "kl_k3_plus: beta = ", beta, " must be finite and >= 0");
   RLVR_EXPECTS(clamp > 0.0, config, "kl_k3_plus: clamp = ", clamp, " must be > 0");

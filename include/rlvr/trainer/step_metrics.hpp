@@ -35,7 +35,7 @@ struct step_metrics {
   double clip_frac_low = 0;      //!< PPO clip fractions, token means over the updates
   double clip_frac_high = 0;
   double approx_kl = 0;          //!< mean(log π_old − log π) over the updates (0 on the first)
-  double ref_kl = 0;             //!< mean k3 KL to the reference (KL objectives or track_reference_kl)
+  double ref_kl = 0;             //!< mean KL to the reference (KL objectives or track_reference_kl): k3, exact for kl_full
   double value_loss = 0;         //!< PPO value loss (0 without a value head)
   double learning_rate = 0;      //!< the optimizer's rate at this step
 

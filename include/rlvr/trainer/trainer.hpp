@@ -206,7 +206,10 @@ private:
 template <Policy P, TokenReward R, Objective O, Optimizer Opt, Backend B> class trainer {
 public:
   using callback_type = std::function<void(const step_metrics&)>;
-  static constexpr bool uses_reference = O::uses_ref_logp;
+  //! The objective reads a frozen reference policy: its log-probs (kl_k1…k3+) or its whole logits
+  //! rows (kl_full, recomputed per mini-batch by a forward of the reference).
+  static constexpr bool uses_reference = O::uses_ref_logp || detail::uses_ref_logits<O>();
+  static constexpr bool uses_ref_logits = detail::uses_ref_logits<O>();
   static constexpr bool uses_values = O::needs_values;
   static_assert(!uses_values || ValueHeadPolicy<P>,
                 "rlvr::trainer: this objective needs values V(s_t) (PPO with GAE): the policy must model "
@@ -387,7 +390,9 @@ public:
         sum_kl += u.diag.approx_kl;
         sum_vl += u.value_loss;
         ++m.updates;
-        if constexpr (uses_reference) m.ref_kl = u.diag.ref_kl; // last update's KL as seen by the loss
+        // last update's KL as seen by the loss: exact over the vocabulary for kl_full, else k3
+        if constexpr (uses_ref_logits) m.ref_kl = u.diag.full_kl;
+        else if constexpr (uses_reference) m.ref_kl = u.diag.ref_kl;
       }
     }
     if (m.updates > 0) {
@@ -631,6 +636,13 @@ private:
     lb.num_sequences = nm;
     if constexpr (O::uses_old_logp) lb.old_logp = vector_view<const float>(olp);
     if constexpr (O::uses_ref_logp) lb.ref_logp = vector_view<const float>(rlp);
+    if constexpr (uses_ref_logits) { // kl_full: the reference's logits rows of this mini-batch
+      mb_ref_logits_.resize(static_cast<std::size_t>(rr * v));
+      const matrix_view<float> ref_full(mb_ref_logits_.data(), rr, v);
+      forward_only(*reference_, pb, ref_full);
+      lb.ref_logits = matrix_view<const float>(ref_full);
+      m.forward_seconds += clk.lap();
+    }
     loss_options lo{};
     lo.temperature = cfg_.temperature;
     update_result u;
@@ -683,7 +695,7 @@ private:
   std::vector<token_t> tok_target_;
   std::vector<std::int64_t> group_ids_;
   std::vector<token_t> mb_seqs_;
-  std::vector<float> mb_mask_, mb_logits_;
+  std::vector<float> mb_mask_, mb_logits_, mb_ref_logits_;
 };
 
 //! A task passed as the reward deduces `trainer<…, tasks::verifier<Task>, …>`.

@@ -52,7 +52,7 @@ namespace rlvr::detail {
 
 //! Row statistics in T from the double statistics of a read pass.
 template <class T> row_stats<T> narrow_stats(const row_stats<double>& s) {
-  return {static_cast<T>(s.lse), static_cast<T>(s.entropy), static_cast<T>(s.logp)};
+  return {static_cast<T>(s.lse), static_cast<T>(s.entropy), static_cast<T>(s.logp), static_cast<T>(s.kl)};
 }
 
 //! The scalar evaluator: `row_math.hpp` element by element, accumulated in double (the oracle).
@@ -233,6 +233,54 @@ void host_fused_rows(const Ev& ev, matrix_view<const T> z, vector_view<const tok
           const row_grad_plan<double> plan = make_grad_plan(
               rr.stats, row_coeffs<double>{static_cast<double>(c.dlogp), static_cast<double>(c.dentropy)}, inv_tau_d);
           ev.write(ws, rr, in, out, v, inv_tau_d, plan);
+          out[y[i]] = static_cast<T>(static_cast<double>(out[y[i]]) + plan.target);
+        }
+      },
+      min_rows);
+}
+
+//! The fused pass with a reference row per row (`RefKLBackend::fused_rows_ref`, for `kl_full`),
+//! over host rows: `row_math.hpp`'s `kl_push` / `kl_finish` / `grad_element_kl` element by element
+//! in double for every host backend (so every host backend gives the serial oracle's numbers);
+//! `g` may alias `z` exactly, `r` never aliases `g`. The loop is `host_fused_rows`'s; a row whose
+//! KL is not finite (q = 0 under p's mass, a NaN/+inf reference entry) gets a zero gradient row
+//! after the epilogue has recorded it.
+template <class T, class E>
+void host_fused_rows_ref(matrix_view<const T> z, matrix_view<const T> r, vector_view<const token_t> y, T temperature,
+                         const E& ep, matrix_view<T> g, int threads, index_t min_rows) {
+  const double inv_tau = 1.0 / static_cast<double>(temperature);
+  const index_t v = z.cols();
+  constexpr double top = static_cast<double>(std::numeric_limits<T>::max());
+  const auto scale = [&](T a) {
+    const double x = static_cast<double>(a) * inv_tau;
+    return x > top ? std::numeric_limits<double>::infinity() : x;
+  };
+  parallel_for(
+      z.rows(), threads,
+      [&](index_t b, index_t e) {
+        for (index_t i = b; i < e; ++i) {
+          T* out = g.row(i).data();
+          if (!ep.active(i)) {
+            std::fill(out, out + v, T(0));
+            continue;
+          }
+          const T* in = z.row(i).data();
+          const T* ref = r.row(i).data();
+          kl_state<double> st;
+          for (index_t j = 0; j < v; ++j) kl_push(st, scale(in[j]), scale(ref[j]));
+          row_stats<double> stats = lse_finish<double>(st.p, scale(in[y[i]]));
+          stats.kl = kl_finish(st);
+          const row_coeffs<T> c = ep(i, narrow_stats<T>(stats));
+          if (std::isnan(stats.lse) || !std::isfinite(stats.kl)) { // bad row: the epilogue has recorded it
+            std::fill(out, out + v, T(0));
+            continue;
+          }
+          row_grad_plan<double> plan = make_grad_plan(
+              stats, row_coeffs<double>{static_cast<double>(c.dlogp), static_cast<double>(c.dentropy)}, inv_tau);
+          const double k = static_cast<double>(c.dkl) * inv_tau;
+          plan.a -= k * kl_mean_delta(st);
+          for (index_t j = 0; j < v; ++j)
+            out[j] = grad_element_kl(in[j], ref[j], inv_tau, stats.lse, st.p.m, st.rm, plan, k);
           out[y[i]] = static_cast<T>(static_cast<double>(out[y[i]]) + plan.target);
         }
       },
