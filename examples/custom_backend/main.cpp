@@ -27,7 +27,7 @@ int main() {
   }
   // NSR: only the incorrect response 1 contributes (advantage −1 on its tokens).
   std::vector<float> adv(n, 0.0f);
-  std::vector<std::uint8_t> active(n, 0);
+  std::vector<rlvr::mask_t> active(n, 0);
   for (std::ptrdiff_t i = 4; i < 8; ++i) {
     adv[static_cast<std::size_t>(i)] = -1.0f;
     active[static_cast<std::size_t>(i)] = 1;

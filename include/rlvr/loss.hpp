@@ -64,7 +64,7 @@ template <class T, class Space = host_space> struct loss_token_batch {
   matrix_view<const T, Space> logits{};     //!< [N, V] policy logits, row-major, rows may be strided
   vector_view<const token_t> targets{};     //!< [N] the sampled token of each row, in [0, V)
   matrix_view<const T> advantages{};        //!< [K, N] A_kt
-  matrix_view<const std::uint8_t> active{}; //!< [K, N] 1 = token in component k's batch; empty = all active
+  matrix_view<const mask_t> active{};       //!< [K, N] nonzero = token in component k's batch; empty = all active
   vector_view<const std::int32_t> seq{};    //!< [N] response index of each token (needed by seq-mean aggregations)
   index_t num_sequences = 0;              //!< range of seq ids; 0 = max(seq) + 1
   vector_view<const T> old_logp{};          //!< [N] rollout log π; empty = on-policy (ρ = 1)
@@ -278,12 +278,12 @@ template <class T> struct advantage_result {
   index_t components = 0;
   index_t tokens = 0;
   std::vector<T> adv;                //!< [K·N]
-  std::vector<std::uint8_t> act;     //!< [K·N]
+  std::vector<mask_t> act;           //!< [K·N]
   std::vector<T> returns;            //!< [N] (GAE's value targets; zeros otherwise)
   advantage_report report;
 
   [[nodiscard]] matrix_view<const T> advantages() const { return {adv.data(), components, tokens}; }
-  [[nodiscard]] matrix_view<const std::uint8_t> active() const { return {act.data(), components, tokens}; }
+  [[nodiscard]] matrix_view<const mask_t> active() const { return {act.data(), components, tokens}; }
   //! Active tokens of each component over the whole rollout batch: the per-component token-mean
   //! denominators to pass as `aggregation_options::component_tokens` when the batch is split.
   [[nodiscard]] std::vector<double> global_counts() const {
@@ -767,7 +767,7 @@ struct value_loss_result {
 //! GAE's returns (`advantage_result::returns`). `clip` > 0 (use infinity for no clipping).
 template <class T>
 value_loss_result value_loss(vector_view<const T> values, vector_view<const T> old_values, vector_view<const T> returns,
-                             vector_view<const std::uint8_t> mask, double clip, vector_view<T> grad,
+                             vector_view<const mask_t> mask, double clip, vector_view<T> grad,
                              double global_tokens = 0) {
   const index_t n = values.size();
   expect_size(old_values, n, "value_loss: old_values");

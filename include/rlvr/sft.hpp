@@ -70,7 +70,7 @@ static_assert(Objective<sft_objective>);
 //! skipped (empty `active`: every row), and dL/dlogits into `grad` (may alias the logits).
 template <class B, class T>
 sft_result sft_loss_and_grad(const B& backend, matrix_view<const T> logits, vector_view<const token_t> targets,
-                             vector_view<const std::uint8_t> active, matrix_view<T> grad, const sft_options& opt = {}) {
+                             vector_view<const mask_t> active, matrix_view<T> grad, const sft_options& opt = {}) {
   const index_t n = logits.rows();
   RLVR_EXPECTS(active.empty() || active.size() == n, shape, "sft_loss_and_grad: active has length ", active.size(),
                " but logits have ", n, " rows");
@@ -82,7 +82,7 @@ sft_result sft_loss_and_grad(const B& backend, matrix_view<const T> logits, vect
   lb.logits = logits;
   lb.targets = targets;
   lb.advantages = matrix_view<const T>(ones.data(), 1, n);
-  if (!active.empty()) lb.active = matrix_view<const std::uint8_t>(active.data(), 1, n);
+  if (!active.empty()) lb.active = matrix_view<const mask_t>(active.data(), 1, n);
   loss_options lo{};
   lo.temperature = opt.temperature;
   lo.aggregation.global_tokens = opt.global_tokens;
@@ -100,10 +100,10 @@ sft_result sft_loss_and_grad(P& policy, const token_batch& batch, const sft_opti
                "sft_loss_and_grad: the batch needs a [", nb, ", ", tt, "] mask selecting the rows whose next token "
                "is a target (sft_batch builds one)");
   std::vector<token_t> targets(static_cast<std::size_t>(nb * tt), 0);
-  std::vector<std::uint8_t> active(static_cast<std::size_t>(nb * tt), 0);
+  std::vector<mask_t> active(static_cast<std::size_t>(nb * tt), 0);
   for (index_t b = 0; b < nb; ++b)
     for (index_t t = 0; t < tt; ++t) {
-      if (batch.mask(b, t) == 0.0f) continue;
+      if (batch.mask(b, t) == 0) continue;
       RLVR_EXPECTS(t + 1 < tt, shape, "sft_loss_and_grad: mask(", b, ", ", t,
                    ") is set on the last position (it has no next token to predict)");
       targets[static_cast<std::size_t>(b * tt + t)] = batch.tokens(b, t + 1);
@@ -113,7 +113,7 @@ sft_result sft_loss_and_grad(P& policy, const token_batch& batch, const sft_opti
   const matrix_view<float> z(logits.data(), nb * tt, v);
   policy.forward(batch, z);
   const sft_result r = sft_loss_and_grad(backend, matrix_view<const float>(z), vector_view<const token_t>(targets),
-                                         vector_view<const std::uint8_t>(active), z, opt);
+                                         vector_view<const mask_t>(active), z, opt);
   policy.backward(matrix_view<const float>(z));
   return r;
 }
@@ -128,7 +128,7 @@ public:
                  " must be >= 1 and >= 2");
     RLVR_EXPECTS(pad >= 0, config, "sft_batch: pad = ", pad, " must be a valid token id");
     tokens_.assign(static_cast<std::size_t>(rows * length), pad);
-    mask_.assign(static_cast<std::size_t>(rows * length), 0.0f);
+    mask_.assign(static_cast<std::size_t>(rows * length), mask_t{0});
   }
   //! Appends one example: the loss covers every response token (predicted from the row before it).
   void add(std::span<const token_t> prompt, std::span<const token_t> response) {
@@ -141,19 +141,19 @@ public:
     token_t* row = tokens_.data() + used_ * len_;
     std::copy(prompt.begin(), prompt.end(), row);
     std::copy(response.begin(), response.end(), row + lp);
-    for (index_t j = 0; j < lr; ++j) mask_[static_cast<std::size_t>(used_ * len_ + lp - 1 + j)] = 1.0f;
+    for (index_t j = 0; j < lr; ++j) mask_[static_cast<std::size_t>(used_ * len_ + lp - 1 + j)] = 1;
     ++used_;
   }
   //! Empties the batch (keeps its storage).
   void clear() {
     std::fill(tokens_.begin(), tokens_.end(), pad_);
-    std::fill(mask_.begin(), mask_.end(), 0.0f);
+    std::fill(mask_.begin(), mask_.end(), mask_t{0});
     used_ = 0;
   }
   [[nodiscard]] index_t size() const noexcept { return used_; }
   //! The examples added so far as a [size(), length] batch.
   [[nodiscard]] token_batch view() const {
-    return {matrix_view<const token_t>(tokens_.data(), used_, len_), matrix_view<const float>(mask_.data(), used_, len_)};
+    return {matrix_view<const token_t>(tokens_.data(), used_, len_), matrix_view<const mask_t>(mask_.data(), used_, len_)};
   }
 
 private:
@@ -161,7 +161,7 @@ private:
   token_t pad_;
   index_t used_ = 0;
   std::vector<token_t> tokens_;
-  std::vector<float> mask_;
+  std::vector<mask_t> mask_; // [rows, length] 1 on the response rows
 };
 
 } // namespace rlvr

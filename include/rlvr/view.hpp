@@ -38,6 +38,7 @@
 //! reported as an `rlvr::device_error` instead of an illegal-address fault inside a kernel.
 
 #include <cstddef>
+#include <cstdint>
 #include <concepts>
 #include <span>
 #include <type_traits>
@@ -82,6 +83,14 @@ struct memory_space_of<X> {
 
 //! True when the host may dereference pointers of space S.
 template <MemorySpace S> inline constexpr bool host_accessible_v = S::host_accessible;
+
+//! The element type of the masks and active flags at rlvr's API: 0 = not wanted, nonzero =
+//! wanted (rlvr writes 1). `token_batch::mask` ([B, T], `matrix_view<const mask_t>`),
+//! `advantage_input::mask` ([N], `vector_view<const mask_t>`) and the active flags of
+//! `advantage_output` / `loss_token_batch` all use it (a float view does not convert). One byte
+//! per token (a float mask took four), the layout of a `torch.bool` or `torch.uint8` tensor, so
+//! the Python module views a DLPack mask without a copy.
+using mask_t = std::uint8_t;
 
 //! A contiguous 1-D view: pointer + length, in memory space `Space` (host by default).
 //! Trivially copyable; usable on the device.

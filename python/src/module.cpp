@@ -30,6 +30,9 @@ namespace py = pybind11;
 using namespace rlvr;
 using namespace rlvr::python;
 
+// Masks and active flags cross the DLPack boundary as uint8 (or bool, the same bytes).
+static_assert(scalar_v<mask_t> == scalar::u8, "rlvr::mask_t must be the DLPack uint8 the module checks for");
+
 namespace {
 
 // ---- errors: one Python class per rlvr kind, all deriving from rlvr.Error ----------------------
@@ -233,8 +236,8 @@ template <class T> py::dict loss_typed(const runtime_objective& o, const loss_ar
   if (!a.active.is_none()) {
     act.expect_dtype(scalar::u8, "uint8 or bool");
     c.batch.active = (k == 1 && act.numel() == n)
-                         ? matrix_view<const std::uint8_t>(act.vector<const std::uint8_t>().data(), 1, n)
-                         : act.matrix<const std::uint8_t>();
+                         ? matrix_view<const mask_t>(act.vector<const mask_t>().data(), 1, n)
+                         : act.matrix<const mask_t>();
   }
   if (!a.seq.is_none()) c.batch.seq = ids32(sq, seq_own);
   c.batch.num_sequences = a.num_sequences;
@@ -295,14 +298,14 @@ py::dict advantages_typed(const runtime_objective& o, py::handle rewards, py::ha
   if (!group_ids.is_none()) in.group_ids = ids64(gi, gid_own);
   if (!mask.is_none()) {
     mk.expect_dtype(scalar::u8, "uint8 or bool");
-    in.mask = mk.vector<const std::uint8_t>();
+    in.mask = mk.vector<const mask_t>();
   }
   if (!values.is_none()) in.values = vl.vector<const T>();
   if (!old_logp.is_none()) in.old_logp = ol.vector<const T>();
   if (!ref_logp.is_none()) in.ref_logp = rl.vector<const T>();
   const auto out_a = ao.vector<T>();
   acto.expect_dtype(scalar::u8, "uint8 or bool");
-  const auto out_m = acto.vector<std::uint8_t>();
+  const auto out_m = acto.vector<mask_t>();
   const index_t kn = o.ops->components * in.seq.size();
   RLVR_EXPECTS(out_a.size() == kn && out_m.size() == kn, shape, "advantages: the outputs have ", out_a.size(), " and ",
                out_m.size(), " elements but the objective has ", o.ops->components, " component(s) x ", in.seq.size(),

@@ -190,7 +190,7 @@ TEST_CASE("mass flow: one real NSR and PSR step of the tabular policy", "[diagno
     pol.set_logits(0, std::vector<float>(z_flat.begin(), z_flat.end()));
     const std::vector<float> before(pol.logits(0).begin(), pol.logits(0).end());
     const token_t toks[2] = {0, 0};
-    const float mask[2] = {1, 0};
+    const rlvr::mask_t mask[2] = {1, 0};
     rlvr::token_batch batch{{toks, 1, 2}, {mask, 1, 2}};
     std::vector<float> logits(10), d(10, 0.0f);
     pol.forward(batch, {logits.data(), 2, 5});

@@ -75,12 +75,12 @@ TEST_CASE("sft_loss_and_grad on a policy: the closed-form tabular gradient", "[s
   batch.add(std::vector<token_t>{0, 0, 1}, std::vector<token_t>{2, 2}); // targets 2, 2 from theta_0
   REQUIRE(batch.size() == 3);
   const token_batch tb = batch.view();
-  CHECK(tb.mask(0, 0) == 1.0f);
-  CHECK(tb.mask(0, 1) == 1.0f);
-  CHECK(tb.mask(0, 2) == 0.0f);
-  CHECK(tb.mask(1, 1) == 1.0f);
-  CHECK(tb.mask(2, 2) == 1.0f);
-  CHECK(tb.mask(2, 3) == 1.0f);
+  CHECK(tb.mask(0, 0) == 1);
+  CHECK(tb.mask(0, 1) == 1);
+  CHECK(tb.mask(0, 2) == 0);
+  CHECK(tb.mask(1, 1) == 1);
+  CHECK(tb.mask(2, 2) == 1);
+  CHECK(tb.mask(2, 3) == 1);
   CHECK(tb.tokens(2, 4) == 2);
   pol.zero_grad();
   const sft_result r = sft_loss_and_grad(pol, tb);
@@ -109,11 +109,11 @@ TEST_CASE("sft: errors name the bad input", "[sft]") {
   batch.add(std::vector<token_t>{0}, std::vector<token_t>{1});
   CHECK_THROWS_WITH(batch.add(std::vector<token_t>{0}, std::vector<token_t>{1}), Catch::Contains("full"));
   const std::vector<token_t> toks{0, 1, 2, 3};
-  const std::vector<float> last{0, 0, 0, 1};
+  const std::vector<mask_t> last{0, 0, 0, 1};
   CHECK_THROWS_WITH(sft_loss_and_grad(pol, token_batch{{toks.data(), 1, 4}, {last.data(), 1, 4}}),
                     Catch::Contains("mask(0, 3) is set on the last position"));
   CHECK_THROWS_WITH(sft_loss_and_grad(pol, token_batch{{toks.data(), 1, 4}, {}}), Catch::Contains("needs a [1, 4] mask"));
-  const std::vector<float> none{0, 0, 0, 0};
+  const std::vector<mask_t> none{0, 0, 0, 0};
   CHECK_THROWS_WITH(sft_loss_and_grad(pol, token_batch{{toks.data(), 1, 4}, {none.data(), 1, 4}}),
                     Catch::Contains("no row is selected"));
 }

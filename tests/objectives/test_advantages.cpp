@@ -13,10 +13,10 @@ template <class T> struct rollout {
   std::vector<T> rewards;
   std::vector<std::int64_t> groups;
   std::vector<std::int32_t> seq;
-  std::vector<std::uint8_t> mask;
+  std::vector<rlvr::mask_t> mask;
   std::vector<T> values;
   std::vector<T> adv, ret;
-  std::vector<std::uint8_t> active;
+  std::vector<rlvr::mask_t> active;
   rollout(std::vector<T> r, std::vector<std::int64_t> g, int len) : rewards(std::move(r)), groups(std::move(g)) {
     for (std::size_t i = 0; i < rewards.size(); ++i)
       for (int t = 0; t < len; ++t) seq.push_back(static_cast<std::int32_t>(i));

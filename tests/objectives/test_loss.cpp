@@ -601,7 +601,7 @@ TEST_CASE("docs example: one training step", "[objectives][docs]") {
       grad_buf(n * V);
   std::vector<std::int64_t> prompt_ids{7, 7, 9, 9};
   std::vector<std::int32_t> token_seq{0, 0, 1, 1, 1, 2, 2, 3, 3, 3};
-  std::vector<std::uint8_t> token_mask(N, 1);
+  std::vector<rlvr::mask_t> token_mask(N, 1);
   std::vector<rlvr::token_t> tokens(N, 3);
   const rlvr::matrix_view<const float> logits(logits_buf.data(), N, V);
   const rlvr::matrix_view<float> grad(grad_buf.data(), n, V);

@@ -3,9 +3,20 @@
 
 #include <catch2/catch.hpp>
 
+#include <type_traits>
+
+#include "rlvr/objectives/concepts.hpp"
+
 namespace {
 using namespace rlvr;
 using rlvr::test::mock_policy;
+
+// one mask element type: token_batch::mask and advantage_input::mask are views of rlvr::mask_t,
+// and a float mask view (token_batch::mask before 0.2.0) no longer converts
+static_assert(std::is_same_v<decltype(token_batch::mask), matrix_view<const mask_t>>);
+static_assert(std::is_same_v<decltype(advantage_input<float>::mask), vector_view<const mask_t>>);
+static_assert(!std::is_convertible_v<matrix_view<const float>, matrix_view<const mask_t>>);
+static_assert(!std::is_constructible_v<matrix_view<const mask_t>, const float*, index_t, index_t>);
 
 // every piece, then one piece removed at a time
 static_assert(Policy<mock_policy>);
@@ -77,7 +88,7 @@ static_assert(!Policy<reference>);
 
 TEST_CASE("token_batch: shape accessors and the optional mask", "[policies][concepts]") {
   const rlvr::token_t toks[6] = {1, 2, 3, 4, 5, 6};
-  const float mask[6] = {0, 1, 1, 0, 0, 1};
+  const rlvr::mask_t mask[6] = {0, 1, 1, 0, 0, 1};
   rlvr::token_batch b{{toks, 2, 3}, {}};
   CHECK(b.batch() == 2);
   CHECK(b.length() == 3);

@@ -31,7 +31,7 @@ std::vector<float> log_form_grad(const std::vector<double>& p, index_t y, double
 // forward/backward and the optimizer (the path the trainer takes).
 void sgd_step(rlvr::tabular_policy& pol, token_t y, double A, double eta) {
   const token_t toks[2] = {0, y};
-  const float mask[2] = {1, 0};
+  const rlvr::mask_t mask[2] = {1, 0};
   rlvr::token_batch batch{{toks, 1, 2}, {mask, 1, 2}};
   std::vector<float> logits(static_cast<std::size_t>(2 * pol.vocab_size()));
   pol.forward(batch, {logits.data(), 2, pol.vocab_size()});
@@ -203,7 +203,7 @@ TEST_CASE("tabular: a frozen reference keeps the old log-probs", "[policies][tab
   rlvr::frozen_reference ref(pol);
   pol.set_logits(0, std::vector<float>{0, 0, 0}); // the policy moves on
   const token_t toks[3] = {0, 1, 2};
-  const float mask[3] = {1, 1, 0};
+  const rlvr::mask_t mask[3] = {1, 1, 0};
   float out[3] = {9, 9, 9};
   ref.reference_log_probs({{toks, 1, 3}, {mask, 1, 3}}, {out, 1, 3});
   CHECK_THAT(out[0], WithinRel(static_cast<float>(std::log(0.24472847105479764)), 1e-6f));

@@ -57,13 +57,13 @@ TEST_CASE("transformer: backward equals central finite differences for every par
   dmodel m(small_config());
   const index_t B = 3, T = 5, V = 7, N = B * T;
   const auto toks = random_tokens(N, V, 1);
-  std::vector<float> mask(static_cast<std::size_t>(N), 1.0f);
-  mask[0] = mask[6] = mask[14] = 0.0f; // some rows unwanted
+  std::vector<rlvr::mask_t> mask(static_cast<std::size_t>(N), 1);
+  mask[0] = mask[6] = mask[14] = 0; // some rows unwanted
   const rlvr::token_batch batch{{toks.data(), B, T}, {mask.data(), B, T}};
   auto R = random_weights(N * V, 2);
   const auto r = random_weights(N, 3);
   for (index_t n = 0; n < N; ++n)
-    if (mask[static_cast<std::size_t>(n)] == 0.0f)
+    if (mask[static_cast<std::size_t>(n)] == 0)
       for (index_t v = 0; v < V; ++v) R[static_cast<std::size_t>(n * V + v)] = 0.0; // the contract
 
   probe_loss(m, batch, R, r);
@@ -233,7 +233,7 @@ TEST_CASE("transformer: masked rows are zero and do not change the wanted ones",
   rlvr::transformer_policy m(small_config(false));
   const index_t B = 2, T = 5, V = 7, N = B * T;
   const auto toks = random_tokens(N, V, 8);
-  const std::vector<float> mask{0, 0, 1, 1, 0, 0, 1, 1, 1, 0};
+  const std::vector<rlvr::mask_t> mask{0, 0, 1, 1, 0, 0, 1, 1, 1, 0};
   std::vector<float> all(static_cast<std::size_t>(N * V)), some(all.size(), 9.0f);
   m.forward({{toks.data(), B, T}, {}}, {all.data(), N, V});
   m.forward({{toks.data(), B, T}, {mask.data(), B, T}}, {some.data(), N, V});
@@ -376,8 +376,8 @@ TEST_CASE("transformer: forward_inference agrees with forward in bounded memory"
   rlvr::transformer_policy m(small_config(true));
   const index_t B = 7, T = 5, V = 7, N = B * T;
   const auto toks = random_tokens(N, V, 31);
-  std::vector<float> mask(static_cast<std::size_t>(N), 1.0f);
-  mask[3] = 0.0f;
+  std::vector<rlvr::mask_t> mask(static_cast<std::size_t>(N), 1);
+  mask[3] = 0;
   const rlvr::token_batch batch{{toks.data(), B, T}, {mask.data(), B, T}};
   std::vector<float> l1(static_cast<std::size_t>(N * V)), v1(static_cast<std::size_t>(N)), l2(l1.size(), 5.0f),
       v2(v1.size());

@@ -89,7 +89,7 @@ template <class T> struct advantage_input {
   vector_view<const T> rewards{};              //!< [B] verifier reward per response ({0, 1}, or ±1; NaN = unscored)
   vector_view<const std::int64_t> group_ids{}; //!< [B] prompt id per response, any values ≥ 0; empty = one group
   vector_view<const std::int32_t> seq{};       //!< [N] response index of each token, in [0, B)
-  vector_view<const std::uint8_t> mask{};      //!< [N] 1 = a response token that counts; empty = all count
+  vector_view<const mask_t> mask{};            //!< [N] nonzero = a response token that counts; empty = all count
   vector_view<const T> values{};               //!< [N] value-head outputs V(s_t) at rollout (GAE only)
   vector_view<const T> old_logp{};             //!< [N] rollout log π (KL folded into rewards only)
   vector_view<const T> ref_logp{};             //!< [N] reference log π (KL folded into rewards only)
@@ -100,7 +100,7 @@ template <class T> struct advantage_input {
 //! Outputs of an advantage estimator (all caller-owned).
 template <class T> struct advantage_output {
   vector_view<T> advantages{};          //!< [N] A_t
-  vector_view<std::uint8_t> active{};   //!< [N] 1 if token t is in this estimator's batch: mask ∧ response kept
+  vector_view<mask_t> active{};         //!< [N] 1 if token t is in this estimator's batch: mask ∧ response kept
   vector_view<T> returns{};             //!< [N] value targets (GAE); may be empty for other estimators
   vector_view<T> response_advantages{}; //!< [B] optional: the per-response advantage (0 when dropped)
 };

@@ -52,9 +52,12 @@ using token_t = std::int32_t;
 //! A batch of B right-padded token sequences of common length T, as a policy's `forward` reads
 //! it. `mask` is optional (empty = every row wanted): `mask(b, t) != 0` says the logits of row
 //! `b·T + t` — the prediction of token `t + 1` — are used by the caller (the response rows).
+//! Its elements are `rlvr::mask_t` (`view.hpp`), the type of `advantage_input::mask` too; a
+//! float mask no longer converts (before 0.2.0 it was `matrix_view<const float>`): fill a
+//! `std::vector<rlvr::mask_t>` with 0/1 and pass `rlvr::matrix_view<const rlvr::mask_t>(m.data(), B, T)`.
 struct token_batch {
   matrix_view<const token_t> tokens; //!< [B, T] token ids in [0, V)
-  matrix_view<const float> mask;     //!< [B, T] or empty
+  matrix_view<const mask_t> mask;    //!< [B, T] 0 = row not wanted, nonzero = wanted; or empty
 
   [[nodiscard]] constexpr index_t batch() const noexcept { return tokens.rows(); }
   [[nodiscard]] constexpr index_t length() const noexcept { return tokens.cols(); }
@@ -63,7 +66,7 @@ struct token_batch {
   [[nodiscard]] constexpr bool has_mask() const noexcept { return mask.data() != nullptr; }
   //! Whether row `b·T + t` is wanted.
   [[nodiscard]] constexpr bool wanted(index_t b, index_t t) const noexcept {
-    return !has_mask() || mask(b, t) != 0.0f;
+    return !has_mask() || mask(b, t) != 0;
   }
 };
 

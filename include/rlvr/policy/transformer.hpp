@@ -253,7 +253,7 @@ public:
     if (!values.empty()) expect_size(values, B * T, "transformer::forward_inference: values");
     for (index_t b0 = 0; b0 < B; b0 += chunk) {
       const index_t nb = std::min(chunk, B - b0);
-      token_batch sub{batch.tokens.block_rows(b0, nb), batch.has_mask() ? batch.mask.block_rows(b0, nb) : matrix_view<const float>{}};
+      token_batch sub{batch.tokens.block_rows(b0, nb), batch.has_mask() ? batch.mask.block_rows(b0, nb) : matrix_view<const mask_t>{}};
       forward_impl(sub, logits.block_rows(b0 * T, nb * T), values.empty() ? nullptr : values.data() + b0 * T);
     }
     last_n_ = 0;

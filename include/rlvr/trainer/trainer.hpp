@@ -311,7 +311,7 @@ public:
     logits_.resize(static_cast<std::size_t>(nb * tt * v));
     const matrix_view<float> full(logits_.data(), nb * tt, v);
     const rlvr::token_batch pb{matrix_view<const token_t>(seqs_.data(), nb, tt),
-                               matrix_view<const float>(mask_.data(), nb, tt)};
+                               matrix_view<const mask_t>(mask_.data(), nb, tt)};
     values_.assign(static_cast<std::size_t>(nb * tt), 0.0f);
     // old log-probs: a forward that keeps no activations when the policy has one (nothing is
     // differentiated here), then log π over each response's rows of the logits in place — the
@@ -508,10 +508,10 @@ private:
   }
 
   void build_mask(index_t nb, index_t tt) {
-    mask_.assign(static_cast<std::size_t>(nb * tt), 0.0f);
+    mask_.assign(static_cast<std::size_t>(nb * tt), mask_t{0});
     for (index_t i = 0; i < nb; ++i) {
       const index_t lp = plen_[static_cast<std::size_t>(i)];
-      for (index_t j = 0; j < len_[static_cast<std::size_t>(i)]; ++j) mask_[static_cast<std::size_t>(i * tt + lp - 1 + j)] = 1.0f;
+      for (index_t j = 0; j < len_[static_cast<std::size_t>(i)]; ++j) mask_[static_cast<std::size_t>(i * tt + lp - 1 + j)] = 1;
     }
   }
 
@@ -577,7 +577,7 @@ private:
     const index_t k_comp = O::components, n_all = adv.tokens;
     // mini-batch tensors: sequences [nm, T] and their tokens (in mini-batch order)
     mb_seqs_.resize(static_cast<std::size_t>(nm * tt));
-    mb_mask_.assign(static_cast<std::size_t>(nm * tt), 0.0f);
+    mb_mask_.assign(static_cast<std::size_t>(nm * tt), mask_t{0});
     std::vector<index_t> rows;
     std::vector<index_t> src; // flat token index in the rollout batch
     for (index_t s = 0; s < nm; ++s) {
@@ -588,7 +588,7 @@ private:
         const index_t j = k - first_tok[static_cast<std::size_t>(i)];
         rows.push_back(s * tt + lp - 1 + j);
         src.push_back(k);
-        mb_mask_[static_cast<std::size_t>(s * tt + lp - 1 + j)] = 1.0f;
+        mb_mask_[static_cast<std::size_t>(s * tt + lp - 1 + j)] = 1;
       }
     }
     const index_t n = static_cast<index_t>(src.size());
@@ -598,7 +598,7 @@ private:
     const index_t rr = nm * tt;
     std::vector<float> a(static_cast<std::size_t>(k_comp * rr), 0.0f), olp(static_cast<std::size_t>(rr), 0.0f),
         rlp(static_cast<std::size_t>(rr), 0.0f), ret(static_cast<std::size_t>(n)), oval(static_cast<std::size_t>(n));
-    std::vector<std::uint8_t> act(static_cast<std::size_t>(k_comp * rr), 0);
+    std::vector<mask_t> act(static_cast<std::size_t>(k_comp * rr), 0);
     std::vector<token_t> tgt(static_cast<std::size_t>(rr), 0);
     std::vector<std::int32_t> row_seq(static_cast<std::size_t>(rr));
     for (index_t r = 0; r < rr; ++r) row_seq[static_cast<std::size_t>(r)] = static_cast<std::int32_t>(r / tt);
@@ -616,7 +616,7 @@ private:
       tgt[r] = tok_target_[k];
     }
     const rlvr::token_batch pb{matrix_view<const token_t>(mb_seqs_.data(), nm, tt),
-                               matrix_view<const float>(mb_mask_.data(), nm, tt)};
+                               matrix_view<const mask_t>(mb_mask_.data(), nm, tt)};
     mb_logits_.resize(static_cast<std::size_t>(rr * v));
     const matrix_view<float> full(mb_logits_.data(), rr, v);
     std::vector<float> vals;
@@ -631,7 +631,7 @@ private:
     lb.logits = matrix_view<const float>(full);
     lb.targets = vector_view<const token_t>(tgt);
     lb.advantages = matrix_view<const float>(a.data(), k_comp, rr);
-    lb.active = matrix_view<const std::uint8_t>(act.data(), k_comp, rr);
+    lb.active = matrix_view<const mask_t>(act.data(), k_comp, rr);
     lb.seq = vector_view<const std::int32_t>(row_seq);
     lb.num_sequences = nm;
     if constexpr (O::uses_old_logp) lb.old_logp = vector_view<const float>(olp);
@@ -655,7 +655,7 @@ private:
       std::vector<float> cur(static_cast<std::size_t>(n)), dv(static_cast<std::size_t>(n));
       for (index_t t = 0; t < n; ++t) cur[static_cast<std::size_t>(t)] = vals[static_cast<std::size_t>(rows[static_cast<std::size_t>(t)])];
       const value_loss_result vr = value_loss(vector_view<const float>(cur), vector_view<const float>(oval),
-                                              vector_view<const float>(ret), vector_view<const std::uint8_t>{},
+                                              vector_view<const float>(ret), vector_view<const mask_t>{},
                                               cfg_.value_clip, vector_view<float>(dv));
       u.value_loss = vr.loss;
       std::vector<float> dvals(static_cast<std::size_t>(nm * tt), 0.0f);
@@ -689,13 +689,15 @@ private:
   // per-step buffers (reused)
   std::vector<token_t> seqs_;
   std::vector<index_t> len_, plen_; // response and prompt length of each sequence
-  std::vector<float> rewards_, mask_, logits_, values_, old_values_, old_logp_, ref_logp_;
+  std::vector<float> rewards_, logits_, values_, old_values_, old_logp_, ref_logp_;
+  std::vector<mask_t> mask_; // [B, T] response rows of the rollout batch (token_batch::mask)
   std::vector<std::int32_t> tok_seq_;
   std::vector<index_t> tok_row_;
   std::vector<token_t> tok_target_;
   std::vector<std::int64_t> group_ids_;
   std::vector<token_t> mb_seqs_;
-  std::vector<float> mb_mask_, mb_logits_, mb_ref_logits_;
+  std::vector<mask_t> mb_mask_; // [nm, T] response rows of the mini-batch
+  std::vector<float> mb_logits_, mb_ref_logits_;
 };
 
 //! A task passed as the reward deduces `trainer<…, tasks::verifier<Task>, …>`.
