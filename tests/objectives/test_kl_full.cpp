@@ -210,7 +210,7 @@ TEST_CASE("kl_full: invariances, identical rows and masked vocabulary", "[object
   SECTION("-inf in both rows (masked vocabulary) and -inf in the policy row only are fine") {
     kl_batch s = d;
     s.z[1] = s.r[1] = -inf;             // masked in both: dropped from both distributions
-    s.z[s.v + 2] = -inf;                // policy gives 0: contributes 0 whatever q is
+    s.z[static_cast<std::size_t>(s.v + 2)] = -inf; // policy gives 0: contributes 0 whatever q is
     if (s.y[0] == 1) s.y[0] = 0;        // targets must keep probability > 0
     if (s.y[1] == 2) s.y[1] = 0;
     const auto d1 = run(rlvr::serial_backend{}, kl_only(1.0), s, g1);

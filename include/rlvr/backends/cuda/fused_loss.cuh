@@ -158,7 +158,10 @@ __global__ void __launch_bounds__(Policy::fused_loss.block_threads, Policy::fuse
   constexpr int Threads = Policy::fused_loss.block_threads;
   using reducer = row_stats_reducer<Threads>;
   __shared__ typename reducer::storage sm;
-  __shared__ row_coeffs<float> shared_coeffs;
+  // the epilogue's ∂L/∂log π and ∂L/∂H (two floats: row_coeffs has default member initialisers,
+  // which a __shared__ variable may not have; its dkl is always 0 here — cuda_backend does not
+  // model RefKLBackend)
+  __shared__ float shared_dlogp, shared_dentropy;
   __shared__ int shared_active;
   const index_t i = blockIdx.x;
   const T* row = logits.ptr + i * logits.stride;
@@ -174,7 +177,9 @@ __global__ void __launch_bounds__(Policy::fused_loss.block_threads, Policy::fuse
   const index_t y = static_cast<index_t>(targets[i]);
   if (threadIdx.x == 0) {
     const float logp = rs.bad() ? NAN : rs.log_p(to_float(row[y]) * inv_tau);
-    shared_coeffs = ep(i, row_stats<float>{rs.lse, rs.entropy, logp});
+    const row_coeffs<float> c = ep(i, row_stats<float>{rs.lse, rs.entropy, logp});
+    shared_dlogp = c.dlogp;
+    shared_dentropy = c.dentropy;
   }
   __syncthreads();
   if (rs.bad()) { // bad row: zero gradient (the epilogue has recorded it)
@@ -182,8 +187,8 @@ __global__ void __launch_bounds__(Policy::fused_loss.block_threads, Policy::fuse
     return;
   }
   // ∂L/∂x_v = (1/τ)[dlogp·(1[v=y] − p_v) − dentropy·p_v(log p_v + H)]
-  const float g_lp = shared_coeffs.dlogp * inv_tau;
-  const float g_h = shared_coeffs.dentropy * inv_tau;
+  const float g_lp = shared_dlogp * inv_tau;
+  const float g_h = shared_dentropy * inv_tau;
   auto grad_of = [&](float z, index_t v) {
     float g = grad_value(rs, z, g_lp, g_h);
     if (v == y) g += g_lp;
