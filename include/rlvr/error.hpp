@@ -26,10 +26,11 @@
 //! Contracts are checked where data enters the library (the public entry points), never in
 //! inner loops: once a call has been accepted, kernels run without further checks.
 
-#include <sstream>
+#include <charconv>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace rlvr {
@@ -101,15 +102,53 @@ RLVR_DEFINE_ERROR_KIND(device);
 #undef RLVR_DEFINE_ERROR_KIND
 
 namespace detail {
-template <class... Args> std::string concat(Args&&... args) {
-  std::ostringstream os;
-  os.precision(17);
-  (os << ... << std::forward<Args>(args));
-  return os.str();
+template <class> inline constexpr bool unsupported_message_argument = false;
+
+//! Appends one message argument to `out` exactly as `std::ostream << arg` would at precision 17
+//! in the classic locale (the formatting rlvr's messages always had), without `<sstream>`:
+//! strings and C strings as they are (a null `const char*` as nothing), characters as
+//! characters (`char`, `signed char`, `unsigned char`, so `std::uint8_t` too), `bool` as `1` /
+//! `0`, integers and unscoped enums (as their underlying type) in decimal, floating-point
+//! values like `%.17g` (`inf`, `nan`). Anything else is a compile error: pass `x.string()`,
+//! `std::to_string(x)`, ….
+template <class T> void append_message_arg(std::string& out, const T& v) {
+  using U = std::remove_cv_t<T>;
+  if constexpr (std::is_same_v<U, bool>) {
+    out.push_back(v ? '1' : '0');
+  } else if constexpr (std::is_same_v<U, char> || std::is_same_v<U, signed char> ||
+                       std::is_same_v<U, unsigned char>) {
+    out.push_back(static_cast<char>(v));
+  } else if constexpr (std::is_pointer_v<U> && std::is_convertible_v<U, const char*>) {
+    if (v != nullptr) out.append(v);
+  } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+    out.append(std::string_view(v));
+  } else if constexpr (std::is_enum_v<U> && std::is_convertible_v<U, long long>) {
+    append_message_arg(out, static_cast<std::underlying_type_t<U>>(v)); // as its underlying type
+  } else if constexpr (std::is_integral_v<U>) {
+    char buf[48];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+  } else if constexpr (std::is_floating_point_v<U>) {
+    char buf[64]; // %.17g of any double or long double fits ("-1.2345678901234567e-4951")
+    const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 17);
+    out.append(buf, r.ptr);
+  } else {
+    static_assert(unsupported_message_argument<T>,
+                  "rlvr error messages take strings, characters, bool, integers, enums and "
+                  "floating-point values; convert anything else first (x.string(), …)");
+  }
+}
+
+//! The concatenation of `args` formatted by `append_message_arg`.
+template <class... Args> std::string concat(const Args&... args) {
+  std::string out;
+  (append_message_arg(out, args), ...);
+  return out;
 }
 } // namespace detail
 
-//! Throws `E` (one of the kinds above) with the streamed concatenation of `args` as message:
+//! Throws `E` (one of the kinds above) with the concatenation of `args` as message (formatted
+//! like `std::ostream` at precision 17: `detail::append_message_arg`):
 //! `rlvr::fail<rlvr::range_error>("pass_at_k: k = ", k, " exceeds n = ", n);`
 template <class E, class... Args> [[noreturn]] void fail(Args&&... args) {
   throw E(detail::concat(std::forward<Args>(args)...));
@@ -118,7 +157,7 @@ template <class E, class... Args> [[noreturn]] void fail(Args&&... args) {
 } // namespace rlvr
 
 //! Contract check at a public boundary: if `cond` is false, throws `rlvr::<kind>_error` whose
-//! message is the streamed concatenation of the remaining arguments. Always on (not tied to
+//! message is the concatenation of the remaining arguments (as for `rlvr::fail`). Always on (not tied to
 //! NDEBUG): these checks guard user input, and they sit outside hot loops.
 //!
 //!     RLVR_EXPECTS(k <= n, range, "pass_at_k: k = ", k, " exceeds n = ", n);
