@@ -25,6 +25,21 @@
 //!
 //! Contracts are checked where data enters the library (the public entry points), never in
 //! inner loops: once a call has been accepted, kernels run without further checks.
+//!
+//! Messages are the concatenation of the arguments given to `RLVR_EXPECTS` / `rlvr::fail`,
+//! each formatted as `std::ostream <<` formats it at precision 17 in the classic locale:
+//!
+//! | argument                                         | printed as                               |
+//! |--------------------------------------------------|------------------------------------------|
+//! | `const char*`, `std::string`, `std::string_view` | the text (a null `const char*`: nothing) |
+//! | `char`, `signed char`, `unsigned char`           | the character (so `std::uint8_t` too)    |
+//! | `bool`                                           | `1` / `0`                                |
+//! | integers, unscoped enums                         | decimal (an enum: its underlying type)   |
+//! | `float`, `double`, `long double`                 | `%.17g`: `0.10000000000000001`, `inf`    |
+//!
+//! Any other argument type is a compile error (convert it first: `path.string()`, …). The
+//! formatting uses `<charconv>`, not `<sstream>`: this header is included by nearly every other,
+//! and `<sstream>` would add about 8 000 preprocessed lines to each translation unit.
 
 #include <charconv>
 #include <stdexcept>
@@ -104,13 +119,7 @@ RLVR_DEFINE_ERROR_KIND(device);
 namespace detail {
 template <class> inline constexpr bool unsupported_message_argument = false;
 
-//! Appends one message argument to `out` exactly as `std::ostream << arg` would at precision 17
-//! in the classic locale (the formatting rlvr's messages always had), without `<sstream>`:
-//! strings and C strings as they are (a null `const char*` as nothing), characters as
-//! characters (`char`, `signed char`, `unsigned char`, so `std::uint8_t` too), `bool` as `1` /
-//! `0`, integers and unscoped enums (as their underlying type) in decimal, floating-point
-//! values like `%.17g` (`inf`, `nan`). Anything else is a compile error: pass `x.string()`,
-//! `std::to_string(x)`, ….
+//! Appends one message argument to `out` as the table at the top of this file says.
 template <class T> void append_message_arg(std::string& out, const T& v) {
   using U = std::remove_cv_t<T>;
   if constexpr (std::is_same_v<U, bool>) {
@@ -157,8 +166,8 @@ template <class E, class... Args> [[noreturn]] void fail(Args&&... args) {
 } // namespace rlvr
 
 //! Contract check at a public boundary: if `cond` is false, throws `rlvr::<kind>_error` whose
-//! message is the concatenation of the remaining arguments (as for `rlvr::fail`). Always on (not tied to
-//! NDEBUG): these checks guard user input, and they sit outside hot loops.
+//! message is the concatenation of the remaining arguments (as for `rlvr::fail`). Always on
+//! (not tied to NDEBUG): these checks guard user input, and they sit outside hot loops.
 //!
 //!     RLVR_EXPECTS(k <= n, range, "pass_at_k: k = ", k, " exceeds n = ", n);
 #define RLVR_EXPECTS(cond, kind, ...)                                                              \
