@@ -33,6 +33,7 @@
 //! |--------------------------------------------------|------------------------------------------|
 //! | `const char*`, `std::string`, `std::string_view` | the text (a null `const char*`: nothing) |
 //! | `char`, `signed char`, `unsigned char`           | the character (so `std::uint8_t` too)    |
+//! | other object pointers, `nullptr`                 | hex `0x7ffd5e8c` (null: `0`), `nullptr`  |
 //! | `bool`                                           | `1` / `0`                                |
 //! | integers, unscoped enums                         | decimal (an enum: its underlying type)   |
 //! | `float`, `double`, `long double`                 | `%.17g`: `0.10000000000000001`, `inf`    |
@@ -42,6 +43,7 @@
 //! and `<sstream>` would add about 8 000 preprocessed lines to each translation unit.
 
 #include <charconv>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -118,17 +120,33 @@ RLVR_DEFINE_ERROR_KIND(device);
 
 namespace detail {
 template <class> inline constexpr bool unsupported_message_argument = false;
+template <class C>
+inline constexpr bool message_char = std::is_same_v<std::remove_cv_t<C>, char> ||
+                                     std::is_same_v<std::remove_cv_t<C>, signed char> ||
+                                     std::is_same_v<std::remove_cv_t<C>, unsigned char>;
 
 //! Appends one message argument to `out` as the table at the top of this file says.
 template <class T> void append_message_arg(std::string& out, const T& v) {
   using U = std::remove_cv_t<T>;
-  if constexpr (std::is_same_v<U, bool>) {
+  if constexpr (std::is_array_v<U>) { // decays, as for <<: a char array is a C string
+    append_message_arg(out, static_cast<const std::remove_extent_t<T>*>(v));
+  } else if constexpr (std::is_same_v<U, bool>) {
     out.push_back(v ? '1' : '0');
-  } else if constexpr (std::is_same_v<U, char> || std::is_same_v<U, signed char> ||
-                       std::is_same_v<U, unsigned char>) {
+  } else if constexpr (message_char<U>) {
     out.push_back(static_cast<char>(v));
-  } else if constexpr (std::is_pointer_v<U> && std::is_convertible_v<U, const char*>) {
-    if (v != nullptr) out.append(v);
+  } else if constexpr (std::is_pointer_v<U> && message_char<std::remove_pointer_t<U>>) {
+    if (v != nullptr) out.append(reinterpret_cast<const char*>(v));
+  } else if constexpr (std::is_pointer_v<U> && !std::is_function_v<std::remove_pointer_t<U>>) {
+    if (v == nullptr) {
+      out.push_back('0');
+    } else { // as std::ostream prints a `const void*`: hexadecimal with 0x
+      const auto bits = reinterpret_cast<std::uintptr_t>(static_cast<const volatile void*>(v));
+      char buf[2 * sizeof bits];
+      const auto r = std::to_chars(buf, buf + sizeof buf, bits, 16);
+      out.append("0x").append(buf, r.ptr);
+    }
+  } else if constexpr (std::is_null_pointer_v<U>) {
+    out.append("nullptr");
   } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
     out.append(std::string_view(v));
   } else if constexpr (std::is_enum_v<U> && std::is_convertible_v<U, long long>) {
@@ -143,8 +161,8 @@ template <class T> void append_message_arg(std::string& out, const T& v) {
     out.append(buf, r.ptr);
   } else {
     static_assert(unsupported_message_argument<T>,
-                  "rlvr error messages take strings, characters, bool, integers, enums and "
-                  "floating-point values; convert anything else first (x.string(), …)");
+                  "rlvr error messages take strings, characters, bool, integers, enums, "
+                  "floating-point values and pointers; convert anything else first (x.string())");
   }
 }
 
