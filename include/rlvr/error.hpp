@@ -119,13 +119,18 @@ RLVR_DEFINE_ERROR_KIND(device);
 #undef RLVR_DEFINE_ERROR_KIND
 
 namespace detail {
+//! False for every T: the `static_assert` of an unsupported argument fires only when instantiated.
 template <class> inline constexpr bool unsupported_message_argument = false;
+//! The character types `<<` prints as characters, and whose pointers it prints as C strings.
 template <class C>
 inline constexpr bool message_char = std::is_same_v<std::remove_cv_t<C>, char> ||
                                      std::is_same_v<std::remove_cv_t<C>, signed char> ||
                                      std::is_same_v<std::remove_cv_t<C>, unsigned char>;
 
-//! Appends one message argument to `out` as the table at the top of this file says.
+//! Appends one message argument to `out` as the table at the top of this file says. The branches
+//! follow the overloads `std::ostream::operator<<` would pick: arrays decay; `bool` and the
+//! character types before the integers; character pointers before other pointers; an enum
+//! through its underlying type (so an `unsigned char`-based enum prints a character).
 template <class T> void append_message_arg(std::string& out, const T& v) {
   using U = std::remove_cv_t<T>;
   if constexpr (std::is_array_v<U>) { // decays, as for <<: a char array is a C string
@@ -166,7 +171,8 @@ template <class T> void append_message_arg(std::string& out, const T& v) {
   }
 }
 
-//! The concatenation of `args` formatted by `append_message_arg`.
+//! The concatenation of `args` formatted by `append_message_arg` (also used by the CUDA
+//! backend's runtime-error messages).
 template <class... Args> std::string concat(const Args&... args) {
   std::string out;
   (append_message_arg(out, args), ...);
