@@ -3,10 +3,14 @@
 
 #include <cmath>
 #include <cstdint>
+#include <random>
 #include <vector>
 
 using rlvr::u32x2;
 using rlvr::u32x4;
+
+// philox.hpp does not include <random>, so the concept is checked here.
+static_assert(std::uniform_random_bit_generator<rlvr::philox_engine>);
 
 // Random123 tests/kat_vectors, the three "philox4x32 10" lines.
 static_assert(rlvr::philox4x32_10(u32x4{{0, 0, 0, 0}}, u32x2{{0, 0}}) ==

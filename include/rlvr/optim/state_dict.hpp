@@ -26,7 +26,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 #include <map>
 #include <span>
 #include <string>
@@ -245,9 +244,14 @@ private:
   }
   std::vector<entry> entries_;
   std::vector<std::pair<std::string, std::string>> meta_;
+  // `std::less<>` without `<functional>`: the same order, lookups by std::string_view
+  struct name_less {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const noexcept { return a < b; }
+  };
   // name → position in entries_ / meta_: lookups and the duplicate check in O(log n)
-  std::map<std::string, std::size_t, std::less<>> tensor_index_;
-  std::map<std::string, std::size_t, std::less<>> meta_index_;
+  std::map<std::string, std::size_t, name_less> tensor_index_;
+  std::map<std::string, std::size_t, name_less> meta_index_;
 };
 
 //! Stores every parameter's value under `prefix + name` (float32, with its shape).

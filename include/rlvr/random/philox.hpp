@@ -46,7 +46,6 @@
 //! CUDA kernels alike, with no state beyond its arguments.
 
 #include <cstdint>
-#include <random>
 
 #include "rlvr/config.hpp"
 
@@ -148,6 +147,8 @@ struct philox_stream {
 //! words: word j is `block(j / 4).w[j % 4]`. Deterministic and cheap to copy; use it for host-side
 //! randomness (bootstrap resampling, test data). Prefer `uniform_index` over
 //! `std::uniform_int_distribution`, whose algorithm differs between standard libraries.
+//! (Models `std::uniform_random_bit_generator`; tests/sampling/test_philox.cpp asserts it, so
+//! that this header need not include `<random>`.)
 class philox_engine {
 public:
   using result_type = std::uint32_t;
@@ -192,6 +193,4 @@ private:
   u32x4 buf_{};
   int lane_ = 4;
 };
-static_assert(std::uniform_random_bit_generator<philox_engine>);
-
 } // namespace rlvr
