@@ -5,6 +5,14 @@
 #include <atomic>
 #include <vector>
 
+// test_core runs these on the default pool (<pthread.h> on POSIX); test_parallel_std on the
+// portable fallback, selected by RLVR_THREAD_POOL_STD.
+#ifdef RLVR_THREAD_POOL_STD
+static_assert(RLVR_DETAIL_POOL_PTHREAD == 0, "RLVR_THREAD_POOL_STD must select the std::thread pool");
+#elif defined(__unix__)
+static_assert(RLVR_DETAIL_POOL_PTHREAD == 1, "POSIX builds use the <pthread.h> pool by default");
+#endif
+
 TEST_CASE("parallel_for covers the range exactly once", "[core][parallel]") {
   for (int threads : {1, 2, 3, 8}) {
     for (rlvr::index_t n : {0, 1, 2, 7, 1000}) {
