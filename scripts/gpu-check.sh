@@ -61,6 +61,18 @@ fi
 
 declare -A SRC
 for f in tests/gpu/test_*.cu; do SRC[gpu_$(basename "$f" .cu)]=$f; done
+# gpu_test_nccl needs NCCL (nccl.h + libnccl, shipped with the CUDA toolkit; NCCL_HOME to point
+# elsewhere); without it that test is left out, as CMake leaves it out without rlvr::nccl.
+NCCL_HOME=${NCCL_HOME:-$(cd "$(dirname "$NVCC")/.." && pwd)}
+NCCL_LIBS=""
+if [ -f "$NCCL_HOME/include/nccl.h" ] && ls "$NCCL_HOME"/lib*/libnccl.so* >/dev/null 2>&1; then
+  NCCL_LIB_DIR=$(dirname "$(ls "$NCCL_HOME"/lib*/libnccl.so* | head -1)")
+  NCCL_LIBS="-I$NCCL_HOME/include -L$NCCL_LIB_DIR -lnccl -Xlinker -rpath=$NCCL_LIB_DIR"
+  log "NCCL found: $NCCL_LIB_DIR (gpu_test_nccl)"
+else
+  unset 'SRC[gpu_test_nccl]'
+  log "NCCL not found under $NCCL_HOME: gpu_test_nccl left out (set NCCL_HOME)"
+fi
 # The CUDA conformance suite: the translation unit rlvr_add_backend_conformance(NAME cuda …
 # CUDA) generates in CMake builds (tests/conformance/CMakeLists.txt), written out the same way.
 cat > "$BUILD/rlvr_conformance_cuda.cu" <<'CU'
@@ -83,6 +95,7 @@ for name in "${!SRC[@]}"; do
   [ "$name" = bench_cuda ] && extra="$BENCH_FLAGS"
   libs=""
   [ "$name" = bench_cuda ] && libs="$BENCH_LIBS"
+  [ "$name" = gpu_test_nccl ] && libs="$NCCL_LIBS"
   ( "$NVCC" $FLAGS $extra "${SRC[$name]}" -o "$BUILD/$name" $libs > "$BUILD/$name.log" 2>&1 ) &
   pids+=($!)
   names+=("$name")

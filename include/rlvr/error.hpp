@@ -62,6 +62,7 @@ enum class errc : int {
   parse = 6,
   unsupported = 7,
   device = 8,
+  comm = 9, //!< a collective of a communicator failed or timed out (rlvr/dist)
 };
 
 //! The stable id of an error kind, as printed in brackets at the start of `what()`.
@@ -75,6 +76,7 @@ constexpr std::string_view errc_id(errc e) noexcept {
   case errc::parse: return "rlvr.parse";
   case errc::unsupported: return "rlvr.unsupported";
   case errc::device: return "rlvr.device";
+  case errc::comm: return "rlvr.comm";
   }
   return "rlvr.unknown";
 }
@@ -116,6 +118,7 @@ RLVR_DEFINE_ERROR_KIND(config);
 RLVR_DEFINE_ERROR_KIND(parse);
 RLVR_DEFINE_ERROR_KIND(unsupported);
 RLVR_DEFINE_ERROR_KIND(device);
+RLVR_DEFINE_ERROR_KIND(comm);
 #undef RLVR_DEFINE_ERROR_KIND
 
 namespace detail {

@@ -23,6 +23,8 @@ TEST_CASE("every error kind derives from rlvr::error and std::runtime_error", "[
   CHECK(rlvr::errc_id(rlvr::errc::parse) == "rlvr.parse");
   CHECK(rlvr::errc_id(rlvr::errc::unsupported) == "rlvr.unsupported");
   CHECK(rlvr::errc_id(rlvr::errc::device) == "rlvr.device");
+  CHECK(rlvr::errc_id(rlvr::errc::comm) == "rlvr.comm");
+  CHECK_THROWS_AS(rlvr::fail<rlvr::comm_error>("x"), rlvr::error);
   CHECK(rlvr::errc_id(rlvr::errc::shape) == "rlvr.shape");
   CHECK(rlvr::errc_id(rlvr::errc::numerical) == "rlvr.numerical");
 }
