@@ -3,7 +3,11 @@
 //   rlvr-study --out results            # default run (≤ 10 minutes on 2 cores)
 //   rlvr-study --out results --full     # the larger run behind docs/results.md
 //   rlvr-study --help
+//   mpirun -np 4 rlvr-study --out results   # the same results.json, the runs spread over 4 processes
+#include <algorithm>
 #include <charconv>
+#include <cstdlib>
+#include <optional>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
@@ -11,16 +15,89 @@
 #include <sstream>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include <unistd.h>
+
+#ifdef RLVR_STUDY_MPI
+#include <rlvr/dist/mpi.hpp>
+#endif
 
 #include <CLI/CLI.hpp>
 
 #include "report.hpp"
 #include "study.hpp"
 
+#ifdef RLVR_STUDY_MPI
+namespace {
+// rlvr-study under mpirun: every rank runs its share (study::run), rank 0 writes the outputs.
+int run_mpi(study::config& c) {
+  rlvr::dist::mpi_communicator world(MPI_COMM_WORLD, {.timeout_seconds = 0}); // runs take what they take
+  MPI_Comm sub = MPI_COMM_NULL;
+  if (world.size() % c.ranks_per_run != 0) {
+    if (world.rank() == 0)
+      std::fprintf(stderr, "rlvr-study: --ranks-per-run = %d does not divide the %d processes\n", c.ranks_per_run,
+                   world.size());
+    return 1; // every rank sees the same numbers: all exit
+  }
+  MPI_Comm_split(MPI_COMM_WORLD, world.rank() / c.ranks_per_run, world.rank(), &sub);
+  rlvr::dist::mpi_communicator group(sub, {.timeout_seconds = 0});
+  c.progress = c.progress && world.rank() == 0;
+  if (c.threads == 0) { // "all cores": this machine's cores shared by the ranks on it (results do not depend on it)
+    MPI_Comm node = MPI_COMM_NULL;
+    int local = 1;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world.rank(), MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &local);
+    MPI_Comm_free(&node);
+    c.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local);
+  }
+  if (world.rank() == 0)
+    std::printf("rlvr-study %d.%d.%d (%s): %zu seeds x {base, %zu methods}, %d processes (%d per run, --shards %lld)\n",
+                RLVR_VERSION_MAJOR, RLVR_VERSION_MINOR, RLVR_VERSION_PATCH, c.preset.c_str(), c.seeds.size(),
+                c.methods.size(), world.size(), c.ranks_per_run, static_cast<long long>(c.shards));
+  const study::results r = study::run(c, world, group);
+  int ok = 1;
+  if (world.rank() == 0) {
+    try {
+      const std::string t = study::write_outputs(r, c);
+      std::printf("\n%s\nwrote %s/{results.json, curves.csv, table.txt, pass_at_k.svg, training_*.svg} in %.0f s\n",
+                  t.c_str(), c.out.string().c_str(), r.seconds);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "rlvr-study: %s\n", e.what());
+      ok = 0;
+    }
+  }
+  std::int64_t flag = ok;
+  world.broadcast(std::span<std::int64_t>(&flag, 1), 0);
+  MPI_Comm_free(&sub);
+  return flag ? 0 : 1;
+}
+} // namespace
+#endif
+
+namespace {
+// The number of processes an MPI launcher started this one among (1 when not launched by one).
+int launched_ranks() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"})
+    if (const char* x = std::getenv(v)) return std::max(1, std::atoi(x));
+  return std::getenv("PMIX_RANK") ? 2 : 1;
+}
+} // namespace
+
 int main(int argc, char** argv) {
+#ifdef RLVR_STUDY_MPI
+  // MPI only when launched by mpirun: a plain run never initialises it
+  std::optional<rlvr::dist::mpi_session> mpi;
+  if (launched_ranks() > 1) mpi.emplace(&argc, &argv);
+#else
+  if (launched_ranks() > 1) {
+    std::fprintf(stderr, "rlvr-study: started as one of %d MPI processes, but this rlvr-study was built without MPI: "
+                         "install libopenmpi-dev and rebuild (the rlvr::mpi component), or run it without mpirun\n",
+                 launched_ranks());
+    return 1;
+  }
+#endif
   study::config c;
   CLI::App app{"rlvr-study: PSR, NSR, W-REINFORCE, PPO and GRPO on the Z_p walk task; Pass@k vs the base model"};
   app.option_defaults()->always_capture_default(); // --help shows every default
@@ -53,6 +130,9 @@ int main(int argc, char** argv) {
   app.add_option("--d-model", c.d_model, "transformer width");
   app.add_option("--layers", c.n_layers, "transformer layers");
   app.add_option("--threads", c.threads, "threads (0 = all)");
+  app.add_option("--shards", c.shards, "the trainer's canonical shards per batch (results depend on it, not on the process count)");
+  app.add_option("--ranks-per-run", c.ranks_per_run,
+                 "under mpirun: processes that share one RL run (data-parallel, <= --shards); the others run other seeds/methods");
   app.add_option("--cache", c.cache_dir, "base-model cache directory (default <out>/cache)");
   app.add_option("--checkpoint-every", c.checkpoint_every,
                  "save each RL run's state every N steps (0 = only at its end); a rerun resumes from it");
@@ -113,6 +193,11 @@ int main(int argc, char** argv) {
     }
     // every flag, the task, the model and the output directory, before any work
     study::preflight(c);
+#ifdef RLVR_STUDY_MPI
+    if (mpi) return run_mpi(c);
+#endif
+    RLVR_EXPECTS(c.ranks_per_run == 1, config, "rlvr-study: --ranks-per-run = ", c.ranks_per_run,
+                 " needs that many processes: start rlvr-study with mpirun");
     const std::size_t extras = study::extra_methods(c).size();
     std::printf("rlvr-study %d.%d.%d (%s): %zu seeds x {base, %zu methods%s}, %lld held-out problems x %lld samples\n",
                 RLVR_VERSION_MAJOR, RLVR_VERSION_MINOR, RLVR_VERSION_PATCH, c.preset.c_str(), c.seeds.size(),
@@ -126,6 +211,9 @@ int main(int argc, char** argv) {
                 t.c_str(), c.out.string().c_str(), r.seconds);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rlvr-study: %s\n", e.what());
+#ifdef RLVR_STUDY_MPI
+    if (mpi) rlvr::dist::mpi_session::abort(1); // no rank is left waiting in a collective
+#endif
     return 1;
   }
   return 0;

@@ -23,6 +23,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -35,6 +36,7 @@
 #include <vector>
 
 #include <rlvr/backends/eigen.hpp>
+#include <rlvr/dist/communicator.hpp>
 #include <rlvr/evaluate.hpp>
 #include <rlvr/generate.hpp>
 #include <rlvr/io/safetensors.hpp>
@@ -109,6 +111,10 @@ struct config {
   std::filesystem::path out = "results";
   std::filesystem::path cache_dir{};   // default: <out>/cache
   int threads = 0;
+  // processes (rlvr-study under mpirun): the trainer's canonical shards (results depend on it,
+  // not on the rank count) and the ranks that share one run (the others run other runs)
+  index_t shards = 1;
+  int ranks_per_run = 1;
   bool progress = true;
   bool tty = false;
   std::string preset = "default";
@@ -167,6 +173,10 @@ struct config {
     RLVR_EXPECTS(d_model % n_heads == 0, config, "rlvr-study: --d-model = ", d_model,
                  " must be a multiple of the number of heads (", n_heads, ")");
     RLVR_EXPECTS(threads >= 0, config, "rlvr-study: --threads = ", threads, " must be >= 0");
+    at_least("--shards", shards, 1);
+    RLVR_EXPECTS(ranks_per_run >= 1, config, "rlvr-study: --ranks-per-run = ", ranks_per_run, " must be >= 1");
+    RLVR_EXPECTS(ranks_per_run <= shards, config, "rlvr-study: --ranks-per-run = ", ranks_per_run,
+                 " exceeds --shards = ", shards, ": every rank of a run needs a shard of its batch");
     at_least("--checkpoint-every", checkpoint_every, 0);
     at_least("stop_after_rl_steps", stop_after_rl_steps, 0);
     for (const auto& m : methods)
@@ -482,13 +492,50 @@ inline std::vector<std::vector<token_t>> eval_problems(const rlvr::tasks::walk_t
   return out;
 }
 
+// ---- processes -----------------------------------------------------------------------------
+// Results cross processes as byte strings (rlvr::dist::all_gather_strings): a minimal writer and
+// reader of trivially copyable values and strings, in the machine's byte order (every rank of
+// one job runs on the same kind of machine).
+struct blob_writer {
+  std::string s;
+  template <class T> void put(const T& x) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    s.append(reinterpret_cast<const char*>(&x), sizeof(T));
+  }
+  void put_string(const std::string& x) {
+    put(static_cast<std::uint64_t>(x.size()));
+    s += x;
+  }
+};
+struct blob_reader {
+  std::string_view s;
+  template <class T> T get() {
+    static_assert(std::is_trivially_copyable_v<T>);
+    RLVR_EXPECTS(s.size() >= sizeof(T), io, "rlvr-study: a rank's results are truncated");
+    T x;
+    std::memcpy(&x, s.data(), sizeof(T));
+    s.remove_prefix(sizeof(T));
+    return x;
+  }
+  std::string get_string() {
+    const auto n = static_cast<std::size_t>(get<std::uint64_t>());
+    RLVR_EXPECTS(s.size() >= n, io, "rlvr-study: a rank's results are truncated");
+    std::string x(s.substr(0, n));
+    s.remove_prefix(n);
+    return x;
+  }
+};
+
 // Samples `n` responses per problem with rlvr::evaluate (Philox stream of the seed's evaluation
 // purpose, row p·n + i) and one greedy response with rlvr::generate; returns per-problem correct
 // counts, mean token entropy, mean length and greedy accuracy. Problems go in chunks of
-// 4096 / n so that the progress bar moves during an evaluation (the streams do not depend on it).
-inline eval_result evaluate(const rlvr::transformer_policy& model, const rlvr::tasks::walk_task& task,
-                            const std::vector<std::vector<token_t>>& problems, const config& c, std::uint64_t seed,
-                            progress* prog) {
+// 4096 / n so that the progress bar moves during an evaluation (the streams do not depend on it);
+// the ranks of `group` share the chunks (chunk j on group rank j mod k) and add their results in
+// chunk order, so the result does not depend on k.
+template <rlvr::dist::HostCommunicator C = rlvr::dist::single_process>
+eval_result evaluate(const rlvr::transformer_policy& model, const rlvr::tasks::walk_task& task,
+                     const std::vector<std::vector<token_t>>& problems, const config& c, std::uint64_t seed,
+                     progress* prog, C group = C{}) {
   eval_result res;
   const rlvr::eigen_backend be{.threads = c.threads};
   const index_t np = static_cast<index_t>(problems.size()), n = c.samples;
@@ -499,18 +546,50 @@ inline eval_result evaluate(const rlvr::transformer_policy& model, const rlvr::t
                                     .pad = task.vocab().pad()};
   const std::uint64_t stream = stream_seed(seed, p_eval_sampling);
   const index_t chunk = std::max<index_t>(1, 4096 / n);
-  double ent_sum = 0, tokens = 0;
-  for (index_t p0 = 0; p0 < np; p0 += chunk) {
+  const index_t chunks = (np + chunk - 1) / chunk;
+  blob_writer mine; // per owned chunk: its index, counts, tokens and entropy·tokens
+  for (index_t j = 0; j < chunks; ++j) {
+    const index_t p0 = j * chunk;
     const auto first = problems.begin() + p0, last = problems.begin() + std::min(np, p0 + chunk);
+    if (j % group.size() != group.rank()) {
+      if (prog) prog->eval_problems(static_cast<double>(last - first)); // the chunk is done elsewhere
+      continue;
+    }
     const std::vector<std::vector<token_t>> part(first, last);
     const rlvr::evaluation e = rlvr::evaluate(model, task, part, n, {1}, {.generation = gen, .bootstrap = {.resamples = 1}},
                                               {.seed = stream, .first_subsequence = static_cast<std::uint64_t>(p0 * n)}, be);
-    res.counts.insert(res.counts.end(), e.counts.begin(), e.counts.end());
     const double toks = e.mean_length * static_cast<double>(part.size()) * static_cast<double>(n);
-    ent_sum += e.mean_entropy * toks;
-    tokens += toks;
+    mine.put(j);
+    mine.put(static_cast<std::uint64_t>(e.counts.size()));
+    for (const auto& pc : e.counts) mine.put(pc);
+    mine.put(toks);
+    mine.put(e.mean_entropy * toks);
     if (prog) prog->eval_problems(static_cast<double>(part.size()));
   }
+  // every chunk's results, in chunk order
+  std::vector<std::vector<rlvr::problem_counts>> counts(static_cast<std::size_t>(chunks));
+  std::vector<double> chunk_toks(static_cast<std::size_t>(chunks), 0.0), chunk_ent(static_cast<std::size_t>(chunks), 0.0);
+  const std::vector<std::string> parts =
+      group.size() > 1 ? rlvr::dist::all_gather_strings(group, mine.s) : std::vector<std::string>{mine.s};
+  for (const std::string& part : parts) {
+    blob_reader in{part};
+    while (!in.s.empty()) {
+      const auto j = static_cast<std::size_t>(in.get<index_t>());
+      RLVR_EXPECTS(j < counts.size(), io, "rlvr-study: a rank sent results for evaluation chunk ", j, " of ", chunks);
+      counts[j].resize(static_cast<std::size_t>(in.get<std::uint64_t>()));
+      for (auto& pc : counts[j]) pc = in.get<rlvr::problem_counts>();
+      chunk_toks[j] = in.get<double>();
+      chunk_ent[j] = in.get<double>();
+    }
+  }
+  double ent_sum = 0, tokens = 0;
+  for (index_t j = 0; j < chunks; ++j) {
+    res.counts.insert(res.counts.end(), counts[static_cast<std::size_t>(j)].begin(), counts[static_cast<std::size_t>(j)].end());
+    ent_sum += chunk_ent[static_cast<std::size_t>(j)];
+    tokens += chunk_toks[static_cast<std::size_t>(j)];
+  }
+  RLVR_EXPECTS(static_cast<index_t>(res.counts.size()) == np, io, "rlvr-study: the evaluation gathered ",
+               res.counts.size(), " problems of ", np);
   rlvr::generation_config greedy = gen;
   greedy.sampling = {.greedy = true, .policy_logprob = false};
   const rlvr::generation g = rlvr::generate(model, problems, 1, greedy, {.seed = stream}, be);
@@ -583,6 +662,7 @@ inline std::string run_recipe(const config& c, const method_spec& m, std::uint64
     << c.prompts_per_step << " G" << c.group_size << " epochs" << c.epochs << " lr" << exact(c.rl_lr) << " wd"
     << exact(c.weight_decay) << " gclip" << exact(c.grad_clip) << " tau" << exact(c.temperature) << " ent"
     << exact(c.entropy_coef) << " kl" << exact(c.kl_beta);
+  if (c.shards != 1) r << " shards" << c.shards; // the trajectory depends on S (not on the ranks)
   return r.str();
 }
 
@@ -613,10 +693,14 @@ inline rlvr::step_metrics metrics_from_row(const double* x) {
 // (weights, optimizer, reference, step) and the run's curve rows are saved atomically, with the
 // run's recipe and a SHA-256 of the tensors, to <cache>/runs/rl_<hash>.safetensors; a rerun
 // resumes from the last checkpoint (the trainer's resume is bit-exact, so the results are the
-// same as an uninterrupted run's, byte for byte).
-inline rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, const rlvr::tasks::walk_task& task,
-                                         const method_spec& m, const config& c, std::uint64_t seed,
-                                         std::vector<curve_row>& curves, progress& prog, rl_counters& counters) {
+// same as an uninterrupted run's, byte for byte). The ranks of `group` run it data-parallel
+// (the trainer's canonical shards: the same trajectory on any number of them); group rank 0
+// writes the checkpoints.
+template <rlvr::dist::HostCommunicator C = rlvr::dist::single_process>
+rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, const rlvr::tasks::walk_task& task,
+                                  const method_spec& m, const config& c, std::uint64_t seed,
+                                  std::vector<curve_row>& curves, progress& prog, rl_counters& counters,
+                                  C group = C{}) {
   rlvr::transformer_policy model = base;
   rlvr::adamw opt({.lr = c.rl_lr, .weight_decay = c.weight_decay});
   const rlvr::trainer_config tc{.group_size = c.group_size,
@@ -627,13 +711,14 @@ inline rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, c
                                 .mini_batches = m.mini_batches,
                                 .epochs = c.epochs,
                                 .max_grad_norm = c.grad_clip,
-                                .seed = stream_seed(seed, p_rl)};
+                                .seed = stream_seed(seed, p_rl),
+                                .shards = c.shards};
   const index_t steps = m.steps > 0 ? m.steps : c.rl_steps;
   const std::string recipe = run_recipe(c, m, seed, steps);
   const auto dir = cache_dir_of(c) / "runs";
   const auto path = dir / ("rl_" + fnv_hex(recipe) + ".safetensors");
   with_objective(m, c, task.max_response_length(), [&](auto obj) {
-    rlvr::trainer tr(model, opt, rlvr::tasks::verifier{task}, obj, rlvr::eigen_backend{.threads = c.threads}, tc);
+    rlvr::trainer tr(model, opt, rlvr::tasks::verifier{task}, obj, rlvr::eigen_backend{.threads = c.threads}, tc, group);
     std::vector<double> rows; // this run's curve rows so far, metric_fields each
     auto record = [&](const rlvr::step_metrics& sm) {
       curves.push_back({m.name, seed, sm});
@@ -662,7 +747,7 @@ inline rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, c
       for (index_t i = 0; i < c.prompts_per_step; ++i) prompts.push_back(task.problem(g, rlvr::tasks::split::train));
       tr.step(prompts);
       ++counters.run;
-      if (s + 1 == steps || (c.checkpoint_every > 0 && (s + 1) % c.checkpoint_every == 0)) {
+      if (group.rank() == 0 && (s + 1 == steps || (c.checkpoint_every > 0 && (s + 1) % c.checkpoint_every == 0))) {
         rlvr::state_dict d;
         tr.save_state(d);
         d.put<double>("study.curves", std::span<const double>(rows), {s + 1, metric_fields});
@@ -720,11 +805,91 @@ inline void preflight(const config& c) {
   }
 }
 
-inline results run(const config& c) {
+// The results this process computed, as bytes (for the merge on rank 0).
+inline std::string serialise(const results& r) {
+  blob_writer w;
+  w.put(static_cast<std::uint64_t>(r.evals.size()));
+  for (const auto& [key, e] : r.evals) {
+    w.put_string(key.method);
+    w.put(key.seed);
+    w.put(static_cast<std::uint64_t>(e.counts.size()));
+    for (const auto& pc : e.counts) w.put(pc);
+    w.put(e.entropy);
+    w.put(e.greedy_accuracy);
+    w.put(e.mean_length);
+  }
+  w.put(static_cast<std::uint64_t>(r.curves.size()));
+  for (const auto& row : r.curves) {
+    w.put_string(row.method);
+    w.put(row.seed);
+    w.put(metrics_row(row.m));
+  }
+  w.put(r.rl.run);
+  w.put(r.rl.resumed);
+  return std::move(w.s);
+}
+inline void merge_into(results& r, std::string_view bytes) {
+  blob_reader in{bytes};
+  for (auto k = in.get<std::uint64_t>(); k > 0; --k) {
+    run_key key;
+    key.method = in.get_string();
+    key.seed = in.get<std::uint64_t>();
+    eval_result e;
+    e.counts.resize(static_cast<std::size_t>(in.get<std::uint64_t>()));
+    for (auto& pc : e.counts) pc = in.get<rlvr::problem_counts>();
+    e.entropy = in.get<double>();
+    e.greedy_accuracy = in.get<double>();
+    e.mean_length = in.get<double>();
+    r.evals[key] = std::move(e);
+  }
+  for (auto k = in.get<std::uint64_t>(); k > 0; --k) {
+    curve_row row;
+    row.method = in.get_string();
+    row.seed = in.get<std::uint64_t>();
+    const auto x = in.get<std::array<double, metric_fields>>();
+    row.m = metrics_from_row(x.data());
+    r.curves.push_back(std::move(row));
+  }
+  r.rl.run += in.get<index_t>();
+  r.rl.resumed += in.get<index_t>();
+}
+
+//! Runs the study. On several processes (`rlvr-study` under `mpirun`), `world` holds them all and
+//! `group` this process's run group (`config::ranks_per_run` consecutive ranks): the groups share
+//! out the seeds (or, with fewer seeds than groups, the single runs), a group's ranks run each of
+//! its runs together (data-parallel training, shared evaluation chunks), and world rank 0 receives
+//! everything and returns the whole results — the same, byte for byte, as one process's — while
+//! the other ranks return theirs only.
+template <rlvr::dist::HostCommunicator C = rlvr::dist::single_process>
+results run(const config& c, C world = C{}, C group = C{}) {
   preflight(c);
   const auto task = make_task(c);
   const auto problems = eval_problems(task, c);
   const auto mains = main_methods(c), extras = extra_methods(c);
+  const int groups = world.size() / group.size(), my_group = world.rank() / group.size();
+  RLVR_EXPECTS(groups * group.size() == world.size(), config, "rlvr-study: --ranks-per-run = ", group.size(),
+               " does not divide the ", world.size(), " ranks");
+  // the units of work in the single-process order: per seed, its base model, then each RL run
+  struct unit {
+    std::size_t seed_index;
+    const method_spec* method; // null: the base model's evaluation
+  };
+  std::vector<unit> units;
+  for (std::size_t si = 0; si < c.seeds.size(); ++si) {
+    units.push_back({si, nullptr});
+    for (const auto* list : {&mains, &extras})
+      for (const auto& m : *list) units.push_back({si, &m});
+  }
+  // Whole seeds to groups as far as they go round evenly (each such base model is pretrained
+  // once); the remaining seeds' runs one by one, round-robin (each group pretrains, or loads from
+  // the cache, the bases it needs). 3 seeds on 2 groups: seeds 0 and 1 whole, seed 2's six units
+  // three each.
+  const std::size_t whole = c.seeds.size() / static_cast<std::size_t>(groups) * static_cast<std::size_t>(groups);
+  std::vector<int> owner(units.size());
+  std::size_t spread = 0;
+  for (std::size_t u = 0; u < units.size(); ++u)
+    owner[u] = static_cast<int>((units[u].seed_index < whole ? units[u].seed_index : spread++) %
+                                static_cast<std::size_t>(groups));
   const double ns = static_cast<double>(c.seeds.size());
   // Progress units ≈ seconds on one core at the default sizes: an RL step ≈ 1, a pretraining
   // step ≈ 0.17, one held-out problem's n = 256 samples ≈ 0.4.
@@ -735,29 +900,65 @@ inline results run(const config& c) {
   for (const auto& m : extras) rl_units += static_cast<double>(m.steps > 0 ? m.steps : c.rl_steps);
   const double np = static_cast<double>(problems.size());
   const double models = 1.0 + static_cast<double>(mains.size() + extras.size());
-  progress prog(ns * (w_pre * static_cast<double>(c.pretrain_steps) + w_rl * rl_units + w_eval * models * np), c.progress,
-                c.tty);
+  // the progress of world rank 0 (its own share of the work, scaled to the whole)
+  progress prog(ns * (w_pre * static_cast<double>(c.pretrain_steps) + w_rl * rl_units + w_eval * models * np) /
+                    static_cast<double>(groups),
+                c.progress && world.rank() == 0, c.tty);
   prog.set_weights(w_pre, w_rl, w_eval);
   results r;
   r.methods.push_back("base");
   for (const auto& m : mains) r.methods.push_back(m.name);
   for (const auto& m : extras) r.extras.push_back(m.name);
-  for (std::uint64_t seed : c.seeds) {
-    prog.set_stage("seed " + std::to_string(seed) + ": pretraining the base model");
-    const rlvr::transformer_policy base = base_model(task, c, seed, prog);
-    prog.set_stage("seed " + std::to_string(seed) + ": evaluating base");
-    r.evals[{"base", seed}] = evaluate(base, task, problems, c, seed, &prog);
-    for (const auto* list : {&mains, &extras})
-      for (const auto& m : *list) {
-        prog.set_stage("seed " + std::to_string(seed) + ": RL " + m.name);
-        const auto model = train_rl(base, task, m, c, seed, r.curves, prog, r.rl);
-        prog.set_stage("seed " + std::to_string(seed) + ": evaluating " + m.name);
-        r.evals[{m.name, seed}] = evaluate(model, task, problems, c, seed, &prog);
+  std::map<std::size_t, rlvr::transformer_policy> bases; // this group's base models, by seed index
+  auto base_of = [&](std::size_t si) -> const rlvr::transformer_policy& {
+    auto it = bases.find(si);
+    if (it == bases.end()) {
+      prog.set_stage("seed " + std::to_string(c.seeds[si]) + ": pretraining the base model");
+      if (group.size() > 1) { // group rank 0 pretrains and caches it; the others then load it
+        if (group.rank() == 0) it = bases.emplace(si, base_model(task, c, c.seeds[si], prog)).first;
+        group.barrier();
+        if (group.rank() != 0) it = bases.emplace(si, base_model(task, c, c.seeds[si], prog)).first;
+      } else {
+        it = bases.emplace(si, base_model(task, c, c.seeds[si], prog)).first;
       }
+    }
+    return it->second;
+  };
+  for (std::size_t u = 0; u < units.size(); ++u) {
+    if (owner[u] != my_group) continue;
+    const std::uint64_t seed = c.seeds[units[u].seed_index];
+    const rlvr::transformer_policy& base = base_of(units[u].seed_index);
+    if (!units[u].method) {
+      prog.set_stage("seed " + std::to_string(seed) + ": evaluating base");
+      r.evals[{"base", seed}] = evaluate(base, task, problems, c, seed, &prog, group);
+      continue;
+    }
+    const method_spec& m = *units[u].method;
+    prog.set_stage("seed " + std::to_string(seed) + ": RL " + m.name);
+    const auto model = train_rl(base, task, m, c, seed, r.curves, prog, r.rl, group);
+    prog.set_stage("seed " + std::to_string(seed) + ": evaluating " + m.name);
+    r.evals[{m.name, seed}] = evaluate(model, task, problems, c, seed, &prog, group);
+    bases.erase(bases.begin(), bases.lower_bound(units[u].seed_index)); // done with earlier seeds
   }
   prog.finish();
   r.seconds = prog.elapsed();
-  return r;
+  if (world.size() == 1) return r;
+  // Merge on every rank (a group's rank 0 speaks for it), then restore the single-process order
+  // of the curves: seed by seed, run by run.
+  const std::vector<std::string> parts = rlvr::dist::all_gather_strings(world, group.rank() == 0 ? serialise(r) : std::string());
+  results all;
+  all.methods = r.methods;
+  all.extras = r.extras;
+  for (const std::string& p : parts)
+    if (!p.empty()) merge_into(all, p); // a group's other ranks send nothing
+  std::map<std::pair<std::uint64_t, std::string>, std::size_t> rank_of_run;
+  for (std::size_t u = 0; u < units.size(); ++u)
+    if (units[u].method) rank_of_run[{c.seeds[units[u].seed_index], units[u].method->name}] = u;
+  std::stable_sort(all.curves.begin(), all.curves.end(), [&](const curve_row& a, const curve_row& b) {
+    return rank_of_run.at({a.seed, a.method}) < rank_of_run.at({b.seed, b.method});
+  });
+  all.seconds = r.seconds;
+  return all;
 }
 
 } // namespace study

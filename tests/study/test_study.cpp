@@ -13,6 +13,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <memory>
+
+#include <rlvr/dist/threads.hpp>
+
 #include "report.hpp"
 #include "study.hpp"
 
@@ -392,4 +396,66 @@ TEST_CASE("a collapsed seed is flagged in the table and results.json, never hidd
   CHECK(j["stability"]["per_seed"]["1"]["pass_at_k_max"] == Approx(0.45));
   CHECK(j["stability"]["per_seed"]["1"]["base_pass_at_k_max"] == Approx(0.60));
   CHECK_FALSE(study::to_json(base).contains("stability"));
+}
+
+// The study over R thread ranks (rlvr::dist::thread_communicator; `mpirun -np R rlvr-study` does
+// the same over processes, tests/study/CMakeLists.txt): world rank 0's results.json equals one
+// process's byte for byte — runs spread over ranks, and runs shared data-parallel by a group.
+namespace {
+std::string threaded_results(study::config c, int ranks, int per_run) {
+  c.ranks_per_run = per_run;
+  std::vector<std::unique_ptr<rlvr::dist::thread_group>> groups;
+  for (int g = 0; g < (ranks + per_run - 1) / per_run; ++g) groups.push_back(std::make_unique<rlvr::dist::thread_group>(per_run));
+  rlvr::dist::run_ranks(ranks, [&](rlvr::dist::thread_communicator world) {
+    rlvr::dist::thread_communicator group(*groups[static_cast<std::size_t>(world.rank() / per_run)],
+                                          world.rank() % per_run);
+    study::config mine = c;
+    mine.threads = 1;
+    const study::results r = study::run(mine, world, group);
+    if (world.rank() == 0) (void)study::write_outputs(r, mine);
+  });
+  return slurp(c.out / "results.json") + slurp(c.out / "curves.csv");
+}
+} // namespace
+
+TEST_CASE("the study on several ranks writes the single-process results.json and curves.csv", "[study][distributed]") {
+  const auto root = std::filesystem::temp_directory_path() / "rlvr_study_ranks";
+  std::filesystem::remove_all(root);
+  auto c = tiny(root / "one");
+  c.methods = {"psr", "nsr", "grpo"};
+  c.threads = 1;
+  const study::results r1 = study::run(c);
+  (void)study::write_outputs(r1, c);
+  const std::string one = slurp(c.out / "results.json") + slurp(c.out / "curves.csv");
+  REQUIRE(one.size() > 100);
+  c.out = root / "r2";
+  CHECK(threaded_results(c, 2, 1) == one); // a seed per rank
+  c.out = root / "r3";
+  CHECK(threaded_results(c, 3, 1) == one); // single runs round-robin (fewer seeds than ranks)
+  // 3 seeds on 2 ranks: seeds 0 and 1 whole, seed 2's runs spread over both
+  c.seeds = {0, 1, 2};
+  c.out = root / "one3";
+  const study::results r3 = study::run(c);
+  (void)study::write_outputs(r3, c);
+  const std::string one3 = slurp(c.out / "results.json") + slurp(c.out / "curves.csv");
+  c.out = root / "r2_3seeds";
+  CHECK(threaded_results(c, 2, 1) == one3);
+  // data-parallel runs: the same as one process with the same --shards
+  auto s2 = tiny(root / "s2_one");
+  s2.methods = {"nsr", "ppo"};
+  s2.seeds = {0};
+  s2.shards = 2;
+  s2.threads = 1;
+  const study::results rs = study::run(s2);
+  (void)study::write_outputs(rs, s2);
+  const std::string sharded = slurp(s2.out / "results.json") + slurp(s2.out / "curves.csv");
+  CHECK(sharded.find("\"shards\": 2") != std::string::npos);
+  s2.out = root / "s2_ranks";
+  CHECK(threaded_results(s2, 2, 2) == sharded);
+  // --ranks-per-run must divide the ranks and not exceed --shards
+  s2.out = root / "bad";
+  CHECK_THROWS_WITH(threaded_results(s2, 3, 2), Catch::Contains("does not divide"));
+  auto bad = tiny(root / "bad2");
+  bad.ranks_per_run = 2;
+  CHECK_THROWS_WITH(bad.validate(), Catch::Contains("--ranks-per-run = 2 exceeds --shards = 1"));
 }
