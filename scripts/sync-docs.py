@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Copies figures from committed outputs into the docs, between markers, so that no number in
+the docs is typed by hand:
+
+  docs/distributed.md  <!-- dist-scaling-begin/end -->       the table of bench/results/dist-scaling.md
+                       <!-- dist-cost-begin/end -->          the headline of bench/results/dist-cost-model.md
+  docs/performance.md  <!-- perf-dist-scaling-begin/end -->  the table of bench/results/dist-scaling.md
+
+    python3 scripts/sync-docs.py           # rewrite the regions
+    python3 scripts/sync-docs.py --check   # exit 1 if a region differs from its source (a ctest)
+"""
+import argparse
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def read(rel):
+    with open(os.path.join(ROOT, rel), encoding="utf-8") as f:
+        return f.read()
+
+
+def table(text):
+    return "\n".join(l for l in text.splitlines() if l.startswith("|"))
+
+
+def section(text, title):
+    m = re.search(r"^## " + re.escape(title) + r"\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    if not m:
+        sys.exit(f"sync-docs: no '## {title}' section")
+    return m.group(1).strip()
+
+
+REGIONS = [
+    ("docs/distributed.md", "dist-scaling", lambda: table(read("bench/results/dist-scaling.md")),
+     "bench/results/dist-scaling.md"),
+    ("docs/distributed.md", "dist-cost", lambda: section(read("bench/results/dist-cost-model.md"), "Headline"),
+     "bench/results/dist-cost-model.md"),
+    ("docs/performance.md", "perf-dist-scaling", lambda: table(read("bench/results/dist-scaling.md")),
+     "bench/results/dist-scaling.md"),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--check", action="store_true")
+    a = ap.parse_args()
+    stale = []
+    pages = {}
+    for page, name, body, src in REGIONS:
+        text = pages.get(page) or read(page)
+        begin, end = f"<!-- {name}-begin -->", f"<!-- {name}-end -->"
+        i, j = text.find(begin), text.find(end)
+        if i < 0 or j < i:
+            sys.exit(f"sync-docs: {page} has no {begin} ... {end} region")
+        want = begin + "\n" + body() + "\n" + end
+        if text[i:j + len(end)] != want:
+            stale.append(f"{page}: region {name} differs from {src}")
+            text = text[:i] + want + text[j + len(end):]
+        pages[page] = text
+    if a.check:
+        for s in stale:
+            print(f"sync-docs: {s} (run python3 scripts/sync-docs.py)")
+        return 1 if stale else 0
+    for page, text in pages.items():
+        with open(os.path.join(ROOT, page), "w", encoding="utf-8") as f:
+            f.write(text)
+    for s in stale:
+        print(f"sync-docs: updated {s.split(':')[0]} ({s.split(': ', 1)[1]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
