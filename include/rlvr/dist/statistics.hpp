@@ -145,19 +145,24 @@ template <HostCommunicator C, Objective O, class T>
   const index_t nrew = in.reward_components.rows();
   index_t b_all = 0;
   for (int r = 0; r < c.size(); ++r) b_all += sizes[2 * static_cast<std::size_t>(r)];
+  RLVR_EXPECTS(nrew == 0 || in.reward_components.cols() == b, shape, "dist::estimate_advantages: reward_components has ",
+               in.reward_components.cols(), " columns for ", b, " responses");
   for (index_t k = 0; k < nrew; ++k) {
-    const auto row = detail::gather_view(c, vector_view<const T>(in.reward_components.data() + k * b, b));
+    const auto row = detail::gather_view(
+        c, vector_view<const T>(in.reward_components.data() + k * in.reward_components.row_stride(), b));
     comps.insert(comps.end(), row.begin(), row.end());
   }
+  // optional inputs by the *gathered* arrays, the same on every rank (a rank with no responses
+  // passes empty views)
   advantage_input<T> whole{};
   whole.rewards = vector_view<const T>(rewards);
-  if (!in.group_ids.empty()) whole.group_ids = vector_view<const std::int64_t>(groups);
+  if (!groups.empty()) whole.group_ids = vector_view<const std::int64_t>(groups);
   whole.seq = vector_view<const std::int32_t>(gseq);
-  if (!in.mask.empty()) whole.mask = vector_view<const mask_t>(mask);
-  if (!in.values.empty()) whole.values = vector_view<const T>(values);
-  if (!in.old_logp.empty()) whole.old_logp = vector_view<const T>(old_logp);
-  if (!in.ref_logp.empty()) whole.ref_logp = vector_view<const T>(ref_logp);
-  if (!in.baselines.empty()) whole.baselines = vector_view<const T>(baselines);
+  if (!mask.empty()) whole.mask = vector_view<const mask_t>(mask);
+  if (!values.empty()) whole.values = vector_view<const T>(values);
+  if (!old_logp.empty()) whole.old_logp = vector_view<const T>(old_logp);
+  if (!ref_logp.empty()) whole.ref_logp = vector_view<const T>(ref_logp);
+  if (!baselines.empty()) whole.baselines = vector_view<const T>(baselines);
   if (nrew > 0) whole.reward_components = matrix_view<const T>(comps.data(), nrew, b_all);
   const advantage_result<T> all = rlvr::estimate_advantages(obj, whole);
   advantage_result<T> out;
