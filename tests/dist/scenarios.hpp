@@ -79,6 +79,19 @@ template <class C> void stats(C& c) {
     DIST_EXPECT(got.act[static_cast<std::size_t>(t)] == ref.act[static_cast<std::size_t>(2 * mine.first + t)]);
   }
   DIST_EXPECT(got.report.responses == ref.report.responses);
+  // lopsided: the last rank holds every response, the others none (empty views agree with it)
+  {
+    const bool last = c.rank() == c.size() - 1;
+    advantage_input<float> lop{};
+    if (last) {
+      lop.rewards = whole.rewards;
+      lop.group_ids = whole.group_ids;
+      lop.seq = whole.seq;
+    }
+    const auto l = dist::estimate_advantages(c, grpo(), lop);
+    DIST_EXPECT(l.tokens == (last ? 2 * nb : 0));
+    for (index_t t = 0; t < l.tokens; ++t) DIST_EXPECT(l.adv[static_cast<std::size_t>(t)] == ref.adv[static_cast<std::size_t>(t)]);
+  }
   // global token counts (exact) for the shard losses
   const auto counts = dist::global_counts(c, got);
   DIST_EXPECT(counts == ref.global_counts());
