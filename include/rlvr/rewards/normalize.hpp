@@ -648,8 +648,16 @@ inline std::string_view strip_math_delimiters(std::string_view s) noexcept {
 
 inline bool math_equivalent_ordered(std::string_view a, std::string_view b, const math_options& opt) {
   std::string buf_a, buf_b;
-  a = strip_math_delimiters(undouble_backslashes(a, buf_a));
-  b = strip_math_delimiters(undouble_backslashes(b, buf_b));
+  const std::string_view ua = undouble_backslashes(a, buf_a), ub = undouble_backslashes(b, buf_b);
+  if (ua.data() != a.data() || ub.data() != b.data()) {
+    // Doubling read on one side only can split answers whose written normal forms agree
+    // (`\\x` against `\\x\left`: the second has a single backslash, so it stays as written):
+    // equal normal forms as written are equal answers, as rule (i) says.
+    const std::string ra = normalize_math_answer(a, opt);
+    if (!ra.empty() && ra == normalize_math_answer(b, opt)) return true;
+  }
+  a = strip_math_delimiters(ua);
+  b = strip_math_delimiters(ub);
   const std::string na = normalize_math_answer(a, opt), nb = normalize_math_answer(b, opt);
   if (na.empty() || nb.empty()) return false;
   if (na == nb) return true; // (i) equal normal forms
