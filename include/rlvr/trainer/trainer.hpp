@@ -68,7 +68,7 @@
 //! - `gradient_reduction::fast`: each rank adds its own shards into one accumulator as they are
 //!   computed (memory |θ|), then one `all_reduce` sums the ranks in the transport's order — equal
 //!   to the deterministic sum within float rounding (relative L2 difference of the weights after 3
-//!   Adam steps: 4e-6 on 3 ranks; tested < 1e-5), identical on every rank.
+//!   Adam steps below 1e-5 on 2 and 3 ranks, tested), identical on every rank.
 //! Every rank steps the optimizer on the same gradient, so the replicas never drift. Every rank
 //! must pass the same prompts to `step` (checked: a mismatch is a `config_error` naming the
 //! rank) and build the trainer with the same configuration (checked). S = 1 on one rank is the
