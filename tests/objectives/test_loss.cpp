@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <type_traits>
 #include <rlvr/backends/serial.hpp>
 #include <rlvr/loss.hpp>
 #include <support/typed.hpp>
@@ -263,6 +264,58 @@ TEST_CASE("0.1·psr + nsr equals w_reinforce(0.1)", "[objectives][loss][sum]") {
   const auto ad = rlvr::estimate_advantages(sum_drop, d.adv_input());
   const auto dd = run(be, sum_drop, d.tokens<decltype(sum_drop)>(ad), gs, 0.8);
   CHECK(dd.loss != Approx(dw.loss).epsilon(1e-6));
+}
+
+// with_regularizers: a ready-made objective plus regularisers is the hand-made composition, in
+// type, in its parts' numbers and (through the serial oracle) bit for bit in loss and gradient.
+static_assert(std::is_same_v<decltype(rlvr::with_regularizers(rlvr::psr(), rlvr::entropy_bonus{})),
+                             rlvr::objective<rlvr::sign_split, rlvr::ppo_clip, rlvr::token_mean, rlvr::entropy_bonus>>);
+static_assert(std::is_same_v<decltype(rlvr::with_regularizers(rlvr::grpo(), rlvr::tis{})),
+                             rlvr::objective<rlvr::group_zscore, rlvr::ppo_clip, rlvr::token_mean, rlvr::kl_k3,
+                                             rlvr::entropy_bonus, rlvr::tis>>);
+static_assert(std::is_same_v<decltype(rlvr::with_regularizers(rlvr::nsr())), rlvr::nsr_objective>);
+static_assert(rlvr::Objective<decltype(rlvr::with_regularizers(rlvr::w_reinforce(), rlvr::kl_k3{}, rlvr::entropy_bonus{}))>);
+
+TEST_CASE("with_regularizers(psr/nsr/w_reinforce, ...) is the hand-made composition, bit for bit",
+          "[objectives][loss][with_regularizers]") {
+  const rlvr::ppo_clip clip{.eps_low = 0.15, .eps_high = 0.25};
+  const rlvr::entropy_bonus ent{.coef = 3e-3};
+  const rlvr::kl_k3 kl{.beta = 2e-3};
+  auto same = [](const auto& made, const auto& by_hand, std::uint64_t seed) {
+    using M = std::decay_t<decltype(made)>;
+    static_assert(std::is_same_v<M, std::decay_t<decltype(by_hand)>>);
+    batch_data<double> d(7, 9, seed);
+    const rlvr::serial_backend be;
+    const auto am = rlvr::estimate_advantages(made, d.adv_input());
+    const auto ah = rlvr::estimate_advantages(by_hand, d.adv_input());
+    std::vector<double> gm, gh;
+    const auto dm = run(be, made, d.tokens<M>(am), gm, 0.9);
+    const auto dh = run(be, by_hand, d.tokens<M>(ah), gh, 0.9);
+    CHECK(dm.loss == dh.loss);
+    CHECK(dm.mean_entropy == dh.mean_entropy);
+    CHECK(dm.ref_kl == dh.ref_kl);
+    REQUIRE(gm.size() == gh.size());
+    std::size_t differing = 0;
+    for (std::size_t i = 0; i < gm.size(); ++i) differing += gm[i] != gh[i] ? 1u : 0u;
+    CHECK(differing == 0);
+    CHECK(dm.loss != 0.0);
+  };
+  const auto drop = rlvr::unused_side::drop, zero = rlvr::unused_side::zero;
+  same(rlvr::with_regularizers(rlvr::psr({.unused = drop, .clip = clip}), ent),
+       rlvr::make_objective(rlvr::sign_split{1.0, 0.0, drop}, clip, rlvr::token_mean{}, ent), 41);
+  same(rlvr::with_regularizers(rlvr::nsr({.unused = drop, .clip = clip}), ent),
+       rlvr::make_objective(rlvr::sign_split{0.0, -1.0, drop}, clip, rlvr::token_mean{}, ent), 42);
+  same(rlvr::with_regularizers(rlvr::w_reinforce({.lambda = 0.3, .clip = clip}), ent),
+       rlvr::make_objective(rlvr::sign_split{0.3, -1.0, zero}, clip, rlvr::token_mean{}, ent), 43);
+  // two parts, appended one at a time or together, keep their order
+  same(rlvr::with_regularizers(rlvr::with_regularizers(rlvr::psr({.unused = zero}), kl), ent),
+       rlvr::make_objective(rlvr::sign_split{1.0, 0.0, zero}, rlvr::ppo_clip{}, rlvr::token_mean{}, kl, ent), 44);
+  same(rlvr::with_regularizers(rlvr::psr({.unused = zero}), kl, ent),
+       rlvr::make_objective(rlvr::sign_split{1.0, 0.0, zero}, rlvr::ppo_clip{}, rlvr::token_mean{}, kl, ent), 45);
+  // the existing parts and numbers are copied unchanged
+  const auto g = rlvr::with_regularizers(rlvr::grpo({.kl = {.beta = 0.01, .clamp = 10.0}}), rlvr::tis{});
+  CHECK(g.regularizers.head.beta == 0.01);
+  CHECK(g.regularizers.tail.tail.head.cap == rlvr::tis{}.cap);
 }
 
 TEST_CASE("aggregation modes and global token counts", "[objectives][loss][aggregation]") {

@@ -32,6 +32,8 @@
 //!
 //! The reference code runs PSR, NSR and W-REINFORCE through the PPO clip (spec §3), so they do
 //! here; with no old log-probs (on-policy) the clip is inactive and the gradient is REINFORCE's.
+//! A ready-made objective takes more regularisers with `with_regularizers`:
+//! `rlvr::with_regularizers(rlvr::psr(), rlvr::entropy_bonus{.coef = 1e-3})`.
 
 #include <cstddef>
 #include <cstdint>
@@ -211,6 +213,63 @@ template <class E, class S, class A, class... R> constexpr auto make_objective(E
                 "by its length, which GSPO forbids");
   if constexpr (AdvantageEstimator<E> && Surrogate<S> && Aggregation<A> && (ObjectivePart<R> && ...))
     return objective<E, S, A, R...>{e, s, a, detail::make_term_list(r...)};
+}
+
+namespace detail {
+//! term_list<R…> followed by the parts n…: term_list<R…, N…>, in that order.
+template <class... R, class... N> constexpr term_list<R..., N...> append_terms(const term_list<R...>& l, N... n) {
+  if constexpr (sizeof...(R) == 0) return make_term_list(n...);
+  else return {l.head, append_terms(l.tail, n...)};
+}
+template <class O> struct is_plain_objective : std::false_type {};
+template <class E, class S, class A, class... R> struct is_plain_objective<objective<E, S, A, R...>> : std::true_type {};
+template <class E, class S, class A, class... R, class... N>
+constexpr objective<E, S, A, R..., N...> append_parts(const objective<E, S, A, R...>& o, N... n) {
+  return {o.estimator, o.surrogate, o.aggregation, append_terms(o.regularizers, n...)};
+}
+} // namespace detail
+
+template <Objective... O> struct weighted_sum;
+
+namespace detail {
+template <class O> struct is_weighted_sum : std::false_type {};
+template <class... O> struct is_weighted_sum<weighted_sum<O...>> : std::true_type {};
+} // namespace detail
+
+//! A plain objective with more regularisers (or token gates): `objective<E, S, A, R…>` and parts
+//! N… give `objective<E, S, A, R…, N…>`, the estimator, surrogate, aggregation and existing parts
+//! copied unchanged and the new parts appended, so the per-token loss becomes
+//! ℓ_t = S(A_t, ρ_t) + Σ_r R_r + Σ_n N_n. This is how a ready-made objective gets an entropy bonus
+//! or a KL penalty:
+//!
+//!     auto obj = rlvr::with_regularizers(rlvr::psr({.clip = clip}), rlvr::entropy_bonus{.coef = 1e-3});
+//!     // same type, loss and gradient as
+//!     // make_objective(sign_split{1, 0, unused_side::drop}, clip, token_mean{}, entropy_bonus{.coef = 1e-3})
+//!
+//! The result is the one `make_objective` builds from all the parts, so its arithmetic is the
+//! same bit for bit. Compile-time checks, each naming what is wrong: the first argument must be a
+//! plain `rlvr::objective` (a `weighted_sum` is refused: add the parts to a component before
+//! summing, which makes their weight explicit); each part must model `Regularizer` or
+//! `TokenGate`; rule 'one KL term' holds for the combined list.
+template <class O, class... N> constexpr auto with_regularizers(const O& o, N... parts) {
+  static_assert(!detail::is_weighted_sum<O>::value,
+                "rlvr::with_regularizers: the objective is a rlvr::weighted_sum (lambda * O1 + O2); add the "
+                "regularisers to a component before summing, e.g. with_regularizers(psr(), entropy_bonus{...}) + "
+                "nsr(), so that the weight they get is explicit");
+  static_assert(detail::is_plain_objective<O>::value || detail::is_weighted_sum<O>::value,
+                "rlvr::with_regularizers: the first argument must be a plain rlvr::objective<E, S, A, R...> (from "
+                "make_objective or a ready-made such as psr, nsr, w_reinforce, grpo)");
+  static_assert((ObjectivePart<N> && ...), "rlvr::with_regularizers: every part after the objective must model "
+                                           "rlvr::Regularizer (kl_k1, kl_k2, kl_k3, kl_k3_plus, kl_full, entropy_bonus) "
+                                           "or rlvr::TokenGate (tis, rollout_mask, sequence_divergence_mask, entropy_top)");
+  if constexpr (detail::is_plain_objective<O>::value && (ObjectivePart<N> && ...)) {
+    using result = decltype(detail::append_parts(o, parts...));
+    static_assert(decltype(result::regularizers)::kl_terms <= 1,
+                  "rlvr::with_regularizers: rule 'one KL term': the objective and the new parts hold two KL "
+                  "penalties (kl_k1, kl_k2, kl_k3, kl_k3_plus, kl_full); keep one and combine the coefficients");
+    static_assert(Objective<result>);
+    return detail::append_parts(o, parts...);
+  }
 }
 
 namespace detail {
