@@ -12,8 +12,8 @@
 
 #include <nlohmann/json.hpp>
 #include <rlvr/io/atomic_file.hpp>
+#include <rlvr/metrics/bootstrap.hpp>
 #include <rlvr/metrics/pass_at_k.hpp>
-#include <rlvr/random/philox.hpp>
 
 #include "study.hpp"
 
@@ -36,40 +36,14 @@ inline std::vector<index_t> ks_for(index_t n) {
   return ks;
 }
 
-// Two-level percentile bootstrap of the mean of x[seed][problem]: each resample draws S seeds
-// with replacement, then P problems with replacement (shared across the drawn seeds, as the
-// held-out set is shared), and averages x over the drawn pairs. Seeded: reruns are identical.
+// Two-level percentile bootstrap of the mean of x[seed][problem] (95%): resamples the seeds, then
+// the problems shared across the drawn seeds (rlvr::bootstrap_hierarchical_mean_ci). Seeded:
+// reruns are identical.
 inline interval bootstrap_seeds_problems(const std::vector<std::vector<double>>& x, index_t resamples,
                                          std::uint64_t seed) {
-  interval out;
-  const auto S = static_cast<std::uint32_t>(x.size());
-  const auto P = static_cast<std::uint32_t>(x.empty() ? 0 : x[0].size());
-  if (S == 0 || P == 0) return out;
-  double sum = 0;
-  for (const auto& row : x)
-    for (double v : row) sum += v;
-  out.mean = sum / (static_cast<double>(S) * static_cast<double>(P));
-  std::vector<double> means(static_cast<std::size_t>(resamples));
-  std::vector<std::uint32_t> ss(S), pp(P);
-  for (index_t r = 0; r < resamples; ++r) {
-    rlvr::philox_engine g(seed, static_cast<std::uint64_t>(r));
-    for (auto& s : ss) s = g.uniform_index(S);
-    for (auto& p : pp) p = g.uniform_index(P);
-    double t = 0;
-    for (auto s : ss)
-      for (auto p : pp) t += x[s][p];
-    means[static_cast<std::size_t>(r)] = t / (static_cast<double>(S) * static_cast<double>(P));
-  }
-  std::sort(means.begin(), means.end());
-  auto q = [&](double f) {
-    const double pos = f * static_cast<double>(means.size() - 1);
-    const auto lo = static_cast<std::size_t>(std::floor(pos));
-    const std::size_t hi = std::min(lo + 1, means.size() - 1);
-    return means[lo] + (pos - static_cast<double>(lo)) * (means[hi] - means[lo]);
-  };
-  out.low = q(0.025);
-  out.high = q(0.975);
-  return out;
+  const rlvr::confidence_interval ci =
+      rlvr::bootstrap_hierarchical_mean_ci(x, {.resamples = resamples, .level = 0.95, .seed = seed});
+  return {ci.mean, ci.low, ci.high};
 }
 
 // ---- stability per seed -------------------------------------------------------------------------
@@ -295,6 +269,66 @@ inline const char* color_of(const std::string& m) {
   return "#8c564b";
 }
 
+// ---- axis ticks -------------------------------------------------------------------------------
+// "Nice numbers" ticks (Heckbert, Graphics Gems I, 1990): the step is m·10^e with m ∈ {1, 2, 5},
+// the smallest such step that covers [lo, hi] with at most max_ticks ticks, and the axis runs
+// from the multiple of the step at or below lo to the one at or above hi. Tick i is the integer
+// k_i·m divided (or multiplied) by the exact power 10^|e|, so it is the double nearest the
+// decimal k_i·m·10^e (0.3, never 0.30000000000000004), and its label prints max(−e, 0) decimals
+// (the tick 0 is +0: never "-0"). `integers`: steps below 1 are skipped (an axis of RL steps).
+struct axis_ticks {
+  double lo = 0, hi = 0, step = 0; // the axis range (first and last tick) and the step
+  int decimals = 0;                // digits after the point in every label
+  std::vector<double> values;      // lo = values.front() < … < values.back() = hi
+  std::vector<std::string> labels; // values[i] printed with `decimals` decimals
+};
+
+inline axis_ticks nice_ticks(double lo, double hi, int max_ticks = 6, bool integers = false) {
+  RLVR_EXPECTS(std::isfinite(lo) && std::isfinite(hi) && lo <= hi, range, "nice_ticks: range [", lo, ", ", hi,
+               "] must be finite with lo <= hi");
+  // 3: a range that straddles a multiple of every step needs two intervals
+  RLVR_EXPECTS(max_ticks >= 3, range, "nice_ticks: max_ticks = ", max_ticks, " must be >= 3");
+  // a degenerate or (relative to its magnitude) vanishing range is widened around its centre, so
+  // that every k·m below stays an integer far below 2^53
+  const double mag = std::max(std::abs(lo), std::abs(hi));
+  const double min_span = mag > 0 ? 1e-9 * mag : 1.0;
+  if (hi - lo < min_span) {
+    const double c = lo / 2 + hi / 2;
+    lo = c - min_span / 2;
+    hi = c + min_span / 2;
+  }
+  auto pow10 = [](int e) { // exact for |e| <= 22
+    double p = 1;
+    for (int i = 0; i < std::abs(e); ++i) p *= 10;
+    return p;
+  };
+  auto value = [&](long long km, int e) {
+    return e >= 0 ? static_cast<double>(km) * pow10(e) : static_cast<double>(km) / pow10(e);
+  };
+  const int e0 = static_cast<int>(std::floor(std::log10((hi - lo) / max_ticks))) - 1;
+  for (int e = integers ? std::max(e0, 0) : e0;; ++e)
+    for (const int m : {1, 2, 5}) {
+      const double step = value(m, e);
+      // first and last multiples; the slack keeps a bound that is a tick (0.3 / 0.1) from
+      // adding a step through the rounding of the division
+      const auto k0 = static_cast<long long>(std::floor(lo / step + 1e-9));
+      const auto k1 = static_cast<long long>(std::ceil(hi / step - 1e-9));
+      if (k1 - k0 + 1 > max_ticks) continue;
+      axis_ticks t;
+      t.step = step;
+      t.decimals = std::max(-e, 0);
+      for (long long k = k0; k <= k1; ++k) {
+        t.values.push_back(value(k * m, e));
+        char b[64];
+        std::snprintf(b, sizeof b, "%.*f", t.decimals, t.values.back());
+        t.labels.emplace_back(b);
+      }
+      t.lo = t.values.front();
+      t.hi = t.values.back();
+      return t;
+    }
+}
+
 inline std::string svg_plot(const std::string& title, const std::string& xlabel, const std::string& ylabel,
                             const std::vector<series>& ss, bool log2x) {
   const double W = 640, H = 420, L = 70, R = 150, T = 40, B = 55;
@@ -308,11 +342,19 @@ inline std::string svg_plot(const std::string& title, const std::string& xlabel,
       y0 = std::min(y0, lo);
       y1 = std::max(y1, hi);
     }
+  if (!(x1 >= x0)) x0 = x1 = 0; // no points
+  if (!(y1 >= y0)) y0 = y1 = 0;
   if (!(x1 > x0)) x1 = x0 + 1;
-  if (!(y1 > y0)) y1 = y0 + 1e-3;
-  const double pad = 0.05 * (y1 - y0);
-  y0 -= pad;
-  y1 += pad;
+  // round y ticks; the axis runs from the first tick to the last (the data lie within)
+  const axis_ticks yt = nice_ticks(y0, y1);
+  y0 = std::min(y0, yt.lo);
+  y1 = std::max(y1, yt.hi);
+  axis_ticks xt;
+  if (!log2x) { // integer x ticks on the linear axis (RL steps)
+    xt = nice_ticks(x0, x1, 6, true);
+    x0 = std::min(x0, xt.lo);
+    x1 = std::max(x1, xt.hi);
+  }
   auto px = [&](double x) { return L + (tx(x) - x0) / (x1 - x0) * (W - L - R); };
   auto py = [&](double y) { return H - B - (y - y0) / (y1 - y0) * (H - T - B); };
   std::ostringstream o;
@@ -321,23 +363,19 @@ inline std::string svg_plot(const std::string& title, const std::string& xlabel,
     << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   o << "<text x=\"" << W / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << title << "</text>\n";
   // axes and grid
-  for (int i = 0; i <= 5; ++i) {
-    const double y = y0 + (y1 - y0) * i / 5.0;
-    char tick[32];
-    std::snprintf(tick, sizeof tick, "%.3g", std::abs(y) < 1e-12 ? 0.0 : y);
+  for (std::size_t i = 0; i < yt.values.size(); ++i) {
+    const double y = yt.values[i];
     o << "<line x1=\"" << L << "\" x2=\"" << W - R << "\" y1=\"" << py(y) << "\" y2=\"" << py(y)
-      << "\" stroke=\"#e5e5e5\"/><text x=\"" << L - 6 << "\" y=\"" << py(y) + 4 << "\" text-anchor=\"end\">" << tick
-      << "</text>\n";
+      << "\" stroke=\"#e5e5e5\"/><text x=\"" << L - 6 << "\" y=\"" << py(y) + 4 << "\" text-anchor=\"end\">"
+      << yt.labels[i] << "</text>\n";
   }
   if (log2x) {
     for (double k = std::exp2(std::ceil(x0)); tx(k) <= x1 + 1e-9; k *= 2)
       o << "<text x=\"" << px(k) << "\" y=\"" << H - B + 16 << "\" text-anchor=\"middle\">" << k << "</text>\n";
   } else {
-    for (int i = 0; i <= 5; ++i) {
-      const double x = x0 + (x1 - x0) * i / 5.0;
-      o << "<text x=\"" << px(x) << "\" y=\"" << H - B + 16 << "\" text-anchor=\"middle\">" << std::round(x)
+    for (std::size_t i = 0; i < xt.values.size(); ++i)
+      o << "<text x=\"" << px(xt.values[i]) << "\" y=\"" << H - B + 16 << "\" text-anchor=\"middle\">" << xt.labels[i]
         << "</text>\n";
-    }
   }
   o << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R << "\" height=\"" << H - T - B
     << "\" fill=\"none\" stroke=\"#333\"/>\n";

@@ -618,9 +618,9 @@ template <class F> void with_objective(const method_spec& m, const config& c, in
   const rlvr::ppo_clip clip = m.clip ? rlvr::ppo_clip{.eps_low = c.clip, .eps_high = c.clip}
                                      : rlvr::ppo_clip{.eps_low = 0.999999, .eps_high = 1e9};
   const rlvr::entropy_bonus ent{.coef = c.entropy_coef};
-  if (m.kind == "psr") f(rlvr::make_objective(rlvr::sign_split{1.0, 0.0, rlvr::unused_side::drop}, clip, rlvr::token_mean{}, ent));
-  else if (m.kind == "nsr") f(rlvr::make_objective(rlvr::sign_split{0.0, -1.0, rlvr::unused_side::drop}, clip, rlvr::token_mean{}, ent));
-  else if (m.kind == "w_reinforce") f(rlvr::make_objective(rlvr::sign_split{m.lambda, -1.0, rlvr::unused_side::zero}, clip, rlvr::token_mean{}, ent));
+  if (m.kind == "psr") f(rlvr::with_regularizers(rlvr::psr({.unused = rlvr::unused_side::drop, .clip = clip}), ent));
+  else if (m.kind == "nsr") f(rlvr::with_regularizers(rlvr::nsr({.unused = rlvr::unused_side::drop, .clip = clip}), ent));
+  else if (m.kind == "w_reinforce") f(rlvr::with_regularizers(rlvr::w_reinforce({.lambda = m.lambda, .clip = clip}), ent));
   else if (m.kind == "ppo") {
     rlvr::ppo_config pc;
     pc.advantage.kl_beta = c.kl_beta;

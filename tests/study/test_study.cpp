@@ -459,3 +459,93 @@ TEST_CASE("the study on several ranks writes the single-process results.json and
   bad.ranks_per_run = 2;
   CHECK_THROWS_WITH(bad.validate(), Catch::Contains("--ranks-per-run = 2 exceeds --shards = 1"));
 }
+
+// ---- figure axes: "nice numbers" ticks ----------------------------------------------------------
+namespace {
+// every tick is k·step for an integer k, is the double its label parses to, and the labels are
+// round decimals (no 0.30000000000000004, no "-0")
+void check_ticks(const study::axis_ticks& t, double lo, double hi, int max_ticks) {
+  REQUIRE(t.values.size() >= 2);
+  REQUIRE(t.values.size() == t.labels.size());
+  CHECK(static_cast<int>(t.values.size()) <= max_ticks);
+  CHECK(t.lo == t.values.front());
+  CHECK(t.hi == t.values.back());
+  CHECK(t.lo <= lo + 1e-9 * t.step);
+  CHECK(t.hi >= hi - 1e-9 * t.step);
+  // the step is 1, 2 or 5 times a power of ten
+  const double e = std::floor(std::log10(t.step) + 1e-9);
+  const double m = t.step / std::pow(10.0, e);
+  CHECK((std::abs(m - 1) < 1e-9 || std::abs(m - 2) < 1e-9 || std::abs(m - 5) < 1e-9));
+  for (std::size_t i = 0; i < t.values.size(); ++i) {
+    const double k = t.values[i] / t.step;
+    CHECK(std::abs(k - std::round(k)) < 1e-9 * std::max(1.0, std::abs(k)));
+    if (i > 0) CHECK(std::round(t.values[i] / t.step) - std::round(t.values[i - 1] / t.step) == 1.0);
+    // the label is the value, with exactly the step's decimals (the double nearest the decimal)
+    CHECK(std::stod(t.labels[i]) == t.values[i]);
+    const auto dot = t.labels[i].find('.');
+    CHECK((dot == std::string::npos ? 0 : static_cast<int>(t.labels[i].size() - dot - 1)) == t.decimals);
+    CHECK(t.decimals == std::max(0, static_cast<int>(-e)));
+    CHECK((t.labels[i].rfind("-0", 0) != 0 || t.labels[i].find_first_of("123456789") != std::string::npos));
+  }
+}
+std::vector<std::string> labels(const study::axis_ticks& t) { return t.labels; }
+} // namespace
+
+TEST_CASE("nice ticks: round steps, exact multiples, round labels", "[study][figures]") {
+  using V = std::vector<std::string>;
+  const auto a = study::nice_ticks(0.177, 0.9);
+  check_ticks(a, 0.177, 0.9, 6);
+  CHECK(a.step == 0.2);
+  CHECK(labels(a) == V{"0.0", "0.2", "0.4", "0.6", "0.8", "1.0"});
+  const auto b = study::nice_ticks(-3.76, 5.72);
+  check_ticks(b, -3.76, 5.72, 6);
+  CHECK(labels(b) == V{"-4", "-2", "0", "2", "4", "6"});
+  const auto c = study::nice_ticks(0.0, 1.0);
+  check_ticks(c, 0.0, 1.0, 6);
+  CHECK(labels(c) == V{"0.0", "0.2", "0.4", "0.6", "0.8", "1.0"});
+  const auto d = study::nice_ticks(0.1, 0.3, 6); // 0.3 / 0.1 rounds above 3: no extra step
+  check_ticks(d, 0.1, 0.3, 6);
+  CHECK(labels(d) == V{"0.10", "0.15", "0.20", "0.25", "0.30"});
+  CHECK(d.values.back() == 0.3);
+  // a range inside (−1, 0) ends at the tick 0, printed "0.0" (not "-0.0")
+  const auto n = study::nice_ticks(-0.93, -0.01);
+  check_ticks(n, -0.93, -0.01, 6);
+  CHECK(labels(n).back() == "0.0");
+  // more ticks allowed: a finer step
+  const auto f = study::nice_ticks(0.0, 1.0, 11);
+  check_ticks(f, 0.0, 1.0, 11);
+  CHECK(f.step == 0.1);
+  CHECK(f.labels[3] == "0.3");
+  CHECK(f.values[3] == 0.3);
+}
+
+TEST_CASE("nice ticks: degenerate and tiny ranges, integer axes, bad input", "[study][figures]") {
+  const auto z = study::nice_ticks(0.0, 0.0); // all-zero data (a Pass@k curve of a weak model)
+  check_ticks(z, 0.0, 0.0, 6);
+  CHECK(z.lo < 0.0);
+  CHECK(z.hi > 0.0);
+  const auto one = study::nice_ticks(3.9, 3.9);
+  check_ticks(one, 3.9, 3.9, 6);
+  CHECK(one.lo < 3.9);
+  CHECK(one.hi > 3.9);
+  const auto tiny = study::nice_ticks(0.5, 0.5 + 3e-7);
+  check_ticks(tiny, 0.5, 0.5 + 3e-7, 6);
+  CHECK(tiny.step == 1e-7); // 5e-8 would need 7 ticks
+  CHECK(tiny.labels == std::vector<std::string>{"0.5000000", "0.5000001", "0.5000002", "0.5000003"});
+  const auto small = study::nice_ticks(1e-5, 4.2e-5);
+  check_ticks(small, 1e-5, 4.2e-5, 6);
+  CHECK(small.labels.back() == "0.00005");
+  const auto big = study::nice_ticks(1234.0, 98765.0);
+  check_ticks(big, 1234.0, 98765.0, 6);
+  CHECK(big.labels.back() == "100000");
+  // RL steps: integer ticks only, even for a short run
+  const auto steps = study::nice_ticks(0.0, 3.0, 6, true);
+  check_ticks(steps, 0.0, 3.0, 6);
+  CHECK(steps.labels == std::vector<std::string>{"0", "1", "2", "3"});
+  const auto steps40 = study::nice_ticks(1.0, 40.0, 6, true);
+  check_ticks(steps40, 1.0, 40.0, 6);
+  CHECK(steps40.labels == std::vector<std::string>{"0", "10", "20", "30", "40"});
+  CHECK_THROWS_WITH(study::nice_ticks(1.0, 0.0), Catch::Contains("nice_ticks: range [1, 0]"));
+  CHECK_THROWS_WITH(study::nice_ticks(0.0, std::nan("")), Catch::Contains("must be finite"));
+  CHECK_THROWS_WITH(study::nice_ticks(0.0, 1.0, 2), Catch::Contains("max_ticks = 2 must be >= 3"));
+}
