@@ -409,7 +409,7 @@ def pages(root=ROOT):
 def sync(check, only=None, root=ROOT, log=print):
     """Re-renders the regions of `only` (default: pages()); returns the number of problems.
     Without check, stale regions are rewritten (broken ones are reported, not touched)."""
-    n = 0
+    n, stale = 0, 0
     for page in only or pages(root):
         path = os.path.join(root, page)
         with open(path, encoding="utf-8") as f:
@@ -420,11 +420,12 @@ def sync(check, only=None, root=ROOT, log=print):
             if check or p in broken:
                 log(f"results-tables: {p}")
         n += len(problems) if check else len(broken)
+        stale += len(problems) - len(broken)
         if not check and new != text:
             with open(path, "w", encoding="utf-8") as f:
                 f.write(new)
             log(f"results-tables: updated {page}")
-    if check and n:
+    if check and stale:
         log("results-tables: run `python3 scripts/sync-docs.py` to regenerate the stale regions")
     return n
 
