@@ -6,10 +6,14 @@ the docs is typed by hand:
                        <!-- dist-cost-begin/end -->          the headline of bench/results/dist-cost-model.md
   docs/performance.md  <!-- perf-dist-scaling-begin/end -->  the table of bench/results/dist-scaling.md
 
+and renders the study's tables (docs/results.md) from committed results files through
+scripts/results-tables.py (its docstring: the <!-- results:PATH:KIND --> marker scheme):
+
     python3 scripts/sync-docs.py           # rewrite the regions
     python3 scripts/sync-docs.py --check   # exit 1 if a region differs from its source (a ctest)
 """
 import argparse
+import importlib.util
 import os
 import re
 import sys
@@ -43,6 +47,14 @@ REGIONS = [
 ]
 
 
+def results_tables():
+    """scripts/results-tables.py as a module (its name has a dash)."""
+    spec = importlib.util.spec_from_file_location("results_tables", os.path.join(ROOT, "scripts", "results-tables.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--check", action="store_true")
@@ -63,13 +75,15 @@ def main():
     if a.check:
         for s in stale:
             print(f"sync-docs: {s} (run python3 scripts/sync-docs.py)")
-        return 1 if stale else 0
-    for page, text in pages.items():
-        with open(os.path.join(ROOT, page), "w", encoding="utf-8") as f:
-            f.write(text)
-    for s in stale:
-        print(f"sync-docs: updated {s.split(':')[0]} ({s.split(': ', 1)[1]})")
-    return 0
+    else:
+        for page, text in pages.items():
+            with open(os.path.join(ROOT, page), "w", encoding="utf-8") as f:
+                f.write(text)
+        for s in stale:
+            print(f"sync-docs: updated {s.split(':')[0]} ({s.split(': ', 1)[1]})")
+    # the study's tables: stale regions rewritten (or, with --check, listed); broken ones fail
+    broken = results_tables().sync(a.check)
+    return 1 if (a.check and stale) or broken else 0
 
 
 if __name__ == "__main__":
