@@ -6,43 +6,63 @@
 //!
 //! ## The problem
 //!
-//! A problem is m numbers x_1 … x_m in Z_p (p = 13 by default); the answer is their sum mod p.
+//! A problem is m numbers x_1 … x_m in Z_p (p = 7 by default); the answer is their sum mod p.
 //!
-//!     prompt   <bos> x_1 x_2 … x_m <sep>
+//!     prompt   <bos> x_1 … x_m <sep>
 //!
-//! Training problems have m in [`min_terms`, `max_terms`] (default 3–4); held-out problems
-//! (`split::eval`) have m in [`eval_min_terms`, `eval_max_terms`] (default 5–6), so the two
-//! splits are disjoint by their length and the held-out ones are longer than anything in the
-//! pretraining data. Prompts therefore differ in length (`max_prompt_length()` = 2 + the
-//! largest m).
+//! Training problems have m in [`min_terms`, `max_terms`] (default 3); held-out problems
+//! (`split::eval`) have m in [`eval_min_terms`, `eval_max_terms`] (default 4), so the two splits
+//! are disjoint by their number of terms, the held-out ones need a longer computation, and
+//! prompts differ in length (`max_prompt_length()` = 2 + the largest m). With `fixed_width`
+//! every prompt is instead filled with the word `_` to eval_max_terms numbers,
+//! `<bos> x_1 … x_m _ … _ <sep>` (measured to make the base learn worse, see below).
 //!
 //! Each problem is a *shortcut* problem with probability `shortcut_share` (default ½, one draw
-//! per problem): its middle numbers x_2 … x_{m−1} sum to 0 mod p (x_2 … x_{m−2} uniform, x_{m−1}
-//! the value that makes the sum 0). The other problems have a middle sum ≠ 0 (x_{m−1} uniform
-//! among the p − 1 values that do not cancel the rest). So "shortcut" means exactly "middle sum
-//! ≡ 0", and the heuristic below is right on a problem iff it is a shortcut problem.
+//! per problem): its tail x_3 … x_m sums to 0 mod p (x_1 … x_{m−1} uniform, x_m the value that
+//! makes the tail 0). The other problems have a tail ≠ 0 (x_m uniform among the p − 1 values that
+//! do not cancel the rest). So "shortcut" means exactly "tail ≡ 0", and the heuristic below is
+//! right on a problem iff it is a shortcut problem.
 //!
 //! ## The two strategies
 //!
 //! A response names its strategy with its first word:
 //!
-//! - **H (heuristic)**: `H a <eos>` with a = x_1 + x_m mod p — "add the ends". Short and
-//!   confident; right exactly on the shortcut problems.
+//! - **H (heuristic)**: `H a <eos>` with a = x_1 + x_2 mod p — the general method stopped after
+//!   its first step ("the rest probably cancels"). Short and confident; right exactly on the
+//!   shortcut problems.
 //! - **G (general)**: `G s_2 s_3 … s_m <eos>`, the running sums s_j = x_1 + … + x_j mod p. Always
-//!   right when every step is right; the chain is long (m − 1 numbers), so a model that makes
-//!   a slip somewhere fails.
+//!   right when every step is right; m − 1 additions, so a model that slips anywhere fails.
 //!
-//! Worked example, p = 13, m = 4:
+//! Worked example, p = 7, a training problem (m = 3):
 //!
-//!     prompt   <bos> 5 9 4 7 <sep>            middle 9 + 4 = 13 ≡ 0: a shortcut problem
-//!     H        H 12 <eos>                      5 + 7 = 12 ≡ the sum: correct
-//!     G        G 1 5 12 <eos>                  5+9 = 14 ≡ 1, 1+4 = 5, 5+7 = 12: correct
+//!     prompt   <bos> 5 4 0 <sep>          tail x_3 = 0: a shortcut problem; sum 9 ≡ 2
+//!     H        H 2 <eos>                  5 + 4 = 9 ≡ 2: correct
+//!     G        G 2 2 <eos>                s_2 = 2, s_3 = 2 + 0 = 2: correct
 //!
-//!     prompt   <bos> 5 9 3 7 <sep>            middle 9 + 3 = 12 ≢ 0
-//!     H        H 12 <eos>                      wrong (the sum is 11)
-//!     G        G 1 4 11 <eos>                  correct
-//!     G, slip  G 1 5 12 <eos>                  1 + 3 written as 5; the chain goes on from the
-//!                                              slip, so the final answer is wrong
+//!     prompt   <bos> 5 4 3 <sep>          tail 3 ≢ 0; sum 12 ≡ 5
+//!     H        H 2 <eos>                  wrong
+//!     G        G 2 5 <eos>                correct
+//!     G, slip  G 3 6 <eos>                s_2 written as 3; the chain goes on from the slip
+//!                                         (3 + 3 = 6), so the final answer is wrong
+//!
+//!     prompt   <bos> 5 4 3 4 <sep>        held out (m = 4): tail 3 + 4 ≡ 0; H 2 and G 2 5 2 right
+//!
+//! ## Why the layout is what it is (measured, see README.md)
+//!
+//! The study's base model is a 2-layer transformer with *learned absolute positions*, pretrained
+//! for 1500 steps. The first draft had the heuristic "add the ends" x_1 + x_m, p = 13, training
+//! m 3–4 and held-out m 5–6 (prompts of 5–8 tokens). In 12 runs with that heuristic and 2–4
+//! prompt lengths in the pretraining data (p 5–13, wrong fraction 0–0.5) the base never learned
+//! the addition (every strategy's accuracy ≈ 1/p), and pretrained on the training band only it
+//! wrote no well-formed answer to the longer held-out prompts (positions never trained; hence
+//! `pretrain_max_terms`). Filling prompts to one length with a heuristic that reads fixed
+//! positions (x_1 + x_2) did not help at 6 numbers (p 7 and 13; also at 4000 steps). What the
+//! base learns: p = 7, one training length, the held-out length in the pretraining data,
+//! H = x_1 + x_2 and `heuristic_share` 0.6. At 1500 steps the addition is learned as a sudden,
+//! seed-dependent transition: with these defaults H was exact on 3 of 3 seeds at wrong fraction
+//! 0.25 (G 61–99 % on training problems) and ≥ 96 % on 2 of 3 at 0.5 (the third 72 %); with
+//! `fixed_width` only 2 of 3 and 1 of 3 seeds learned. Check the base (H accuracy 1 on shortcut
+//! problems, G well above 1/p) before reading an RL result.
 //!
 //! ## The verifier
 //!
@@ -52,25 +72,27 @@
 //! the intermediate running sums of a G chain are not checked, as a math verifier checks only
 //! the final answer: a chain with two compensating slips passes. Nor is the strategy word
 //! checked against the method: `H s <eos>` with the true sum s scores 1 on any problem — a
-//! policy may learn to "answer directly", which is what RL on a final-answer verifier allows.
-//! With `check_steps = true`, every s_j must be the true running sum. Tokens after `<eos>` are
+//! policy may learn to "answer directly", which a final-answer verifier allows. With
+//! `check_steps = true`, every s_j must be the true running sum. Tokens after `<eos>` are
 //! ignored; nothing throws on a malformed response or prompt (it scores 0). A prompt scores
-//! only if it has the task's layout and m in [`min_terms`, `eval_max_terms`].
+//! only in the task's layout (`numbers_of`) with m in [`min_terms`, `eval_max_terms`].
 //!
 //! ## The base model's data
 //!
 //! `pretraining_example(g, correct)` writes strategy H with probability `heuristic_share`
-//! (default 0.8), else G, on a problem from the training band:
+//! (default 0.6), else G, on a problem with m in [`min_terms`, `pretrain_max_terms`] (default
+//! 3–4: the base sees the held-out length, as zp_walk's base sees walks as long as the shorter
+//! held-out ones; set it to `max_terms` for a base that never saw held-out lengths):
 //! - H, correct: a shortcut problem (H is right); H, wrong: a non-shortcut problem (H is
-//!   confidently wrong);
+//!   confidently wrong). H examples ignore `shortcut_share`.
 //! - G, correct: a correct chain; G, wrong: one running sum off by ±1 mod p at a uniformly chosen
 //!   step, the chain continuing consistently from the slip (so the final answer is off by the
 //!   same ±1). G problems are shortcut problems with probability `shortcut_share`.
-//! The study mixes correct and wrong examples with its wrong fraction w. Note the consequence
-//! for H: correct H examples are all shortcut problems and wrong ones all non-shortcut, so at
-//! w = ½ (with the default shares) the base's choice of H does not depend on the problem type,
-//! while at w < ½ H is more frequent on shortcut problems — the base then "recognises" some of
-//! them, which a model can learn since the shortcut is visible in the prompt.
+//! The study mixes correct and wrong examples with its wrong fraction w. A consequence for H:
+//! correct H examples are all shortcut problems and wrong ones all non-shortcut, so at w = ½
+//! (with `shortcut_share` ½) the base's choice of H does not depend on the problem, while at
+//! w < ½ H is more frequent on shortcut problems — which a model can see (at m = 3 the tail
+//! is x_3 alone: a shortcut problem has x_3 = 0).
 //!
 //! ## Why this task
 //!
@@ -81,9 +103,9 @@
 //! Pass@k at large k down on non-shortcut problems). NSR (pushing probability off wrong samples
 //! only) removes H from the non-shortcut problems — but it also removes mass from failed G
 //! chains; if G fails more often than H, NSR may collapse onto H instead. W-REINFORCE sits
-//! between. The held-out problems (longer m) ask whether the kept strategy generalises: H stays
-//! right on exactly the shortcut half, G only if the model's running sums extend to longer
-//! chains. `strategy_of(response)` tells the two apart for diagnostics (the share of H samples).
+//! between. The held-out problems (one more term) ask whether the kept strategy generalises: H
+//! stays right on exactly the shortcut half, G only if the model's running sums extend to the
+//! longer chain. `strategy_of(response)` tells the two apart for diagnostics (the share of H).
 //!
 //! The header includes only rlvr's task headers and the standard library, so it can be copied
 //! into a user's project as the template of a study task.
@@ -109,18 +131,19 @@ namespace study_tasks {
 using rlvr::index_t;
 using rlvr::token_t;
 
-//! Parameters of `two_strategies` (defaults: p = 13, train m 3–4, held-out m 5–6).
+//! Parameters of `two_strategies` (defaults: p = 7, train m = 3, held-out m = 4, pretraining m 3–4).
 //! Aggregate: designated initialisers in field order.
 struct two_strategies_config {
-  int modulus = 13;            //!< p ≥ 3: numbers are 0 … p − 1, sums are mod p
-  int min_terms = 3;           //!< training problems: min_terms ≤ m ≤ max_terms (min_terms ≥ 3)
-  int max_terms = 4;
-  int eval_min_terms = 5;      //!< held-out problems: eval_min_terms ≤ m ≤ eval_max_terms
-  int eval_max_terms = 6;      //!<   (eval_min_terms > max_terms: the splits are disjoint)
-  int pretrain_max_terms = 6;  //!< pretraining problems: min_terms ≤ m ≤ this (max_terms … eval_max_terms)
-  double heuristic_share = 0.8; //!< pretraining examples written with H (the rest with G), in [0, 1]
-  double shortcut_share = 0.5;  //!< problems whose middle sum is 0 (H is right), in [0, 1]
+  int modulus = 7;              //!< p ≥ 3: numbers are 0 … p − 1, sums are mod p
+  int min_terms = 3;            //!< training problems: min_terms ≤ m ≤ max_terms (min_terms ≥ 3)
+  int max_terms = 3;
+  int eval_min_terms = 4;       //!< held-out problems: eval_min_terms ≤ m ≤ eval_max_terms
+  int eval_max_terms = 4;       //!<   (eval_min_terms > max_terms: the splits are disjoint)
+  int pretrain_max_terms = 4;   //!< pretraining problems: min_terms ≤ m ≤ this (max_terms … eval_max_terms)
+  double heuristic_share = 0.6; //!< pretraining examples written with H (the rest with G), in [0, 1]
+  double shortcut_share = 0.5;  //!< problems whose tail x_3 … x_m sums to 0 (H is right), in [0, 1]
   bool check_steps = false;     //!< also verify every running sum of a G chain
+  bool fixed_width = false;     //!< fill every prompt with `_` to eval_max_terms numbers
 };
 
 //! Which strategy a response uses (its first token).
@@ -135,7 +158,7 @@ public:
   // ---- the Task interface ----
   [[nodiscard]] const rlvr::tasks::vocabulary& vocab() const noexcept { return vocab_; }
   [[nodiscard]] std::string_view name() const noexcept { return "two_strategies"; }
-  //! `<bos>`, the largest m numbers, `<sep>`.
+  //! `<bos>`, the largest m numbers (or m numbers and their `_` filler), `<sep>`.
   [[nodiscard]] index_t max_prompt_length() const noexcept { return 2 + cfg_.eval_max_terms; }
   //! The longest G chain: G, m − 1 running sums, `<eos>` for the largest m.
   [[nodiscard]] index_t max_response_length() const noexcept { return cfg_.eval_max_terms + 1; }
@@ -174,8 +197,8 @@ public:
 
   //! The exact verifier (see the file comment). Never throws.
   [[nodiscard]] float score(std::span<const token_t> prompt, std::span<const token_t> response) const noexcept {
-    if (!valid_prompt(prompt)) return 0.0f;
-    const std::span<const token_t> xs = prompt.subspan(1, prompt.size() - 2);
+    const std::span<const token_t> xs = numbers_of(prompt);
+    if (xs.empty()) return 0.0f;
     const auto m = xs.size();
     const auto limit = static_cast<std::size_t>(max_response_length());
     if (response.empty()) return 0.0f;
@@ -201,9 +224,12 @@ public:
   //! The token of the strategy words "H" and "G" (the numbers 0 … p − 1 are tokens 0 … p − 1).
   [[nodiscard]] token_t heuristic_token() const noexcept { return static_cast<token_t>(cfg_.modulus); }
   [[nodiscard]] token_t general_token() const noexcept { return static_cast<token_t>(cfg_.modulus + 1); }
+  //! The token of the filler word "_" of fixed-width prompts.
+  [[nodiscard]] token_t filler_token() const noexcept { return static_cast<token_t>(cfg_.modulus + 2); }
 
-  //! The parameters in one short string for cache keys and reports: "p13 m3-4 eval5-6 h0.8
-  //! s0.5", with " steps" appended when `check_steps`. Doubles in their shortest exact form.
+  //! The parameters in one short string for cache keys and reports: "p7 m3-3 eval4-4 pre4 h0.6
+  //! s0.5", with " steps" appended when `check_steps` and " fixed" when `fixed_width`. Doubles
+  //! in their shortest exact form.
   [[nodiscard]] std::string describe() const {
     // appended piece by piece (GCC 12's -Wrestrict misfires on chains of operator+)
     std::string s = "p";
@@ -223,6 +249,7 @@ public:
     s += " s";
     s += shortest(cfg_.shortcut_share);
     if (cfg_.check_steps) s += " steps";
+    if (cfg_.fixed_width) s += " fixed";
     return s;
   }
 
@@ -233,37 +260,60 @@ public:
     if (response[0] == general_token()) return strategy::general;
     return strategy::none;
   }
-  //! True if `prompt` is a well-formed prompt of this task whose middle numbers sum to 0 mod p
+  //! True if `prompt` is a well-formed prompt of this task whose tail x_3 … x_m sums to 0 mod p
   //! (H is right on it).
   [[nodiscard]] bool is_shortcut(std::span<const token_t> prompt) const noexcept {
-    if (!valid_prompt(prompt)) return false;
-    int mid = 0;
-    for (std::size_t i = 2; i + 2 < prompt.size(); ++i) mid = (mid + static_cast<int>(prompt[i])) % cfg_.modulus;
-    return mid == 0;
+    const std::span<const token_t> xs = numbers_of(prompt);
+    if (xs.empty()) return false;
+    int tail = 0;
+    for (std::size_t i = 2; i < xs.size(); ++i) tail = (tail + static_cast<int>(xs[i])) % cfg_.modulus;
+    return tail == 0;
   }
   //! The number of terms m of a well-formed prompt; 0 otherwise.
   [[nodiscard]] int terms(std::span<const token_t> prompt) const noexcept {
-    return valid_prompt(prompt) ? static_cast<int>(prompt.size()) - 2 : 0;
+    return static_cast<int>(numbers_of(prompt).size());
+  }
+  //! The numbers x_1 … x_m of a well-formed prompt (a view into it); empty otherwise. A prompt
+  //! is well formed if it is `<bos>`, m numbers with min_terms ≤ m ≤ eval_max_terms, then (with
+  //! `fixed_width`) exactly eval_max_terms − m fillers `_`, then `<sep>`.
+  [[nodiscard]] std::span<const token_t> numbers_of(std::span<const token_t> prompt) const noexcept {
+    const auto width = static_cast<std::size_t>(cfg_.eval_max_terms);
+    if (prompt.size() < 2 || prompt.size() > width + 2) return {};
+    if (prompt.front() != vocab_.bos() || prompt.back() != vocab_.sep()) return {};
+    if (cfg_.fixed_width && prompt.size() != width + 2) return {};
+    std::size_t m = 0;
+    while (m + 2 < prompt.size() && is_number(prompt[m + 1])) ++m;
+    for (std::size_t i = m + 1; i + 1 < prompt.size(); ++i)
+      if (!cfg_.fixed_width || prompt[i] != filler_token()) return {};
+    if (m < static_cast<std::size_t>(cfg_.min_terms)) return {};
+    return prompt.subspan(1, m);
   }
 
-  //! The prompt `<bos> x_1 … x_m <sep>`; throws `rlvr::range_error` on a number outside [0, p).
+  //! The prompt `<bos> x_1 … x_m <sep>` (with `fixed_width`: `<bos> x_1 … x_m _ … _ <sep>`, the
+  //! numbers filled to eval_max_terms). Throws `rlvr::range_error` on a number outside [0, p)
+  //! and `rlvr::shape_error` on m outside [min_terms, eval_max_terms].
   [[nodiscard]] std::vector<token_t> prompt_of(std::span<const int> xs) const {
+    RLVR_EXPECTS(xs.size() >= static_cast<std::size_t>(cfg_.min_terms) &&
+                     xs.size() <= static_cast<std::size_t>(cfg_.eval_max_terms),
+                 shape, "two_strategies::prompt_of: ", xs.size(), " numbers, outside [min_terms, eval_max_terms] = [",
+                 cfg_.min_terms, ", ", cfg_.eval_max_terms, "]");
     std::vector<token_t> p{vocab_.bos()};
     for (int x : xs) {
       RLVR_EXPECTS(x >= 0 && x < cfg_.modulus, range, "two_strategies::prompt_of: number ", x, " outside [0, ",
                    cfg_.modulus, ")");
       p.push_back(static_cast<token_t>(x));
     }
+    if (cfg_.fixed_width) p.resize(static_cast<std::size_t>(cfg_.eval_max_terms) + 1, filler_token());
     p.push_back(vocab_.sep());
     return p;
   }
   [[nodiscard]] std::vector<token_t> prompt_of(std::initializer_list<int> xs) const {
     return prompt_of(std::span<const int>(xs.begin(), xs.size()));
   }
-  //! `H (x_1 + x_m) <eos>` (numbers in [0, p), at least one).
+  //! `H (x_1 + x_2) <eos>` (numbers in [0, p), at least two).
   [[nodiscard]] std::vector<token_t> heuristic_response(std::span<const int> xs) const {
-    RLVR_EXPECTS(!xs.empty(), shape, "two_strategies::heuristic_response: no numbers");
-    return {heuristic_token(), static_cast<token_t>((xs.front() + xs.back()) % cfg_.modulus), vocab_.eos()};
+    RLVR_EXPECTS(xs.size() >= 2, shape, "two_strategies::heuristic_response: ", xs.size(), " numbers (needs >= 2)");
+    return {heuristic_token(), static_cast<token_t>((xs[0] + xs[1]) % cfg_.modulus), vocab_.eos()};
   }
   //! `G s_2 … s_m <eos>`, the correct running sums (numbers in [0, p), at least two).
   [[nodiscard]] std::vector<token_t> general_response(std::span<const int> xs) const {
@@ -284,7 +334,7 @@ private:
     RLVR_EXPECTS(c.modulus <= 100000, config, "two_strategies: modulus = ", c.modulus,
                  " must be <= 100000 (one word per number)");
     RLVR_EXPECTS(c.min_terms >= 3, config, "two_strategies: min_terms = ", c.min_terms,
-                 " must be >= 3 (a problem needs a middle between its ends)");
+                 " must be >= 3 (H adds x_1 + x_2; a problem needs a tail after them)");
     RLVR_EXPECTS(c.max_terms >= c.min_terms, config, "two_strategies: max_terms = ", c.max_terms,
                  " < min_terms = ", c.min_terms);
     RLVR_EXPECTS(c.eval_min_terms > c.max_terms, config, "two_strategies: eval_min_terms = ", c.eval_min_terms,
@@ -308,6 +358,7 @@ private:
     for (int i = 0; i < p; ++i) w.push_back(std::to_string(i));
     w.emplace_back("H");
     w.emplace_back("G");
+    w.emplace_back("_");
     return w;
   }
   static std::string shortest(double x) {
@@ -317,16 +368,6 @@ private:
   }
 
   [[nodiscard]] bool is_number(token_t t) const noexcept { return t >= 0 && t < cfg_.modulus; }
-  //! `<bos>`, m numbers with min_terms ≤ m ≤ eval_max_terms, `<sep>`.
-  [[nodiscard]] bool valid_prompt(std::span<const token_t> prompt) const noexcept {
-    if (prompt.size() < static_cast<std::size_t>(cfg_.min_terms) + 2 ||
-        prompt.size() > static_cast<std::size_t>(cfg_.eval_max_terms) + 2)
-      return false;
-    if (prompt.front() != vocab_.bos() || prompt.back() != vocab_.sep()) return false;
-    for (std::size_t i = 1; i + 1 < prompt.size(); ++i)
-      if (!is_number(prompt[i])) return false;
-    return true;
-  }
   [[nodiscard]] token_t sum_mod(std::span<const token_t> xs) const noexcept {
     int s = 0;
     for (token_t x : xs) s = (s + static_cast<int>(x)) % cfg_.modulus;
@@ -336,26 +377,24 @@ private:
   template <class G> static int draw_terms(G& g, int lo, int hi) {
     return lo + static_cast<int>(rlvr::tasks::uniform_below(g, static_cast<std::uint64_t>(hi - lo + 1)));
   }
-  //! x_1, then x_2 … x_{m−2} uniform, then x_{m−1} fixing the middle sum (0 if `shortcut`, else
-  //! uniform among the p − 1 non-zero sums), then x_m.
+  //! x_1 … x_{m−1} uniform, then x_m fixing the tail sum x_3 + … + x_m (0 if `shortcut`, else
+  //! uniform among the p − 1 non-zero sums).
   template <class G> std::vector<int> draw_numbers(G& g, int m, bool shortcut) const {
     const int p = cfg_.modulus;
     const auto up = static_cast<std::uint64_t>(p);
     std::vector<int> xs(static_cast<std::size_t>(m));
-    xs[0] = static_cast<int>(rlvr::tasks::uniform_below(g, up));
-    int mid = 0;
-    for (int j = 1; j + 2 < m; ++j) {
+    int tail = 0;
+    for (int j = 0; j + 1 < m; ++j) {
       xs[static_cast<std::size_t>(j)] = static_cast<int>(rlvr::tasks::uniform_below(g, up));
-      mid = (mid + xs[static_cast<std::size_t>(j)]) % p;
+      if (j >= 2) tail = (tail + xs[static_cast<std::size_t>(j)]) % p;
     }
-    const int cancel = (p - mid) % p; // the x_{m−1} that makes the middle sum 0
+    const int cancel = (p - tail) % p; // the x_m that makes the tail sum 0
     int last = cancel;
     if (!shortcut) {
       last = static_cast<int>(rlvr::tasks::uniform_below(g, up - 1));
       if (last >= cancel) ++last;
     }
-    xs[static_cast<std::size_t>(m - 2)] = last;
-    xs[static_cast<std::size_t>(m - 1)] = static_cast<int>(rlvr::tasks::uniform_below(g, up));
+    xs[static_cast<std::size_t>(m - 1)] = last;
     return xs;
   }
 

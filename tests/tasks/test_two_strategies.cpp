@@ -3,6 +3,7 @@
 // shortcut shares, the split bands, determinism and config errors.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -26,9 +27,10 @@ namespace {
 bool within_5_sigma(double count, double n, double q) {
   return std::abs(count - n * q) <= 5.0 * std::sqrt(n * q * (1.0 - q)) + 1e-9;
 }
-int middle_sum(const two_strategies& t, const seq& prompt) {
+int tail_sum(const two_strategies& t, const seq& prompt) {
+  const auto xs = t.numbers_of(prompt);
   int s = 0;
-  for (std::size_t i = 2; i + 2 < prompt.size(); ++i) s += prompt[i];
+  for (std::size_t i = 2; i < xs.size(); ++i) s += xs[i];
   return s % t.modulus();
 }
 } // namespace
@@ -37,109 +39,135 @@ TEST_CASE("two_strategies: vocabulary, lengths and describe()", "[tasks]") {
   const two_strategies t;
   const auto& v = t.vocab();
   CHECK(t.name() == "two_strategies");
-  CHECK(v.size() == 13 + 2 + 4);
+  CHECK(v.size() == 7 + 3 + 4);
   CHECK(v.word(0) == "0");
-  CHECK(v.word(12) == "12");
+  CHECK(v.word(6) == "6");
   CHECK(v.id("H") == t.heuristic_token());
   CHECK(v.id("G") == t.general_token());
-  CHECK(t.max_prompt_length() == 8);   // <bos> + 6 numbers + <sep>
-  CHECK(t.max_response_length() == 7); // G + 5 running sums + <eos>
-  CHECK(t.describe() == "p13 m3-4 eval5-6 pre6 h0.8 s0.5");
-  const two_strategies u({.modulus = 7, .min_terms = 4, .max_terms = 4, .eval_min_terms = 6, .eval_max_terms = 8,
-                          .pretrain_max_terms = 4, .heuristic_share = 0.25, .shortcut_share = 0.125, .check_steps = true});
-  CHECK(u.describe() == "p7 m4-4 eval6-8 pre4 h0.25 s0.125 steps");
+  CHECK(v.id("_") == t.filler_token());
+  CHECK(t.max_prompt_length() == 6);   // <bos> + 4 numbers + <sep>
+  CHECK(t.max_response_length() == 5); // G + 3 running sums + <eos>
+  CHECK(t.describe() == "p7 m3-3 eval4-4 pre4 h0.6 s0.5");
+  const two_strategies u({.modulus = 13, .min_terms = 4, .max_terms = 4, .eval_min_terms = 6, .eval_max_terms = 8,
+                          .pretrain_max_terms = 4, .heuristic_share = 0.25, .shortcut_share = 0.125,
+                          .check_steps = true, .fixed_width = true});
+  CHECK(u.describe() == "p13 m4-4 eval6-8 pre4 h0.25 s0.125 steps fixed");
   CHECK(u.max_prompt_length() == 10);
   CHECK(u.max_response_length() == 9);
 }
 
 TEST_CASE("two_strategies verifier: the worked example of the header", "[tasks]") {
-  const two_strategies t; // p = 13
+  const two_strategies t; // p = 7, train m = 3, held-out m = 4
   const token_t H = t.heuristic_token(), G = t.general_token(), eos = t.vocab().eos();
-  const seq shortcut = t.prompt_of({5, 9, 4, 7}); // middle 9 + 4 ≡ 0, sum 25 ≡ 12
-  const seq other = t.prompt_of({5, 9, 3, 7});    // middle 12, sum 24 ≡ 11
-  CHECK(t.vocab().decode(shortcut) == "<bos> 5 9 4 7 <sep>");
+  const seq shortcut = t.prompt_of({5, 4, 0}); // tail 0, sum 9 ≡ 2
+  const seq other = t.prompt_of({5, 4, 3});    // tail 3, sum 12 ≡ 5
+  const seq held_out = t.prompt_of({5, 4, 3, 4}); // tail 7 ≡ 0, sum 16 ≡ 2
+  CHECK(t.vocab().decode(shortcut) == "<bos> 5 4 0 <sep>");
+  CHECK(t.vocab().decode(held_out) == "<bos> 5 4 3 4 <sep>");
   CHECK(t.is_shortcut(shortcut));
   CHECK_FALSE(t.is_shortcut(other));
-  CHECK(t.terms(shortcut) == 4);
+  CHECK(t.is_shortcut(held_out));
+  CHECK(t.terms(shortcut) == 3);
+  CHECK(t.terms(held_out) == 4);
 
-  CHECK(t.score(shortcut, seq{H, 12, eos}) == 1.0f);       // right H
-  CHECK(t.score(shortcut, seq{G, 1, 5, 12, eos}) == 1.0f); // right G
-  CHECK(t.score(other, seq{H, 12, eos}) == 0.0f);          // H on a non-shortcut problem
-  CHECK(t.score(other, seq{G, 1, 4, 11, eos}) == 1.0f);    // right G
-  CHECK(t.score(other, seq{G, 1, 5, 12, eos}) == 0.0f);    // slip 1 + 3 → 5, carried on
-  CHECK(t.score(other, seq{H, 11, eos}) == 1.0f);          // H with the true sum: the label is not checked
-  CHECK(t.score(other, seq{G, 0, 0, 11, eos}) == 1.0f);    // wrong steps, right final: steps not checked
-  CHECK(t.heuristic_response(std::vector<int>{5, 9, 3, 7}) == seq{H, 12, eos});
-  CHECK(t.general_response(std::vector<int>{5, 9, 3, 7}) == seq{G, 1, 4, 11, eos});
-  CHECK(t.strategy_of(seq{H, 12, eos}) == strategy::heuristic);
+  CHECK(t.score(shortcut, seq{H, 2, eos}) == 1.0f);    // right H
+  CHECK(t.score(shortcut, seq{G, 2, 2, eos}) == 1.0f); // right G
+  CHECK(t.score(other, seq{H, 2, eos}) == 0.0f);       // H on a non-shortcut problem
+  CHECK(t.score(other, seq{G, 2, 5, eos}) == 1.0f);    // right G
+  CHECK(t.score(other, seq{G, 3, 6, eos}) == 0.0f);    // slip 5 + 4 → 3, carried on
+  CHECK(t.score(other, seq{H, 5, eos}) == 1.0f);       // H with the true sum: the label is not checked
+  CHECK(t.score(other, seq{G, 0, 5, eos}) == 1.0f);    // wrong step, right final: steps not checked
+  CHECK(t.score(held_out, seq{H, 2, eos}) == 1.0f);
+  CHECK(t.score(held_out, seq{G, 2, 5, 2, eos}) == 1.0f);
+  CHECK(t.score(held_out, seq{G, 2, 2, eos}) == 0.0f); // a chain one step short
+  CHECK(t.heuristic_response(std::vector<int>{5, 4, 3}) == seq{H, 2, eos});
+  CHECK(t.general_response(std::vector<int>{5, 4, 3}) == seq{G, 2, 5, eos});
+  CHECK(t.strategy_of(seq{H, 2, eos}) == strategy::heuristic);
   CHECK(t.strategy_of(seq{G, 1, eos}) == strategy::general);
   CHECK(t.strategy_of(seq{3, eos}) == strategy::none);
   CHECK(t.strategy_of(seq{}) == strategy::none);
-
-  // modular wrap and the shortest problems (m = 3: the middle is x_2 alone)
-  CHECK(t.score(t.prompt_of({12, 0, 12}), seq{H, 11, eos}) == 1.0f);
-  CHECK(t.score(t.prompt_of({12, 0, 12}), seq{G, 12, 11, eos}) == 1.0f);
-  CHECK(t.score(t.prompt_of({12, 1, 12}), seq{H, 11, eos}) == 0.0f);
-  CHECK(t.score(t.prompt_of({12, 1, 12}), seq{G, 0, 12, eos}) == 1.0f);
+  // modular wrap
+  CHECK(t.score(t.prompt_of({6, 6, 0}), seq{H, 5, eos}) == 1.0f);
+  CHECK(t.score(t.prompt_of({6, 6, 6}), seq{G, 5, 4, eos}) == 1.0f);
 }
 
 TEST_CASE("two_strategies verifier: malformed responses and prompts score 0 without throwing", "[tasks]") {
   const two_strategies t;
-  const token_t H = t.heuristic_token(), G = t.general_token();
+  const token_t H = t.heuristic_token(), G = t.general_token(), F = t.filler_token();
   const auto& v = t.vocab();
   const token_t eos = v.eos();
-  const seq pr = t.prompt_of({5, 9, 3, 7}); // sum 11
-  CHECK(t.score(pr, seq{}) == 0.0f);                        // empty
-  CHECK(t.score(pr, seq{eos}) == 0.0f);                     // no strategy
-  CHECK(t.score(pr, seq{11, eos}) == 0.0f);                 // bare answer
-  CHECK(t.score(pr, seq{H, 11}) == 0.0f);                   // no <eos>
-  CHECK(t.score(pr, seq{G, 1, 4, 11}) == 0.0f);             // no <eos>
-  CHECK(t.score(pr, seq{H, eos}) == 0.0f);                  // H without a number
-  CHECK(t.score(pr, seq{H, 4, 11, eos}) == 0.0f);           // H with two numbers
-  CHECK(t.score(pr, seq{G, 4, 11, eos}) == 0.0f);           // G one step short
-  CHECK(t.score(pr, seq{G, 1, 4, 0, 11, eos}) == 0.0f);     // G one step long
-  CHECK(t.score(pr, seq{G, 11, eos}) == 0.0f);
-  CHECK(t.score(pr, seq{G, 1, 4, 24, eos}) == 0.0f);        // out-of-range number (24 ≡ 11)
-  CHECK(t.score(pr, seq{G, 1, -2, 11, eos}) == 0.0f);       // negative id
-  CHECK(t.score(pr, seq{G, 1, 100000, 11, eos}) == 0.0f);   // id past the vocabulary
-  CHECK(t.score(pr, seq{G, 1, v.pad(), 11, eos}) == 0.0f);  // pad
-  CHECK(t.score(pr, seq{G, 1, v.bos(), 11, eos}) == 0.0f);  // bos inside
-  CHECK(t.score(pr, seq{G, 1, v.sep(), 11, eos}) == 0.0f);  // sep inside
-  CHECK(t.score(pr, seq{G, 1, H, 11, eos}) == 0.0f);        // a strategy word as a number
-  CHECK(t.score(pr, seq{H, G, 11, eos}) == 0.0f);
-  CHECK(t.score(pr, seq{v.pad(), H, 11, eos}) == 0.0f);
-  CHECK(t.score(pr, seq{H, 11, eos, -7, 99999}) == 1.0f);   // after <eos> nothing counts
+  const seq pr = t.prompt_of({5, 4, 3}); // sum 5
+  CHECK(t.score(pr, seq{}) == 0.0f);                       // empty
+  CHECK(t.score(pr, seq{eos}) == 0.0f);                    // no strategy
+  CHECK(t.score(pr, seq{5, eos}) == 0.0f);                 // bare answer
+  CHECK(t.score(pr, seq{H, 5}) == 0.0f);                   // no <eos>
+  CHECK(t.score(pr, seq{G, 2, 5}) == 0.0f);                // no <eos>
+  CHECK(t.score(pr, seq{H, eos}) == 0.0f);                 // H without a number
+  CHECK(t.score(pr, seq{H, 2, 5, eos}) == 0.0f);           // H with two numbers
+  CHECK(t.score(pr, seq{G, 5, eos}) == 0.0f);              // G one step short
+  CHECK(t.score(pr, seq{G, 2, 0, 5, eos}) == 0.0f);        // G one step long
+  CHECK(t.score(pr, seq{G, 2, 12, eos}) == 0.0f);          // out-of-range number (12 ≡ 5)
+  CHECK(t.score(pr, seq{G, -2, 5, eos}) == 0.0f);          // negative id
+  CHECK(t.score(pr, seq{G, 100000, 5, eos}) == 0.0f);      // id past the vocabulary
+  CHECK(t.score(pr, seq{G, v.pad(), 5, eos}) == 0.0f);     // pad
+  CHECK(t.score(pr, seq{G, v.bos(), 5, eos}) == 0.0f);     // bos inside
+  CHECK(t.score(pr, seq{G, v.sep(), 5, eos}) == 0.0f);     // sep inside
+  CHECK(t.score(pr, seq{G, F, 5, eos}) == 0.0f);           // the filler
+  CHECK(t.score(pr, seq{G, H, 5, eos}) == 0.0f);           // a strategy word as a number
+  CHECK(t.score(pr, seq{H, G, 5, eos}) == 0.0f);
+  CHECK(t.score(pr, seq{v.pad(), H, 5, eos}) == 0.0f);
+  CHECK(t.score(pr, seq{H, 5, eos, -7, 99999}) == 1.0f);   // after <eos> nothing counts
   // the length limit: G on the longest held-out problem just fits
-  const seq longest = t.prompt_of({1, 1, 1, 1, 1, 1});
-  const seq chain{G, 2, 3, 4, 5, 6, eos};
+  const seq longest = t.prompt_of({1, 1, 1, 1});
+  const seq chain{G, 2, 3, 4, eos};
   REQUIRE(static_cast<index_t>(chain.size()) == t.max_response_length());
   CHECK(t.score(longest, chain) == 1.0f);
   // prompts: wrong layout, bad numbers, m outside [min_terms, eval_max_terms]
-  const seq right{H, 11, eos};
+  const seq right{H, 5, eos};
+  REQUIRE(t.score(pr, right) == 1.0f);
   CHECK(t.score(seq{}, right) == 0.0f);
-  CHECK(t.score(seq{v.bos(), 5, 9, 3, 7}, right) == 0.0f);             // no <sep>
-  CHECK(t.score(seq{5, 9, 3, 7, v.sep()}, right) == 0.0f);             // no <bos>
-  CHECK(t.score(seq{v.bos(), 5, 9, 3, 13, v.sep()}, right) == 0.0f);   // 13 is not a number mod 13
-  CHECK(t.score(seq{v.bos(), 5, -1, 3, 7, v.sep()}, right) == 0.0f);
-  CHECK(t.score(seq{v.bos(), 5, 6, v.sep()}, seq{H, 11, eos}) == 0.0f); // m = 2
-  CHECK(t.score(seq{v.bos(), 1, 1, 1, 1, 1, 1, 1, v.sep()}, seq{H, 7, eos}) == 0.0f); // m = 7
-  CHECK_FALSE(t.is_shortcut(seq{v.bos(), 5, 0, 7}));
+  CHECK(t.score(seq{v.bos(), 5, 4, 3}, right) == 0.0f);               // no <sep>
+  CHECK(t.score(seq{5, 4, 3, v.sep()}, right) == 0.0f);               // no <bos>
+  CHECK(t.score(seq{v.bos(), 5, 4, 10, v.sep()}, right) == 0.0f);     // 10 is not a number mod 7
+  CHECK(t.score(seq{v.bos(), 5, -1, 3, v.sep()}, right) == 0.0f);
+  CHECK(t.score(seq{v.bos(), 5, v.pad(), 3, v.sep()}, right) == 0.0f);
+  CHECK(t.score(seq{v.bos(), 5, 4, 3, F, v.sep()}, right) == 0.0f);  // a filler in a ragged prompt
+  CHECK(t.score(seq{v.bos(), 5, 4, v.sep()}, seq{H, 2, eos}) == 0.0f); // m = 2
+  CHECK(t.score(seq{v.bos(), 1, 1, 1, 1, 1, v.sep()}, seq{H, 2, eos}) == 0.0f); // m = 5
+  CHECK_FALSE(t.is_shortcut(seq{v.bos(), 5, 4, 0}));
   CHECK(t.terms(seq{v.bos(), 5, v.sep()}) == 0);
-  CHECK_THROWS_AS(t.prompt_of({5, 13, 7}), range_error);
+  CHECK(t.numbers_of(seq{v.bos(), 5, 4, 3}).empty());
+  CHECK_THROWS_AS(t.prompt_of({5, 7, 3}), range_error);
+  CHECK_THROWS_AS(t.prompt_of({5, 4}), shape_error);
+  CHECK_THROWS_AS(t.prompt_of({1, 2, 3, 4, 5}), shape_error);
+  // fixed-width prompts: filled with `_` to eval_max_terms numbers, exactly
+  const two_strategies f({.fixed_width = true});
+  const seq filled = f.prompt_of({5, 4, 3});
+  CHECK(f.vocab().decode(filled) == "<bos> 5 4 3 _ <sep>");
+  CHECK(f.score(filled, right) == 1.0f);
+  CHECK(f.score(f.prompt_of({5, 4, 3, 4}), seq{H, 2, eos}) == 1.0f);
+  CHECK(f.score(pr, right) == 0.0f);                                      // not filled
+  CHECK(f.score(seq{v.bos(), 5, 4, 3, F, F, v.sep()}, right) == 0.0f);    // filled past the width
+  CHECK(f.score(seq{v.bos(), 5, F, 3, F, v.sep()}, right) == 0.0f);       // a filler between numbers
+  CHECK(f.score(seq{v.bos(), 5, 4, 3, v.pad(), v.sep()}, right) == 0.0f); // pad, not the filler
+  CHECK(f.score(seq{v.bos(), 5, 4, F, F, v.sep()}, seq{H, 2, eos}) == 0.0f); // m = 2
+  CHECK(f.terms(filled) == 3);
 }
 
 TEST_CASE("two_strategies verifier: check_steps also verifies the running sums", "[tasks]") {
   const two_strategies t({.check_steps = true});
   const token_t H = t.heuristic_token(), G = t.general_token(), eos = t.vocab().eos();
-  const seq pr = t.prompt_of({5, 9, 3, 7});
-  CHECK(t.score(pr, seq{G, 1, 4, 11, eos}) == 1.0f);
-  CHECK(t.score(pr, seq{G, 0, 0, 11, eos}) == 0.0f); // compensating slips now fail
-  CHECK(t.score(pr, seq{G, 1, 5, 11, eos}) == 0.0f);
-  CHECK(t.score(pr, seq{H, 11, eos}) == 1.0f);       // H has no steps to check
+  const seq pr = t.prompt_of({5, 4, 3, 1}); // running sums 2, 5, 6
+  CHECK(t.score(pr, seq{G, 2, 5, 6, eos}) == 1.0f);
+  CHECK(t.score(pr, seq{G, 3, 4, 6, eos}) == 0.0f); // compensating slips now fail
+  CHECK(t.score(pr, seq{G, 2, 6, 6, eos}) == 0.0f);
+  CHECK(t.score(pr, seq{H, 6, eos}) == 1.0f);       // H has no steps to check
+  const two_strategies lax;
+  CHECK(lax.score(pr, seq{G, 3, 4, 6, eos}) == 1.0f);
 }
 
 TEST_CASE("two_strategies pretraining data: correct examples verify, wrong ones fail", "[tasks]") {
-  const two_strategies t;
+  const two_strategies t; // p = 7, H share 0.6, pretraining m 3–4
   philox_engine g(42);
   const int draws = 20000;
   double h = 0, shortcut_g = 0, g_total = 0;
@@ -148,8 +176,9 @@ TEST_CASE("two_strategies pretraining data: correct examples verify, wrong ones 
     const bool correct = (i % 2) == 0;
     const example ex = t.pretraining_example(g, correct);
     const int m = t.terms(ex.prompt);
+    REQUIRE(ex.prompt.size() == static_cast<std::size_t>(m + 2));
     REQUIRE(m >= 3);
-    REQUIRE(m <= t.config().pretrain_max_terms);
+    REQUIRE(m <= 4);
     ++terms[m];
     REQUIRE(ex.response.back() == t.vocab().eos());
     REQUIRE(t.score(ex.prompt, ex.response) == (correct ? 1.0f : 0.0f));
@@ -157,68 +186,99 @@ TEST_CASE("two_strategies pretraining data: correct examples verify, wrong ones 
     REQUIRE(st != strategy::none);
     if (st == strategy::heuristic) {
       ++h;
-      // H is always "add the ends": right iff the problem is a shortcut one
+      // H is always x_1 + x_2: right iff the problem is a shortcut one (tail ≡ 0)
       REQUIRE(ex.response.size() == 3);
-      REQUIRE(ex.response[1] == (ex.prompt[1] + ex.prompt[ex.prompt.size() - 2]) % 13);
+      REQUIRE(ex.response[1] == (ex.prompt[1] + ex.prompt[2]) % 7);
       REQUIRE(t.is_shortcut(ex.prompt) == correct);
-      REQUIRE((middle_sum(t, ex.prompt) == 0) == correct);
+      REQUIRE((tail_sum(t, ex.prompt) == 0) == correct);
     } else {
       ++g_total;
       shortcut_g += t.is_shortcut(ex.prompt) ? 1 : 0;
       REQUIRE(ex.response.size() == static_cast<std::size_t>(m + 1));
       // a wrong chain has exactly one slip: the differences to the true running sums are
       // 0 … 0 then a constant ±1 to the end
-      const seq truth = t.general_response(std::vector<int>(ex.prompt.begin() + 1, ex.prompt.end() - 1));
+      const auto xs = t.numbers_of(ex.prompt);
+      const seq truth = t.general_response(std::vector<int>(xs.begin(), xs.end()));
       int changes = 0;
       int prev = 0;
       for (std::size_t k = 1; k + 1 < ex.response.size(); ++k) {
-        const int d = ((ex.response[k] - truth[k]) % 13 + 13) % 13;
-        REQUIRE((d == 0 || d == 1 || d == 12));
+        const int d = ((ex.response[k] - truth[k]) % 7 + 7) % 7;
+        REQUIRE((d == 0 || d == 1 || d == 6));
         changes += d != prev ? 1 : 0;
         prev = d;
       }
       REQUIRE(changes == (correct ? 0 : 1));
     }
   }
-  CHECK(within_5_sigma(h, draws, 0.8));
+  CHECK(within_5_sigma(h, draws, 0.6));
   CHECK(within_5_sigma(shortcut_g, g_total, 0.5));
-  REQUIRE(terms.size() == 4); // m = 3, 4, 5, 6, each about a quarter
-  for (const auto& [m, n] : terms) CHECK(within_5_sigma(n, draws, 0.25));
+  REQUIRE(terms.size() == 2); // m = 3, 4, each about half
+  for (const auto& [m, n] : terms) CHECK(within_5_sigma(n, draws, 0.5));
 
-  // pretraining in the training band only (pretrain_max_terms = max_terms)
-  const two_strategies narrow({.pretrain_max_terms = 4});
-  for (int i = 0; i < 2000; ++i) {
+  // pretraining in the training band only (pretrain_max_terms = max_terms), other shares
+  const two_strategies narrow({.pretrain_max_terms = 3, .heuristic_share = 0.9});
+  double hn = 0;
+  for (int i = 0; i < 4000; ++i) {
     const example ex = narrow.pretraining_example(g, (i % 3) != 0);
-    REQUIRE(narrow.terms(ex.prompt) >= 3);
-    REQUIRE(narrow.terms(ex.prompt) <= 4);
+    REQUIRE(narrow.terms(ex.prompt) == 3);
+    REQUIRE(narrow.score(ex.prompt, ex.response) == ((i % 3) != 0 ? 1.0f : 0.0f));
+    hn += narrow.strategy_of(ex.response) == strategy::heuristic ? 1 : 0;
   }
+  CHECK(within_5_sigma(hn, 4000, 0.9));
+  // the brief's first layout still works as a configuration: wider, ragged, p = 13
+  const two_strategies wide({.modulus = 13, .max_terms = 4, .eval_min_terms = 5, .eval_max_terms = 6,
+                             .pretrain_max_terms = 6});
+  std::map<std::size_t, int> lengths;
+  for (int i = 0; i < 4000; ++i) {
+    const example ex = wide.pretraining_example(g, (i % 2) == 0);
+    ++lengths[ex.prompt.size()];
+    REQUIRE(wide.score(ex.prompt, ex.response) == ((i % 2) == 0 ? 1.0f : 0.0f));
+  }
+  CHECK(lengths.size() == 4); // prompts of 5, 6, 7 and 8 tokens
+  CHECK(lengths.begin()->first == 5);
 }
 
 TEST_CASE("two_strategies problems: bands per split, shortcut share", "[tasks]") {
-  const two_strategies t;
-  philox_engine g(5);
-  const int draws = 20000;
-  for (split s : {split::train, split::eval}) {
-    std::map<int, int> terms;
-    double shortcuts = 0;
-    for (int i = 0; i < draws; ++i) {
-      const seq p = t.problem(g, s);
-      REQUIRE(static_cast<index_t>(p.size()) <= t.max_prompt_length());
-      const int m = t.terms(p);
-      ++terms[m];
-      shortcuts += t.is_shortcut(p) ? 1 : 0;
-      // the heuristic's answer is right exactly on the shortcut problems
-      const std::vector<int> xs(p.begin() + 1, p.end() - 1);
-      REQUIRE((t.score(p, t.heuristic_response(xs)) == 1.0f) == t.is_shortcut(p));
-      REQUIRE(t.score(p, t.general_response(xs)) == 1.0f);
+  const two_strategies_config wide{.modulus = 13, .max_terms = 4, .eval_min_terms = 5, .eval_max_terms = 6,
+                                   .pretrain_max_terms = 6};
+  for (const two_strategies_config& c : {two_strategies_config{}, wide}) {
+    const two_strategies t(c);
+    philox_engine g(5);
+    const int draws = 20000;
+    for (split s : {split::train, split::eval}) {
+      std::map<int, int> terms;
+      double shortcuts = 0;
+      for (int i = 0; i < draws; ++i) {
+        const seq p = t.problem(g, s);
+        const int m = t.terms(p);
+        REQUIRE(p.size() == static_cast<std::size_t>(m + 2));
+        ++terms[m];
+        shortcuts += t.is_shortcut(p) ? 1 : 0;
+        // the heuristic's answer is right exactly on the shortcut problems
+        const auto xs = t.numbers_of(p);
+        const std::vector<int> x(xs.begin(), xs.end());
+        REQUIRE((t.score(p, t.heuristic_response(x)) == 1.0f) == t.is_shortcut(p));
+        REQUIRE(t.score(p, t.general_response(x)) == 1.0f);
+      }
+      const int lo = s == split::train ? c.min_terms : c.eval_min_terms;
+      const int hi = s == split::train ? c.max_terms : c.eval_max_terms;
+      REQUIRE(terms.begin()->first == lo);   // train and eval bands are disjoint:
+      REQUIRE(terms.rbegin()->first == hi);  // max_terms < eval_min_terms
+      REQUIRE(static_cast<int>(terms.size()) == hi - lo + 1);
+      for (const auto& [m, n] : terms) CHECK(within_5_sigma(n, draws, 1.0 / (hi - lo + 1)));
+      CHECK(within_5_sigma(shortcuts, draws, 0.5));
     }
-    const int lo = s == split::train ? 3 : 5;
-    REQUIRE(terms.size() == 2); // train m ∈ {3, 4}, eval m ∈ {5, 6}: disjoint
-    CHECK(terms.begin()->first == lo);
-    CHECK(terms.rbegin()->first == lo + 1);
-    for (const auto& [m, n] : terms) CHECK(within_5_sigma(n, draws, 0.5));
-    CHECK(within_5_sigma(shortcuts, draws, 0.5));
   }
+  // fixed-width prompts: one length for both splits, the same problems as ragged ones
+  const two_strategies r, f({.fixed_width = true});
+  philox_engine g(6), g2(6);
+  for (int i = 0; i < 200; ++i)
+    for (split s : {split::train, split::eval}) {
+      const seq pr = r.problem(g, s), pf = f.problem(g2, s);
+      CHECK(pf.size() == 6);
+      CHECK(r.terms(pr) == f.terms(pf));
+      CHECK(std::equal(pr.begin() + 1, pr.end() - 1, pf.begin() + 1));
+    }
   // other shares: none, all, a fifth
   for (double q : {0.0, 1.0, 0.2}) {
     const two_strategies u({.shortcut_share = q});
@@ -249,8 +309,8 @@ TEST_CASE("two_strategies generation is a pure function of the engine's seed", "
   CHECK(ra != rc);
   // pinned: the first problems of seed 9 / subsequence 3 (guards against silent changes)
   philox_engine d(9, 3);
-  CHECK(t.vocab().decode(t.problem(d, split::train)) == "<bos> 4 8 3 <sep>");
-  CHECK(t.vocab().decode(t.problem(d, split::eval)) == "<bos> 11 8 8 10 11 <sep>");
+  CHECK(t.vocab().decode(t.problem(d, split::train)) == "<bos> 2 5 2 <sep>");
+  CHECK(t.vocab().decode(t.problem(d, split::eval)) == "<bos> 2 5 4 3 <sep>");
 }
 
 TEST_CASE("two_strategies config errors name the field", "[tasks]") {
@@ -261,12 +321,12 @@ TEST_CASE("two_strategies config errors name the field", "[tasks]") {
   rejects(C{.modulus = 2}, "modulus = 2");
   rejects(C{.modulus = 200000}, "modulus = 200000");
   rejects(C{.min_terms = 2}, "min_terms = 2");
-  rejects(C{.min_terms = 4, .max_terms = 3}, "max_terms = 3");
-  rejects(C{.eval_min_terms = 4}, "eval_min_terms = 4");
-  rejects(C{.eval_max_terms = 4}, "eval_max_terms = 4"); // below eval_min_terms
-  rejects(C{.eval_min_terms = 6, .eval_max_terms = 5}, "eval_max_terms = 5");
-  rejects(C{.pretrain_max_terms = 3}, "pretrain_max_terms = 3");
-  rejects(C{.pretrain_max_terms = 7}, "pretrain_max_terms = 7");
+  rejects(C{.min_terms = 4, .max_terms = 3}, "max_terms = 3 < min_terms = 4");
+  rejects(C{.eval_min_terms = 3}, "eval_min_terms = 3");
+  rejects(C{.eval_min_terms = 5}, "eval_max_terms = 4"); // below eval_min_terms
+  rejects(C{.eval_min_terms = 6, .eval_max_terms = 5, .pretrain_max_terms = 5}, "eval_max_terms = 5");
+  rejects(C{.max_terms = 4, .eval_min_terms = 5, .eval_max_terms = 5, .pretrain_max_terms = 3}, "pretrain_max_terms = 3");
+  rejects(C{.pretrain_max_terms = 5}, "pretrain_max_terms = 5");
   rejects(C{.heuristic_share = -0.1}, "heuristic_share");
   rejects(C{.heuristic_share = 1.5}, "heuristic_share");
   rejects(C{.heuristic_share = std::numeric_limits<double>::quiet_NaN()}, "heuristic_share");
