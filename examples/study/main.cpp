@@ -26,8 +26,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include "builtin_tasks.hpp"
 #include "report.hpp"
 #include "study.hpp"
+// Tasks added at build time (rlvr_add_study(... TASKS ...) in CMake): a generated header that
+// includes each task header, whose RLVR_STUDY_TASK registers it.
+#ifdef RLVR_STUDY_EXTRA_TASKS_HEADER
+#include RLVR_STUDY_EXTRA_TASKS_HEADER
+#endif
 
 #ifdef RLVR_STUDY_MPI
 namespace {
@@ -99,7 +105,7 @@ int main(int argc, char** argv) {
   }
 #endif
   study::config c;
-  CLI::App app{"rlvr-study: PSR, NSR, W-REINFORCE, PPO and GRPO on the Z_p walk task; Pass@k vs the base model"};
+  CLI::App app{"rlvr-study: PSR, NSR, W-REINFORCE, PPO and GRPO on a verifiable task (--list-tasks); Pass@k vs the base model"};
   app.option_defaults()->always_capture_default(); // --help shows every default
   std::string out = "./results";
   bool full = false, quick = false, no_progress = false;
@@ -107,10 +113,18 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "output directory (results.json, curves.csv, *.svg, table.txt, cache/)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast); // scripts/study.sh passes --out results first
   app.add_flag("--full", full, "larger run: 5 seeds, 512 held-out problems, plus the λ sweep, the NSR clip/mini-batch ablation and 160-step NSR / W-REINFORCE runs");
-  app.add_option("--task", c.task, "zp_walk (the calibrated flagship) or graph_path (the contrast task)");
+  std::string task_help = "the task (registered:";
+  for (const auto& n : study::task_names()) task_help += " " + n;
+  task_help += "; --list-tasks describes them)";
+  app.add_option("--task", c.task, task_help);
+  app.add_option("--task-option", c.task_options, "a task parameter key=value (repeatable; --list-tasks names each task's)");
+  app.add_option("--eval", c.eval_regime,
+                 "held-out problems: in-distribution (unseen problems of the RL distribution, the paper's setting) or harder (the task's harder split)");
+  bool list_tasks = false;
+  app.add_flag("--list-tasks", list_tasks, "list the registered tasks with their defaults and options, then exit");
   app.add_flag("--quick", quick, "smoke test (seconds): tiny model, 2 RL steps, n = 16 -- checks the pipeline; its numbers say nothing about the methods");
   app.add_option("--seeds", seeds_s, "seeds (each: its own base model and RL runs)")->delimiter(',');
-  app.add_option("--methods", c.methods, "RL methods: psr,nsr,w_reinforce,ppo,grpo and the objective zoo's gspo,gmpo,cispo,sapo,dapo,clip_cov,kl_cov,high_entropy,reinforce_pp_baseline,opo")->delimiter(',');
+  app.add_option("--methods", c.methods, "RL methods: psr,nsr,w_reinforce,ppo,grpo and the objective zoo's gspo,gmpo,cispo,sapo,dapo,clip_cov,kl_cov,high_entropy,reinforce_pp_baseline,opo; 'base' alone: the base model only")->delimiter(',');
   app.add_option("--entropy-coef", c.entropy_coef, "entropy bonus c_H (paper 1e-4, its code 1e-3)");
   app.add_option("--lambda", c.lambda, "W-REINFORCE's λ for the main run (paper 0.1)");
   app.add_option("--lambda-sweep", c.lambda_sweep, "extra W-REINFORCE runs with these λ")->delimiter(',');
@@ -126,7 +140,10 @@ int main(int argc, char** argv) {
   app.add_option("--temperature", c.eval_temperature, "evaluation temperature (paper 0.6)");
   app.add_option("--top-p", c.top_p, "evaluation nucleus mass (paper 0.95)");
   app.add_option("--pretrain-steps", c.pretrain_steps, "supervised pretraining steps of each base model");
-  app.add_option("--wrong-fraction", c.wrong_fraction, "share of plausibly wrong pretraining demonstrations");
+  double wrong_fraction = 0.0;
+  CLI::Option* wrong_opt = app.add_option("--wrong-fraction", wrong_fraction,
+                                          "share of plausibly wrong pretraining demonstrations (default: the task's own)")
+                                ->default_str("task's");
   app.add_option("--d-model", c.d_model, "transformer width");
   app.add_option("--layers", c.n_layers, "transformer layers");
   app.add_option("--threads", c.threads, "threads (0 = all)");
@@ -178,7 +195,26 @@ int main(int argc, char** argv) {
     c.preset = p.preset;
   }
   c.out = out;
+  if (wrong_opt->count() > 0) c.wrong_fraction = wrong_fraction;
+  // "base" is always evaluated: --methods base means no RL method
+  std::erase(c.methods, std::string("base"));
   c.tty = isatty(fileno(stdout)) != 0;
+  if (list_tasks) {
+    try {
+      for (const auto& name : study::task_names()) {
+        const study::registered_task& e = study::find_task(name);
+        const study::built_task t = study::make_registered_task(name, {});
+        std::printf("%s\n  %s\n  default --wrong-fraction %g (--regime-map mixes:", name.c_str(), e.summary.c_str(),
+                    e.wrong_fraction);
+        for (double w : e.map_wrong_fractions) std::printf(" %g", w);
+        std::printf(")\n  --task-option defaults: %s\n", t.options.describe().c_str());
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "rlvr-study: %s\n", e.what());
+      return 1;
+    }
+    return 0;
+  }
   c.progress = !no_progress;
   try {
     if (!seeds_s.empty()) {
@@ -199,10 +235,10 @@ int main(int argc, char** argv) {
     RLVR_EXPECTS(c.ranks_per_run == 1, config, "rlvr-study: --ranks-per-run = ", c.ranks_per_run,
                  " needs that many processes: start rlvr-study with mpirun");
     const std::size_t extras = study::extra_methods(c).size();
-    std::printf("rlvr-study %d.%d.%d (%s): %zu seeds x {base, %zu methods%s}, %lld held-out problems x %lld samples\n",
-                RLVR_VERSION_MAJOR, RLVR_VERSION_MINOR, RLVR_VERSION_PATCH, c.preset.c_str(), c.seeds.size(),
+    std::printf("rlvr-study %d.%d.%d (%s): task %s, %zu seeds x {base, %zu methods%s}, %lld %s held-out problems x %lld samples\n",
+                RLVR_VERSION_MAJOR, RLVR_VERSION_MINOR, RLVR_VERSION_PATCH, c.preset.c_str(), c.task.c_str(), c.seeds.size(),
                 c.methods.size(), extras ? (" + " + std::to_string(extras) + " extra runs").c_str() : "",
-                static_cast<long long>(c.eval_problems), static_cast<long long>(c.samples));
+                static_cast<long long>(c.eval_problems), c.eval_regime.c_str(), static_cast<long long>(c.samples));
     if (c.preset == "quick")
       std::printf("note: --quick is a smoke test of the pipeline; its Pass@k numbers are not meaningful\n");
     const study::results r = study::run(c);

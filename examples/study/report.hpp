@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -202,12 +203,14 @@ inline nlohmann::ordered_json config_json(const config& c) {
                              std::to_string(RLVR_VERSION_PATCH)},
                {"commit", RLVR_STUDY_COMMIT}};
   j["preset"] = c.preset;
-  const auto task = make_task(c);
-  const auto& w = task.config();
-  j["task"] = {{"name", std::string(task.name())}, {"nodes", task.nodes()},
-               {"pretrain_max_steps", w.pretrain_max_steps}, {"train_max_distance", w.train_max_distance},
-               {"eval_min_distance", w.eval_min_distance}, {"eval_max_distance", w.eval_max_distance},
-               {"max_steps", w.max_steps}, {"wrong_fraction", c.wrong_fraction}};
+  const built_task t = make_built_task(c);
+  nlohmann::ordered_json task;
+  task["name"] = c.task;
+  for (const auto& [key, v] : t.options.resolved()) // the task's parameters as its factory resolved them
+    std::visit([&, k = key](const auto& x) { task[k] = x; }, v);
+  task["wrong_fraction"] = wrong_fraction_of(c);
+  task["fingerprint"] = t.task.fingerprint();
+  j["task"] = task;
   j["model"] = {{"d_model", c.d_model}, {"n_layers", c.n_layers}, {"n_heads", c.n_heads}};
   j["pretraining"] = {{"steps", c.pretrain_steps}, {"batch", c.pretrain_batch}, {"lr", c.pretrain_lr}};
   j["rl"] = {{"steps", c.rl_steps}, {"prompts_per_step", c.prompts_per_step}, {"group_size", c.group_size},
@@ -216,7 +219,7 @@ inline nlohmann::ordered_json config_json(const config& c) {
              {"temperature", c.temperature}, {"entropy_coef", c.entropy_coef}, {"kl_beta", c.kl_beta},
              {"lambda", c.lambda}};
   if (c.shards != 1) j["rl"]["shards"] = c.shards; // results depend on S; not on the process count
-  j["evaluation"] = {{"problems", c.eval_problems}, {"samples", c.samples}, {"temperature", c.eval_temperature},
+  j["evaluation"] = {{"regime", c.eval_regime}, {"problems", c.eval_problems}, {"samples", c.samples}, {"temperature", c.eval_temperature},
                      {"top_p", c.top_p}, {"bootstrap_resamples", c.bootstrap_resamples},
                      {"interval", "95% percentile bootstrap over seeds and problems"}};
   j["seeds"] = c.seeds;

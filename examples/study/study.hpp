@@ -28,6 +28,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -48,10 +49,10 @@
 #include <rlvr/random/philox.hpp>
 #include <rlvr/sft.hpp>
 #include <rlvr/tasks/reward.hpp>
-#include <rlvr/tasks/graph_path.hpp>
-#include <rlvr/tasks/zp_walk.hpp>
 #include <rlvr/trainer/metrics_writer.hpp>
 #include <rlvr/trainer/trainer.hpp>
+
+#include "task_registry.hpp"
 
 namespace study {
 
@@ -77,16 +78,16 @@ inline std::string method_names() {
 }
 
 struct config {
-  // task: "zp_walk" (the calibrated flagship) or "graph_path" (the contrast; its own defaults:
-  // 24 nodes, out-degree 2 + 1, pretraining walks ≤ 3, train d ≤ 2, held-out d 3–5)
+  // task: a registered task (task_registry.hpp; built in: zp_walk, graph_path), its
+  // `--task-option key=value` settings, and the share of plausibly wrong pretraining
+  // demonstrations (default: the task's own)
   std::string task = "zp_walk";
-  int modulus = 53;
-  int pretrain_max_steps = 4;
-  int train_max_distance = 3;
-  int eval_min_distance = 4;
-  int eval_max_distance = 5;
-  int max_steps = 10;
-  double wrong_fraction = 0.75; // share of plausibly wrong pretraining demonstrations
+  std::vector<std::string> task_options{};
+  std::optional<double> wrong_fraction{};
+  // held-out problems: "harder" (the task's eval split: disjoint from and harder than the RL
+  // problems) or "in-distribution" (unseen instances of the RL distribution, the paper's
+  // MATH-train → MATH-test setting; RL never trains on them)
+  std::string eval_regime = "harder";
   // model
   index_t d_model = 64, n_layers = 2, n_heads = 4;
   // pretraining
@@ -161,8 +162,11 @@ struct config {
     non_negative("--lambda", lambda);
     for (double l : lambda_sweep) non_negative("--lambda-sweep", l);
     at_least("--long-steps", long_steps, 0);
-    RLVR_EXPECTS(finite(wrong_fraction) && wrong_fraction >= 0.0 && wrong_fraction <= 1.0, config,
-                 "rlvr-study: --wrong-fraction = ", wrong_fraction, " is outside [0, 1]");
+    if (wrong_fraction)
+      RLVR_EXPECTS(finite(*wrong_fraction) && *wrong_fraction >= 0.0 && *wrong_fraction <= 1.0, config,
+                   "rlvr-study: --wrong-fraction = ", *wrong_fraction, " is outside [0, 1]");
+    RLVR_EXPECTS(eval_regime == "harder" || eval_regime == "in-distribution", config, "rlvr-study: --eval = '",
+                 eval_regime, "' is not a regime (harder, in-distribution)");
     positive("--temperature", eval_temperature);
     RLVR_EXPECTS(finite(top_p) && top_p > 0.0 && top_p <= 1.0, config, "rlvr-study: --top-p = ", top_p,
                  " is outside (0, 1]");
@@ -313,18 +317,16 @@ struct results {
 };
 
 // ---- the task and the model -------------------------------------------------------------------
-inline rlvr::tasks::walk_task make_task(const config& c) {
-  if (c.task == "graph_path") return rlvr::tasks::graph_path(rlvr::tasks::graph_path_config{});
-  RLVR_EXPECTS(c.task == "zp_walk", config, "rlvr-study: unknown task '", c.task, "' (zp_walk, graph_path)");
-  return rlvr::tasks::zp_walk({.modulus = c.modulus,
-                               .walk = {.pretrain_max_steps = c.pretrain_max_steps,
-                                        .train_max_distance = c.train_max_distance,
-                                        .eval_min_distance = c.eval_min_distance,
-                                        .eval_max_distance = c.eval_max_distance,
-                                        .max_steps = c.max_steps}});
+//! The registered task `c.task` with its `--task-option` settings (throws `rlvr::config_error`
+//! naming an unknown task or option, or a value the task rejects).
+inline built_task make_built_task(const config& c) { return make_registered_task(c.task, c.task_options); }
+inline any_task make_task(const config& c) { return make_built_task(c).task; }
+//! The pretraining mix: `--wrong-fraction`, else the task's own default.
+inline double wrong_fraction_of(const config& c) {
+  return c.wrong_fraction ? *c.wrong_fraction : find_task(c.task).wrong_fraction;
 }
 
-inline rlvr::transformer_config model_config(const config& c, const rlvr::tasks::walk_task& task, std::uint64_t seed) {
+inline rlvr::transformer_config model_config(const config& c, const any_task& task, std::uint64_t seed) {
   return {.vocab_size = task.vocab().size(),
           .context_length = task.max_prompt_length() + task.max_response_length(),
           .d_model = c.d_model,
@@ -344,20 +346,22 @@ inline std::uint64_t stream_seed(std::uint64_t seed, purpose p) { return seed * 
 // ---- pretraining ------------------------------------------------------------------------------
 // Supervised learning on task.pretraining_example: rlvr::sft_loss_and_grad (cross-entropy on the
 // response tokens, token mean), AdamW with warm-up + cosine decay, grad clip 1.
-inline void pretrain(rlvr::transformer_policy& model, const rlvr::tasks::walk_task& task, const config& c,
+inline void pretrain(rlvr::transformer_policy& model, const any_task& task, const config& c,
                      std::uint64_t seed, progress& prog) {
   rlvr::adamw opt({.lr = c.pretrain_lr, .weight_decay = 0.0});
   const rlvr::cosine_schedule sched{.lr = c.pretrain_lr, .total_steps = c.pretrain_steps,
                                     .warmup_steps = std::min<index_t>(100, c.pretrain_steps / 10),
                                     .min_lr = 0.0};
-  const auto wrong_threshold = static_cast<std::uint32_t>(c.wrong_fraction * 4294967296.0);
+  // P(wrong) = w exactly for w = 0 (never) and w = 1 (always: 2^32 would wrap to 0)
+  const double w = wrong_fraction_of(c);
+  const auto wrong_threshold = static_cast<std::uint64_t>(w * 4294967296.0);
   const rlvr::eigen_backend be{.threads = c.threads};
   rlvr::sft_batch batch(c.pretrain_batch, model.context_length(), task.vocab().pad());
   for (index_t step = 0; step < c.pretrain_steps; ++step) {
     rlvr::philox_engine g(stream_seed(seed, p_pretrain), static_cast<std::uint64_t>(step));
     batch.clear();
     for (index_t b = 0; b < c.pretrain_batch; ++b) {
-      const bool correct = g() >= wrong_threshold;
+      const bool correct = static_cast<std::uint64_t>(g()) >= wrong_threshold;
       const rlvr::tasks::example ex = task.pretraining_example(g, correct);
       batch.add(ex.prompt, ex.response);
     }
@@ -449,12 +453,13 @@ inline std::string exact(double x) {
   return std::string(b, std::to_chars(b, b + sizeof b, x).ptr);
 }
 
-// Everything that determines a base model's weights.
+// Everything that determines a base model's weights: the task (name, resolved options and the
+// fingerprint of what it draws), the data mix, the model and the pretraining.
 inline std::string base_recipe(const config& c, std::uint64_t seed) {
+  const built_task t = make_built_task(c);
   std::ostringstream recipe;
-  recipe << "v3 " << c.task << " p" << c.modulus << " pre" << c.pretrain_max_steps << " max" << c.max_steps
-         << " train" << c.train_max_distance << " eval" << c.eval_min_distance << "-" << c.eval_max_distance
-         << " wrong" << exact(c.wrong_fraction) << " d" << c.d_model << " L" << c.n_layers << " H" << c.n_heads
+  recipe << "v4 " << c.task << " [" << t.options.describe() << "] task" << t.task.fingerprint().substr(0, 16)
+         << " wrong" << exact(wrong_fraction_of(c)) << " d" << c.d_model << " L" << c.n_layers << " H" << c.n_heads
          << " steps" << c.pretrain_steps << " B" << c.pretrain_batch << " lr" << exact(c.pretrain_lr) << " seed" << seed;
   return recipe.str();
 }
@@ -462,7 +467,7 @@ inline std::string base_recipe(const config& c, std::uint64_t seed) {
 // The base model of `seed`, from the cache when a model with the same recipe exists and its
 // content hash (SHA-256 of the tensors, stored in the file's metadata with the recipe) matches;
 // otherwise pretrained (saying why when a cached file was rejected) and cached.
-inline rlvr::transformer_policy base_model(const rlvr::tasks::walk_task& task, const config& c, std::uint64_t seed,
+inline rlvr::transformer_policy base_model(const any_task& task, const config& c, std::uint64_t seed,
                                            progress& prog) {
   const std::string recipe = base_recipe(c, seed);
   const auto dir = cache_dir_of(c);
@@ -480,15 +485,48 @@ inline rlvr::transformer_policy base_model(const rlvr::tasks::walk_task& task, c
 }
 
 // ---- evaluation -------------------------------------------------------------------------------
-inline std::vector<std::vector<token_t>> eval_problems(const rlvr::tasks::walk_task& task, const config& c) {
-  // One fixed held-out set for every seed and method (drawn without repetition).
-  rlvr::philox_engine g(stream_seed(12345, p_eval_problems), 0);
+//! Up to `want` distinct problems of split `s`, in the order first drawn from Philox stream
+//! (seed, subsequence), within 64·want + 4096 draws (a split may hold fewer problems: the Task
+//! concept does not say how many, so a shortfall is measured, not assumed).
+inline std::vector<std::vector<token_t>> distinct_problems(const any_task& task, rlvr::tasks::split s, index_t want,
+                                                           std::uint64_t seed, std::uint64_t subsequence) {
+  rlvr::philox_engine g(seed, subsequence);
   std::vector<std::vector<token_t>> out;
-  const index_t want = std::min<index_t>(c.eval_problems, task.problem_count(rlvr::tasks::split::eval));
-  while (static_cast<index_t>(out.size()) < want) {
-    auto p = task.problem(g, rlvr::tasks::split::eval);
-    if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(std::move(p));
+  std::set<std::vector<token_t>> seen;
+  for (index_t draws = 0, budget = 64 * want + 4096; static_cast<index_t>(out.size()) < want && draws < budget; ++draws) {
+    auto p = task.problem(g, s);
+    if (seen.insert(p).second) out.push_back(std::move(p));
   }
+  return out;
+}
+
+//! The held-out problems: one fixed set for every seed and method, drawn without repetition.
+//! "harder": `--eval-problems` distinct problems of the task's eval split (fewer, with a note,
+//! if the split holds fewer). "in-distribution": the first `--eval-problems` distinct problems of
+//! the *train* split from their own stream; RL then skips them (`training_prompts`). It is an
+//! error if the train split cannot spare them: fewer found, or more than half of 4·N fresh
+//! training draws landing on a held-out problem (RL would have too little left to train on).
+inline std::vector<std::vector<token_t>> heldout_problems(const any_task& task, const config& c) {
+  const std::uint64_t stream = stream_seed(12345, p_eval_problems);
+  if (c.eval_regime == "harder") {
+    auto out = distinct_problems(task, rlvr::tasks::split::eval, c.eval_problems, stream, 0);
+    if (static_cast<index_t>(out.size()) < c.eval_problems)
+      c.log("task '" + c.task + "' gave only " + std::to_string(out.size()) + " distinct held-out problems of the " +
+            std::to_string(c.eval_problems) + " asked for (--eval-problems); evaluating on those");
+    return out;
+  }
+  auto out = distinct_problems(task, rlvr::tasks::split::train, c.eval_problems, stream, 1);
+  RLVR_EXPECTS(static_cast<index_t>(out.size()) == c.eval_problems, config, "rlvr-study: --eval in-distribution: task '",
+               c.task, "' gave only ", out.size(), " distinct training problems, fewer than --eval-problems = ",
+               c.eval_problems, " (and RL needs problems left over)");
+  const std::set<std::vector<token_t>> held(out.begin(), out.end());
+  rlvr::philox_engine g(stream, 2);
+  const index_t probes = 4 * c.eval_problems;
+  index_t hits = 0;
+  for (index_t i = 0; i < probes; ++i) hits += held.contains(task.problem(g, rlvr::tasks::split::train)) ? 1 : 0;
+  RLVR_EXPECTS(2 * hits <= probes, config, "rlvr-study: --eval in-distribution: ", hits, " of ", probes,
+               " fresh training draws of task '", c.task, "' are among the ", c.eval_problems,
+               " held-out problems: the train split is too small to hold them out (lower --eval-problems)");
   return out;
 }
 
@@ -533,7 +571,7 @@ struct blob_reader {
 // the ranks of `group` share the chunks (chunk j on group rank j mod k) and add their results in
 // chunk order, so the result does not depend on k.
 template <rlvr::dist::HostCommunicator C = rlvr::dist::single_process>
-eval_result evaluate(const rlvr::transformer_policy& model, const rlvr::tasks::walk_task& task,
+eval_result evaluate(const rlvr::transformer_policy& model, const any_task& task,
                      const std::vector<std::vector<token_t>>& problems, const config& c, std::uint64_t seed,
                      progress* prog, C group = C{}) {
   eval_result res;
@@ -654,10 +692,32 @@ template <class F> void with_objective(const method_spec& m, const config& c, in
   else rlvr::fail<rlvr::config_error>("rlvr-study: unknown method '", m.kind, "' (", method_names(), ")");
 }
 
+//! The held-out problems, for the RL prompt draw to skip.
+using heldout_set = std::set<std::vector<token_t>>;
+
+//! The prompts of RL step `step`: `--prompts` training problems from Philox stream (seed's
+//! train-prompt purpose, subsequence step), skipping held-out problems (none in the "harder"
+//! regime, whose splits are disjoint; the held-out set in "in-distribution"), so RL never sees a
+//! problem it is evaluated on.
+inline std::vector<std::vector<token_t>> training_prompts(const any_task& task, const heldout_set& heldout,
+                                                          const config& c, std::uint64_t seed, index_t step) {
+  rlvr::philox_engine g(stream_seed(seed, p_train_prompts), static_cast<std::uint64_t>(step));
+  std::vector<std::vector<token_t>> prompts;
+  for (index_t draws = 0; static_cast<index_t>(prompts.size()) < c.prompts_per_step; ++draws) {
+    RLVR_EXPECTS(draws < 64 * c.prompts_per_step + 4096, config, "rlvr-study: task '", c.task,
+                 "': almost every training problem drawn is a held-out one (RL step ", step, ")");
+    auto p = task.problem(g, rlvr::tasks::split::train);
+    if (!heldout.contains(p)) prompts.push_back(std::move(p));
+  }
+  return prompts;
+}
+
 // Everything that determines an RL run's trajectory (on top of its base model's recipe).
 inline std::string run_recipe(const config& c, const method_spec& m, std::uint64_t seed, index_t steps) {
   std::ostringstream r;
-  r << base_recipe(c, seed) << " | rl v1 " << m.name << " " << m.kind << " lambda" << exact(m.lambda) << " clip"
+  r << base_recipe(c, seed) << " | rl v2 eval-" << c.eval_regime;
+  if (c.eval_regime != "harder") r << " heldout" << c.eval_problems; // RL skips the held-out problems
+  r << " " << m.name << " " << m.kind << " lambda" << exact(m.lambda) << " clip"
     << (m.clip ? exact(c.clip) : std::string("off")) << " mb" << m.mini_batches << " steps" << steps << " P"
     << c.prompts_per_step << " G" << c.group_size << " epochs" << c.epochs << " lr" << exact(c.rl_lr) << " wd"
     << exact(c.weight_decay) << " gclip" << exact(c.grad_clip) << " tau" << exact(c.temperature) << " ent"
@@ -697,8 +757,8 @@ inline rlvr::step_metrics metrics_from_row(const double* x) {
 // (the trainer's canonical shards: the same trajectory on any number of them); group rank 0
 // writes the checkpoints.
 template <rlvr::dist::HostCommunicator C = rlvr::dist::single_process>
-rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, const rlvr::tasks::walk_task& task,
-                                  const method_spec& m, const config& c, std::uint64_t seed,
+rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, const any_task& task,
+                                  const heldout_set& heldout, const method_spec& m, const config& c, std::uint64_t seed,
                                   std::vector<curve_row>& curves, progress& prog, rl_counters& counters,
                                   C group = C{}) {
   rlvr::transformer_policy model = base;
@@ -742,10 +802,7 @@ rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, const rl
     }
     tr.on_step(record);
     for (index_t s = start; s < steps; ++s) {
-      rlvr::philox_engine g(stream_seed(seed, p_train_prompts), static_cast<std::uint64_t>(s));
-      std::vector<std::vector<token_t>> prompts;
-      for (index_t i = 0; i < c.prompts_per_step; ++i) prompts.push_back(task.problem(g, rlvr::tasks::split::train));
-      tr.step(prompts);
+      tr.step(training_prompts(task, heldout, c, seed, s));
       ++counters.run;
       if (group.rank() == 0 && (s + 1 == steps || (c.checkpoint_every > 0 && (s + 1) % c.checkpoint_every == 0))) {
         rlvr::state_dict d;
@@ -793,8 +850,9 @@ inline std::vector<method_spec> extra_methods(const config& c) {
 //! `--out` fails in well under a second, naming the flag or the path.
 inline void preflight(const config& c) {
   c.validate();
-  const auto task = make_task(c);
+  const auto task = make_task(c); // the task and its options (unknown ones are named)
   model_config(c, task, c.seeds.front()).validate();
+  (void)wrong_fraction_of(c);
   make_dirs(c.out, "output");
   make_dirs(cache_dir_of(c), "cache");
   for (const auto& dir : {c.out, cache_dir_of(c)}) {
@@ -864,7 +922,8 @@ template <rlvr::dist::HostCommunicator C = rlvr::dist::single_process>
 results run(const config& c, C world = C{}, C group = C{}) {
   preflight(c);
   const auto task = make_task(c);
-  const auto problems = eval_problems(task, c);
+  const auto problems = heldout_problems(task, c);
+  const heldout_set heldout = c.eval_regime == "harder" ? heldout_set{} : heldout_set(problems.begin(), problems.end());
   const auto mains = main_methods(c), extras = extra_methods(c);
   const int groups = world.size() / group.size(), my_group = world.rank() / group.size();
   RLVR_EXPECTS(groups * group.size() == world.size(), config, "rlvr-study: --ranks-per-run = ", group.size(),
@@ -935,7 +994,7 @@ results run(const config& c, C world = C{}, C group = C{}) {
     }
     const method_spec& m = *units[u].method;
     prog.set_stage("seed " + std::to_string(seed) + ": RL " + m.name);
-    const auto model = train_rl(base, task, m, c, seed, r.curves, prog, r.rl, group);
+    const auto model = train_rl(base, task, heldout, m, c, seed, r.curves, prog, r.rl, group);
     prog.set_stage("seed " + std::to_string(seed) + ": evaluating " + m.name);
     r.evals[{m.name, seed}] = evaluate(model, task, problems, c, seed, &prog, group);
     bases.erase(bases.begin(), bases.lower_bound(units[u].seed_index)); // done with earlier seeds

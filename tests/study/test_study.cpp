@@ -2,7 +2,9 @@
 // schema, the outputs are written, and the same seed gives the same results.json.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
+#include <set>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -17,8 +19,62 @@
 
 #include <rlvr/dist/threads.hpp>
 
+#include "builtin_tasks.hpp"
+#include "register_two_strategies.hpp"
 #include "report.hpp"
 #include "study.hpp"
+
+// A task of the test's own, registered as a user's plugin task is (nothing in the study names
+// it): the last of m numbers in Z_q, with prompts of different lengths (training m 1–2,
+// held-out m 3–4), "size" = q a --task-option.
+namespace test_tasks {
+class last_number {
+public:
+  explicit last_number(int q) : q_(q), vocab_(words(q)) {
+    RLVR_EXPECTS(q >= 2 && q <= 50, config, "last_number: size = ", q, " must be in [2, 50]");
+  }
+  const rlvr::tasks::vocabulary& vocab() const noexcept { return vocab_; }
+  std::string_view name() const noexcept { return "last_number"; }
+  rlvr::index_t max_prompt_length() const noexcept { return 6; }
+  rlvr::index_t max_response_length() const noexcept { return 2; }
+  template <rlvr::tasks::BitEngine G> std::vector<rlvr::token_t> problem(G& g, rlvr::tasks::split s) const {
+    const bool train = s == rlvr::tasks::split::train;
+    const auto m = static_cast<int>(rlvr::tasks::uniform_below(g, 2)) + (train ? 1 : 3);
+    std::vector<rlvr::token_t> p{vocab_.bos()};
+    for (int i = 0; i < m; ++i) p.push_back(static_cast<rlvr::token_t>(rlvr::tasks::uniform_below(g, static_cast<std::uint64_t>(q_))));
+    p.push_back(vocab_.sep());
+    return p;
+  }
+  template <rlvr::tasks::BitEngine G> rlvr::tasks::example pretraining_example(G& g, bool correct) const {
+    auto p = problem(g, rlvr::tasks::split::train);
+    const auto last = p[p.size() - 2];
+    const auto answer = correct ? last : static_cast<rlvr::token_t>((last + 1) % q_);
+    return {std::move(p), {answer, vocab_.eos()}};
+  }
+  float score(std::span<const rlvr::token_t> prompt, std::span<const rlvr::token_t> response) const noexcept {
+    if (prompt.size() < 3 || response.size() < 2 || response[1] != vocab_.eos()) return 0.0f;
+    return response[0] == prompt[prompt.size() - 2] ? 1.0f : 0.0f;
+  }
+
+private:
+  static std::vector<std::string> words(int q) {
+    std::vector<std::string> w;
+    for (int i = 0; i < q; ++i) w.push_back(std::to_string(i));
+    return w;
+  }
+  int q_;
+  rlvr::tasks::vocabulary vocab_;
+};
+static_assert(rlvr::tasks::Task<last_number>);
+} // namespace test_tasks
+
+RLVR_STUDY_TASK(last_number, {.name = "last_number",
+                              .summary = "the last of m numbers (a test task)",
+                              .wrong_fraction = 0.3,
+                              .map_wrong_fractions = {0.3},
+                              .make = [](study::task_options& o) {
+                                return study::any_task(test_tasks::last_number(o.get_int("size", 7)));
+                              }});
 
 namespace {
 study::config tiny(const std::filesystem::path& out) {
@@ -151,7 +207,7 @@ TEST_CASE("bad study settings are named before any work starts", "[study]") {
   c.seeds = {1, 1};
   CHECK_THROWS_AS(study::run(c), rlvr::config_error);
   c = tiny(c.out);
-  c.eval_min_distance = 3; // overlaps the training band
+  c.task_options = {"eval_min_distance=3"}; // overlaps the training band
   CHECK_THROWS_WITH(study::run(c), Catch::Contains("eval_min_distance = 3"));
   // every numeric flag, by name, before any pretraining (the run would take seconds otherwise)
   const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
@@ -548,4 +604,154 @@ TEST_CASE("nice ticks: degenerate and tiny ranges, integer axes, bad input", "[s
   CHECK_THROWS_WITH(study::nice_ticks(1.0, 0.0), Catch::Contains("nice_ticks: range [1, 0]"));
   CHECK_THROWS_WITH(study::nice_ticks(0.0, std::nan("")), Catch::Contains("must be finite"));
   CHECK_THROWS_WITH(study::nice_ticks(0.0, 1.0, 2), Catch::Contains("max_ticks = 2 must be >= 3"));
+}
+
+TEST_CASE("a task registered outside the study runs through it, prompts of any length included", "[study][tasks]") {
+  auto c = tiny(std::filesystem::temp_directory_path() / "rlvr_study_plugin");
+  std::filesystem::remove_all(c.out);
+  c.task = "last_number";
+  c.task_options = {"size=5"};
+  c.seeds = {0};
+  c.methods = {"nsr"};
+  const auto task = study::make_task(c);
+  const auto held = study::heldout_problems(task, c);
+  REQUIRE(held.size() == 6);
+  std::set<std::size_t> lengths;
+  for (const auto& p : held) lengths.insert(p.size());
+  CHECK(lengths.size() == 2); // m = 3 and m = 4: prompts of two lengths in one evaluation
+  const study::results r = study::run(c);
+  study::write_outputs(r, c);
+  const auto j = nlohmann::json::parse(slurp(c.out / "results.json"));
+  CHECK(j["config"]["task"]["name"] == "last_number");
+  CHECK(j["config"]["task"]["size"] == 5);
+  CHECK(j["config"]["task"]["wrong_fraction"] == 0.3); // the task's own default mix
+  CHECK(j["config"]["task"]["fingerprint"].get<std::string>().size() == 64);
+  CHECK(j["config"]["evaluation"]["regime"] == "harder");
+  for (const auto& [key, e] : r.evals) CHECK(e.counts.size() == 6);
+  // the task through any_task draws exactly what it draws called directly
+  const test_tasks::last_number direct(5);
+  rlvr::philox_engine g1(77, 3), g2(77, 3);
+  for (int i = 0; i < 50; ++i) {
+    CHECK(task.problem(g1, rlvr::tasks::split::eval) == direct.problem(g2, rlvr::tasks::split::eval));
+    const auto a = task.pretraining_example(g1, i % 2 == 0), b = direct.pretraining_example(g2, i % 2 == 0);
+    CHECK(a.prompt == b.prompt);
+    CHECK(a.response == b.response);
+  }
+}
+
+TEST_CASE("task options: typed, recorded, and an unknown or malformed one is named", "[study][tasks]") {
+  auto c = tiny(std::filesystem::temp_directory_path() / "rlvr_study_options");
+  const auto b = study::make_built_task(c);
+  CHECK(b.options.describe() ==
+        "modulus=53 pretrain_max_steps=4 train_max_distance=3 eval_min_distance=4 eval_max_distance=5 max_steps=10");
+  c.task_options = {"modulus=31", "max_steps=9"};
+  CHECK(study::make_built_task(c).options.describe() ==
+        "modulus=31 pretrain_max_steps=4 train_max_distance=3 eval_min_distance=4 eval_max_distance=5 max_steps=9");
+  c.task_options = {"moduls=31"};
+  CHECK_THROWS_WITH(study::make_task(c), Catch::Contains("--task-option moduls is not an option of task 'zp_walk' (modulus, "));
+  c.task_options = {"modulus=3.5"};
+  CHECK_THROWS_WITH(study::make_task(c), Catch::Contains("modulus=3.5 is not an integer"));
+  c.task_options = {"modulus"};
+  CHECK_THROWS_WITH(study::make_task(c), Catch::Contains("'modulus' is not of the form key=value"));
+  c.task_options = {"modulus=31", "modulus=37"};
+  CHECK_THROWS_WITH(study::make_task(c), Catch::Contains("modulus is given twice"));
+  c.task = "two_strategies";
+  c.task_options = {"heuristic_share=nan"};
+  CHECK_THROWS_WITH(study::make_task(c), Catch::Contains("heuristic_share=nan is not a finite number"));
+  c.task_options = {"check_steps=yes"};
+  CHECK_THROWS_WITH(study::make_task(c), Catch::Contains("check_steps=yes is not a boolean"));
+  c.task_options = {"check_steps=true", "modulus=11"};
+  CHECK(study::make_built_task(c).options.describe().find("check_steps=true") != std::string::npos);
+  c.task = "last_number";
+  c.task_options = {"size=1"};
+  CHECK_THROWS_WITH(study::make_task(c), Catch::Contains("last_number: size = 1 must be in [2, 50]"));
+  // a second registration of a name is reported (by name) at the next lookup
+  const auto names = study::task_names();
+  CHECK(std::count(names.begin(), names.end(), "zp_walk") == 1);
+  CHECK(std::find(names.begin(), names.end(), "two_strategies") != names.end());
+  CHECK(std::find(names.begin(), names.end(), "last_number") != names.end());
+}
+
+TEST_CASE("the base model's cache key holds the task's options and fingerprint and the mix", "[study][tasks]") {
+  auto c = tiny(std::filesystem::temp_directory_path() / "rlvr_study_key");
+  const std::string k0 = study::base_recipe(c, 0);
+  CHECK(k0 == study::base_recipe(c, 0));
+  c.task_options = {"modulus=47"};
+  const std::string k1 = study::base_recipe(c, 0);
+  CHECK(k1 != k0);
+  CHECK(k1.find("modulus=47") != std::string::npos);
+  c.task_options = {"modulus=53"}; // the default, given explicitly: the same task, the same key
+  CHECK(study::base_recipe(c, 0) == k0);
+  c.wrong_fraction = 0.75; // zp_walk's own default, given explicitly
+  CHECK(study::base_recipe(c, 0) == k0);
+  c.wrong_fraction = 0.5;
+  CHECK(study::base_recipe(c, 0) != k0);
+  c.wrong_fraction.reset();
+  c.task = "graph_path";
+  c.task_options = {"graph_seed=2"};
+  const auto a = study::make_task(c).fingerprint();
+  c.task_options = {"graph_seed=3"};
+  CHECK(study::make_task(c).fingerprint() != a); // another graph draws other problems
+}
+
+TEST_CASE("a base-only run (methods: base) evaluates the base model only", "[study]") {
+  auto c = tiny(std::filesystem::temp_directory_path() / "rlvr_study_base_only");
+  std::filesystem::remove_all(c.out);
+  c.seeds = {0};
+  c.methods = {};
+  const study::results r = study::run(c);
+  CHECK(r.evals.size() == 1);
+  CHECK(r.curves.empty());
+  const std::string table = study::write_outputs(r, c);
+  CHECK(table.find("base") != std::string::npos);
+  const auto j = nlohmann::json::parse(slurp(c.out / "results.json"));
+  CHECK(j.contains("base"));
+  CHECK_FALSE(j.contains("nsr"));
+}
+
+TEST_CASE("in-distribution evaluation: held-out problems from the RL distribution, never trained on", "[study]") {
+  auto c = tiny(std::filesystem::temp_directory_path() / "rlvr_study_indist");
+  std::filesystem::remove_all(c.out);
+  c.eval_regime = "in-distribution";
+  c.eval_problems = 40;
+  const auto task = study::make_task(c);
+  const auto held = study::heldout_problems(task, c);
+  REQUIRE(held.size() == 40);
+  const rlvr::tasks::zp_walk zp;
+  std::set<std::vector<rlvr::token_t>> train_split;
+  rlvr::philox_engine g(9, 0);
+  for (int i = 0; i < 20000; ++i) train_split.insert(zp.problem(g, rlvr::tasks::split::train));
+  const study::heldout_set hs(held.begin(), held.end());
+  CHECK(hs.size() == held.size());
+  for (const auto& p : held) CHECK(train_split.contains(p)); // instances of the RL distribution
+  // RL's prompts skip them: 200 steps of 4 prompts, none held out, and the same prompts as an
+  // unfiltered draw wherever that draw missed the held-out set
+  int skipped = 0;
+  for (rlvr::index_t step = 0; step < 200; ++step) {
+    const auto prompts = study::training_prompts(task, hs, c, 0, step);
+    REQUIRE(prompts.size() == 4);
+    for (const auto& p : prompts) CHECK_FALSE(hs.contains(p));
+    const auto unfiltered = study::training_prompts(task, {}, c, 0, step);
+    for (const auto& p : unfiltered) skipped += hs.contains(p) ? 1 : 0;
+  }
+  CHECK(skipped > 0); // the filter did something
+  // the harder regime's held-out problems are the eval split's, as before
+  c.eval_regime = "harder";
+  for (const auto& p : study::heldout_problems(task, c)) CHECK_FALSE(train_split.contains(p));
+  // a train split too small to spare the held-out problems is an error naming the flag
+  c.eval_regime = "in-distribution";
+  c.task = "last_number";
+  c.task_options = {"size=2"}; // 2 + 4 distinct training problems
+  c.eval_problems = 7;
+  CHECK_THROWS_WITH(study::heldout_problems(study::make_task(c), c), Catch::Contains("fewer than --eval-problems = 7"));
+  c.eval_problems = 5; // 5 of the 6: at least 3 in 4 fresh draws land on them
+  CHECK_THROWS_WITH(study::heldout_problems(study::make_task(c), c), Catch::Contains("too small to hold them out"));
+  // a whole in-distribution run, recorded in results.json
+  c = tiny(c.out);
+  c.eval_regime = "in-distribution";
+  c.seeds = {0};
+  c.methods = {"nsr"};
+  study::write_outputs(study::run(c), c);
+  const auto j = nlohmann::json::parse(slurp(c.out / "results.json"));
+  CHECK(j["config"]["evaluation"]["regime"] == "in-distribution");
 }
