@@ -19,6 +19,7 @@ the page records which file every table comes from); KIND is one of
   extras            the "extras" runs: method - base per k, then greedy (%) and entropy
   extras_pass_at_k  the "extras" runs' Pass@k table (base first)
   config            one paragraph from results.json's "config"
+  verdict           the paper's findings F1-F5 as judged by rlvr-study (results.json "verdict")
   regime_map        one row per cell and method of a regimes.json (schema: render_regime_map)
 
 ROWS (optional; pass_at_k, delta, stability, extras, extras_pass_at_k) is a comma-separated list
@@ -129,8 +130,11 @@ def header(cells):
 
 
 # ---- results.json --------------------------------------------------------------------------------
+NOT_METHODS = ("extras", "config", "verdict")
+
+
 def main_methods(d):
-    names = [k for k in d.get(d.data, "") if k not in ("extras", "config")]
+    names = [k for k in d.get(d.data, "") if k not in NOT_METHODS]
     if "base" not in names:
         raise RenderError(f"{d.rel}: missing key 'base'")
     return ["base"] + [n for n in names if n != "base"]
@@ -138,7 +142,7 @@ def main_methods(d):
 
 def lookup(d, name):
     """(method object, its key path) among the main methods, then the extras."""
-    if name in d.data and name not in ("extras", "config"):
+    if name in d.data and name not in NOT_METHODS:
         return d.data[name], name
     extras = d.data.get("extras", {})
     if isinstance(extras, dict) and name in extras:
@@ -246,7 +250,7 @@ def render_config(d):
     c = d.get(d.data, "", "config")
     task = d.get(c, "config", "task")
     name = d.get(task, "config.task", "name")
-    params = ", ".join(f"{k} = {fmt_value(v)}" for k, v in task.items() if k != "name")
+    params = ", ".join(f"{k} = {fmt_value(v)}" for k, v in task.items() if k not in ("name", "fingerprint"))
     ev = d.get(c, "config", "evaluation")
     seeds = d.get(c, "config", "seeds")
     if not isinstance(seeds, list):
@@ -278,6 +282,18 @@ def render_config(d):
             head += f", rlvr {c['rlvr']['version']}"
         head += ")"
     return f"{head}, from `{d.rel}`: " + "; ".join(parts) + "."
+
+
+def render_verdict(d):
+    v = d.get(d.data, "", "verdict")
+    if not isinstance(v, list) or not v:
+        raise RenderError(f"{d.rel}: key 'verdict' is not a non-empty list")
+    out = [header(["finding", "claim (the paper)", "here", "evidence (points; 95 % paired intervals)"])]
+    for i, f in enumerate(v):
+        w = f"verdict[{i}]"
+        out.append(row([str(d.get(f, w, "id")), str(d.get(f, w, "claim")), f"**{d.get(f, w, 'verdict')}**",
+                        str(d.get(f, w, "evidence")).replace(" - ", " − ")]))
+    return "\n".join(out)
 
 
 # ---- regimes.json --------------------------------------------------------------------------------
@@ -326,7 +342,7 @@ def render_regime_map(d):
 
 # ---- dispatch ------------------------------------------------------------------------------------
 ROW_KINDS = {"pass_at_k", "delta", "stability", "extras", "extras_pass_at_k"}
-KINDS = ROW_KINDS | {"config", "regime_map"}
+KINDS = ROW_KINDS | {"config", "regime_map", "verdict"}
 
 
 def render(path, kind, rows_spec=None, root=ROOT):
@@ -342,6 +358,8 @@ def render(path, kind, rows_spec=None, root=ROOT):
         return render_regime_map(d)
     if kind == "config":
         return render_config(d)
+    if kind == "verdict":
+        return render_verdict(d)
     if kind in ("extras", "extras_pass_at_k"):
         ex = d.get(d.data, "", "extras")
         if not isinstance(ex, dict) or not ex:

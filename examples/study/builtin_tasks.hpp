@@ -24,14 +24,18 @@ inline rlvr::tasks::walk_config walk_options(task_options& o, const rlvr::tasks:
 
 } // namespace study::builtin
 
+// zp_walk's study defaults (calibrated on the base model only, docs/study.md): RL problems at
+// distance 1-4, the harder split at 5-6, pretraining walks of 1-4 steps, 90 % of them with a slip.
 RLVR_STUDY_TASK(zp_walk, {
     .name = "zp_walk",
     .summary = "walks in Z_p along v -> v + 1 and v -> 2v (p = 53): many plausible next nodes per step",
-    .wrong_fraction = 0.75,
-    .map_wrong_fractions = {0.6, 0.75, 0.9},
+    .wrong_fraction = 0.9,
+    .map_wrong_fractions = {0.75, 0.9, 0.97},
     .make = [](study::task_options& o) {
       const int p = o.get_int("modulus", 53);
-      return study::any_task(rlvr::tasks::zp_walk({.modulus = p, .walk = study::builtin::walk_options(o, {})}));
+      const rlvr::tasks::walk_config defaults{.pretrain_max_steps = 4, .train_max_distance = 4, .eval_min_distance = 5,
+                                              .eval_max_distance = 6, .max_steps = 10};
+      return study::any_task(rlvr::tasks::zp_walk({.modulus = p, .walk = study::builtin::walk_options(o, defaults)}));
     }});
 
 RLVR_STUDY_TASK(graph_path, {

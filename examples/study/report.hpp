@@ -573,6 +573,145 @@ inline std::string table(const std::vector<method_summary>& ms, const config& c)
   return o.str();
 }
 
+// ---- the verdict block ---------------------------------------------------------------------------
+// The paper's findings F1–F5, each judged from this run's paired differences to the base (95 %
+// intervals over seeds and problems) and held-out entropies, by fixed rules written before the
+// numbers (docs/study.md, "The verdict"):
+//   F1  NSR keeps or improves Pass@k at every k: holds if no k is significantly below the base,
+//       reversed otherwise.
+//   F2  PSR lifts Pass@1 and falls below the base at large k: holds if k = 1 is significantly
+//       above and k_max significantly below; partly if k = 1 is significantly above and k_max's
+//       point estimate is below (not significantly); reversed if k_max is significantly above;
+//       not reproduced otherwise.
+//   F3  W-REINFORCE is best or tied overall: at k = 1 and k = k_max, tied-or-best if its upper
+//       bound reaches the best method's point estimate; holds at both, partly at one.
+//   F4  PSR narrows entropy most, NSR keeps it nearest the base: holds if PSR's entropy is the
+//       lowest and NSR's the highest of the RL methods run and their intervals are disjoint;
+//       partly if PSR's mean is below NSR's; not reproduced otherwise.
+//   F5  PPO and GRPO lie between PSR and NSR: holds if both lie between them in entropy and in
+//       the k_max difference; partly if in entropy only.
+// A finding whose methods were not run is "not run".
+struct finding {
+  std::string id, claim, verdict, evidence;
+};
+
+inline std::vector<finding> verdicts(const std::vector<method_summary>& ms, index_t k_max) {
+  auto find = [&](const char* n) -> const method_summary* {
+    for (const auto& s : ms)
+      if (s.name == n) return &s;
+    return nullptr;
+  };
+  auto pts = [](double x) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%+.1f", 100.0 * x);
+    return std::string(b);
+  };
+  auto ci = [&](const interval& d) { return pts(d.mean) + " [" + pts(d.low) + ", " + pts(d.high) + "]"; };
+  auto sig_up = [](const interval& d) { return d.low > 0; };
+  auto sig_down = [](const interval& d) { return d.high < 0; };
+  const std::string km = "k=" + std::to_string(k_max);
+  const method_summary *psr = find("psr"), *nsr = find("nsr"), *wr = find("w_reinforce"), *ppo = find("ppo"),
+                       *grpo = find("grpo");
+  std::vector<finding> out;
+  {
+    finding f{"F1", "NSR keeps or improves Pass@k at every k", "not run", ""};
+    if (nsr) {
+      std::string below;
+      for (const auto& [k, d] : nsr->delta)
+        if (sig_down(d)) below += (below.empty() ? "" : ", ") + std::to_string(k);
+      f.verdict = below.empty() ? "holds" : "reversed";
+      f.evidence = "NSR - base: k=1 " + ci(nsr->delta.at(1)) + ", " + km + " " + ci(nsr->delta.at(k_max)) +
+                   (below.empty() ? "; no k significantly below" : "; significantly below at k = " + below);
+    }
+    out.push_back(f);
+  }
+  {
+    finding f{"F2", "PSR lifts Pass@1 and falls below the base at large k", "not run", ""};
+    if (psr) {
+      const interval &d1 = psr->delta.at(1), &dk = psr->delta.at(k_max);
+      f.verdict = sig_up(d1) && sig_down(dk) ? "holds"
+                  : sig_up(dk)               ? "reversed"
+                  : sig_up(d1) && dk.mean < 0 ? "partly"
+                                              : "not reproduced";
+      f.evidence = "PSR - base: k=1 " + ci(d1) + ", " + km + " " + ci(dk);
+    }
+    out.push_back(f);
+  }
+  {
+    finding f{"F3", "W-REINFORCE is best or tied overall", "not run", ""};
+    if (wr) {
+      int tied = 0;
+      std::string ev;
+      for (index_t k : {index_t{1}, k_max}) {
+        double best = -1e9;
+        std::string who;
+        for (const auto& s : ms)
+          if (s.name != "base" && s.delta.at(k).mean > best) {
+            best = s.delta.at(k).mean;
+            who = s.name;
+          }
+        const bool ok = wr->delta.at(k).high >= best;
+        tied += ok ? 1 : 0;
+        ev += (ev.empty() ? "" : "; ") + std::string("k=") + std::to_string(k) + ": W-REINFORCE " + ci(wr->delta.at(k)) +
+              ", best " + who + " " + pts(best) + (ok ? " (best or tied)" : " (below)");
+      }
+      f.verdict = tied == 2 ? "holds" : tied == 1 ? "partly" : "not reproduced";
+      f.evidence = ev;
+    }
+    out.push_back(f);
+  }
+  auto ent = [](const method_summary* s) {
+    char b[48];
+    std::snprintf(b, sizeof b, "%.3f [%.3f, %.3f]", s->entropy.mean, s->entropy.low, s->entropy.high);
+    return std::string(b);
+  };
+  {
+    finding f{"F4", "PSR narrows entropy most; NSR keeps it nearest the base", "not run", ""};
+    if (psr && nsr) {
+      bool psr_lowest = true, nsr_highest = true;
+      for (const auto& s : ms) {
+        if (s.name == "base") continue;
+        psr_lowest = psr_lowest && psr->entropy.mean <= s.entropy.mean;
+        nsr_highest = nsr_highest && nsr->entropy.mean >= s.entropy.mean;
+      }
+      f.verdict = psr_lowest && nsr_highest && psr->entropy.high < nsr->entropy.low ? "holds"
+                  : psr->entropy.mean < nsr->entropy.mean                          ? "partly"
+                                                                                   : "not reproduced";
+      f.evidence = "entropy: PSR " + ent(psr) + ", NSR " + ent(nsr);
+      if (const auto* b = find("base")) f.evidence += ", base " + ent(b);
+    }
+    out.push_back(f);
+  }
+  {
+    finding f{"F5", "PPO and GRPO lie between PSR and NSR", "not run", ""};
+    if (psr && nsr && ppo && grpo) {
+      auto between = [](double x, double a, double b) { return x >= std::min(a, b) && x <= std::max(a, b); };
+      bool in_entropy = true, in_pass = true;
+      for (const auto* s : {ppo, grpo}) {
+        in_entropy = in_entropy && between(s->entropy.mean, psr->entropy.mean, nsr->entropy.mean);
+        in_pass = in_pass && between(s->delta.at(k_max).mean, psr->delta.at(k_max).mean, nsr->delta.at(k_max).mean);
+      }
+      f.verdict = in_entropy && in_pass ? "holds" : in_entropy ? "partly" : "not reproduced";
+      f.evidence = "entropy PPO " + ent(ppo) + ", GRPO " + ent(grpo) + "; " + km + " PPO " + pts(ppo->delta.at(k_max).mean) +
+                   ", GRPO " + pts(grpo->delta.at(k_max).mean) + " (PSR " + pts(psr->delta.at(k_max).mean) + ", NSR " +
+                   pts(nsr->delta.at(k_max).mean) + ")";
+    }
+    out.push_back(f);
+  }
+  return out;
+}
+
+inline std::string verdict_block(const std::vector<finding>& fs) {
+  std::string o = "verdict (the paper's findings on this run; rules in docs/study.md)\n";
+  for (const auto& f : fs) {
+    char b[160];
+    std::snprintf(b, sizeof b, "%-3s %-15s %s\n", f.id.c_str(), f.verdict.c_str(), f.claim.c_str());
+    o += b;
+    if (!f.evidence.empty()) o += "    " + f.evidence + "\n";
+  }
+  return o;
+}
+
 // Writes every output into c.out and returns the table; throws rlvr::io_error naming the first
 // file that could not be written (nothing is reported written that was not).
 inline std::string write_outputs(const results& r, const config& c) {
@@ -587,10 +726,18 @@ inline std::string write_outputs(const results& r, const config& c) {
     for (auto& s : extras) s.stab = assess_stability(s, *base, k_max);
   }
   make_dirs(c.out, "output");
-  write_file(c.out / "results.json", results_json(r, mains, extras, c).dump(2) + "\n");
+  const std::vector<finding> fs = base != mains.end() ? verdicts(mains, k_max) : std::vector<finding>{};
+  nlohmann::ordered_json j = results_json(r, mains, extras, c);
+  if (mains.size() > 1) {
+    nlohmann::ordered_json v = nlohmann::ordered_json::array();
+    for (const auto& f : fs) v.push_back({{"id", f.id}, {"claim", f.claim}, {"verdict", f.verdict}, {"evidence", f.evidence}});
+    j["verdict"] = v;
+  }
+  write_file(c.out / "results.json", j.dump(2) + "\n");
   write_file(c.out / "curves.csv", curves_csv(r));
   write_plots(c.out, r, mains);
   std::string t = table(mains, c);
+  if (mains.size() > 1 && !fs.empty()) t += "\n" + verdict_block(fs);
   if (!extras.empty()) {
     std::vector<method_summary> with_base{mains.front()};
     with_base.insert(with_base.end(), extras.begin(), extras.end());

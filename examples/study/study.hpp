@@ -84,10 +84,10 @@ struct config {
   std::string task = "zp_walk";
   std::vector<std::string> task_options{};
   std::optional<double> wrong_fraction{};
-  // held-out problems: "harder" (the task's eval split: disjoint from and harder than the RL
-  // problems) or "in-distribution" (unseen instances of the RL distribution, the paper's
-  // MATH-train → MATH-test setting; RL never trains on them)
-  std::string eval_regime = "harder";
+  // held-out problems: "in-distribution" (unseen instances of the RL distribution, the paper's
+  // MATH-train → MATH-test setting; RL never trains on them) or "harder" (the task's eval
+  // split: disjoint from and harder than the RL problems)
+  std::string eval_regime = "in-distribution";
   // model
   index_t d_model = 64, n_layers = 2, n_heads = 4;
   // pretraining

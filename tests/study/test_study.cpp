@@ -611,6 +611,7 @@ TEST_CASE("a task registered outside the study runs through it, prompts of any l
   std::filesystem::remove_all(c.out);
   c.task = "last_number";
   c.task_options = {"size=5"};
+  c.eval_regime = "harder"; // held-out m = 3-4, training m = 1-2
   c.seeds = {0};
   c.methods = {"nsr"};
   const auto task = study::make_task(c);
@@ -643,10 +644,10 @@ TEST_CASE("task options: typed, recorded, and an unknown or malformed one is nam
   auto c = tiny(std::filesystem::temp_directory_path() / "rlvr_study_options");
   const auto b = study::make_built_task(c);
   CHECK(b.options.describe() ==
-        "modulus=53 pretrain_max_steps=4 train_max_distance=3 eval_min_distance=4 eval_max_distance=5 max_steps=10");
+        "modulus=53 pretrain_max_steps=4 train_max_distance=4 eval_min_distance=5 eval_max_distance=6 max_steps=10");
   c.task_options = {"modulus=31", "max_steps=9"};
   CHECK(study::make_built_task(c).options.describe() ==
-        "modulus=31 pretrain_max_steps=4 train_max_distance=3 eval_min_distance=4 eval_max_distance=5 max_steps=9");
+        "modulus=31 pretrain_max_steps=4 train_max_distance=4 eval_min_distance=5 eval_max_distance=6 max_steps=9");
   c.task_options = {"moduls=31"};
   CHECK_THROWS_WITH(study::make_task(c), Catch::Contains("--task-option moduls is not an option of task 'zp_walk' (modulus, "));
   c.task_options = {"modulus=3.5"};
@@ -682,7 +683,7 @@ TEST_CASE("the base model's cache key holds the task's options and fingerprint a
   CHECK(k1.find("modulus=47") != std::string::npos);
   c.task_options = {"modulus=53"}; // the default, given explicitly: the same task, the same key
   CHECK(study::base_recipe(c, 0) == k0);
-  c.wrong_fraction = 0.75; // zp_walk's own default, given explicitly
+  c.wrong_fraction = 0.9; // zp_walk's own default, given explicitly
   CHECK(study::base_recipe(c, 0) == k0);
   c.wrong_fraction = 0.5;
   CHECK(study::base_recipe(c, 0) != k0);
@@ -717,10 +718,10 @@ TEST_CASE("in-distribution evaluation: held-out problems from the RL distributio
   const auto task = study::make_task(c);
   const auto held = study::heldout_problems(task, c);
   REQUIRE(held.size() == 40);
-  const rlvr::tasks::zp_walk zp;
-  std::set<std::vector<rlvr::token_t>> train_split;
+  std::set<std::vector<rlvr::token_t>> train_split; // 1104 pairs at distance 1-4 in Z_53
   rlvr::philox_engine g(9, 0);
-  for (int i = 0; i < 20000; ++i) train_split.insert(zp.problem(g, rlvr::tasks::split::train));
+  for (int i = 0; i < 40000; ++i) train_split.insert(task.problem(g, rlvr::tasks::split::train));
+  CHECK(train_split.size() == 1104);
   const study::heldout_set hs(held.begin(), held.end());
   CHECK(hs.size() == held.size());
   for (const auto& p : held) CHECK(train_split.contains(p)); // instances of the RL distribution
@@ -754,4 +755,54 @@ TEST_CASE("in-distribution evaluation: held-out problems from the RL distributio
   study::write_outputs(study::run(c), c);
   const auto j = nlohmann::json::parse(slurp(c.out / "results.json"));
   CHECK(j["config"]["evaluation"]["regime"] == "in-distribution");
+}
+
+TEST_CASE("the verdict block judges F1-F5 by its written rules", "[study][verdict]") {
+  using study::interval;
+  auto m = [](const char* name, interval d1, interval dk, interval ent) {
+    study::method_summary s;
+    s.name = name;
+    s.delta[1] = d1;
+    s.delta[2] = {0, -0.01, 0.01};
+    s.delta[4] = dk;
+    s.entropy = ent;
+    return s;
+  };
+  const std::vector<study::method_summary> ms = {
+      m("base", {0, 0, 0}, {0, 0, 0}, {0.40, 0.39, 0.41}),
+      m("psr", {0.10, 0.08, 0.12}, {-0.03, -0.05, -0.01}, {0.20, 0.19, 0.21}),
+      m("nsr", {0.05, 0.03, 0.07}, {0.01, -0.01, 0.03}, {0.35, 0.34, 0.36}),
+      m("w_reinforce", {0.06, 0.04, 0.11}, {0.00, -0.02, 0.015}, {0.30, 0.29, 0.31}),
+      m("ppo", {0.08, 0.06, 0.10}, {-0.01, -0.03, 0.01}, {0.25, 0.24, 0.26}),
+      m("grpo", {0.09, 0.07, 0.11}, {0.02, 0.00, 0.04}, {0.27, 0.26, 0.28}),
+  };
+  auto v = study::verdicts(ms, 4);
+  REQUIRE(v.size() == 5);
+  CHECK(v[0].verdict == "holds");     // NSR never significantly below
+  CHECK(v[1].verdict == "holds");     // PSR up at k = 1, significantly down at k = 4
+  CHECK(v[2].verdict == "partly");    // W-R tied at k = 1 (0.11 >= 0.10), below GRPO's +2 at k = 4
+  CHECK(v[3].verdict == "holds");     // PSR lowest, NSR highest, disjoint
+  CHECK(v[4].verdict == "partly");    // between in entropy; GRPO's k = 4 (+2) outside [PSR −3, NSR +1]
+  CHECK(v[0].evidence.find("NSR - base: k=1 +5.0 [+3.0, +7.0], k=4 +1.0 [-1.0, +3.0]") == 0);
+  auto ms2 = ms;
+  ms2[2].delta[2] = {-0.02, -0.03, -0.01}; // NSR significantly below at k = 2
+  ms2[1].delta[4] = {-0.01, -0.03, 0.01};  // PSR's large-k drop not significant
+  ms2[5].delta[4] = {0.00, -0.02, 0.02};   // GRPO between
+  v = study::verdicts(ms2, 4);
+  CHECK(v[0].verdict == "reversed");
+  CHECK(v[0].evidence.find("significantly below at k = 2") != std::string::npos);
+  CHECK(v[1].verdict == "partly");
+  CHECK(v[2].verdict == "holds");     // tied at k = 4 too (upper +1.5 >= NSR's +1)
+  CHECK(v[4].verdict == "holds");
+  ms2[1].delta[4] = {0.03, 0.01, 0.05};    // PSR significantly above at large k
+  ms2[1].entropy = {0.36, 0.355, 0.365};  // and above NSR in entropy
+  v = study::verdicts(ms2, 4);
+  CHECK(v[1].verdict == "reversed");
+  CHECK(v[3].verdict == "not reproduced");
+  // a finding whose methods did not run says so
+  v = study::verdicts({ms[0], ms[2]}, 4);
+  CHECK(v[0].verdict == "holds");
+  CHECK(v[1].verdict == "not run");
+  CHECK(v[4].verdict == "not run");
+  CHECK(study::verdict_block(v).find("F2  not run") != std::string::npos);
 }
