@@ -6,6 +6,7 @@
 //   mpirun -np 4 rlvr-study --out results   # the same results.json, the runs spread over 4 processes
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdlib>
 #include <optional>
 #include <cstdint>
@@ -27,6 +28,7 @@
 #include <CLI/CLI.hpp>
 
 #include "builtin_tasks.hpp"
+#include "regime_map.hpp"
 #include "report.hpp"
 #include "study.hpp"
 // Tasks added at build time (rlvr_add_study(... TASKS ...) in CMake): a generated header that
@@ -120,7 +122,12 @@ int main(int argc, char** argv) {
   app.add_option("--task-option", c.task_options, "a task parameter key=value (repeatable; --list-tasks names each task's)");
   app.add_option("--eval", c.eval_regime,
                  "held-out problems: in-distribution (unseen problems of the RL distribution, the paper's setting) or harder (the task's harder split)");
-  bool list_tasks = false;
+  bool list_tasks = false, regime_map = false;
+  std::vector<std::string> map_tasks{"zp_walk", "two_strategies"};
+  app.add_flag("--regime-map", regime_map,
+               "the regime map: every method on each --map-tasks task x its registered data mixes x both --eval regimes "
+               "(5 seeds, 64 held-out problems unless given); writes regimes.json, regimes.svg and map/<cell>/");
+  app.add_option("--map-tasks", map_tasks, "tasks of the regime map")->delimiter(',');
   app.add_flag("--list-tasks", list_tasks, "list the registered tasks with their defaults and options, then exit");
   app.add_flag("--quick", quick, "smoke test (seconds): tiny model, 2 RL steps, n = 16 -- checks the pipeline; its numbers say nothing about the methods");
   app.add_option("--seeds", seeds_s, "seeds (each: its own base model and RL runs)")->delimiter(',');
@@ -162,8 +169,13 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   // presets first, then explicit flags win: re-parse after applying a preset
-  if (full || quick) {
+  if (full || quick || regime_map) {
     study::config p;
+    if (regime_map) {
+      p.preset = "regime-map";
+      p.seeds = {0, 1, 2, 3, 4};
+      p.eval_problems = 64; // two_strategies' RL distribution (343 problems) cannot spare 128 in-distribution
+    }
     if (full) {
       p.preset = "full";
       p.seeds = {0, 1, 2, 3, 4};
@@ -230,10 +242,22 @@ int main(int argc, char** argv) {
     // every flag, the task, the model and the output directory, before any work
     study::preflight(c);
 #ifdef RLVR_STUDY_MPI
+    RLVR_EXPECTS(!(mpi && regime_map), config, "rlvr-study: --regime-map runs in one process (start it without mpirun)");
     if (mpi) return run_mpi(c);
 #endif
     RLVR_EXPECTS(c.ranks_per_run == 1, config, "rlvr-study: --ranks-per-run = ", c.ranks_per_run,
                  " needs that many processes: start rlvr-study with mpirun");
+    if (regime_map) {
+      std::printf("rlvr-study %d.%d.%d: regime map, %zu seeds x {base, %zu methods}, %lld held-out problems x %lld samples\n",
+                  RLVR_VERSION_MAJOR, RLVR_VERSION_MINOR, RLVR_VERSION_PATCH, c.seeds.size(), c.methods.size(),
+                  static_cast<long long>(c.eval_problems), static_cast<long long>(c.samples));
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto cells = study::run_regime_map(c, map_tasks);
+      std::printf("\n%s\nwrote %s/{regimes.json, regimes.svg, map/} in %.0f s\n",
+                  study::regimes_table(cells, study::ks_for(c.samples).back()).c_str(), c.out.string().c_str(),
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      return 0;
+    }
     const std::size_t extras = study::extra_methods(c).size();
     std::printf("rlvr-study %d.%d.%d (%s): task %s, %zu seeds x {base, %zu methods%s}, %lld %s held-out problems x %lld samples\n",
                 RLVR_VERSION_MAJOR, RLVR_VERSION_MINOR, RLVR_VERSION_PATCH, c.preset.c_str(), c.task.c_str(), c.seeds.size(),

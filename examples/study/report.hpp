@@ -714,19 +714,31 @@ inline std::string verdict_block(const std::vector<finding>& fs) {
 
 // Writes every output into c.out and returns the table; throws rlvr::io_error naming the first
 // file that could not be written (nothing is reported written that was not).
-inline std::string write_outputs(const results& r, const config& c) {
+//! Every run's summary (main methods, base first, and extras), with stability assessed.
+struct summaries {
   std::vector<method_summary> mains, extras;
-  for (const auto& m : r.methods) mains.push_back(summarise(r, m, c));
-  for (const auto& m : r.extras) extras.push_back(summarise(r, m, c));
+};
+inline summaries summarise_all(const results& r, const config& c) {
+  summaries out;
+  for (const auto& m : r.methods) out.mains.push_back(summarise(r, m, c));
+  for (const auto& m : r.extras) out.extras.push_back(summarise(r, m, c));
   const index_t k_max = ks_for(c.samples).back();
-  const auto base = std::find_if(mains.begin(), mains.end(), [](const method_summary& s) { return s.name == "base"; });
-  if (base != mains.end()) {
-    for (auto& s : mains)
+  const auto base =
+      std::find_if(out.mains.begin(), out.mains.end(), [](const method_summary& s) { return s.name == "base"; });
+  if (base != out.mains.end()) {
+    for (auto& s : out.mains)
       if (s.name != "base") s.stab = assess_stability(s, *base, k_max);
-    for (auto& s : extras) s.stab = assess_stability(s, *base, k_max);
+    for (auto& s : out.extras) s.stab = assess_stability(s, *base, k_max);
   }
+  return out;
+}
+
+inline std::string write_outputs(const results& r, const config& c) {
+  const summaries all = summarise_all(r, c);
+  const std::vector<method_summary>&mains = all.mains, &extras = all.extras;
+  const index_t k_max = ks_for(c.samples).back();
   make_dirs(c.out, "output");
-  const std::vector<finding> fs = base != mains.end() ? verdicts(mains, k_max) : std::vector<finding>{};
+  const std::vector<finding> fs = !mains.empty() ? verdicts(mains, k_max) : std::vector<finding>{};
   nlohmann::ordered_json j = results_json(r, mains, extras, c);
   if (mains.size() > 1) {
     nlohmann::ordered_json v = nlohmann::ordered_json::array();

@@ -21,6 +21,7 @@
 
 #include "builtin_tasks.hpp"
 #include "register_two_strategies.hpp"
+#include "regime_map.hpp"
 #include "report.hpp"
 #include "study.hpp"
 
@@ -805,4 +806,49 @@ TEST_CASE("the verdict block judges F1-F5 by its written rules", "[study][verdic
   CHECK(v[1].verdict == "not run");
   CHECK(v[4].verdict == "not run");
   CHECK(study::verdict_block(v).find("F2  not run") != std::string::npos);
+}
+
+TEST_CASE("the regime map runs every cell and writes regimes.json, its figure and each cell's outputs", "[study][map]") {
+  auto c = tiny(std::filesystem::temp_directory_path() / "rlvr_study_map");
+  std::filesystem::remove_all(c.out);
+  c.seeds = {0, 1};
+  c.methods = {"psr", "nsr"};
+  c.eval_problems = 4;
+  const auto cells = study::run_regime_map(c, {"last_number"});
+  REQUIRE(cells.size() == 2); // one mix (0.3) x two regimes
+  CHECK(cells[0].dir == "last_number_w30_in-distribution");
+  CHECK(cells[1].dir == "last_number_w30_harder");
+  const auto j = nlohmann::json::parse(slurp(c.out / "regimes.json"));
+  REQUIRE(j["cells"].size() == 2);
+  CHECK(j["cells"][1]["eval"] == "harder");
+  CHECK(j["cells"][0]["wrong_fraction"] == 0.3);
+  CHECK(j["cells"][0]["methods"].contains("nsr"));
+  CHECK(j["cells"][0]["methods"]["nsr"].contains("delta_16"));
+  CHECK(j["cells"][0]["verdict"]["F1"].is_string());
+  CHECK(j["cells"][0]["verdict"]["F3"] == "not run");
+  CHECK(j["rule"]["F1"].get<std::string>().find("holds ") == 0);
+  CHECK(std::filesystem::exists(c.out / "regimes.svg"));
+  for (const auto& cell : cells) CHECK(std::filesystem::exists(c.out / "map" / cell.dir / "results.json"));
+  // each cell is the study run with the cell's settings: its results.json says so
+  const auto r1 = nlohmann::json::parse(slurp(c.out / "map" / cells[1].dir / "results.json"));
+  CHECK(r1["config"]["evaluation"]["regime"] == "harder");
+  CHECK(r1["config"]["task"]["wrong_fraction"] == 0.3);
+}
+
+TEST_CASE("the simplest rule of a finding is the one-condition rule right in the most cells", "[study][map]") {
+  auto cell = [](const char* task, const char* regime, double base_max, const char* f1) {
+    study::map_cell c{task, regime, 0.5, "", {}, {}};
+    study::method_summary b;
+    b.name = "base";
+    b.pass[1] = {0.3, 0.2, 0.4};
+    b.pass[256] = {base_max, base_max, base_max};
+    c.mains.push_back(b);
+    c.verdict.push_back({"F1", "", f1, ""});
+    return c;
+  };
+  std::vector<study::map_cell> cells = {cell("a", "harder", 0.5, "reversed"), cell("a", "in-distribution", 0.97, "holds"),
+                                        cell("b", "harder", 0.6, "reversed"), cell("b", "in-distribution", 0.9, "holds")};
+  CHECK(study::simplest_rule(cells, 0, 256) == "holds where the base's Pass@256 >= 90.0 % (right in 4 of 4 cells)");
+  cells[0].verdict[0].verdict = "holds"; // now no rule is perfect: the first best one wins
+  CHECK(study::simplest_rule(cells, 0, 256) == "holds in every cell (right in 3 of 4 cells)");
 }
