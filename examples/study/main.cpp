@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
       p.lambda_sweep = {0.05, 0.3, 1.0};
       p.nsr_ablation = true;
       p.long_steps = 160;
-    } else {
+    } else if (quick) {
       p.preset = "quick";
       p.seeds = {0, 1};
       p.d_model = 16;
