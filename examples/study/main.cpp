@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> seeds_s; // parsed strictly below: "-1" must not wrap to 2^64 − 1
   app.add_option("--out", out, "output directory (results.json, curves.csv, *.svg, table.txt, cache/)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast); // scripts/study.sh passes --out results first
-  app.add_flag("--full", full, "larger run: 5 seeds, 512 held-out problems, plus the λ sweep, the NSR clip/mini-batch ablation and 160-step NSR / W-REINFORCE runs");
+  app.add_flag("--full", full, "larger run: 5 seeds, 512 held-out problems, plus the λ sweep, the NSR clip/mini-batch ablation and 1000-step NSR / W-REINFORCE runs");
   std::string task_help = "the task (registered:";
   for (const auto& n : study::task_names()) task_help += " " + n;
   task_help += "; --list-tasks describes them)";
@@ -137,6 +137,8 @@ int main(int argc, char** argv) {
   app.add_option("--lambda-sweep", c.lambda_sweep, "extra W-REINFORCE runs with these λ")->delimiter(',');
   app.add_flag("--nsr-ablation", c.nsr_ablation, "extra NSR runs: without the PPO clip, and with 1 mini-batch");
   app.add_option("--long-steps", c.long_steps, "extra long NSR and W-REINFORCE runs of this many steps");
+  app.add_option("--mass-flow-every", c.mass_flow_every,
+                 "measure where each RL step moves probability mass every N steps (0 = never; curves.csv, training_mass_flow_*.svg)");
   app.add_option("--rl-steps", c.rl_steps, "RL steps (rollout batches) per run");
   app.add_option("--rl-lr", c.rl_lr, "AdamW learning rate for RL");
   app.add_option("--prompts", c.prompts_per_step, "prompts per rollout batch");
@@ -182,7 +184,7 @@ int main(int argc, char** argv) {
       p.eval_problems = 512;
       p.lambda_sweep = {0.05, 0.3, 1.0};
       p.nsr_ablation = true;
-      p.long_steps = 160;
+      p.long_steps = 1000; // F6: does NSR degrade over long training?
     } else if (quick) {
       p.preset = "quick";
       p.seeds = {0, 1};

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -226,15 +227,39 @@ inline nlohmann::ordered_json config_json(const config& c) {
   return j;
 }
 
+//! Each method's mass-flow diagnostic, averaged over its measured steps and seeds (NaN entries,
+//! where a side had no rows, skipped): name → value, for results.json.
+inline std::map<std::string, double> mass_flow_means(const results& r, const std::string& method) {
+  std::map<std::string, double> out;
+  for (std::size_t f = 0; f < mass_fields; ++f) {
+    double sum = 0;
+    int n = 0;
+    for (const auto& row : r.curves)
+      if (row.method == method && !std::isnan(row.flow[f])) {
+        sum += row.flow[f];
+        ++n;
+      }
+    if (n > 0) out[mass_flow_names()[f]] = sum / n;
+  }
+  return out;
+}
+
 inline nlohmann::ordered_json results_json(const results& r, const std::vector<method_summary>& mains,
                                            const std::vector<method_summary>& extras, const config& c) {
   nlohmann::ordered_json j;
-  for (const auto& s : mains) j[s.name] = to_json(s);
+  for (const auto& s : mains) {
+    j[s.name] = to_json(s);
+    if (s.name != "base")
+      if (const auto mf = mass_flow_means(r, s.name); !mf.empty()) {
+        nlohmann::ordered_json x;
+        for (const auto& [k, v] : mf) x[k] = v;
+        j[s.name]["mass_flow"] = x;
+      }
+  }
   nlohmann::ordered_json ex;
   for (const auto& s : extras) ex[s.name] = to_json(s);
   j["extras"] = ex;
   j["config"] = config_json(c);
-  (void)r;
   return j;
 }
 
@@ -242,7 +267,9 @@ inline nlohmann::ordered_json results_json(const results& r, const std::vector<m
 inline std::string curves_csv(const results& r) {
   std::string f =
       "method,seed,step,reward,accuracy,solved_fraction,unsolved_fraction,entropy,response_length,kept,dropped,"
-      "updates,loss,grad_norm,clip_frac_low,clip_frac_high,approx_kl,ref_kl,value_loss\n";
+      "updates,loss,grad_norm,clip_frac_low,clip_frac_high,approx_kl,ref_kl,value_loss";
+  for (const char* n : mass_flow_names()) f += std::string(",") + n; // empty where not measured
+  f += "\n";
   char buf[512];
   for (const auto& row : r.curves) {
     const auto& m = row.m;
@@ -251,7 +278,15 @@ inline std::string curves_csv(const results& r) {
                   m.reward_mean, m.accuracy, m.solved_fraction, m.unsolved_fraction, m.entropy, m.response_length,
                   static_cast<long long>(m.kept), static_cast<long long>(m.dropped), static_cast<long long>(m.updates),
                   m.loss, m.grad_norm, m.clip_frac_low, m.clip_frac_high, m.approx_kl, m.ref_kl, m.value_loss);
-    f += buf;
+    f.append(buf, std::strlen(buf) - 1); // without its newline
+    for (double v : row.flow) {
+      if (std::isnan(v)) f += ",";
+      else {
+        std::snprintf(buf, sizeof buf, ",%.6g", v);
+        f += buf;
+      }
+    }
+    f += "\n";
   }
   return f;
 }
@@ -470,7 +505,37 @@ inline void write_plots(const std::filesystem::path& dir, const results& r, cons
     const char* ylabels[] = {"entropy (nats)", "reward", "fully solved"};
     write_file(dir / names[which], svg_plot(titles[which], "RL step", ylabels[which], ss, false));
   }
+  // the mass-flow diagnostic over training (measured steps; mean over seeds)
+  const std::array<std::pair<std::size_t, const char*>, 3> flows{
+      {{1, "NSR side: rank correlation of the alternatives' gains with the prior"},
+       {0, "NSR side: mass removed from a sampled wrong token (mean per token)"},
+       {3, "PSR side: mass gained by a sampled correct token (mean per token)"}}};
+  const char* flow_files[] = {"training_mass_flow_spearman.svg", "training_mass_flow_nsr.svg", "training_mass_flow_psr.svg"};
+  const char* flow_y[] = {"Spearman rho", "mass (probability)", "mass (probability)"};
+  bool any = false;
+  for (const auto& row : r.curves) any = any || !std::isnan(row.flow[1]) || !std::isnan(row.flow[0]);
+  for (std::size_t w = 0; any && w < flows.size(); ++w) {
+    std::vector<series> ss;
+    for (const auto& s : mains) {
+      if (s.name == "base") continue;
+      std::map<index_t, std::pair<double, int>> acc;
+      for (const auto& row : r.curves)
+        if (row.method == s.name && !std::isnan(row.flow[flows[w].first])) {
+          auto& a = acc[row.m.step];
+          a.first += row.flow[flows[w].first];
+          a.second += 1;
+        }
+      series e{s.name, color_of(s.name), {}, {}, {}, {}};
+      for (const auto& [st, a] : acc) {
+        e.x.push_back(static_cast<double>(st));
+        e.y.push_back(a.first / a.second);
+      }
+      ss.push_back(std::move(e));
+    }
+    write_file(dir / flow_files[w], svg_plot(flows[w].second, "RL step", flow_y[w], ss, false));
+  }
 }
+
 
 // ---- the table --------------------------------------------------------------------------------
 // Every run's Pass@1, Pass@k_max and held-out entropy, collapsed runs marked, and each method's

@@ -26,6 +26,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -37,6 +38,7 @@
 #include <vector>
 
 #include <rlvr/backends/eigen.hpp>
+#include <rlvr/diagnostics/mass_flow.hpp>
 #include <rlvr/dist/communicator.hpp>
 #include <rlvr/evaluate.hpp>
 #include <rlvr/generate.hpp>
@@ -108,6 +110,8 @@ struct config {
   std::vector<double> lambda_sweep{};  // extra W-REINFORCE runs
   bool nsr_ablation = false;           // NSR without clip, and with 1 mini-batch
   index_t long_steps = 0;              // NSR and W-REINFORCE for this many steps
+  // the mass-flow diagnostic (rlvr/diagnostics/mass_flow.hpp) every this many RL steps (0 = off)
+  index_t mass_flow_every = 5;
   // plumbing
   std::filesystem::path out = "results";
   std::filesystem::path cache_dir{};   // default: <out>/cache
@@ -162,6 +166,7 @@ struct config {
     non_negative("--lambda", lambda);
     for (double l : lambda_sweep) non_negative("--lambda-sweep", l);
     at_least("--long-steps", long_steps, 0);
+    at_least("--mass-flow-every", mass_flow_every, 0);
     if (wrong_fraction)
       RLVR_EXPECTS(finite(*wrong_fraction) && *wrong_fraction >= 0.0 && *wrong_fraction <= 1.0, config,
                    "rlvr-study: --wrong-fraction = ", *wrong_fraction, " is outside [0, 1]");
@@ -288,10 +293,28 @@ struct eval_result {
   double mean_length = 0;
 };
 
+//! The mass-flow diagnostic of one RL step (NaN where not measured): per side (NSR: tokens of
+//! wrong responses, PSR: of correct ones) the mean mass moved per token row, the |F|-weighted
+//! Spearman correlation of the alternatives' shares with their prior shares, and the
+//! proportionality error TV (rlvr::mass_flow_side).
+inline constexpr index_t mass_fields = 6;
+using mass_flow_values = std::array<double, mass_fields>;
+inline mass_flow_values no_mass_flow() {
+  mass_flow_values v;
+  v.fill(std::numeric_limits<double>::quiet_NaN());
+  return v;
+}
+inline const std::array<const char*, mass_fields>& mass_flow_names() {
+  static const std::array<const char*, mass_fields> n{"nsr_mass_moved", "nsr_spearman", "nsr_tv",
+                                                      "psr_mass_moved", "psr_spearman", "psr_tv"};
+  return n;
+}
+
 struct curve_row {
   std::string method;
   std::uint64_t seed = 0;
   rlvr::step_metrics m;
+  mass_flow_values flow = no_mass_flow();
 };
 
 struct run_key {
@@ -339,7 +362,8 @@ inline rlvr::transformer_config model_config(const config& c, const any_task& ta
 
 // Philox stream purposes (subsequence high bits), so that no two uses share a stream.
 enum purpose : std::uint64_t {
-  p_pretrain = 1, p_train_prompts = 2, p_eval_problems = 3, p_eval_sampling = 4, p_rl = 5, p_bootstrap = 6
+  p_pretrain = 1, p_train_prompts = 2, p_eval_problems = 3, p_eval_sampling = 4, p_rl = 5, p_bootstrap = 6,
+  p_mass_flow = 7
 };
 inline std::uint64_t stream_seed(std::uint64_t seed, purpose p) { return seed * 0x9E3779B97F4A7C15ULL ^ (p << 56); }
 
@@ -715,7 +739,7 @@ inline std::vector<std::vector<token_t>> training_prompts(const any_task& task, 
 // Everything that determines an RL run's trajectory (on top of its base model's recipe).
 inline std::string run_recipe(const config& c, const method_spec& m, std::uint64_t seed, index_t steps) {
   std::ostringstream r;
-  r << base_recipe(c, seed) << " | rl v2 eval-" << c.eval_regime;
+  r << base_recipe(c, seed) << " | rl v3 eval-" << c.eval_regime << " flow" << c.mass_flow_every;
   if (c.eval_regime != "harder") r << " heldout" << c.eval_problems; // RL skips the held-out problems
   r << " " << m.name << " " << m.kind << " lambda" << exact(m.lambda) << " clip"
     << (m.clip ? exact(c.clip) : std::string("off")) << " mb" << m.mini_batches << " steps" << steps << " P"
@@ -749,6 +773,68 @@ inline rlvr::step_metrics metrics_from_row(const double* x) {
   return m;
 }
 
+// The mass-flow diagnostic of one RL step (the trainer's mini-batch updates of that step):
+// G = --group-size responses per prompt of the step, sampled from the policy *before* the step
+// at the rollout temperature (their own Philox stream, so the training trajectory is untouched,
+// and every rank of a run computes the same numbers), scored by the task; then, on every
+// response token, the distributions before and after the step go to rlvr::mass_flow_from_logits.
+inline mass_flow_values measure_mass_flow(const rlvr::transformer_policy& before, const rlvr::transformer_policy& after,
+                                          const any_task& task, const std::vector<std::vector<token_t>>& prompts,
+                                          const config& c, std::uint64_t seed, index_t step) {
+  const rlvr::eigen_backend be{.threads = c.threads};
+  const index_t G = c.group_size, P = static_cast<index_t>(prompts.size());
+  const rlvr::generation_config gen{.sampling = {.temperature = c.temperature, .policy_logprob = false},
+                                    .max_tokens = task.max_response_length(),
+                                    .eos = task.vocab().eos(),
+                                    .pad = task.vocab().pad()};
+  const rlvr::generation g = rlvr::generate(before, prompts, G, gen,
+                                            {.seed = stream_seed(seed, p_mass_flow),
+                                             .first_subsequence = static_cast<std::uint64_t>(step * P * G)},
+                                            be);
+  index_t T = 1;
+  for (index_t r = 0; r < P * G; ++r)
+    T = std::max<index_t>(T, static_cast<index_t>(prompts[static_cast<std::size_t>(r / G)].size() +
+                                                  g.responses[static_cast<std::size_t>(r)].size()));
+  std::vector<token_t> tokens(static_cast<std::size_t>(P * G * T), task.vocab().pad());
+  for (index_t r = 0; r < P * G; ++r) {
+    const auto& pr = prompts[static_cast<std::size_t>(r / G)];
+    const auto& re = g.responses[static_cast<std::size_t>(r)];
+    std::copy(pr.begin(), pr.end(), tokens.begin() + r * T);
+    std::copy(re.begin(), re.end(), tokens.begin() + r * T + static_cast<index_t>(pr.size()));
+  }
+  const index_t V = before.vocab_size();
+  const rlvr::token_batch batch{.tokens = rlvr::matrix_view<const token_t>(tokens.data(), P * G, T), .mask = {}};
+  std::vector<float> lb(static_cast<std::size_t>(P * G * T * V)), la(lb.size());
+  rlvr::transformer_policy b = before, a = after; // forward_inference uses the models' scratch
+  b.forward_inference(batch, rlvr::matrix_view<float>(lb.data(), P * G * T, V));
+  a.forward_inference(batch, rlvr::matrix_view<float>(la.data(), P * G * T, V));
+  // the rows that predict a response token: row r·T + L_p − 1 + j predicts response token j
+  std::vector<float> sb, sa;
+  std::vector<token_t> ys;
+  std::vector<std::uint8_t> ok;
+  const float inv_tau = static_cast<float>(1.0 / c.temperature);
+  for (index_t r = 0; r < P * G; ++r) {
+    const auto& pr = prompts[static_cast<std::size_t>(r / G)];
+    const auto& re = g.responses[static_cast<std::size_t>(r)];
+    const bool correct = task.score(pr, re) > 0.0f;
+    for (std::size_t j = 0; j < re.size(); ++j) {
+      const index_t row = r * T + static_cast<index_t>(pr.size() + j) - 1;
+      for (index_t v = 0; v < V; ++v) {
+        sb.push_back(lb[static_cast<std::size_t>(row * V + v)] * inv_tau);
+        sa.push_back(la[static_cast<std::size_t>(row * V + v)] * inv_tau);
+      }
+      ys.push_back(re[j]);
+      ok.push_back(correct ? 1 : 0);
+    }
+  }
+  const auto N = static_cast<index_t>(ys.size());
+  const rlvr::mass_flow_report f = rlvr::mass_flow_from_logits(
+      rlvr::matrix_view<const float>(sb.data(), N, V), rlvr::matrix_view<const float>(sa.data(), N, V),
+      rlvr::vector_view<const token_t>(ys.data(), N), rlvr::vector_view<const std::uint8_t>(ok.data(), N));
+  return {f.nsr.mean_mass_moved, f.nsr.spearman, f.nsr.proportionality_tv,
+          f.psr.mean_mass_moved, f.psr.spearman, f.psr.proportionality_tv};
+}
+
 // One RL run from `base`. Every `checkpoint_every` steps, and when it ends, the trainer's state
 // (weights, optimizer, reference, step) and the run's curve rows are saved atomically, with the
 // run's recipe and a SHA-256 of the tensors, to <cache>/runs/rl_<hash>.safetensors; a rerun
@@ -779,11 +865,14 @@ rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, const an
   const auto path = dir / ("rl_" + fnv_hex(recipe) + ".safetensors");
   with_objective(m, c, task.max_response_length(), [&](auto obj) {
     rlvr::trainer tr(model, opt, rlvr::tasks::verifier{task}, obj, rlvr::eigen_backend{.threads = c.threads}, tc, group);
-    std::vector<double> rows; // this run's curve rows so far, metric_fields each
+    std::vector<double> rows; // this run's curve rows so far, row_fields each (metrics, then mass flow)
+    constexpr index_t row_fields = metric_fields + mass_fields;
     auto record = [&](const rlvr::step_metrics& sm) {
-      curves.push_back({m.name, seed, sm});
+      curves.push_back({m.name, seed, sm, no_mass_flow()});
       const auto row = metrics_row(sm);
       rows.insert(rows.end(), row.begin(), row.end());
+      const auto flow = no_mass_flow();
+      rows.insert(rows.end(), flow.begin(), flow.end());
       prog.rl_step(sm);
     };
     index_t start = 0;
@@ -791,10 +880,14 @@ rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, const an
       tr.load_state(*d);
       start = static_cast<index_t>(d->meta_int("study.rl_step"));
       const std::vector<double> saved = d->get<double>("study.curves");
-      RLVR_EXPECTS(start >= 0 && start <= steps && static_cast<index_t>(saved.size()) == start * metric_fields, io,
+      RLVR_EXPECTS(start >= 0 && start <= steps && static_cast<index_t>(saved.size()) == start * row_fields, io,
                    "rlvr-study: RL checkpoint ", path.string(), " holds ", saved.size(), " curve values for step ",
                    start);
-      for (index_t k = 0; k < start; ++k) record(metrics_from_row(saved.data() + k * metric_fields));
+      for (index_t k = 0; k < start; ++k) {
+        record(metrics_from_row(saved.data() + k * row_fields));
+        std::copy_n(saved.data() + k * row_fields + metric_fields, mass_fields, curves.back().flow.begin());
+        std::copy_n(saved.data() + k * row_fields + metric_fields, mass_fields, rows.end() - mass_fields);
+      }
       counters.resumed += start;
       if (start < steps)
         c.log("resuming RL run " + m.name + " (seed " + std::to_string(seed) + ") at step " + std::to_string(start) +
@@ -802,12 +895,21 @@ rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, const an
     }
     tr.on_step(record);
     for (index_t s = start; s < steps; ++s) {
-      tr.step(training_prompts(task, heldout, c, seed, s));
+      const auto prompts = training_prompts(task, heldout, c, seed, s);
+      const bool measure = c.mass_flow_every > 0 && (s % c.mass_flow_every == 0 || s + 1 == steps);
+      std::optional<rlvr::transformer_policy> before;
+      if (measure) before.emplace(model);
+      tr.step(prompts);
+      if (measure) {
+        const mass_flow_values flow = measure_mass_flow(*before, model, task, prompts, c, seed, s);
+        curves.back().flow = flow;
+        std::copy(flow.begin(), flow.end(), rows.end() - mass_fields);
+      }
       ++counters.run;
       if (group.rank() == 0 && (s + 1 == steps || (c.checkpoint_every > 0 && (s + 1) % c.checkpoint_every == 0))) {
         rlvr::state_dict d;
         tr.save_state(d);
-        d.put<double>("study.curves", std::span<const double>(rows), {s + 1, metric_fields});
+        d.put<double>("study.curves", std::span<const double>(rows), {s + 1, row_fields});
         d.set_meta_int("study.rl_step", s + 1);
         make_dirs(dir, "checkpoint");
         save_verified(path, std::move(d), recipe);
@@ -881,6 +983,7 @@ inline std::string serialise(const results& r) {
     w.put_string(row.method);
     w.put(row.seed);
     w.put(metrics_row(row.m));
+    w.put(row.flow);
   }
   w.put(r.rl.run);
   w.put(r.rl.resumed);
@@ -906,6 +1009,7 @@ inline void merge_into(results& r, std::string_view bytes) {
     row.seed = in.get<std::uint64_t>();
     const auto x = in.get<std::array<double, metric_fields>>();
     row.m = metrics_from_row(x.data());
+    row.flow = in.get<mass_flow_values>();
     r.curves.push_back(std::move(row));
   }
   r.rl.run += in.get<index_t>();

@@ -852,3 +852,44 @@ TEST_CASE("the simplest rule of a finding is the one-condition rule right in the
   cells[0].verdict[0].verdict = "holds"; // now no rule is perfect: the first best one wins
   CHECK(study::simplest_rule(cells, 0, 256) == "holds in every cell (right in 3 of 4 cells)");
 }
+
+TEST_CASE("the mass-flow diagnostic is reported per method over training", "[study][mass_flow]") {
+  auto c = tiny(std::filesystem::temp_directory_path() / "rlvr_study_flow");
+  std::filesystem::remove_all(c.out);
+  c.seeds = {0};
+  c.methods = {"psr", "nsr"};
+  c.rl_steps = 3;
+  c.mass_flow_every = 2; // steps 0 and 2 (the last)
+  const study::results r = study::run(c);
+  study::write_outputs(r, c);
+  int measured = 0;
+  for (const auto& row : r.curves) {
+    INFO(row.method << " step " << row.m.step);
+    const bool want = row.m.step == 0 || row.m.step == 2;
+    CHECK(std::isnan(row.flow[0]) != want);
+    if (!want) continue;
+    ++measured;
+    // the NSR side: mass leaves the sampled wrong tokens (>= 0 up to rounding) for NSR; the
+    // correlation is a correlation
+    if (row.method == "nsr") CHECK(row.flow[0] > -1e-6);
+    if (!std::isnan(row.flow[1])) CHECK(std::abs(row.flow[1]) <= 1.0 + 1e-12);
+  }
+  CHECK(measured == 4);
+  const std::string csv = slurp(c.out / "curves.csv");
+  CHECK(csv.find(",nsr_mass_moved,nsr_spearman,nsr_tv,psr_mass_moved,psr_spearman,psr_tv\n") != std::string::npos);
+  const auto j = nlohmann::json::parse(slurp(c.out / "results.json"));
+  CHECK(j["nsr"]["mass_flow"].contains("nsr_mass_moved"));
+  CHECK(std::filesystem::exists(c.out / "training_mass_flow_spearman.svg"));
+  // the diagnostic does not touch the training trajectory
+  auto c0 = c;
+  c0.out = c.out / "off";
+  c0.mass_flow_every = 0;
+  const study::results r0 = study::run(c0);
+  REQUIRE(r0.curves.size() == r.curves.size());
+  for (std::size_t i = 0; i < r.curves.size(); ++i) {
+    CHECK(r0.curves[i].m.loss == r.curves[i].m.loss);
+    CHECK(std::isnan(r0.curves[i].flow[0]));
+  }
+  for (const auto& [key, e] : r.evals)
+    for (std::size_t i = 0; i < e.counts.size(); ++i) CHECK(r0.evals.at(key).counts[i].c == e.counts[i].c);
+}
