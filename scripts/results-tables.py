@@ -20,6 +20,7 @@ the page records which file every table comes from); KIND is one of
   extras_pass_at_k  the "extras" runs' Pass@k table (base first)
   config            one paragraph from results.json's "config"
   verdict           the paper's findings F1-F5 as judged by rlvr-study (results.json "verdict")
+  mass_flow         each method's mass-flow diagnostic ("mass_flow": means over measured steps)
   regime_map        one row per cell and method of a regimes.json (schema: render_regime_map)
 
 ROWS (optional; pass_at_k, delta, stability, extras, extras_pass_at_k) is a comma-separated list
@@ -292,7 +293,25 @@ def render_verdict(d):
     for i, f in enumerate(v):
         w = f"verdict[{i}]"
         out.append(row([str(d.get(f, w, "id")), str(d.get(f, w, "claim")), f"**{d.get(f, w, 'verdict')}**",
-                        str(d.get(f, w, "evidence")).replace(" - ", " − ")]))
+                        re.sub(r"(?<![\w.])-(?=\d)", "\u2212", str(d.get(f, w, "evidence")).replace(" - ", " \u2212 "))]))
+    return "\n".join(out)
+
+
+MASS_FLOW_COLUMNS = [("nsr_mass_moved", "NSR side: mass moved / token"), ("nsr_spearman", "NSR side: Spearman \u03c1"),
+                     ("nsr_tv", "NSR side: TV"), ("psr_mass_moved", "PSR side: mass moved / token"),
+                     ("psr_spearman", "PSR side: Spearman \u03c1"), ("psr_tv", "PSR side: TV")]
+
+
+def render_mass_flow(d, rows):
+    out = [header(["method"] + [t for _, t in MASS_FLOW_COLUMNS])]
+    for name, m, where in rows:
+        if name == "base":
+            continue
+        mf = d.get(m, where, "mass_flow")
+        cells = []
+        for key, _ in MASS_FLOW_COLUMNS:
+            cells.append(f"{d.num(mf, where + '.mass_flow', key):.4f}" if key in mf else "\u2013")
+        out.append(row([name] + cells))
     return "\n".join(out)
 
 
@@ -341,7 +360,7 @@ def render_regime_map(d):
 
 
 # ---- dispatch ------------------------------------------------------------------------------------
-ROW_KINDS = {"pass_at_k", "delta", "stability", "extras", "extras_pass_at_k"}
+ROW_KINDS = {"pass_at_k", "delta", "stability", "extras", "extras_pass_at_k", "mass_flow"}
 KINDS = ROW_KINDS | {"config", "regime_map", "verdict"}
 
 
@@ -372,6 +391,8 @@ def render(path, kind, rows_spec=None, root=ROOT):
         return render_pass_at_k(d, rows)
     if kind == "delta":
         return render_delta(d, rows)
+    if kind == "mass_flow":
+        return render_mass_flow(d, rows)
     if kind == "extras":
         return render_delta(d, rows, extra_columns=True, title="run \u2212 base (points)")
     return render_stability(d, rows)
@@ -463,7 +484,7 @@ def selftest():
         text = f.read()
     new, problems = process(text, golden)
     expect(not problems and new == text, f"{golden} is not what the renderer produces: {problems}")
-    for kind in ("pass_at_k", "delta", "stability", "extras", "extras_pass_at_k", "config"):
+    for kind in ("pass_at_k", "delta", "stability", "extras", "extras_pass_at_k", "config", "verdict", "mass_flow"):
         expect(f"results:tests/docs/results.json:{kind} -->" in text, f"{golden} has no {kind} region")
     expect("results:tests/docs/regimes.json:regime_map -->" in text, f"{golden} has no regime_map region")
 
@@ -472,6 +493,9 @@ def selftest():
     expect("| nsr | +5.2* | +0.7 | \u22122.4* |" in text, "delta: signs, typographic minus and *")
     expect("**yes** (Pass@4 \u221212.0 points vs base)" in text, "stability: a pass collapse")
     expect("- nsr: 1/2 seeds collapsed (50 %; seed 1)" in text, "stability: collapse-rate line")
+    expect("| F2 | PSR lifts Pass@1 and falls below the base at large k | **partly** | PSR \u2212 base: k=1" in text,
+           "verdict: a row, its bold verdict and the typographic minus")
+    expect("| nsr | 0.0123 | 0.8100 | 0.2500 | 0.0040 | \u2013 | \u2013 |" in text, "mass_flow: values and a missing side")
 
     # a stale number is found
     stale = text.replace("22.1 [19.7, 24.6]", "22.2 [19.7, 24.6]", 1)
@@ -491,6 +515,8 @@ def selftest():
     fails_with("tests/docs/broken-results.json", "pass_at_k", "missing key 'psr.pass_at_k.2.ci_high'")
     fails_with("tests/docs/broken-results.json", "stability", "missing key 'psr.stability'")
     fails_with("tests/docs/broken-results.json", "config", "missing key 'config.evaluation.samples'")
+    fails_with("tests/docs/broken-results.json", "verdict", "missing key 'verdict'")
+    fails_with("tests/docs/broken-results.json", "mass_flow", "missing key 'psr.mass_flow'")
     fails_with("tests/docs/broken-regimes.json", "regime_map", "missing key 'cells[1].methods.nsr.delta_4'")
 
     # a marker referencing a missing file, and an unclosed marker, are problems too
