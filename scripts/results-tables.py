@@ -310,7 +310,11 @@ def render_mass_flow(d, rows):
         mf = d.get(m, where, "mass_flow")
         cells = []
         for key, _ in MASS_FLOW_COLUMNS:
-            cells.append(f"{d.num(mf, where + '.mass_flow', key):.4f}" if key in mf else "\u2013")
+            if key not in mf:
+                cells.append("\u2013")
+                continue
+            v = f"{d.num(mf, where + '.mass_flow', key):.4f}"
+            cells.append("0.0000" if v == "-0.0000" else v.replace("-", "\u2212"))
         out.append(row([name] + cells))
     return "\n".join(out)
 
@@ -351,6 +355,16 @@ def render_regime_map(d):
             coll = f"{100.0 * rate:.0f} %" + (f" (seed{'s' if len(bad) > 1 else ''} {', '.join(map(str, bad))})"
                                                if bad else "")
             out.append(row([task, mix, ev] + bcells + [name] + dcells + [coll]))
+    # the findings' verdicts per cell, when the map recorded them
+    if all(isinstance(c, dict) and isinstance(c.get("verdict"), dict) for c in cells):
+        fids = list(cells[0]["verdict"])
+        out += ["", header(["task", "mix (wrong)", "eval", f"base Pass@{ks[-1]}"] + fids)]
+        for i, cell in enumerate(cells):
+            w = f"cells[{i}]"
+            base = cell["base"]
+            out.append(row([str(cell["task"]), f"{100.0 * d.num(cell, w, 'wrong_fraction'):.0f} %", str(cell["eval"]),
+                            pct(d.num(d.get(base, f"{w}.base", f"pass_at_{ks[-1]}"), f"{w}.base.pass_at_{ks[-1]}", "mean"))]
+                           + [str(d.get(cell["verdict"], f"{w}.verdict", f)) for f in fids]))
     rule = d.data.get("rule")
     if isinstance(rule, dict) and rule:
         out += ["", "Rule: " + "; ".join(f"{k}: {fmt_value(v)}" for k, v in rule.items()) + "."]
