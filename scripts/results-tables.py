@@ -21,6 +21,9 @@ the page records which file every table comes from); KIND is one of
   config            one paragraph from results.json's "config"
   verdict           the paper's findings F1-F5 as judged by rlvr-study (results.json "verdict")
   mass_flow         each method's mass-flow diagnostic ("mass_flow": means over measured steps)
+  calibration       PATH is an index {"runs": [results.json paths relative to it]}: one row per
+                    run with its task options, mix, regime, seeds and the base's Pass@1 and
+                    Pass@k_max (the base-only runs that chose the study's defaults)
   regime_map        one row per cell and method of a regimes.json (schema: render_regime_map)
 
 ROWS (optional; pass_at_k, delta, stability, extras, extras_pass_at_k) is a comma-separated list
@@ -319,6 +322,30 @@ def render_mass_flow(d, rows):
     return "\n".join(out)
 
 
+def render_calibration(d, root):
+    runs = d.get(d.data, "", "runs")
+    if not isinstance(runs, list) or not runs:
+        raise RenderError(f"{d.rel}: key 'runs' is not a non-empty list")
+    out = None
+    for i, rel in enumerate(runs):
+        r = Doc(os.path.join(os.path.dirname(d.rel), str(rel)), root)
+        c = r.get(r.data, "", "config")
+        task = r.get(c, "config", "task")
+        opts = ", ".join(f"{k} = {fmt_value(v)}" for k, v in task.items()
+                         if k not in ("name", "fingerprint", "wrong_fraction"))
+        base = r.get(r.data, "", "base", "pass_at_k")
+        k_max = max(int(k) for k in base)
+        if out is None:
+            out = [header(["run", "task", "options", "wrong", "eval", "seeds", "base Pass@1", f"base Pass@{k_max}"])]
+        seeds = r.get(c, "config", "seeds")
+        out.append(row([f"`{os.path.dirname(str(rel))}`", str(r.get(task, "config.task", "name")), opts,
+                        f"{100.0 * r.num(task, 'config.task', 'wrong_fraction'):.0f} %",
+                        str(r.get(c, "config", "evaluation", "regime")), fmt_value(seeds),
+                        interval_pct(r, r.get(base, "base.pass_at_k", "1"), "base.pass_at_k.1"),
+                        interval_pct(r, r.get(base, "base.pass_at_k", str(k_max)), f"base.pass_at_k.{k_max}")]))
+    return "\n".join(out)
+
+
 # ---- regimes.json --------------------------------------------------------------------------------
 def render_regime_map(d):
     """regimes.json: {"config": {...}, "cells": [{"task", "wrong_fraction", "eval", "base":
@@ -375,7 +402,7 @@ def render_regime_map(d):
 
 # ---- dispatch ------------------------------------------------------------------------------------
 ROW_KINDS = {"pass_at_k", "delta", "stability", "extras", "extras_pass_at_k", "mass_flow"}
-KINDS = ROW_KINDS | {"config", "regime_map", "verdict"}
+KINDS = ROW_KINDS | {"config", "regime_map", "verdict", "calibration"}
 
 
 def render(path, kind, rows_spec=None, root=ROOT):
@@ -393,6 +420,8 @@ def render(path, kind, rows_spec=None, root=ROOT):
         return render_config(d)
     if kind == "verdict":
         return render_verdict(d)
+    if kind == "calibration":
+        return render_calibration(d, root)
     if kind in ("extras", "extras_pass_at_k"):
         ex = d.get(d.data, "", "extras")
         if not isinstance(ex, dict) or not ex:
@@ -530,6 +559,10 @@ def selftest():
     fails_with("tests/docs/broken-results.json", "stability", "missing key 'psr.stability'")
     fails_with("tests/docs/broken-results.json", "config", "missing key 'config.evaluation.samples'")
     fails_with("tests/docs/broken-results.json", "verdict", "missing key 'verdict'")
+    cal = render("tests/docs/calibration/index.json", "calibration")
+    expect("| `..` | zp_walk | nodes = 53 | 75 % |" in cal and "| 22.1 [19.7, 24.6] |" in cal,
+           f"calibration: a row from the index's run: {cal}")
+    fails_with("tests/docs/results.json", "calibration", "missing key 'runs'")
     fails_with("tests/docs/broken-results.json", "mass_flow", "missing key 'psr.mass_flow'")
     fails_with("tests/docs/broken-regimes.json", "regime_map", "missing key 'cells[1].methods.nsr.delta_4'")
 
