@@ -183,8 +183,9 @@ static_assert(rlvr::tasks::BitEngine<erased_engine<std::uint64_t>>);
 //! parameters, or edited code that draws differently) gets a new fingerprint.
 class any_task {
 public:
-  template <rlvr::tasks::Task T>
-    requires(!std::is_same_v<std::remove_cvref_t<T>, any_task>)
+  // any_task itself first: checking Task<any_task> would consider this constructor again
+  template <class T>
+    requires(!std::is_same_v<std::remove_cvref_t<T>, any_task> && rlvr::tasks::Task<T>)
   explicit any_task(T task) : self_(std::make_shared<const model<T>>(std::move(task))) {
     fingerprint_ = compute_fingerprint();
   }
