@@ -80,6 +80,7 @@
 #include "rlvr/config.hpp"
 #include "rlvr/detail/fused_linear.hpp"
 #include "rlvr/error.hpp"
+#include "rlvr/linear_head.hpp"
 #include "rlvr/loss.hpp"
 #include "rlvr/objectives/concepts.hpp"
 #include "rlvr/objectives/row_math.hpp"
@@ -96,6 +97,7 @@ struct fused_linear_options {
   loss_options loss{};                      //!< temperature, aggregation, advantage report (as `loss_and_grad`)
   index_t vocab_chunk = default_vocab_chunk; //!< C ≥ 1: logits columns per chunk (see the file comment)
   bool accumulate = false;                  //!< add into grad_hidden / grad_weight / grad_bias instead of overwriting
+  weight_layout layout = weight_layout::v_by_d; //!< [V, d] (default) or [d, V] weight and grad_weight (rlvr/linear_head.hpp)
 };
 
 //! Forward only: log π of each target and the entropy of each row of the logits
@@ -105,24 +107,27 @@ struct fused_linear_options {
 //! `entropy` [N] or empty; all host memory. Throws `rlvr::numerical_error` naming the first row
 //! whose log π is not finite (as `log_prob_entropy`).
 //! T is deduced from `logp`; the other views convert (a `matrix_view<T>` is accepted for `hidden`).
+//! `layout` says whether `weight` is [V, d] (default) or [d, V] (`weight_layout`).
 template <class B, class T>
 void fused_linear_log_prob_entropy(const B& backend, std::type_identity_t<matrix_view<const T>> hidden,
                                    std::type_identity_t<matrix_view<const T>> weight,
                                    std::type_identity_t<vector_view<const T>> bias, vector_view<const token_t> targets,
                                    vector_view<T> logp, std::type_identity_t<vector_view<T>> entropy,
-                                   double temperature = 1.0, index_t vocab_chunk = default_vocab_chunk) {
+                                   double temperature = 1.0, index_t vocab_chunk = default_vocab_chunk,
+                                   weight_layout layout = weight_layout::v_by_d) {
   detail::flin::check_backend<B, T>();
   constexpr const char* who = "fused_linear_log_prob_entropy";
+  const bool wt = layout == weight_layout::d_by_v;
   detail::check_temperature<T>(temperature);
-  detail::flin::check_head(hidden, weight, bias, targets, vocab_chunk, who);
+  detail::flin::check_head(hidden, weight, bias, targets, vocab_chunk, who, wt);
   expect_size(logp, hidden.rows(), "fused_linear_log_prob_entropy: logp");
   RLVR_EXPECTS(entropy.empty() || entropy.size() == hidden.rows(), shape, who, ": entropy has length ",
                entropy.size(), " but hidden has ", hidden.rows(), " rows");
   const index_t n = hidden.rows();
   if (n == 0) return;
-  const index_t chunk = std::min(vocab_chunk, weight.rows());
+  const index_t chunk = std::min(vocab_chunk, detail::flin::vocab_of(weight, wt));
   std::vector<T> own, z(static_cast<std::size_t>(n * chunk));
-  const auto hd = detail::flin::compact_head(hidden, weight, bias, {}, true, own);
+  const auto hd = detail::flin::compact_head(hidden, weight, bias, {}, true, own, wt);
   const auto ev = detail::flin::evaluator_of(backend);
   const auto rows = detail::flin::read_pass(ev, hd, targets.data(), 1.0 / static_cast<double>(static_cast<T>(temperature)),
                                             chunk, backend.threads, z);
@@ -136,7 +141,7 @@ void fused_linear_log_prob_entropy(const B& backend, std::type_identity_t<matrix
 }
 
 //! The fused LM head + objective (file comment): loss, ∂L/∂hidden into `grad_hidden` [N, d],
-//! ∂L/∂weight into `grad_weight` [V, d], ∂L/∂bias into `grad_bias` ([V], or empty when not
+//! ∂L/∂weight into `grad_weight` ([V, d], or [d, V] with `opt.layout = d_by_v`), ∂L/∂bias into `grad_bias` ([V], or empty when not
 //! wanted) and the diagnostics — the numbers of `loss_and_grad` on the materialised logits
 //! z = H·Wᵀ + b followed by the two gradient GEMMs, without the [N, V] logits.
 //!
@@ -169,9 +174,10 @@ loss_diagnostics fused_linear_loss_and_grad(const B& backend, const O& obj,
   RLVR_EXPECTS(batch.logits.data() == nullptr && batch.logits.rows() == 0, shape, who,
                ": batch.logits must be empty (the logits are computed here from hidden and weight), got ",
                batch.logits.rows(), "x", batch.logits.cols());
-  detail::flin::check_head(hidden, weight, bias, batch.targets, opt.vocab_chunk, who);
-  const index_t n = hidden.rows(), d = hidden.cols(), v = weight.rows();
-  detail::flin::check_outputs(hidden, weight, bias, grad_hidden, grad_weight, grad_bias, who);
+  const bool wt = opt.layout == weight_layout::d_by_v;
+  detail::flin::check_head(hidden, weight, bias, batch.targets, opt.vocab_chunk, who, wt);
+  const index_t n = hidden.rows(), d = hidden.cols(), v = detail::flin::vocab_of(weight, wt);
+  detail::flin::check_outputs(hidden, weight, bias, grad_hidden, grad_weight, grad_bias, who, wt);
   const std::vector<T> w = detail::prepare_loss(obj, batch, n, opt.loss, out, who);
 
   // per-token outputs: the caller's views, or owned buffers when not wanted
@@ -205,7 +211,7 @@ loss_diagnostics fused_linear_loss_and_grad(const B& backend, const O& obj,
   const index_t chunk = std::min(opt.vocab_chunk, v);
   const double inv_tau = 1.0 / static_cast<double>(static_cast<T>(opt.loss.temperature));
   std::vector<T> h_own, z(static_cast<std::size_t>(m * chunk));
-  const auto hd = detail::flin::compact_head(hidden, weight, bias, idx, all, h_own);
+  const auto hd = detail::flin::compact_head(hidden, weight, bias, idx, all, h_own, wt);
   const auto ev = detail::flin::evaluator_of(backend);
   const auto rows = detail::flin::read_pass(ev, hd, y_act.data(), inv_tau, chunk, backend.threads, z);
 

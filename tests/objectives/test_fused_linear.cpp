@@ -314,6 +314,66 @@ TEST_CASE("fused LM head: results do not depend on the thread count; accumulate 
   CHECK(dg.loss == g2.diag.loss);
 }
 
+TEST_CASE("fused LM head: a [d, V] weight (weight_layout::d_by_v) gives the numbers of its [V, d] transpose",
+          "[objectives][backends][fused_linear]") {
+  // masked rows, a bias, a chunk not dividing V, several dW tiles, accumulate; float and the
+  // forward-only entry point
+  head_data<float> d(90, 16, 300, 6);
+  const auto obj = rlvr::grpo({.entropy = {.coef = 0.01}});
+  const auto adv = rlvr::estimate_advantages(obj, d.adv_input());
+  std::vector<std::uint8_t> act;
+  const auto tb = make_batch<rlvr::grpo_objective>(d, adv, act, true);
+  const rlvr::eigen_backend be{.threads = 2};
+  const setup s{.tau = 0.8, .chunk = 97};
+  const auto ref = fused(be, obj, d, tb, s);
+  std::vector<float> wt(d.w.size()); // W' = Wᵀ, [d, V]
+  for (index_t v = 0; v < d.v; ++v)
+    for (index_t j = 0; j < d.d; ++j) wt[static_cast<std::size_t>(j * d.v + v)] = d.w[static_cast<std::size_t>(v * d.d + j)];
+  std::vector<float> gh(d.h.size(), 0.5f), gwt(d.w.size(), 0.25f), gb(d.bias.size(), -1.0f);
+  const rlvr::fused_linear_options opt{.loss = {.temperature = 0.8}, .vocab_chunk = 97, .layout = rlvr::weight_layout::d_by_v};
+  const auto diag = rlvr::fused_linear_loss_and_grad(
+      be, obj, d.hidden(), rlvr::matrix_view<const float>(wt.data(), d.d, d.v), rlvr::vector_view<const float>(d.bias), tb,
+      rlvr::matrix_view<float>(gh.data(), d.n, d.d), rlvr::matrix_view<float>(gwt.data(), d.d, d.v),
+      rlvr::vector_view<float>(gb), opt);
+  CHECK(diag.loss == Approx(ref.diag.loss).epsilon(1e-6));
+  check_close(gh, ref.gh, 1e-5, "grad_hidden, d_by_v");
+  std::vector<float> gw_back(d.w.size()); // transpose ∂L/∂W' back to [V, d]
+  for (index_t v = 0; v < d.v; ++v)
+    for (index_t j = 0; j < d.d; ++j) gw_back[static_cast<std::size_t>(v * d.d + j)] = gwt[static_cast<std::size_t>(j * d.v + v)];
+  check_close(gw_back, ref.gw, 1e-5, "grad_weight, d_by_v");
+  check_close(gb, ref.gb, 1e-5, "grad_bias, d_by_v");
+
+  // accumulate adds to the [d, V] gradient
+  std::vector<float> gwt2 = gwt;
+  std::vector<float> gh2 = gh;
+  rlvr::fused_linear_options acc = opt;
+  acc.accumulate = true;
+  rlvr::fused_linear_loss_and_grad(be, obj, d.hidden(), rlvr::matrix_view<const float>(wt.data(), d.d, d.v),
+                                   rlvr::vector_view<const float>(d.bias), tb, rlvr::matrix_view<float>(gh2.data(), d.n, d.d),
+                                   rlvr::matrix_view<float>(gwt2.data(), d.d, d.v), rlvr::vector_view<float>{}, acc);
+  for (float& x : gwt) x *= 2;
+  for (float& x : gh) x *= 2;
+  check_close(gwt2, gwt, 1e-6, "accumulated grad_weight, d_by_v");
+  check_close(gh2, gh, 1e-6, "accumulated grad_hidden, d_by_v");
+
+  // forward only
+  std::vector<float> lp(static_cast<std::size_t>(d.n)), en(static_cast<std::size_t>(d.n)), lp_ref(lp), en_ref(en);
+  rlvr::fused_linear_log_prob_entropy(be, d.hidden(), d.weight(), rlvr::vector_view<const float>(d.bias), d.y,
+                                      rlvr::vector_view<float>(lp_ref), rlvr::vector_view<float>(en_ref), 0.8, 97);
+  rlvr::fused_linear_log_prob_entropy(be, d.hidden(), rlvr::matrix_view<const float>(wt.data(), d.d, d.v),
+                                      rlvr::vector_view<const float>(d.bias), d.y, rlvr::vector_view<float>(lp),
+                                      rlvr::vector_view<float>(en), 0.8, 97, rlvr::weight_layout::d_by_v);
+  check_close(lp, lp_ref, 1e-5, "log-probs, d_by_v");
+  check_close(en, en_ref, 1e-5, "entropies, d_by_v");
+
+  // shapes: a [V, d] weight given as d_by_v is refused, naming the layout
+  CHECK_THROWS_WITH(rlvr::fused_linear_loss_and_grad(be, obj, d.hidden(), d.weight(), rlvr::vector_view<const float>(d.bias),
+                                                     tb, rlvr::matrix_view<float>(gh.data(), d.n, d.d),
+                                                     rlvr::matrix_view<float>(gwt.data(), d.v, d.d),
+                                                     rlvr::vector_view<float>{}, opt),
+                    Catch::Contains("d x V (weight_layout d_by_v)"));
+}
+
 TEST_CASE("fused LM head: bad input names the argument", "[objectives][backends][fused_linear]") {
   head_data<double> d(4, 3, 11, 9);
   const auto obj = rlvr::grpo();

@@ -39,7 +39,8 @@ template <class B> auto evaluator_of(const B& b) {
     return scalar_row_evaluator{};
 }
 
-//! The head's operands: n (compact) hidden rows [n, d], weight [v, d], bias (nullable).
+//! The head's operands: n (compact) hidden rows [n, d], weight [v, d] — or [d, v] when `wt`
+//! (the layout z = h·W of a model that stores its head input-major) — and bias (nullable).
 template <class T> struct head {
   const T* h;
   index_t ldh;
@@ -47,14 +48,24 @@ template <class T> struct head {
   index_t ldw;
   const T* bias;
   index_t n, d, v;
+  bool wt = false;
 };
+
+//! The weight columns [c0, c0 + cn) of the head as a [cn, d] matrix expression W_c (a block of
+//! rows of a [v, d] weight, or the transpose of a block of columns of a [d, v] one).
+template <class T> auto weight_chunk(const head<T>& hd, index_t c0, index_t cn) {
+  return hd.wt ? cmap<T>(hd.w + c0, hd.d, cn, Eigen::OuterStride<>(hd.ldw))
+               : cmap<T>(hd.w + c0 * hd.ldw, cn, hd.d, Eigen::OuterStride<>(hd.ldw));
+}
 
 //! Z[r0, r0 + rn) × [0, cn) = H[r0, r0 + rn)·W[c0, c0 + cn)ᵀ + b[c0, c0 + cn), Z row-major with ld = cn.
 template <class T> void logits_block(const head<T>& hd, index_t r0, index_t rn, index_t c0, index_t cn, T* z) {
   mmap<T> zb(z + r0 * cn, rn, cn, Eigen::OuterStride<>(cn));
   const cmap<T> hb(hd.h + r0 * hd.ldh, rn, hd.d, Eigen::OuterStride<>(hd.ldh));
-  const cmap<T> wc(hd.w + c0 * hd.ldw, cn, hd.d, Eigen::OuterStride<>(hd.ldw));
-  zb.noalias() = hb * wc.transpose();
+  if (hd.wt)
+    zb.noalias() = hb * weight_chunk(hd, c0, cn);
+  else
+    zb.noalias() = hb * weight_chunk(hd, c0, cn).transpose();
   if (hd.bias != nullptr) zb.rowwise() += crow<T>(hd.bias + c0, cn);
 }
 
@@ -95,8 +106,8 @@ std::vector<row_summary> read_pass(const Ev& ev, const head<T>& hd, const token_
 }
 
 //! Step 3 (the write pass): ∂L/∂H (+)= G·W into `gh` ([n, d], ld `ldgh`; zeroed by the caller when
-//! not accumulating), ∂L/∂W (=|+=) Gᵀ·H into `gw` ([v, d], ld `ldgw`), ∂L/∂b (=|+=) Σ_t G[t, :]
-//! into `gb` (nullable).
+//! not accumulating), ∂L/∂W (=|+=) Gᵀ·H into `gw` ([v, d], ld `ldgw`; [d, v] = Hᵀ·G when
+//! `hd.wt`), ∂L/∂b (=|+=) Σ_t G[t, :] into `gb` (nullable).
 template <class Ev, class T>
 void write_pass(const Ev& ev, const head<T>& hd, const token_t* y, double inv_tau, index_t chunk, int threads,
                 const std::vector<row_summary>& rows, const std::vector<row_grad_plan<double>>& plans, T* gh,
@@ -106,7 +117,7 @@ void write_pass(const Ev& ev, const head<T>& hd, const token_t* y, double inv_ta
   const cmap<T> h_all(hd.h, hd.n, hd.d, Eigen::OuterStride<>(hd.ldh));
   for (index_t c0 = 0; c0 < hd.v; c0 += chunk) {
     const index_t cn = std::min(chunk, hd.v - c0);
-    const cmap<T> wc(hd.w + c0 * hd.ldw, cn, hd.d, Eigen::OuterStride<>(hd.ldw));
+    const cmap<T> wc = weight_chunk(hd, c0, cn); // [cn, d], or [d, cn] when hd.wt
     parallel_for(nb, threads, [&](index_t b0, index_t b1) {
       for (index_t blk = b0; blk < b1; ++blk) {
         const index_t r0 = blk * row_block, rn = std::min(row_block, hd.n - r0);
@@ -120,7 +131,11 @@ void write_pass(const Ev& ev, const head<T>& hd, const token_t* y, double inv_ta
             g[y[i] - c0] = static_cast<T>(static_cast<double>(g[y[i] - c0]) + plan.target);
         }
         mmap<T> ghb(gh + r0 * ldgh, rn, hd.d, Eigen::OuterStride<>(ldgh));
-        ghb.noalias() += cmap<T>(z.data() + r0 * cn, rn, cn, Eigen::OuterStride<>(cn)) * wc;
+        const cmap<T> gc(z.data() + r0 * cn, rn, cn, Eigen::OuterStride<>(cn));
+        if (hd.wt)
+          ghb.noalias() += gc * wc.transpose();
+        else
+          ghb.noalias() += gc * wc;
       }
     });
     const index_t nt = (cn + vocab_tile - 1) / vocab_tile;
@@ -128,11 +143,19 @@ void write_pass(const Ev& ev, const head<T>& hd, const token_t* y, double inv_ta
       for (index_t t = t0; t < t1; ++t) {
         const index_t j0 = t * vocab_tile, jn = std::min(vocab_tile, cn - j0);
         const cmap<T> gt(z.data() + j0, hd.n, jn, Eigen::OuterStride<>(cn));
-        mmap<T> gwt(gw + (c0 + j0) * ldgw, jn, hd.d, Eigen::OuterStride<>(ldgw));
-        if (accumulate)
-          gwt.noalias() += gt.transpose() * h_all;
-        else
-          gwt.noalias() = gt.transpose() * h_all;
+        if (hd.wt) { // the tile is the columns [c0 + j0, c0 + j0 + jn) of the [d, v] gradient
+          mmap<T> gwt(gw + c0 + j0, hd.d, jn, Eigen::OuterStride<>(ldgw));
+          if (accumulate)
+            gwt.noalias() += h_all.transpose() * gt;
+          else
+            gwt.noalias() = h_all.transpose() * gt;
+        } else {
+          mmap<T> gwt(gw + (c0 + j0) * ldgw, jn, hd.d, Eigen::OuterStride<>(ldgw));
+          if (accumulate)
+            gwt.noalias() += gt.transpose() * h_all;
+          else
+            gwt.noalias() = gt.transpose() * h_all;
+        }
         if (gb != nullptr) { // column sums in row order, in double (an explicit order: Eigen's
                              // reductions peel to the data's alignment, which varies between calls)
           double acc[vocab_tile] = {};
@@ -159,35 +182,39 @@ template <class T> std::size_t span_of(matrix_view<T> m) {
   return m.rows() == 0 ? 0 : static_cast<std::size_t>((m.rows() - 1) * m.row_stride() + m.cols());
 }
 
-//! Shapes of hidden / weight / bias / targets / chunk (every entry point).
+//! The vocabulary size V of a weight in either layout ([V, d], or [d, V] when `wt`).
+template <class T> index_t vocab_of(matrix_view<const T> weight, bool wt) { return wt ? weight.cols() : weight.rows(); }
+
+//! Shapes of hidden / weight / bias / targets / chunk (every entry point); `wt`: weight is [d, V].
 template <class T>
 void check_head(matrix_view<const T> hidden, matrix_view<const T> weight, vector_view<const T> bias,
-                vector_view<const token_t> y, index_t chunk, const char* who) {
+                vector_view<const token_t> y, index_t chunk, const char* who, bool wt = false) {
   RLVR_EXPECTS(hidden.rows() >= 0 && hidden.cols() >= 1 && hidden.row_stride() >= hidden.cols(), shape, who,
                ": hidden is ", hidden.rows(), "x", hidden.cols(), " with row_stride ", hidden.row_stride(),
                " (need d >= 1 columns and row_stride >= d)");
   RLVR_EXPECTS(hidden.data() != nullptr || hidden.rows() == 0, shape, who, ": null hidden");
-  RLVR_EXPECTS(weight.rows() >= 1 && weight.cols() == hidden.cols() && weight.row_stride() >= weight.cols(), shape,
-               who, ": weight is ", weight.rows(), "x", weight.cols(), " with row_stride ", weight.row_stride(),
-               " but hidden has d = ", hidden.cols(), " columns (need V x d, V >= 1, row_stride >= d)");
+  const index_t v = vocab_of(weight, wt), wd = wt ? weight.rows() : weight.cols();
+  RLVR_EXPECTS(v >= 1 && wd == hidden.cols() && weight.row_stride() >= weight.cols(), shape, who, ": weight is ",
+               weight.rows(), "x", weight.cols(), " with row_stride ", weight.row_stride(), " but hidden has d = ",
+               hidden.cols(), " columns (need ", wt ? "d x V (weight_layout d_by_v)" : "V x d", ", V >= 1, row_stride >= ",
+               wt ? "V" : "d", ")");
   RLVR_EXPECTS(weight.data() != nullptr, shape, who, ": null weight");
-  RLVR_EXPECTS(bias.empty() || bias.size() == weight.rows(), shape, who, ": bias has length ", bias.size(),
-               " but weight has V = ", weight.rows(), " rows (need V or empty)");
+  RLVR_EXPECTS(bias.empty() || bias.size() == v, shape, who, ": bias has length ", bias.size(), " but weight has V = ",
+               v, " (need V or empty)");
   RLVR_EXPECTS(chunk >= 1, config, who, ": vocab_chunk = ", chunk, " must be >= 1");
   RLVR_EXPECTS(y.size() == hidden.rows(), shape, who, ": targets has length ", y.size(), " but hidden has ",
                hidden.rows(), " rows");
   for (index_t i = 0; i < y.size(); ++i)
-    RLVR_EXPECTS(y[i] >= 0 && y[i] < weight.rows(), range, who, ": targets[", i, "] = ", y[i], " is outside [0, ",
-                 weight.rows(), ")");
+    RLVR_EXPECTS(y[i] >= 0 && y[i] < v, range, who, ": targets[", i, "] = ", y[i], " is outside [0, ", v, ")");
 }
 
 //! The head's operands for the rows `idx` of `hidden` (all rows, not copied, when idx is empty).
 template <class T>
 head<T> compact_head(matrix_view<const T> hidden, matrix_view<const T> weight, vector_view<const T> bias,
-                     const std::vector<index_t>& idx, bool all, std::vector<T>& own) {
+                     const std::vector<index_t>& idx, bool all, std::vector<T>& own, bool wt = false) {
   const index_t d = hidden.cols();
   head<T> hd{hidden.data(), hidden.row_stride(), weight.data(), weight.row_stride(),
-             bias.empty() ? nullptr : bias.data(), hidden.rows(), d, weight.rows()};
+             bias.empty() ? nullptr : bias.data(), hidden.rows(), d, vocab_of(weight, wt), wt};
   if (all) return hd;
   own.resize(idx.size() * static_cast<std::size_t>(d));
   for (std::size_t i = 0; i < idx.size(); ++i)
@@ -206,20 +233,21 @@ template <class B, class T> void check_backend() {
                 "rlvr::fused_linear: the scalar type must be float or double");
 }
 
-//! The outputs' extents ([N, d], [V, d], [V] or empty) and that no output overlaps an input or
-//! another output.
+//! The outputs' extents ([N, d], the weight's shape, [V] or empty) and that no output overlaps an
+//! input or another output.
 template <class T>
 void check_outputs(matrix_view<const T> hidden, matrix_view<const T> weight, vector_view<const T> bias,
-                   matrix_view<T> grad_hidden, matrix_view<T> grad_weight, vector_view<T> grad_bias, const char* who) {
-  const index_t n = hidden.rows(), d = hidden.cols(), v = weight.rows();
+                   matrix_view<T> grad_hidden, matrix_view<T> grad_weight, vector_view<T> grad_bias, const char* who,
+                   bool wt = false) {
+  const index_t n = hidden.rows(), d = hidden.cols(), v = vocab_of(weight, wt);
   RLVR_EXPECTS(grad_hidden.rows() == n && grad_hidden.cols() == d && grad_hidden.row_stride() >= d &&
                    (grad_hidden.data() != nullptr || n == 0),
                shape, who, ": grad_hidden is ", grad_hidden.rows(), "x", grad_hidden.cols(), " but hidden is ", n, "x",
                d);
-  RLVR_EXPECTS(grad_weight.rows() == v && grad_weight.cols() == d && grad_weight.row_stride() >= d &&
-                   grad_weight.data() != nullptr,
-               shape, who, ": grad_weight is ", grad_weight.rows(), "x", grad_weight.cols(), " but weight is ", v, "x",
-               d);
+  RLVR_EXPECTS(grad_weight.rows() == weight.rows() && grad_weight.cols() == weight.cols() &&
+                   grad_weight.row_stride() >= weight.cols() && grad_weight.data() != nullptr,
+               shape, who, ": grad_weight is ", grad_weight.rows(), "x", grad_weight.cols(), " but weight is ",
+               weight.rows(), "x", weight.cols());
   RLVR_EXPECTS(grad_bias.empty() || grad_bias.size() == v, shape, who, ": grad_bias has length ", grad_bias.size(),
                " but weight has V = ", v, " rows (need V or empty)");
   const matrix_view<const T> gh(grad_hidden), gw(grad_weight);
