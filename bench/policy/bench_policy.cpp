@@ -10,6 +10,12 @@
 //                       transcription of the formulas costs
 //   BM_decode_no_cache  baseline: sampling without a cache, re-running forward over the prefix
 //                       at each of the T steps
+//   BM_update_lm_head   one update's forward + loss + backward of the reference transformer (d = 64,
+//                       2 layers, 64 sequences × 32 positions, 24 response rows each, W-REINFORCE)
+//                       through the materialised logits (forward → loss_and_grad in place →
+//                       backward; mode 0) or the fused LM head (forward_hidden →
+//                       fused_linear_loss_and_grad → backward_hidden; mode 1), for V from the
+//                       study's 32 to 32768: where the trainer's lm_head_mode::automatic switches
 //   BM_train_step_*     real rlvr::trainer steps at the flagship study's sizes (zp_walk p = 53,
 //                       d = 64, 2 layers, 4 heads, value head, 32 prompts × G = 8, 4 mini-batches,
 //                       AdamW; W-REINFORCE λ = 0.1 and GRPO): each phase's share of the step
@@ -24,6 +30,7 @@
 #include <benchmark/benchmark.h>
 
 #include <rlvr/backends/eigen.hpp>
+#include <rlvr/fused_linear.hpp>
 #include <rlvr/optim/adam.hpp>
 #include <rlvr/optim/clip.hpp>
 #include <rlvr/policy/transformer.hpp>
@@ -292,6 +299,58 @@ template <class Objective> void train_step(benchmark::State& st, Objective obj) 
 void BM_train_step_w_reinforce(benchmark::State& st) { train_step(st, rlvr::w_reinforce()); }
 void BM_train_step_grpo(benchmark::State& st) { train_step(st, rlvr::grpo()); }
 
+// ---- BM_update_lm_head ------------------------------------------------------------------------
+void BM_update_lm_head(benchmark::State& st) {
+  const index_t V = st.range(0), d = 64, B = 64, T = 32, N = B * T;
+  const bool fused = st.range(1) != 0;
+  rlvr::transformer_policy m({.vocab_size = V, .context_length = T, .d_model = d, .n_layers = 2, .n_heads = 2,
+                              .seed = 1, .init_std = 0.1, .threads = 2});
+  rlvr::philox_engine e(7);
+  std::vector<token_t> toks(static_cast<std::size_t>(N)), y(static_cast<std::size_t>(N));
+  for (auto& x : toks) x = static_cast<token_t>(e.uniform_index(static_cast<std::uint32_t>(V)));
+  std::vector<rlvr::mask_t> mask(static_cast<std::size_t>(N), 0), act(static_cast<std::size_t>(N), 0);
+  std::vector<float> adv(static_cast<std::size_t>(N), 0.0f);
+  for (index_t i = 0; i < N; ++i) {
+    const bool resp = i % T >= 7 && i % T < 31; // 24 response rows per sequence
+    mask[static_cast<std::size_t>(i)] = act[static_cast<std::size_t>(i)] = resp ? 1 : 0;
+    y[static_cast<std::size_t>(i)] = toks[static_cast<std::size_t>(i + 1 < N ? i + 1 : i)];
+    adv[static_cast<std::size_t>(i)] = (i / T) % 2 == 0 ? 1.0f : -1.0f;
+  }
+  const rlvr::token_batch tb{rlvr::matrix_view<const token_t>(toks.data(), B, T),
+                             rlvr::matrix_view<const rlvr::mask_t>(mask.data(), B, T)};
+  rlvr::loss_token_batch<float> lb{};
+  lb.targets = rlvr::vector_view<const token_t>(y);
+  lb.advantages = rlvr::matrix_view<const float>(adv.data(), 1, N);
+  lb.active = rlvr::matrix_view<const rlvr::mask_t>(act.data(), 1, N);
+  const auto obj = rlvr::w_reinforce();
+  const rlvr::eigen_backend be{.threads = 2};
+  std::vector<float> logits, hid, dhid;
+  for (auto _ : st) {
+    m.zero_grad();
+    if (fused) {
+      hid.resize(static_cast<std::size_t>(N * d));
+      dhid.resize(static_cast<std::size_t>(N * d));
+      m.forward_hidden(tb, rlvr::matrix_view<float>(hid.data(), N, d));
+      const rlvr::lm_head_ref<float> h = m.lm_head();
+      const auto diag = rlvr::fused_linear_loss_and_grad(be, obj, rlvr::matrix_view<const float>(hid.data(), N, d), h.weight,
+                                                         h.bias, lb, rlvr::matrix_view<float>(dhid.data(), N, d),
+                                                         h.grad_weight, h.grad_bias, {.layout = h.layout});
+      benchmark::DoNotOptimize(diag.loss);
+      m.backward_hidden(rlvr::matrix_view<const float>(dhid.data(), N, d));
+    } else {
+      logits.resize(static_cast<std::size_t>(N * V));
+      const rlvr::matrix_view<float> z(logits.data(), N, V);
+      m.forward(tb, z);
+      rlvr::loss_token_batch<float> l = lb;
+      l.logits = rlvr::matrix_view<const float>(z);
+      const auto diag = rlvr::loss_and_grad(be, obj, l, z, {});
+      benchmark::DoNotOptimize(diag.loss);
+      m.backward(rlvr::matrix_view<const float>(z));
+    }
+  }
+  st.counters["tokens/s"] = benchmark::Counter(static_cast<double>(N), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void sizes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"d", "threads"});
   for (int d : {64, 128})
@@ -306,6 +365,7 @@ BENCHMARK(BM_decode)->Apply(sizes);
 BENCHMARK(BM_decode_no_cache)->Apply(sizes);
 BENCHMARK(BM_naive_forward)->ArgNames({"d", "threads"})->Args({64, 1})->Args({128, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
 
+BENCHMARK(BM_update_lm_head)->ArgNames({"V", "fused"})->ArgsProduct({{32, 512, 4096, 32768}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_train_step_w_reinforce)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(10)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_train_step_grpo)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(10)->Unit(benchmark::kMillisecond)->UseRealTime();
 

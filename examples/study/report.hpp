@@ -220,6 +220,7 @@ inline nlohmann::ordered_json config_json(const config& c) {
              {"temperature", c.temperature}, {"entropy_coef", c.entropy_coef}, {"kl_beta", c.kl_beta},
              {"lambda", c.lambda}};
   if (c.shards != 1) j["rl"]["shards"] = c.shards; // results depend on S; not on the process count
+  j["rl"]["lm_head"] = c.lm_head;                  // fused or materialised: equal to rounding, not bit for bit
   j["evaluation"] = {{"regime", c.eval_regime}, {"problems", c.eval_problems}, {"samples", c.samples}, {"temperature", c.eval_temperature},
                      {"top_p", c.top_p}, {"bootstrap_resamples", c.bootstrap_resamples},
                      {"interval", "95% percentile bootstrap over seeds and problems"}};

@@ -112,6 +112,11 @@ struct config {
   index_t long_steps = 0;              // NSR and W-REINFORCE for this many steps
   // the mass-flow diagnostic (rlvr/diagnostics/mass_flow.hpp) every this many RL steps (0 = off)
   index_t mass_flow_every = 5;
+  // the RL update's LM head (trainer_config::lm_head): "fused" (the default since 0.3: hidden
+  // states → rlvr::fused_linear_loss_and_grad, no logits) or "materialised" (logits →
+  // loss_and_grad → backward; the path of every run committed before it). Equal to rounding,
+  // which changes sampled trajectories: results are reproducible per setting, not across them.
+  std::string lm_head = "fused";
   // plumbing
   std::filesystem::path out = "results";
   std::filesystem::path cache_dir{};   // default: <out>/cache
@@ -167,6 +172,8 @@ struct config {
     for (double l : lambda_sweep) non_negative("--lambda-sweep", l);
     at_least("--long-steps", long_steps, 0);
     at_least("--mass-flow-every", mass_flow_every, 0);
+    RLVR_EXPECTS(lm_head == "fused" || lm_head == "materialised", config, "rlvr-study: --lm-head = '", lm_head,
+                 "' is not one of: fused, materialised");
     if (wrong_fraction)
       RLVR_EXPECTS(finite(*wrong_fraction) && *wrong_fraction >= 0.0 && *wrong_fraction <= 1.0, config,
                    "rlvr-study: --wrong-fraction = ", *wrong_fraction, " is outside [0, 1]");
@@ -739,7 +746,8 @@ inline std::vector<std::vector<token_t>> training_prompts(const any_task& task, 
 // Everything that determines an RL run's trajectory (on top of its base model's recipe).
 inline std::string run_recipe(const config& c, const method_spec& m, std::uint64_t seed, index_t steps) {
   std::ostringstream r;
-  r << base_recipe(c, seed) << " | rl v3 eval-" << c.eval_regime << " flow" << c.mass_flow_every;
+  r << base_recipe(c, seed) << " | rl v3 eval-" << c.eval_regime << " flow" << c.mass_flow_every << " head-"
+    << c.lm_head;
   if (c.eval_regime != "harder") r << " heldout" << c.eval_problems; // RL skips the held-out problems
   r << " " << m.name << " " << m.kind << " lambda" << exact(m.lambda) << " clip"
     << (m.clip ? exact(c.clip) : std::string("off")) << " mb" << m.mini_batches << " steps" << steps << " P"
@@ -858,7 +866,9 @@ rlvr::transformer_policy train_rl(const rlvr::transformer_policy& base, const an
                                 .epochs = c.epochs,
                                 .max_grad_norm = c.grad_clip,
                                 .seed = stream_seed(seed, p_rl),
-                                .shards = c.shards};
+                                .shards = c.shards,
+                                .lm_head = c.lm_head == "fused" ? rlvr::lm_head_mode::fused
+                                                                : rlvr::lm_head_mode::materialised};
   const index_t steps = m.steps > 0 ? m.steps : c.rl_steps;
   const std::string recipe = run_recipe(c, m, seed, steps);
   const auto dir = cache_dir_of(c) / "runs";

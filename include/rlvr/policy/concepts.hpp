@@ -20,7 +20,9 @@
 //!    (the batched layout a fast sampler wants); decoding does not change the policy (`const`).
 //!
 //! Optional capabilities are separate concepts: `ValueHeadPolicy` (a scalar value V(s_t) per
-//! position from the same trunk, for PPO with GAE) and `ReferencePolicy` (frozen log-probs of
+//! position from the same trunk, for PPO with GAE), `InferenceForward` (a forward that keeps no
+//! activations), `FusedHeadPolicy` (the hidden states and a linear LM head, so the trainer can
+//! fuse the head with the objective) and `ReferencePolicy` (frozen log-probs of
 //! given tokens, for KL penalties; `rlvr/policy/reference.hpp` wraps any `Policy` as one).
 //!
 //! The concept is assembled from small named pieces so that a diagnostic names the missing one:
@@ -41,6 +43,7 @@
 
 #include "rlvr/backends/concepts.hpp"
 #include "rlvr/config.hpp"
+#include "rlvr/linear_head.hpp"
 #include "rlvr/optim/parameter.hpp"
 #include "rlvr/view.hpp"
 
@@ -169,6 +172,33 @@ concept ValueHeadPolicy =
                           vector_view<const float> dvalues) {
       p.forward(batch, logits, values);
       p.backward(dlogits, dvalues);
+    };
+
+//! A type P models `FusedHeadPolicy` — its last layer is a linear LM head z = W·h + b that the
+//! trainer may fuse with the objective (`rlvr::fused_linear_loss_and_grad`, logits never
+//! materialised) — if it models `Policy` and, for an lvalue `p` of P, a `token_batch` [B, T],
+//! `hidden` a `matrix_view<float>` [B·T, d] and `dhidden` a `matrix_view<const float>` [B·T, d]
+//! with d = `p.lm_head().input_size()`:
+//! 1. `p.lm_head()` returns an `rlvr::lm_head_ref<float>` (rlvr/linear_head.hpp) viewing the
+//!    head's weight, bias and their gradient buffers (the same storage `parameters()` lists);
+//! 2. `p.forward_hidden(batch, hidden)` writes h_t, the head's input, for every wanted position
+//!    (rows of other positions are unspecified: the caller must not read them) and keeps the
+//!    activations for a backward, so that `forward(batch, logits)` would have written
+//!    z_t = W·h_t + b on those rows (to rounding);
+//! 3. `p.backward_hidden(dhidden)` adds ∂L/∂θ of every parameter *below* the head for
+//!    ∂L/∂h = `dhidden` (rows of unwanted positions are ignored) of the most recent
+//!    `forward_hidden`; the head's own gradients are the caller's to add, through
+//!    `lm_head().grad_weight` / `grad_bias` (which is what the fused entry point writes).
+//! A policy that also models `ValueHeadPolicy` provides `forward_hidden(batch, hidden, values)` and
+//! `backward_hidden(dhidden, dvalues)` with the meaning of `forward`/`backward`'s value overloads
+//! (the trainer requires them for PPO with GAE on the fused path).
+template <class P>
+concept FusedHeadPolicy =
+    Policy<P> && requires(std::remove_cvref_t<P>& p, const token_batch& batch, matrix_view<float> hidden,
+                          matrix_view<const float> dhidden) {
+      { p.lm_head() } -> std::same_as<lm_head_ref<float>>;
+      p.forward_hidden(batch, hidden);
+      p.backward_hidden(dhidden);
     };
 
 //! A type R models `ReferencePolicy` if, for `r` an lvalue of R, `batch` a `token_batch` [B, T]

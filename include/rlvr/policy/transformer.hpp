@@ -73,6 +73,7 @@
 
 #include "rlvr/error.hpp"
 #include "rlvr/io/safetensors.hpp"
+#include "rlvr/linear_head.hpp"
 #include "rlvr/optim/state_dict.hpp"
 #include "rlvr/parallel.hpp"
 #include "rlvr/policy/concepts.hpp"
@@ -234,6 +235,34 @@ public:
     RLVR_EXPECTS(cfg_.value_head, config, "transformer: backward with values, but value_head is off");
     expect_size(dvalues, last_n_, "transformer::backward: dvalues");
     backward_impl(dlogits, dvalues.data());
+  }
+
+  // ---- fused-head training path (rlvr::FusedHeadPolicy) --------------------------------------
+  //! The vocabulary head z = h·W_head + b_head as views of its parameters and gradients:
+  //! `head.weight` is stored [d, V] (input-major), so the layout is `weight_layout::d_by_v`.
+  [[nodiscard]] lm_head_ref<S> lm_head() noexcept {
+    const index_t V = cfg_.vocab_size, d = cfg_.d_model;
+    return {matrix_view<const S>(P(off_head_w_), d, V), vector_view<const S>(P(off_head_b_), V),
+            matrix_view<S>(G(off_head_w_), d, V), vector_view<S>(G(off_head_b_), V), weight_layout::d_by_v};
+  }
+  //! The head's input h_t = LN_f(hᴸ_t) [B·T, d] of every position (the whole trunk of `forward`,
+  //! without the vocabulary GEMM), keeping the activations for `backward_hidden`.
+  void forward_hidden(const token_batch& batch, matrix_view<S> hidden) { forward_hidden_impl(batch, hidden, nullptr); }
+  //! As above, also writing the values V(s_t) [B·T] (needs `value_head`).
+  void forward_hidden(const token_batch& batch, matrix_view<S> hidden, vector_view<S> values) {
+    RLVR_EXPECTS(cfg_.value_head, config, "transformer: forward_hidden with values, but value_head is off");
+    expect_size(values, batch.rows(), "transformer::forward_hidden: values");
+    forward_hidden_impl(batch, hidden, values.data());
+  }
+  //! Adds ∂L/∂θ of every parameter below the head for ∂L/∂h = `dhidden` [B·T, d] of the last
+  //! `forward_hidden` (rows outside its mask are ignored); the head's gradients are the
+  //! caller's (`lm_head().grad_weight`, `grad_bias`).
+  void backward_hidden(matrix_view<const S> dhidden) { backward_hidden_impl(dhidden, nullptr); }
+  //! As above with ∂L/∂values [B·T] (needs `value_head`).
+  void backward_hidden(matrix_view<const S> dhidden, vector_view<const S> dvalues) {
+    RLVR_EXPECTS(cfg_.value_head, config, "transformer: backward_hidden with values, but value_head is off");
+    expect_size(dvalues, last_n_, "transformer::backward_hidden: dvalues");
+    backward_hidden_impl(dhidden, dvalues.data());
   }
 
   //! Logits (and values, when `values` is non-empty) like `forward`, computed `chunk` sequences
@@ -463,9 +492,39 @@ private:
   void forward_impl(const token_batch& batch, matrix_view<S> logits, S* values) {
     check_tokens(batch, "transformer::forward");
     const index_t B = batch.batch(), T = batch.length(), N = B * T;
-    const index_t V = cfg_.vocab_size, d = cfg_.d_model, F = cfg_.ff(), H = cfg_.n_heads;
+    const index_t V = cfg_.vocab_size, d = cfg_.d_model;
     RLVR_EXPECTS(logits.rows() == N && logits.cols() == V, shape, "transformer::forward: logits are ", logits.rows(),
                  "x", logits.cols(), ", expected ", N, "x", V);
+    forward_trunk(batch, values);
+    const int th = cfg_.threads;
+    // vocabulary head on the wanted rows only
+    const index_t Msel = static_cast<index_t>(sel_.size());
+    grow(hsel_, Msel * d), grow(lsel_, Msel * V);
+    for (index_t i = 0; i < Msel; ++i) std::copy_n(hf_.data() + sel_[static_cast<std::size_t>(i)] * d, d, hsel_.data() + i * d);
+    detail::tfm::gemm(hsel_.data(), d, P(off_head_w_), P(off_head_b_), lsel_.data(), V, Msel, d, V, th);
+    for (index_t n = 0; n < N; ++n) std::fill_n(logits.row(n).data(), V, S(0));
+    for (index_t i = 0; i < Msel; ++i)
+      std::copy_n(lsel_.data() + i * V, V, logits.row(sel_[static_cast<std::size_t>(i)]).data());
+    last_n_ = N;
+    last_head_ = true;
+  }
+
+  void forward_hidden_impl(const token_batch& batch, matrix_view<S> hidden, S* values) {
+    check_tokens(batch, "transformer::forward_hidden");
+    const index_t N = batch.batch() * batch.length(), d = cfg_.d_model;
+    RLVR_EXPECTS(hidden.rows() == N && hidden.cols() == d, shape, "transformer::forward_hidden: hidden is ",
+                 hidden.rows(), "x", hidden.cols(), ", expected ", N, "x", d);
+    forward_trunk(batch, values);
+    for (index_t n = 0; n < N; ++n) std::copy_n(hf_.data() + n * d, d, hidden.row(n).data());
+    last_n_ = N;
+    last_head_ = false; // a `backward` (from logits) needs the head's activations: refused until the next forward
+  }
+
+  // Embeddings, the blocks and LN_f: hf_ [N, d] = the head's input; sel_ = the wanted rows;
+  // values from hf_ when asked. Keeps every activation `backward_trunk` needs.
+  void forward_trunk(const token_batch& batch, S* values) {
+    const index_t B = batch.batch(), T = batch.length(), N = B * T;
+    const index_t d = cfg_.d_model, F = cfg_.ff(), H = cfg_.n_heads;
     const int th = cfg_.threads;
     const S eps = static_cast<S>(cfg_.ln_eps);
     last_b_ = B, last_t_ = T, last_n_ = 0;
@@ -500,14 +559,6 @@ private:
     }
     grow(xhatf_, N * d), grow(rstdf_, N), grow(hf_, N * d);
     detail::tfm::layernorm(x, xhatf_.data(), rstdf_.data(), hf_.data(), P(off_lnf_g_), P(off_lnf_b_), N, d, eps, th);
-    // vocabulary head on the wanted rows only
-    const index_t Msel = static_cast<index_t>(sel_.size());
-    grow(hsel_, Msel * d), grow(lsel_, Msel * V);
-    for (index_t i = 0; i < Msel; ++i) std::copy_n(hf_.data() + sel_[static_cast<std::size_t>(i)] * d, d, hsel_.data() + i * d);
-    detail::tfm::gemm(hsel_.data(), d, P(off_head_w_), P(off_head_b_), lsel_.data(), V, Msel, d, V, th);
-    for (index_t n = 0; n < N; ++n) std::fill_n(logits.row(n).data(), V, S(0));
-    for (index_t i = 0; i < Msel; ++i)
-      std::copy_n(lsel_.data() + i * V, V, logits.row(sel_[static_cast<std::size_t>(i)]).data());
     if (values) {
       const S* w = P(off_vw_);
       for (index_t n = 0; n < N; ++n) {
@@ -516,7 +567,6 @@ private:
         values[n] = s;
       }
     }
-    last_n_ = N;
   }
 
   // P = softmax(q kᵀ/√d_h + causal), o = P v, per (sequence, head); parallel over sequences.
@@ -575,8 +625,9 @@ private:
 
   void backward_impl(matrix_view<const S> dlogits, const S* dvalues) {
     RLVR_EXPECTS(last_n_ > 0, config, "transformer::backward: no forward to differentiate (or the model was copied)");
-    const index_t B = last_b_, T = last_t_, N = last_n_;
-    const index_t V = cfg_.vocab_size, d = cfg_.d_model, F = cfg_.ff();
+    RLVR_EXPECTS(last_head_, config,
+                 "transformer::backward: the last forward was forward_hidden (no logits): use backward_hidden");
+    const index_t N = last_n_, V = cfg_.vocab_size, d = cfg_.d_model;
     RLVR_EXPECTS(dlogits.rows() == N && dlogits.cols() == V, shape, "transformer::backward: dlogits are ",
                  dlogits.rows(), "x", dlogits.cols(), ", the last forward was ", N, "x", V);
     const int th = cfg_.threads;
@@ -586,12 +637,34 @@ private:
     for (index_t i = 0; i < Msel; ++i)
       std::copy_n(dlogits.row(sel_[static_cast<std::size_t>(i)]).data(), V, dsel_.data() + i * V);
     gemm_at(hsel_.data(), d, dsel_.data(), V, G(off_head_w_), G(off_head_b_), Msel, d, V, th);
-    grow(dhsel_, Msel * d), grow(dhf_, N * d), grow(dx_, N * d), grow(dh_, N * d), grow(dqkv_, N * 3 * d),
-        grow(du_, N * F);
+    grow(dhsel_, Msel * d), grow(dhf_, N * d);
     gemm_bt(dsel_.data(), V, P(off_head_w_), dhsel_.data(), d, Msel, d, V, th);
     std::fill_n(dhf_.data(), N * d, S(0));
     for (index_t i = 0; i < Msel; ++i)
       std::copy_n(dhsel_.data() + i * d, d, dhf_.data() + sel_[static_cast<std::size_t>(i)] * d);
+    backward_trunk(dvalues);
+  }
+
+  void backward_hidden_impl(matrix_view<const S> dhidden, const S* dvalues) {
+    RLVR_EXPECTS(last_n_ > 0, config,
+                 "transformer::backward_hidden: no forward to differentiate (or the model was copied)");
+    const index_t N = last_n_, d = cfg_.d_model;
+    RLVR_EXPECTS(dhidden.rows() == N && dhidden.cols() == d, shape, "transformer::backward_hidden: dhidden is ",
+                 dhidden.rows(), "x", dhidden.cols(), ", the last forward was ", N, "x", d);
+    grow(dhf_, N * d);
+    std::fill_n(dhf_.data(), N * d, S(0));
+    for (const index_t r : sel_) std::copy_n(dhidden.row(r).data(), d, dhf_.data() + r * d);
+    backward_trunk(dvalues);
+  }
+
+  // From dhf_ = ∂L/∂(the head's input) [N, d] (filled by the caller): the value head, LN_f, the
+  // blocks and the embeddings.
+  void backward_trunk(const S* dvalues) {
+    const index_t B = last_b_, T = last_t_, N = last_n_;
+    const index_t d = cfg_.d_model, F = cfg_.ff();
+    const int th = cfg_.threads;
+    using namespace detail::tfm;
+    grow(dx_, N * d), grow(dh_, N * d), grow(dqkv_, N * 3 * d), grow(du_, N * F);
     if (dvalues) {
       const S* w = P(off_vw_);
       S* gw = G(off_vw_);
@@ -728,6 +801,7 @@ private:
           off_vb_ = 0;
   // activations of the last forward and backward scratch
   index_t last_b_ = 0, last_t_ = 0, last_n_ = 0;
+  bool last_head_ = false; // the last forward ran the vocabulary head (a `backward` from logits is possible)
   std::vector<token_t> tokens_;
   std::vector<index_t> sel_;
   std::vector<layer_acts> acts_;
@@ -739,5 +813,6 @@ using transformer_policy = basic_transformer<float>;
 static_assert(Policy<transformer_policy>);
 static_assert(InferenceForward<transformer_policy>);
 static_assert(ValueHeadPolicy<transformer_policy>);
+static_assert(FusedHeadPolicy<transformer_policy>);
 
 } // namespace rlvr

@@ -97,6 +97,7 @@
 #include "rlvr/error.hpp"
 #include "rlvr/generate.hpp"
 #include "rlvr/io/safetensors.hpp"
+#include "rlvr/linear_head.hpp"
 #include "rlvr/loss.hpp"
 #include "rlvr/optim/clip.hpp"
 #include "rlvr/optim/concepts.hpp"
@@ -109,6 +110,12 @@
 #include "rlvr/trainer/reward.hpp"
 #include "rlvr/trainer/metrics_writer.hpp"
 #include "rlvr/trainer/step_metrics.hpp"
+#if __has_include(<Eigen/Core>) // the fused LM head's GEMMs are Eigen's (rlvr::eigen on the include path)
+#include "rlvr/fused_linear.hpp"
+#define RLVR_TRAINER_FUSED_HEAD 1
+#else
+#define RLVR_TRAINER_FUSED_HEAD 0
+#endif
 
 namespace rlvr {
 
@@ -118,10 +125,28 @@ enum class gradient_reduction : std::uint8_t {
   fast,          //!< add own shards, then one all-reduce: equal within rounding, one collective
 };
 
+//! Where the trainer's update computes the loss (`trainer_config::lm_head`).
+//! - `materialised`: the policy's forward writes the [B·T, V] logits of the mini-batch,
+//!   `rlvr::loss_and_grad` turns them into ∂L/∂z in place, the policy's backward reads them.
+//! - `fused`: the policy's `forward_hidden` writes the head's inputs [B·T, d],
+//!   `rlvr::fused_linear_loss_and_grad` computes the loss and ∂L/∂h, ∂L/∂W, ∂L/∂b one vocabulary
+//!   chunk at a time (rlvr/fused_linear.hpp: extra memory O(B·T·C) instead of O(B·T·V)) and
+//!   `backward_hidden` takes ∂L/∂h through the trunk. Needs a policy that models
+//!   `rlvr::FusedHeadPolicy`, Eigen on the include path and an objective without `kl_full`
+//!   (which reads whole reference logits rows); otherwise the trainer's constructor throws a
+//!   `config_error` saying which. The two paths agree to rounding, not bit for bit (tested:
+//!   the same rollouts and weights within 1e-4 relative L2 after 5 AdamW steps of W-REINFORCE,
+//!   GRPO and PPO on the reference transformer).
+//! - `automatic` (default): `fused` where it is available, else `materialised`. The fused path
+//!   is not slower at any vocabulary measured, the study's included (bench_policy
+//!   `BM_update_lm_head`, V = 32 … 32768, docs/performance.md), and its extra memory is
+//!   O(rows·C) instead of O(rows·V).
+enum class lm_head_mode : std::uint8_t { automatic, materialised, fused };
+
 //! The trainer's run-time numbers (structure — objective, policy, … — is in the types).
 //! Aggregate: designated initialisers must follow the field order `group_size, temperature,
 //! max_response_tokens, eos, pad, mini_batches, epochs, max_grad_norm, shuffle, seed, value_clip,
-//! value_coef, track_reference_kl, shards, reduction` (any subset, in that order).
+//! value_coef, track_reference_kl, shards, reduction, lm_head, vocab_chunk` (any subset, in that order).
 struct trainer_config {
   index_t group_size = 8;           //!< G responses per prompt (≥ 1)
   double temperature = 1.0;         //!< rollout temperature τ (> 0); the loss uses the same τ
@@ -139,6 +164,8 @@ struct trainer_config {
   bool track_reference_kl = false;  //!< report KL to the initial policy even without a KL term
   index_t shards = 1;               //!< canonical shards S of the rollout batch and of each mini-batch (≥ 1, ≥ ranks)
   gradient_reduction reduction = gradient_reduction::deterministic; //!< across ranks (with S ≥ 2 or R ≥ 2)
+  lm_head_mode lm_head = lm_head_mode::automatic; //!< materialised logits or the fused LM head (see lm_head_mode)
+  index_t vocab_chunk = 1024;       //!< the fused head's vocabulary chunk C (≥ 1; rlvr/fused_linear.hpp)
 
   //! Throws `rlvr::config_error` naming the first bad field.
   void validate() const {
@@ -161,6 +188,10 @@ struct trainer_config {
     RLVR_EXPECTS(shards >= 1, config, "trainer_config: shards = ", shards, " must be >= 1");
     RLVR_EXPECTS(reduction == gradient_reduction::deterministic || reduction == gradient_reduction::fast, config,
                  "trainer_config: reduction = ", static_cast<int>(reduction), " is not a gradient_reduction");
+    RLVR_EXPECTS(lm_head == lm_head_mode::automatic || lm_head == lm_head_mode::materialised ||
+                     lm_head == lm_head_mode::fused,
+                 config, "trainer_config: lm_head = ", static_cast<int>(lm_head), " is not an lm_head_mode");
+    RLVR_EXPECTS(vocab_chunk >= 1, config, "trainer_config: vocab_chunk = ", vocab_chunk, " must be >= 1");
   }
 };
 
@@ -288,6 +319,7 @@ public:
     RLVR_EXPECTS(cfg_.eos < policy_.vocab_size() && cfg_.pad < policy_.vocab_size(), config, "trainer: eos = ",
                  cfg_.eos, " or pad = ", cfg_.pad, " is outside the policy's vocabulary [0, ", policy_.vocab_size(),
                  ")");
+    fused_head_ = use_fused_head();
     if constexpr (uses_reference || uses_values) reference_.emplace(policy_); // GAE folds β·k1 into rewards
     else if (cfg_.track_reference_kl) {
       if constexpr (std::copy_constructible<P>) reference_.emplace(policy_);
@@ -546,6 +578,9 @@ public:
     return {seqs_.data(), static_cast<index_t>(len_.size()), len_.empty() ? 0 : static_cast<index_t>(seqs_.size() / len_.size())};
   }
   [[nodiscard]] std::span<const index_t> last_lengths() const { return len_; }
+  //! True when the updates run the fused LM head (`trainer_config::lm_head`, resolved at
+  //! construction: `automatic` becomes one of the two paths here).
+  [[nodiscard]] bool fused_lm_head() const noexcept { return fused_head_; }
   [[nodiscard]] std::span<const float> last_rewards() const { return rewards_; }
 
   //! Adds everything a resumed run needs to `d`: `policy.*` weights, `reference.*` weights (when
@@ -650,15 +685,42 @@ private:
                   [&](index_t k) { return first_tok[static_cast<std::size_t>(roll_first_[static_cast<std::size_t>(k + 1)])]; });
   }
 
+  // The update's path (lm_head_mode): true = the fused LM head. `fused` where it cannot run is a
+  // config_error naming the missing piece.
+  bool use_fused_head() const {
+    const char* why = nullptr;
+    if constexpr (!FusedHeadPolicy<P>)
+      why = "the policy does not model rlvr::FusedHeadPolicy (lm_head(), forward_hidden, backward_hidden)";
+    else if constexpr (uses_ref_logits)
+      why = "the objective has kl_full, which reads whole reference logits rows";
+    else if constexpr (!RLVR_TRAINER_FUSED_HEAD)
+      why = "Eigen is not on the include path (link rlvr::eigen)";
+    else if constexpr (uses_values && !requires(P& p, const rlvr::token_batch& b, matrix_view<float> h,
+                                                vector_view<float> v, matrix_view<const float> dh,
+                                                vector_view<const float> dv) {
+                         p.forward_hidden(b, h, v);
+                         p.backward_hidden(dh, dv);
+                       })
+      why = "the objective needs values and the policy has no forward_hidden/backward_hidden with values";
+    if (cfg_.lm_head == lm_head_mode::materialised) return false;
+    if (cfg_.lm_head == lm_head_mode::fused) {
+      RLVR_EXPECTS(why == nullptr, config, "trainer: trainer_config::lm_head = fused, but ", why,
+                   "; use lm_head_mode::materialised or automatic");
+      return true;
+    }
+    return why == nullptr;
+  }
+
   // Every rank must run the same configuration: a differing seed or shape would desynchronise the
   // collectives or silently split different batches.
   void check_same_config() {
     const std::int64_t mine[] = {static_cast<std::int64_t>(cfg_.seed), cfg_.shards, cfg_.group_size, cfg_.mini_batches,
                                  cfg_.epochs, cfg_.max_response_tokens, static_cast<std::int64_t>(cfg_.reduction),
-                                 static_cast<std::int64_t>(cfg_.shuffle)};
+                                 static_cast<std::int64_t>(cfg_.shuffle), static_cast<std::int64_t>(cfg_.lm_head),
+                                 cfg_.vocab_chunk};
     constexpr std::size_t f = std::size(mine);
     constexpr const char* names[f] = {"seed", "shards", "group_size", "mini_batches", "epochs", "max_response_tokens",
-                                      "reduction", "shuffle"};
+                                      "reduction", "shuffle", "lm_head", "vocab_chunk"};
     std::vector<std::int64_t> all(f * static_cast<std::size_t>(comm_.size()));
     comm_.all_gather(std::span<const std::int64_t>(mine, f), std::span<std::int64_t>(all));
     for (int r = 1; r < comm_.size(); ++r)
@@ -904,6 +966,8 @@ private:
     opt_.step(params);
   }
 
+  using loss_batch_type = rlvr::loss_token_batch<float>;
+
   // Forward, loss and backward of one shard (or of the whole mini-batch): leaves the shard's
   // gradient in the policy's parameters (zeroed first). `agg`: the mini-batch's counts when the
   // shard is part of one (null: this is the whole mini-batch); `vscale`: the shard's share of the
@@ -956,25 +1020,49 @@ private:
     }
     const rlvr::token_batch pb{matrix_view<const token_t>(mb_seqs_.data(), nm, tt),
                                matrix_view<const mask_t>(mb_mask_.data(), nm, tt)};
+    std::vector<float> vals;
+    if constexpr (uses_values) vals.assign(static_cast<std::size_t>(rr), 0.0f);
+#if RLVR_TRAINER_FUSED_HEAD
+    if constexpr (FusedHeadPolicy<P> && !uses_ref_logits)
+      if (fused_head_) {
+        const lm_head_ref<float> head = policy_.lm_head();
+        const index_t d = head.input_size();
+        mb_hidden_.resize(static_cast<std::size_t>(rr * d));
+        mb_dhidden_.resize(static_cast<std::size_t>(rr * d));
+        const matrix_view<float> hid(mb_hidden_.data(), rr, d), dhid(mb_dhidden_.data(), rr, d);
+        if constexpr (uses_values) policy_.forward_hidden(pb, hid, vector_view<float>(vals));
+        else policy_.forward_hidden(pb, hid);
+        m.forward_seconds += clk.lap();
+        const loss_batch_type lb = make_loss_batch({}, tgt, a, act, row_seq, olp, rlp, nm, rr);
+        policy_.zero_grad(); // the fused pass writes the head's gradients, backward_hidden adds the rest
+        fused_linear_options fo{};
+        fo.loss.temperature = cfg_.temperature;
+        if (agg) fo.loss.aggregation = *agg;
+        fo.vocab_chunk = cfg_.vocab_chunk;
+        fo.accumulate = false; // overwrite: ∂L/∂h (every row, inactive ones 0) and the just-zeroed head gradients
+        fo.layout = head.layout;
+        update_result u;
+        u.diag = fused_linear_loss_and_grad(be_, obj_, matrix_view<const float>(hid), head.weight, head.bias, lb, dhid,
+                                            head.grad_weight, head.grad_bias, fo);
+        u.diag.rows = n; // report response tokens, as the materialised path
+        m.loss_seconds += clk.lap();
+        if constexpr (uses_values) {
+          const std::vector<float> dvals = value_grad(u, vals, rows, oval, ret, n, nm * tt, vscale);
+          m.loss_seconds += clk.lap();
+          policy_.backward_hidden(matrix_view<const float>(dhid), vector_view<const float>(dvals));
+        } else {
+          policy_.backward_hidden(matrix_view<const float>(dhid));
+        }
+        m.backward_seconds += clk.lap();
+        return u;
+      }
+#endif
     mb_logits_.resize(static_cast<std::size_t>(rr * v));
     const matrix_view<float> full(mb_logits_.data(), rr, v);
-    std::vector<float> vals;
-    if constexpr (uses_values) {
-      vals.assign(static_cast<std::size_t>(rr), 0.0f);
-      policy_.forward(pb, full, vector_view<float>(vals));
-    } else {
-      policy_.forward(pb, full);
-    }
+    if constexpr (uses_values) policy_.forward(pb, full, vector_view<float>(vals));
+    else policy_.forward(pb, full);
     m.forward_seconds += clk.lap();
-    loss_batch_type lb{};
-    lb.logits = matrix_view<const float>(full);
-    lb.targets = vector_view<const token_t>(tgt);
-    lb.advantages = matrix_view<const float>(a.data(), k_comp, rr);
-    lb.active = matrix_view<const mask_t>(act.data(), k_comp, rr);
-    lb.seq = vector_view<const std::int32_t>(row_seq);
-    lb.num_sequences = nm;
-    if constexpr (O::uses_old_logp) lb.old_logp = vector_view<const float>(olp);
-    if constexpr (O::uses_ref_logp) lb.ref_logp = vector_view<const float>(rlp);
+    loss_batch_type lb = make_loss_batch(matrix_view<const float>(full), tgt, a, act, row_seq, olp, rlp, nm, rr);
     if constexpr (uses_ref_logits) { // kl_full: the reference's logits rows of this mini-batch
       mb_ref_logits_.resize(static_cast<std::size_t>(rr * v));
       const matrix_view<float> ref_full(mb_ref_logits_.data(), rr, v);
@@ -992,16 +1080,7 @@ private:
     policy_.zero_grad();
     m.backward_seconds += clk.lap();
     if constexpr (uses_values) {
-      std::vector<float> cur(static_cast<std::size_t>(n)), dv(static_cast<std::size_t>(n));
-      for (index_t t = 0; t < n; ++t) cur[static_cast<std::size_t>(t)] = vals[static_cast<std::size_t>(rows[static_cast<std::size_t>(t)])];
-      const value_loss_result vr = value_loss(vector_view<const float>(cur), vector_view<const float>(oval),
-                                              vector_view<const float>(ret), vector_view<const mask_t>{},
-                                              cfg_.value_clip, vector_view<float>(dv));
-      u.value_loss = vr.loss;
-      std::vector<float> dvals(static_cast<std::size_t>(nm * tt), 0.0f);
-      for (index_t t = 0; t < n; ++t)
-        dvals[static_cast<std::size_t>(rows[static_cast<std::size_t>(t)])] =
-            static_cast<float>(cfg_.value_coef * vscale) * dv[static_cast<std::size_t>(t)];
+      const std::vector<float> dvals = value_grad(u, vals, rows, oval, ret, n, nm * tt, vscale);
       m.loss_seconds += clk.lap();
       policy_.backward(matrix_view<const float>(full), vector_view<const float>(dvals));
     } else {
@@ -1011,7 +1090,40 @@ private:
     return u;
   }
 
-  using loss_batch_type = rlvr::loss_token_batch<float>;
+  // The loss batch of a shard: `logits` (empty for the fused head) and the per-row arrays.
+  loss_batch_type make_loss_batch(matrix_view<const float> logits, const std::vector<token_t>& tgt,
+                                  const std::vector<float>& a, const std::vector<mask_t>& act,
+                                  const std::vector<std::int32_t>& row_seq, const std::vector<float>& olp,
+                                  const std::vector<float>& rlp, index_t nm, index_t rr) const {
+    loss_batch_type lb{};
+    lb.logits = logits;
+    lb.targets = vector_view<const token_t>(tgt);
+    lb.advantages = matrix_view<const float>(a.data(), O::components, rr);
+    lb.active = matrix_view<const mask_t>(act.data(), O::components, rr);
+    lb.seq = vector_view<const std::int32_t>(row_seq);
+    lb.num_sequences = nm;
+    if constexpr (O::uses_old_logp) lb.old_logp = vector_view<const float>(olp);
+    if constexpr (O::uses_ref_logp) lb.ref_logp = vector_view<const float>(rlp);
+    return lb;
+  }
+
+  // PPO's value loss over the shard's response tokens: records it in `u` and returns ∂L/∂values
+  // [rows of the mini-batch] (value_coef·vscale·∂(value loss)/∂V at the response rows, 0 elsewhere).
+  std::vector<float> value_grad(update_result& u, const std::vector<float>& vals, const std::vector<index_t>& rows,
+                                const std::vector<float>& oval, const std::vector<float>& ret, index_t n, index_t nrows,
+                                double vscale) const {
+    std::vector<float> cur(static_cast<std::size_t>(n)), dv(static_cast<std::size_t>(n));
+    for (index_t t = 0; t < n; ++t) cur[static_cast<std::size_t>(t)] = vals[static_cast<std::size_t>(rows[static_cast<std::size_t>(t)])];
+    const value_loss_result vr = value_loss(vector_view<const float>(cur), vector_view<const float>(oval),
+                                            vector_view<const float>(ret), vector_view<const mask_t>{},
+                                            cfg_.value_clip, vector_view<float>(dv));
+    u.value_loss = vr.loss;
+    std::vector<float> dvals(static_cast<std::size_t>(nrows), 0.0f);
+    for (index_t t = 0; t < n; ++t)
+      dvals[static_cast<std::size_t>(rows[static_cast<std::size_t>(t)])] =
+          static_cast<float>(cfg_.value_coef * vscale) * dv[static_cast<std::size_t>(t)];
+    return dvals;
+  }
 
   P& policy_;
   Opt& opt_;
@@ -1037,6 +1149,8 @@ private:
   std::vector<token_t> mb_seqs_;
   std::vector<mask_t> mb_mask_; // [nm, T] response rows of the mini-batch
   std::vector<float> mb_logits_, mb_ref_logits_;
+  std::vector<float> mb_hidden_, mb_dhidden_; // the fused head's [rows, d] inputs and ∂L/∂h
+  bool fused_head_ = false;                   // the update runs the fused LM head (lm_head_mode)
 };
 
 //! A task passed as the reward deduces `trainer<…, tasks::verifier<Task>, …>`.
