@@ -18,7 +18,7 @@
 //! The graph is a pure function of (`nodes`, `out_degree`, `graph_seed`): it is drawn with the
 //! header's own SplitMix64 and `uniform_below`, so it is the same on every platform and
 //! standard library, and two tasks built from one config are interchangeable. Construction
-//! costs O(n²) time and memory (all-pairs BFS distances, see `walk_task`).
+//! costs O(n²) memory and O(n²·out_degree) time (all-pairs BFS distances, see `walk_task`).
 //!
 //!     rlvr::tasks::graph_path task({.nodes = 32, .out_degree = 3, .graph_seed = 7});
 //!     rlvr::philox_engine g(/*seed*/ 1);
