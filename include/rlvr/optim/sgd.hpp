@@ -38,8 +38,8 @@ namespace rlvr {
 
 //! Hyperparameters of `sgd` (designated initialisers: `sgd({.lr = 0.1, .momentum = 0.9})`).
 //!
-//! The defaults are PyTorch's (with its lr 1e-2 made explicit): plain SGD, no momentum, no
-//! decay. They are validated by the `sgd` constructor and by `set_learning_rate`/`load_state`.
+//! The defaults give plain SGD (no momentum, dampening, decay or Nesterov), as PyTorch's
+//! do; the learning rate defaults to 1e-2. They are validated by the `sgd` constructor and by `set_learning_rate`/`load_state`.
 struct sgd_config {
   double lr = 1e-2;          //!< learning rate η ≥ 0
   double momentum = 0.0;     //!< μ ∈ [0, 1)
