@@ -16,6 +16,15 @@
 //! Warm-up counts from (s + 1)/W so that the first step already moves (η/W); Hugging Face's
 //! `get_*_schedule_with_warmup` uses s/W and spends its first step at rate 0. After S steps the
 //! cosine schedule stays at η_min.
+//!
+//! The schedules are aggregates (designated initialisers) and are validated when called, not
+//! when built: a negative step raises `range_error`, inconsistent fields `config_error`. They
+//! are cheap (a few flops, no allocation) and safe to call from any thread.
+//!
+//!     const rlvr::cosine_schedule sched{.lr = 1e-4, .total_steps = 200, .warmup_steps = 10};
+//!     for (rlvr::index_t s = 0; s < 200; ++s) {
+//!       rlvr::apply_schedule(opt, sched, s); // then opt.step(policy.parameters())
+//!     }
 
 #include <algorithm>
 #include <cmath>
@@ -27,8 +36,9 @@
 
 namespace rlvr {
 
-//! η for every step.
+//! η for every step. Raises `range_error` for a negative step.
 struct constant_schedule {
+  //! η (the default matches `adam_config`/`adamw_config`)
   double lr = 1e-3;
   [[nodiscard]] double operator()(index_t step) const {
     RLVR_EXPECTS(step >= 0, range, "constant_schedule: step = ", step, " is negative");
@@ -38,8 +48,13 @@ struct constant_schedule {
 static_assert(LearningRateSchedule<constant_schedule>);
 
 //! Linear warm-up over `warmup_steps` W ≥ 0 steps to η, then constant.
+//!
+//! Rates η/W, 2η/W, …, η for steps 0 … W − 1, then η; W = 0 means no warm-up. Raises
+//! `range_error` for a negative step and `config_error` for a negative W.
 struct warmup_schedule {
+  //! η, the rate reached at step W − 1 and kept afterwards
   double lr = 1e-3;
+  //! W ≥ 0 (0: constant η)
   index_t warmup_steps = 0;
   [[nodiscard]] double operator()(index_t step) const {
     RLVR_EXPECTS(step >= 0, range, "warmup_schedule: step = ", step, " is negative");
@@ -51,10 +66,18 @@ struct warmup_schedule {
 static_assert(LearningRateSchedule<warmup_schedule>);
 
 //! Linear warm-up over W steps, then cosine decay from η to η_min at step S = total_steps.
+//!
+//! The decay starts at η at step W (q = 0) and reaches η_min at step S; steps past S keep
+//! η_min. Raises `range_error` for a negative step, `config_error` unless 0 ≤ W < S and
+//! 0 ≤ η_min ≤ η.
 struct cosine_schedule {
+  //! η, the peak rate (end of warm-up)
   double lr = 1e-3;
+  //! S > W, the step at which the rate reaches η_min
   index_t total_steps = 1;
+  //! W ≥ 0 (0: decay from the first step)
   index_t warmup_steps = 0;
+  //! η_min ∈ [0, η], the floor
   double min_lr = 0.0;
   [[nodiscard]] double operator()(index_t step) const {
     RLVR_EXPECTS(step >= 0, range, "cosine_schedule: step = ", step, " is negative");
@@ -71,6 +94,10 @@ struct cosine_schedule {
 static_assert(LearningRateSchedule<cosine_schedule>);
 
 //! Sets the optimizer's learning rate to `sched(step)`; returns it.
+//!
+//! `step` is the number of optimizer steps already taken (so 0 before the first step). The
+//! schedule's errors propagate, and the optimizer's `set_learning_rate` raises `config_error`
+//! for a negative or non-finite rate (rlvr's optimizers do).
 template <LearningRateControl O, LearningRateSchedule S> double apply_schedule(O& opt, const S& sched, index_t step) {
   const double lr = static_cast<double>(sched(step));
   opt.set_learning_rate(lr);

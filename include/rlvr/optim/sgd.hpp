@@ -13,6 +13,20 @@
 //! Arithmetic is float32 with the hyperparameters rounded to float once per step (PyTorch's
 //! float32 path). State: the momentum buffer b per parameter and whether it has been
 //! initialised; `save_state`/`load_state` round-trip it bit-exactly.
+//!
+//! The momentum buffers are allocated (zero) on the first `step`, one float per parameter
+//! scalar, and bound to that parameter list: a later step with a different number of
+//! parameters, other names (`config_error`) or other sizes (`shape_error`) is refused. Memory:
+//! one extra float per parameter scalar (allocated even when μ = 0). Cost of a step: a few
+//! flops per scalar, single-threaded; the result is deterministic.
+//!
+//! An `sgd` is a value type (copyable, movable) and not thread-safe: one optimizer per model,
+//! driven by one thread.
+//!
+//!     rlvr::sgd opt({.lr = 0.1, .momentum = 0.9, .nesterov = true});
+//!     policy.zero_grad();
+//!     // … forward, loss gradient, policy.backward(dlogits) …
+//!     opt.step(policy.parameters());
 
 #include <span>
 #include <string>
@@ -23,6 +37,9 @@
 namespace rlvr {
 
 //! Hyperparameters of `sgd` (designated initialisers: `sgd({.lr = 0.1, .momentum = 0.9})`).
+//!
+//! The defaults give plain SGD (no momentum, dampening, decay or Nesterov), as PyTorch's
+//! do; the learning rate defaults to 1e-2. They are validated by the `sgd` constructor and by `set_learning_rate`/`load_state`.
 struct sgd_config {
   double lr = 1e-2;          //!< learning rate η ≥ 0
   double momentum = 0.0;     //!< μ ∈ [0, 1)
@@ -36,6 +53,8 @@ class sgd {
 public:
   static constexpr bool is_optimizer = true;
 
+  //! Validates `c`: raises `config_error` if η is negative or not finite, μ ∉ [0, 1),
+  //! d ∉ [0, 1], λ < 0, or Nesterov is asked for without μ > 0 and d = 0.
   explicit sgd(const sgd_config& c = {}) : cfg_(c) {
     detail::expect_lr(c.lr, "sgd");
     RLVR_EXPECTS(c.momentum >= 0.0 && c.momentum < 1.0, config, "sgd: momentum = ", c.momentum, " not in [0, 1)");
@@ -48,6 +67,11 @@ public:
   }
 
   //! One update of every parameter from its gradient.
+  //!
+  //! Reads `grad` (it is not cleared: call the policy's `zero_grad()` before the next
+  //! backward) and writes `value`. The first call fixes the parameter list; raises
+  //! `config_error` if a later list differs in count or names, `shape_error` if a parameter's
+  //! size changed or its `grad` is not as long as its `value`.
   void step(std::span<const parameter_ref> params) {
     slots_.bind(params, "sgd::step");
     const float lr = static_cast<float>(cfg_.lr), mu = static_cast<float>(cfg_.momentum),
@@ -61,6 +85,8 @@ public:
         float g = gr[j];
         if (wd != 0.0f) g += wd * th[j];
         if (mu != 0.0f) {
+          // PyTorch seeds the buffer with the raw gradient on the first step (no dampening);
+          // "first" is the optimizer's step count, so a resumed run continues correctly.
           b[j] = steps_ == 0 ? g : mu * b[j] + damp * g;
           g = cfg_.nesterov ? g + mu * b[j] : b[j];
         }
@@ -70,17 +96,24 @@ public:
     ++steps_;
   }
 
+  //! The rate η the next `step` uses.
   [[nodiscard]] double learning_rate() const noexcept { return cfg_.lr; }
+  //! Sets η (schedules call this before each step); raises `config_error` unless finite and ≥ 0.
   void set_learning_rate(double lr) {
     detail::expect_lr(lr, "sgd::set_learning_rate");
     cfg_.lr = lr;
   }
+  //! The current hyperparameters (`lr` reflects the last `set_learning_rate`).
   [[nodiscard]] const sgd_config& config() const noexcept { return cfg_; }
   //! Number of steps taken.
   [[nodiscard]] std::int64_t steps() const noexcept { return steps_; }
 
   //! Adds metadata `optimizer = sgd`, `step`, `lr`, `momentum`, `dampening`, `weight_decay`,
   //! `nesterov`, `params` and tensors `momentum.<name>`.
+  //!
+  //! Numbers are written in shortest round-trip form and the buffers as float32 tensors, so a
+  //! `load_state` of the result (through a safetensors file included) resumes bit for bit.
+  //! Before the first step there are no buffers: `params` is empty and no tensor is written.
   void save_state(state_dict& d) const {
     d.set_meta("optimizer", "sgd");
     d.set_meta_int("step", steps_);
@@ -92,6 +125,11 @@ public:
     slots_.save(d, names);
   }
   //! Restores everything `save_state` wrote (hyperparameters included).
+  //!
+  //! Raises `config_error` if `d` was saved by another optimizer kind or holds invalid
+  //! hyperparameters, and the `state_dict` accessor errors if a key is missing. The state is
+  //! built in a fresh object and moved in at the end, so on error `*this` is unchanged. The
+  //! restored buffers are checked against the parameter list at the next `step`.
   void load_state(const state_dict& d) {
     detail::expect_optimizer_kind(d, "sgd");
     sgd_config c;
@@ -107,9 +145,12 @@ public:
   }
 
 private:
+  // Prefix of the buffer tensors in a state_dict (`momentum.<parameter name>`).
   static constexpr const char* names[1] = {"momentum"};
   sgd_config cfg_;
+  // Steps taken; 0 also means "momentum buffer not yet initialised" (see `step`).
   std::int64_t steps_ = 0;
+  // One buffer per parameter: b, bound to the parameter list on the first step.
   detail::optimizer_slots<1> slots_;
 };
 static_assert(Optimizer<sgd>);

@@ -21,6 +21,19 @@
 //! below 1e-3, and a wrong one (a missing term, a factor, a transposed weight) errors of order
 //! 0.1–1: the default tolerance 2e-2 separates them (the tests feed a deliberately broken
 //! policy and check that it is flagged).
+//!
+//! Cost: about 2·Σ_params min(`samples_per_parameter`, size) + 3 forward passes, 3 backward
+//! passes and T decode calls over the batch, so keep the batch and the model small (a few
+//! sequences of a few tokens suffice; sampled elements that the batch does not reach, such as
+//! embedding rows of absent tokens, have zero gradient and zero difference, and pass). The
+//! check mutates the policy (parameters perturbed and restored, gradients overwritten and left
+//! at zero, the forward's saved state replaced), so nothing else may use the policy meanwhile;
+//! it is deterministic for a given seed.
+//!
+//!     const auto r = rlvr::check_policy(my_policy, {{tokens.data(), B, T}, {}});
+//!     if (!r.ok()) std::printf("worst: %s[%td]: backward %g, finite difference %g\n",
+//!                              r.worst_parameter.c_str(), r.worst_index, r.worst_backward,
+//!                              r.worst_finite_difference);
 
 #include <algorithm>
 #include <cmath>
@@ -34,7 +47,14 @@
 
 namespace rlvr {
 
-//! Options of `check_policy`.
+//! Options of `check_policy`. The defaults suit float32 models with O(1) weights; a policy
+//! whose loss is badly conditioned (huge logits, sharp nonlinearities near the sampled
+//! elements) may need a smaller `fd_step` or a larger `grad_floor` before blaming `backward`.
+//!
+//! h = 1e-2 is large for a finite difference on purpose: a float32 forward rounds L at about
+//! 6e-8 relative, and that error enters the quotient divided by h, while the truncation error
+//! of a central difference only grows like h²·L'''. The floor keeps elements whose true
+//! gradient is about 0 from showing a relative error near 1 from rounding alone.
 struct policy_check_options {
   std::uint64_t seed = 1;             //!< for R and the sampled parameter elements
   double fd_step = 1e-2;              //!< h of the central differences
@@ -42,33 +62,48 @@ struct policy_check_options {
   double grad_floor = 1e-2;           //!< absolute floor in the relative gradient error (float noise)
 };
 
-//! What `check_policy` measured.
+//! What `check_policy` measured. All errors are ≥ 0 and dimensionless; 0 means "no difference".
+//! The `worst_*` fields locate the largest gradient error so that a failure can be debugged.
 struct policy_check_result {
   double decode_error = 0;     //!< max |decode − forward| / (1 + |forward|)
   double gradient_error = 0;   //!< max relative error of backward vs finite differences
   double accumulate_error = 0; //!< max |g₂ − 2g₁| / (|2g₁| + grad_floor)
   std::string worst_parameter; //!< where `gradient_error` was reached
+  //! flat (row-major) index of that element in the parameter; −1 if no element was checked
   index_t worst_index = -1;
+  //! the two values compared there: `backward`'s gradient and the central difference
   double worst_backward = 0, worst_finite_difference = 0;
+  //! number of (parameter, element) finite-difference comparisons made
   index_t elements_checked = 0;
 
-  //! All three within tolerance.
+  //! All three within tolerance: `decode_tol` for check 1, `grad_tol` for check 2 and a fixed
+  //! 1e-3 for check 3 (a correct accumulation differs from 2·g₁ only by float rounding).
+  //! A policy computed in lower precision may pass a looser `decode_tol`/`grad_tol`.
   [[nodiscard]] bool ok(double decode_tol = 1e-4, double grad_tol = 2e-2) const noexcept {
     return decode_error <= decode_tol && gradient_error <= grad_tol && accumulate_error <= 1e-3;
   }
 };
 
 //! Runs the checks above on `batch` (tokens valid for `p`, no mask needed); see the file comment.
+//!
+//! The batch's mask, if any, is ignored: every row is compared. T must not exceed the policy's
+//! context length. Raises `shape_error` for an empty batch, `config_error` for `fd_step` ≤ 0,
+//! and whatever the policy raises for tokens it rejects. `samples_per_parameter` ≤ 0 checks no
+//! element (only checks 1 and 3 then mean anything).
 template <Policy P> policy_check_result check_policy(P& p, const token_batch& batch, const policy_check_options& o = {}) {
   const index_t B = batch.batch(), T = batch.length(), N = B * T, V = p.vocab_size();
   RLVR_EXPECTS(B >= 1 && T >= 1, shape, "check_policy: empty batch (", B, "x", T, ")");
   RLVR_EXPECTS(o.fd_step > 0, config, "check_policy: fd_step = ", o.fd_step, " must be > 0");
   policy_check_result res;
   std::vector<float> logits(static_cast<std::size_t>(N * V));
+  // The mask is dropped: a policy may leave masked rows as zeros, which decode would not match.
   const token_batch full{batch.tokens, {}};
   p.forward(full, matrix_view<float>(logits.data(), N, V));
 
   // 1. decode vs forward
+  // Column t of the tokens is fed to every sequence at once; the decoded logits predict token
+  // t + 1, as row b·T + t of the forward does. decode is called on a const view of p, as the
+  // `IncrementalDecoder` concept requires.
   {
     auto cache = p.make_cache(B);
     std::vector<float> step(static_cast<std::size_t>(B * V));
@@ -80,15 +115,19 @@ template <Policy P> policy_check_result check_policy(P& p, const token_batch& ba
         for (index_t v = 0; v < V; ++v) {
           const double f = logits[static_cast<std::size_t>((b * T + t) * V + v)];
           const double d = step[static_cast<std::size_t>(b * V + v)];
+          // Absolute for small logits, relative for large ones.
           res.decode_error = std::max(res.decode_error, std::abs(d - f) / (1.0 + std::abs(f)));
         }
     }
   }
 
   // 2. backward vs finite differences of L = Σ R·z
+  // One Philox stream (a fixed subsequence of the seed) draws R first, then the sampled
+  // element indices, so a given seed always checks the same elements.
   philox_engine rng(o.seed, 0x5eed);
   std::vector<float> R(logits.size());
   for (float& r : R) r = static_cast<float>(2.0 * rng.uniform() - 1.0);
+  // L(θ) at the current parameters: a full forward, then Σ R·z in double.
   auto probe = [&] {
     p.forward(full, matrix_view<float>(logits.data(), N, V));
     double L = 0;
@@ -103,6 +142,8 @@ template <Policy P> policy_check_result check_policy(P& p, const token_batch& ba
   const double noise = 8.0 * 5.96e-8 * mass / o.fd_step;
   p.zero_grad();
   p.backward(matrix_view<const float>(R.data(), N, V));
+  // g₁, a copy of the analytic gradient: the probes below run forwards that may overwrite the
+  // policy's saved state, and check 3 compares against it.
   const auto params = p.parameters();
   std::vector<std::vector<float>> g1;
   for (const parameter_ref& q : params) g1.emplace_back(q.grad.begin(), q.grad.end());
@@ -111,6 +152,8 @@ template <Policy P> policy_check_result check_policy(P& p, const token_batch& ba
     const auto n = static_cast<std::uint32_t>(q.value.size());
     const index_t k = std::min<index_t>(o.samples_per_parameter, n);
     for (index_t s = 0; s < k; ++s) {
+      // Every element when there are at most k, else k draws with replacement (an element may
+      // be checked twice; the count is still k).
       const std::size_t j = k == static_cast<index_t>(n) ? static_cast<std::size_t>(s) : rng.uniform_index(n);
       const float keep = q.value[j];
       const float h = static_cast<float>(o.fd_step);
@@ -121,6 +164,8 @@ template <Policy P> policy_check_result check_policy(P& p, const token_batch& ba
       q.value[j] = keep;
       const double hh = (double(keep + h) - double(keep - h)); // the step actually taken
       const double fd = (up - down) / hh, g = g1[i][j];
+      // Symmetric relative error, ≤ 1 whatever the scale; the floor and the rounding bound in
+      // the denominator keep near-zero gradients from dominating.
       const double err = std::abs(fd - g) / (std::abs(fd) + std::abs(g) + o.grad_floor + noise);
       ++res.elements_checked;
       if (err > res.gradient_error) {
@@ -133,13 +178,16 @@ template <Policy P> policy_check_result check_policy(P& p, const token_batch& ba
     }
   }
 
-  // 3. accumulation
+  // 3. accumulation: a fresh forward at the restored parameters, then two backward passes
+  // with the same R must give exactly twice g₁ (up to rounding).
   probe();
   p.zero_grad();
   p.backward(matrix_view<const float>(R.data(), N, V));
   p.backward(matrix_view<const float>(R.data(), N, V));
   for (std::size_t i = 0; i < params.size(); ++i)
     for (std::size_t j = 0; j < params[i].grad.size(); ++j) {
+      // Every element is compared, not a sample: the check is cheap and a partial `=` (some
+      // parameters overwritten instead of accumulated) shows up only where it happens.
       const double want = 2.0 * g1[i][j];
       res.accumulate_error =
           std::max(res.accumulate_error, std::abs(params[i].grad[j] - want) / (std::abs(want) + o.grad_floor));

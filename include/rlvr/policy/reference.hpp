@@ -12,6 +12,14 @@
 //! and 0 elsewhere, with a max-shifted log-sum-exp in double (no overflow for |z| ≫ 1, no
 //! 0·log 0). Each call runs one forward pass of the copy (`forward_inference` when the policy
 //! has one, which keeps no activations); its logits buffer is reused.
+//!
+//! Memory: the copy's parameters plus a B·T·V float logits buffer, which grows to the largest
+//! batch seen and is never shrunk. Because of that buffer (and the copy's own forward state),
+//! `reference_log_probs` is not const and one `frozen_reference` must not be used by two
+//! threads at once.
+//!
+//!     rlvr::frozen_reference ref(policy);              // snapshot before RL
+//!     ref.reference_log_probs(batch, out);             // out: [B, T] floats
 
 #include <algorithm>
 #include <cmath>
@@ -24,6 +32,11 @@
 namespace rlvr {
 
 //! log π(target | row) for a row of logits, in double: z_target − logsumexp(z).
+//!
+//! logsumexp(z) = m + log Σ_v exp(z_v − m) with m = max z: every exponent is ≤ 0, so nothing
+//! overflows, and the sum is ≥ 1, so its log is finite. Preconditions (unchecked): `z` is not
+//! empty and 0 ≤ target < z.size(). A row with NaN or ±inf entries gives NaN or ±inf (an
+//! all −inf row gives NaN); nothing is raised. O(V).
 inline double log_softmax_at(std::span<const float> z, index_t target) {
   const float m = *std::max_element(z.begin(), z.end());
   double s = 0.0;
@@ -34,11 +47,17 @@ inline double log_softmax_at(std::span<const float> z, index_t target) {
 //! A frozen copy of a policy that reports log-probabilities. Models `rlvr::ReferencePolicy`.
 template <Policy P> class frozen_reference {
 public:
-  //! Takes a copy of `policy` (its parameters as they are now).
+  //! Takes a copy of `policy` (its parameters as they are now). Later training of `policy`
+  //! does not affect the copy; the copy's memory is its own.
   explicit frozen_reference(const P& policy) : policy_(policy) {}
+  //! Takes over `policy` (for a policy built only to serve as the reference).
   explicit frozen_reference(P&& policy) : policy_(std::move(policy)) {}
 
   //! Writes log π_ref(tokens(b, t+1) | tokens(b, ≤ t)) into `out(b, t)`; see the file comment.
+  //!
+  //! Raises `shape_error` unless `out` is [B, T], `range_error` for a target token outside
+  //! [0, V), and whatever the policy's forward raises for a bad batch. Values are log-probs
+  //! (≤ 0, in nats) rounded to float; the last column and masked positions are 0.
   void reference_log_probs(const token_batch& batch, matrix_view<float> out) {
     const index_t B = batch.batch(), T = batch.length(), V = policy_.vocab_size();
     RLVR_EXPECTS(out.rows() == B && out.cols() == T, shape, "frozen_reference: out is ", out.rows(), "x", out.cols(),

@@ -14,6 +14,15 @@
 //! Known behaviour at small scale (issue 8): RL learns a routing skill here that transfers to
 //! held-out pairs, so the paper's large-k effect tends to disappear — a useful contrast to
 //! `zp_walk`, shipped as the second task and the template for a user's own.
+//!
+//! The graph is a pure function of (`nodes`, `out_degree`, `graph_seed`): it is drawn with the
+//! header's own SplitMix64 and `uniform_below`, so it is the same on every platform and
+//! standard library, and two tasks built from one config are interchangeable. Construction
+//! costs O(n²) memory and O(n²·out_degree) time (all-pairs BFS distances, see `walk_task`).
+//!
+//!     rlvr::tasks::graph_path task({.nodes = 32, .out_degree = 3, .graph_seed = 7});
+//!     rlvr::philox_engine g(/*seed*/ 1);
+//!     auto prompt = task.problem(g, rlvr::tasks::split::eval);   // <bos> s t <sep>, d(s, t) ∈ [3, 5]
 
 #include <algorithm>
 #include <cstdint>
@@ -26,6 +35,12 @@
 namespace rlvr::tasks {
 
 //! Parameters of `graph_path`.
+//!
+//! The default bands differ from `walk_config`'s (`zp_walk`'s) for this smaller graph: training
+//! distances 1–2 (zp_walk: 1–3), held-out 3–5 (4–5), pretraining walks of at most 3 steps (4)
+//! and responses of at most 8 nodes (10). All fields are validated by the constructor
+//! (`config_error`). The vocabulary is the node numbers plus the four special words, so the
+//! policy's V = nodes + 4.
 struct graph_path_config {
   int nodes = 24;                //!< vertices (≥ 4)
   int out_degree = 2;            //!< random successors per vertex, plus v → v + 1
@@ -37,10 +52,16 @@ struct graph_path_config {
 //! The graph-path task (a `walk_task` over a seeded random digraph).
 class graph_path : public walk_task {
 public:
+  //! Raises `config_error` if `nodes` < 4, `out_degree` ∉ [1, nodes − 2], `cfg.walk` is
+  //! inconsistent, or a split's distance band holds no (s, t) pair in the drawn graph (possible
+  //! for an unlucky seed or a dense graph whose diameter is below `eval_min_distance`).
   explicit graph_path(graph_path_config cfg = {})
       : walk_task("graph_path", make_graph(cfg), cfg.walk, slip_for(cfg.nodes)) {}
 
 private:
+  // SplitMix64 (Steele, Lea & Flood 2014): a tiny full-period 64-bit generator, enough to draw a
+  // graph and fully specified here, so the graph does not depend on <random>'s engines. It
+  // models BitEngine (full 64-bit range), which `uniform_below` requires.
   struct splitmix64 {
     using result_type = std::uint64_t;
     static constexpr result_type min() { return 0; }
@@ -60,6 +81,10 @@ private:
     splitmix64 g{c.graph_seed};
     const int n = c.nodes;
     std::vector<std::vector<int>> s(static_cast<std::size_t>(n));
+    // Rejection sampling per node: draw until out_degree distinct successors other than v and
+    // v + 1 are found. out_degree ≤ n − 2 guarantees enough candidates, so this terminates
+    // (expected O(out_degree) draws while out_degree is small against n). The ring edge comes
+    // first, so the successor lists, and hence every later draw, are fixed by the seed.
     for (int v = 0; v < n; ++v) {
       auto& out = s[static_cast<std::size_t>(v)];
       out.push_back((v + 1) % n);
@@ -72,6 +97,9 @@ private:
   }
   static slip_fn slip_for(int n) {
     // A non-successor of `prev`: the first one at or after a uniformly drawn start (cyclically).
+    // Not exactly uniform over the non-successors (a node right after a run of successors is
+    // more likely), which is fine for plausibly wrong data. `prev` itself qualifies: no node is
+    // its own successor. `intended` is unused: a wrong neighbour need not resemble the right one.
     return [n](const walk_task& task, int prev, int intended, std::uint64_t bits) {
       (void)intended;
       const int start = static_cast<int>(bits % static_cast<std::uint64_t>(n));

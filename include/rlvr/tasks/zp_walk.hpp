@@ -29,20 +29,30 @@
 namespace rlvr::tasks {
 
 //! Parameters of `zp_walk`: the modulus p (≥ 5) and the walk bands (`walk_config`).
+//!
+//! p is not checked for primality: v → v + 1 alone visits every node, so the graph is strongly
+//! connected for any p; the study uses primes. The vocabulary is the p numbers plus the four
+//! special words (V = p + 4).
 struct zp_walk_config {
+  //! p, the number of nodes; 53 is the calibrated study setting
   int modulus = 53;
+  //! distance bands and lengths; the defaults are calibrated for p = 53
   walk_config walk{};
 };
 
 //! The Z_p walk task (a `walk_task` over v → v + 1, v → 2v mod p).
 class zp_walk : public walk_task {
 public:
+  //! Raises `config_error` if p < 5 or `cfg.walk` is inconsistent (see `walk_task`), or if no
+  //! (s, t) pair falls in a split's distance band.
   explicit zp_walk(zp_walk_config cfg = {}) : walk_task("zp_walk", successors_of(cfg.modulus), cfg.walk, slip_for(cfg.modulus)),
                                               p_(cfg.modulus) {}
   //! The modulus p.
   [[nodiscard]] int modulus() const noexcept { return p_; }
 
 private:
+  // succ[v] = {v + 1, 2v} mod p. Node 0 has the self-loop 0 → 0 (2·0 = 0) and node 1 lists 2
+  // twice; both are harmless (a walk step picks an entry uniformly).
   static std::vector<std::vector<int>> successors_of(int p) {
     RLVR_EXPECTS(p >= 5, config, "zp_walk: modulus = ", p, " must be >= 5");
     std::vector<std::vector<int>> s(static_cast<std::size_t>(p));
