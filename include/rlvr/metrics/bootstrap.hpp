@@ -110,7 +110,9 @@ inline double quantile_sorted_fused(const std::vector<double>& s, double q) {
 //! The mean of `values` (one per problem) with its percentile-bootstrap interval.
 //! Cost: B·P uniform draws and additions, B doubles of memory, a sort of B values; resamples
 //! run in parallel over `opt.threads`. ±inf values are accepted (not NaN) but make the interval
-//! infinite or NaN: pass finite values.
+//! infinite or NaN: pass finite values. Unlike the two-level version below, its tails are
+//! (1 ∓ level)/2 as rounded in double (0.025000000000000022 at 0.95) and its interpolation is
+//! `quantile_sorted`'s, whose last bits may depend on the compiler's floating-point contraction.
 [[nodiscard]] inline confidence_interval bootstrap_mean_ci(std::span<const double> values,
                                                            const bootstrap_options& opt = {}) {
   RLVR_EXPECTS(!values.empty(), shape, "bootstrap_mean_ci: no values (one per problem expected)");
