@@ -8,7 +8,7 @@
 //!     [rlvr.range] pass_at_k: k = 5 exceeds n = 4
 //!
 //! The id (`rlvr.shape`, `rlvr.range`, `rlvr.numerical`, `rlvr.io`, `rlvr.config`,
-//! `rlvr.parse`, `rlvr.unsupported`, `rlvr.device`) never changes between releases, so log
+//! `rlvr.parse`, `rlvr.unsupported`, `rlvr.device`, `rlvr.comm`) never changes between releases, so log
 //! scrapers and tests may match on it; the text after it names the offending value or index
 //! and may be improved.
 //!
@@ -22,6 +22,16 @@
 //! | `parse`       | malformed text input given as a value (a reference answer, a flag)      |
 //! | `unsupported` | a valid request this build cannot serve (no CUDA device, …)             |
 //! | `device`      | an accelerator runtime error, with the runtime's own message            |
+//! | `comm`        | a collective of a communicator failed or timed out (`rlvr/dist`)        |
+//!
+//! Catching: `catch (const rlvr::range_error&)` handles one kind; `catch (const rlvr::error& e)`
+//! handles all of them and `e.code()` says which; since `rlvr::error` is a `std::runtime_error`,
+//! code that only knows the standard library still sees a `what()`. Errors of other origins pass
+//! through untranslated (`std::bad_alloc` from an allocation, for example, is never wrapped).
+//!
+//!     try { train(…); }
+//!     catch (const rlvr::numerical_error& e) { log(e.message()); skip_batch(); }
+//!     catch (const rlvr::error& e) { if (e.code() == rlvr::errc::io) retry(); else throw; }
 //!
 //! Contracts are checked where data enters the library (the public entry points), never in
 //! inner loops: once a call has been accepted, kernels run without further checks.
@@ -52,7 +62,10 @@
 
 namespace rlvr {
 
-//! The kind of an `rlvr::error`; the numeric values are stable.
+//! The kind of an `rlvr::error`; the numeric values are stable (a kind is never renumbered or
+//! reused, new kinds take the next value), so they may be stored or sent across a process
+//! boundary (a binding's exception translation, a log record) and compared later. Each kind has
+//! one exception class, `rlvr::<kind>_error`, defined below.
 enum class errc : int {
   shape = 1,
   range = 2,
@@ -65,7 +78,9 @@ enum class errc : int {
   comm = 9, //!< a collective of a communicator failed or timed out (rlvr/dist)
 };
 
-//! The stable id of an error kind, as printed in brackets at the start of `what()`.
+//! The stable id of an error kind, as printed in brackets at the start of `what()`:
+//! "rlvr." followed by the enumerator's name. A value outside the enumeration (an `errc` cast
+//! from an unknown integer) gives "rlvr.unknown" rather than undefined behaviour.
 constexpr std::string_view errc_id(errc e) noexcept {
   switch (e) {
   case errc::shape: return "rlvr.shape";
@@ -83,6 +98,11 @@ constexpr std::string_view errc_id(errc e) noexcept {
 
 //! Base of every exception rlvr throws. `code()` gives the kind; `what()` is
 //! `"[<id>] <message>"`; `message()` is the text without the id.
+//!
+//! Both strings are built once, in the constructor (so `what()` is a plain `noexcept` read); the
+//! object holds the message twice, which is irrelevant at the rate errors are thrown. Prefer the
+//! per-kind classes below to constructing an `error` directly: `catch` clauses can then select
+//! the kind by type. `id()` equals `errc_id(code())`.
 class error : public std::runtime_error {
 public:
   error(errc code, const std::string& message)
@@ -92,6 +112,7 @@ public:
   [[nodiscard]] const std::string& message() const noexcept { return message_; }
 
 private:
+  // "[" + id + "] " + message, built with one allocation (reserve) rather than operator+ chains.
   static std::string format(errc code, const std::string& message) {
     const std::string_view id = errc_id(code);
     std::string s;
@@ -103,7 +124,12 @@ private:
   std::string message_;
 };
 
-//! One class per kind, so callers can catch exactly what they handle.
+//! One class per kind, so callers can catch exactly what they handle: `rlvr::shape_error`,
+//! `range_error`, `numerical_error`, `io_error`, `config_error`, `parse_error`,
+//! `unsupported_error`, `device_error` and `comm_error`, each deriving directly from
+//! `rlvr::error`, with `static constexpr errc kind` (usable in generic code:
+//! `E::kind == errc::io`) and an explicit constructor from the message text (the id is added).
+//! The macro is `#undef`'d right after use, so it does not leak into user code.
 #define RLVR_DEFINE_ERROR_KIND(name)                                                               \
   class name##_error : public error {                                                              \
   public:                                                                                          \
@@ -186,6 +212,8 @@ template <class... Args> std::string concat(const Args&... args) {
 //! Throws `E` (one of the kinds above) with the concatenation of `args` as message (formatted
 //! like `std::ostream` at precision 17: `detail::append_message_arg`):
 //! `rlvr::fail<rlvr::range_error>("pass_at_k: k = ", k, " exceeds n = ", n);`
+//! Use it where a condition is not a single boolean test (a `switch` default, a parse failure
+//! deep in a loop); `[[noreturn]]` lets the compiler know the code after it is unreachable.
 template <class E, class... Args> [[noreturn]] void fail(Args&&... args) {
   throw E(detail::concat(std::forward<Args>(args)...));
 }
@@ -195,6 +223,10 @@ template <class E, class... Args> [[noreturn]] void fail(Args&&... args) {
 //! Contract check at a public boundary: if `cond` is false, throws `rlvr::<kind>_error` whose
 //! message is the concatenation of the remaining arguments (as for `rlvr::fail`). Always on
 //! (not tied to NDEBUG): these checks guard user input, and they sit outside hot loops.
+//! `kind` is the bare kind name (`shape`, `range`, …, not `shape_error`); the message arguments
+//! are evaluated only when the check fails, so building them costs nothing on the success path.
+//! The `do { … } while (false)` wrapper makes the macro a single statement (safe after an
+//! unbraced `if`), and `[[unlikely]]` keeps the throw path out of the hot code layout.
 //!
 //!     RLVR_EXPECTS(k <= n, range, "pass_at_k: k = ", k, " exceeds n = ", n);
 #define RLVR_EXPECTS(cond, kind, ...)                                                              \

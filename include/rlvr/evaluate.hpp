@@ -31,7 +31,15 @@
 //! `vocab().pad()`).
 //!
 //! Errors: those of `generate`; k < 1 or k > n (`rlvr::range_error`, naming k); an empty `ks`
-//! means k = 1, 2, 4, …, n.
+//! means k = 1, 2, 4, …, n. The ks are checked after sampling, so a bad k costs a whole
+//! generation: validate user-supplied ks first. Exceptions from the reward or from `answer`
+//! propagate unchanged (a `TokenReward` should not throw on malformed output).
+//!
+//! Choosing n and ks: pass@k and pass^k are unbiased for every k ≤ n, but their variance grows
+//! as k approaches n, and maj@k uses only ⌊n/k⌋ groups per prompt (a single vote at k = n). The
+//! paper's protocol is n = 256 with k = 1, 2, 4, …, 256 (docs/math.md); for a quick check, n = 16
+//! with ks {1, 4, 16}. The intervals reflect the prompt set only (see rlvr/metrics/bootstrap.hpp);
+//! compare runs on the same prompts and streams to remove sampling noise from the comparison.
 
 #include <cstdint>
 #include <functional>
@@ -56,15 +64,28 @@ namespace rlvr {
 
 //! Settings of `evaluate`. Aggregate: designated initialisers in the field order
 //! `generation, bootstrap, answer, keep_responses`.
+//!
+//! `bootstrap` defaults to 2000 resamples, fewer than `bootstrap_options`' 10 000: evaluate
+//! computes 3·|ks| intervals per call, each O(resamples · P); raise it for final tables.
+//! `generation.entropy` is forced on (the report includes the mean entropy).
 struct evaluation_config {
   generation_config generation{};                                //!< what to sample (see generate.hpp)
   bootstrap_options bootstrap{.resamples = 2000, .level = 0.95}; //!< intervals over prompts
-  //! maj@k's answer of a sample; unset: the response tokens without a final `eos`.
+  //! maj@k's answer of a sample; unset: the response tokens without a final `eos`. Return the
+  //! canonical final answer ("" when none was found: the sample abstains). It only affects
+  //! maj@k; correctness always comes from the reward. Called once per sample, on this thread.
   std::function<std::string(std::span<const token_t> prompt, std::span<const token_t> response)> answer{};
   bool keep_responses = false; //!< keep the samples in `evaluation::samples`
 };
 
 //! What `evaluate` reports. Vectors indexed like `ks`.
+//!
+//! `counts` and `rewards` are the raw material: `counts` can be fed to any function of
+//! rlvr/metrics (other ks, other bootstrap settings, `bootstrap_hierarchical_mean_ci` across
+//! seeds) without sampling again, and `rewards` keeps non-binary rewards that the correct/incorrect
+//! split (reward > 0) discards. `mean_entropy` is per token over every sampled response token
+//! (Σ_r Σ_j H_rj / Σ_r |response_r|), not a mean of per-response means; `mean_length` counts
+//! `eos`. Without `keep_responses`, `samples` is empty (P = n = 0).
 struct evaluation {
   std::vector<index_t> ks;                      //!< the k values
   std::vector<confidence_interval> pass_at_k;   //!< mean pass@k over prompts, with its interval
@@ -81,11 +102,15 @@ struct evaluation {
 namespace detail {
 //! A task (anything with the exact verifier `score(prompt, response)` of `tasks::TaskVerifier`)
 //! is accepted where a reward is wanted: it is wrapped in `tasks::verifier`.
+//! A `TokenReward` is returned by reference, a task wrapped by value (`tasks::verifier` holds a
+//! copy of the task for the call's duration).
 template <class R> decltype(auto) as_token_reward(const R& r) {
   if constexpr (tasks::TaskVerifier<R>) return tasks::verifier<R>{r};
   else return (r);
 }
 //! The task behind a reward, if any: the reward itself, or the task of a `tasks::verifier`.
+//! Its type is `const void*` exactly when there is none, which `evaluate` tests at compile time
+//! to decide whether the task can supply `max_tokens`, `eos` and `pad`.
 template <class R> const auto* task_behind(const R& r) {
   if constexpr (tasks::TaskVerifier<R>) return &r;
   else if constexpr (requires { r.task; }) {
@@ -100,11 +125,18 @@ template <class R> const auto* task_behind(const R& r) {
 //! Samples, scores and summarises (see the file comment).
 //! - `policy`: any `rlvr::Policy` (read only); `reward`: a `TokenReward` or a task;
 //! - `prompts`: P token sequences, lengths may differ; `n` samples each (n ≥ 1);
-//! - `ks`: the k values reported (each in [1, n]; empty: 1, 2, 4, …, n);
+//! - `ks`: the k values reported (each in [1, n]; empty: 1, 2, 4, …, n), in the caller's order
+//!   (duplicates allowed: each is reported);
 //! - `streams`: the Philox addresses of the samples (same streams ⇒ same samples as
 //!   `rlvr::generate`); `backend`: the host backend that samples.
+//! A sample counts as correct when `reward(prompt, response)` > 0, so a graded reward in [0, 1]
+//! counts any partial credit as a success; threshold it in a wrapper if that is not wanted.
 //! Cost: one `generate` call (P·n responses) plus O(P·n) scoring and O(resamples · P · |ks|)
-//! for the intervals.
+//! for the intervals. Memory: besides `generate`'s, the P·n rewards, one answer string per
+//! sample of the current prompt, and |ks| × P maj@k values.
+//!
+//! The call sets `generation.entropy` (and, with a task, the unset budget and tokens) on a copy
+//! of `cfg.generation`; `cfg` itself is not modified.
 template <Policy P, class R, HostBackend B = serial_backend>
   requires TokenReward<R> || tasks::TaskVerifier<R>
 [[nodiscard]] evaluation evaluate(const P& policy, const R& reward, std::span<const std::vector<token_t>> prompts,
@@ -113,6 +145,8 @@ template <Policy P, class R, HostBackend B = serial_backend>
   const auto& score = detail::as_token_reward(reward);
   generation_config gc = cfg.generation;
   gc.entropy = true;
+  // Task defaults: only fields left at their "unset" values are filled; `pad` is taken from the
+  // task only together with `eos`, so an explicit eos keeps the caller's pad.
   if constexpr (!std::is_same_v<decltype(detail::task_behind(reward)), const void*>) {
     const auto* task = detail::task_behind(reward);
     if (gc.max_tokens == 0) gc.max_tokens = task->max_response_length();
@@ -131,6 +165,8 @@ template <Policy P, class R, HostBackend B = serial_backend>
   e.counts.assign(static_cast<std::size_t>(np), {});
   e.rewards.assign(static_cast<std::size_t>(np * n), 0.0f);
   std::vector<std::vector<double>> maj(e.ks.size(), std::vector<double>(static_cast<std::size_t>(np)));
+  // Per-prompt scratch, reused for every prompt: the n answers and correctness flags feed
+  // count_correct and maj_at_k, which see one prompt at a time.
   std::vector<std::string> answers(static_cast<std::size_t>(n));
   std::vector<std::uint8_t> correct(static_cast<std::size_t>(n));
   double ent = 0, len = 0, ok = 0;
@@ -140,12 +176,16 @@ template <Policy P, class R, HostBackend B = serial_backend>
       const auto r = static_cast<std::size_t>(p * n + i);
       const std::vector<token_t>& resp = g.responses[r];
       const std::span<const token_t> rs(resp);
+      // Correctness is decided on the reward as returned; `rewards` stores it as float, the
+      // trainer's reward type, which is exact for the 0/1 rewards of verifiers.
       const double x = static_cast<double>(score(pr, rs));
       e.rewards[r] = static_cast<float>(x);
       correct[static_cast<std::size_t>(i)] = x > 0.0 ? 1 : 0;
       if (cfg.answer) {
         answers[static_cast<std::size_t>(i)] = cfg.answer(pr, rs);
       } else {
+        // The answer is the bytes of the token ids: equal strings ⇔ equal token sequences, which
+        // is all a vote needs (the string is never printed). Only the final eos is dropped.
         const std::size_t m = !resp.empty() && resp.back() == gc.eos ? resp.size() - 1 : resp.size();
         answers[static_cast<std::size_t>(i)].assign(reinterpret_cast<const char*>(resp.data()), m * sizeof(token_t));
       }
@@ -161,6 +201,8 @@ template <Policy P, class R, HostBackend B = serial_backend>
   e.accuracy = ok / rows;
   e.mean_length = len / rows;
   e.mean_entropy = toks > 0 ? ent / toks : 0.0;
+  // Every interval uses cfg.bootstrap's seed and the same P, hence the same resampled prompt sets:
+  // differences between ks or metrics are not resampling noise.
   for (std::size_t q = 0; q < e.ks.size(); ++q) {
     e.pass_at_k.push_back(pass_at_k_ci(e.counts, e.ks[q], cfg.bootstrap));
     e.pass_hat_k.push_back(pass_hat_k_ci(e.counts, e.ks[q], cfg.bootstrap));
@@ -170,7 +212,8 @@ template <Policy P, class R, HostBackend B = serial_backend>
   return e;
 }
 
-//! As above for a `std::vector` of prompts and a braced list of k values.
+//! As above for a `std::vector` of prompts and a braced list of k values (neither converts to a
+//! `std::span` implicitly in a call such as `evaluate(policy, task, {{1, 2}}, 8, {1, 8}, cfg)`).
 template <Policy P, class R, HostBackend B = serial_backend>
   requires TokenReward<R> || tasks::TaskVerifier<R>
 [[nodiscard]] evaluation evaluate(const P& policy, const R& reward, const std::vector<std::vector<token_t>>& prompts,

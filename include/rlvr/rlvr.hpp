@@ -8,7 +8,29 @@
 //! - `<rlvr/backends/xtensor.hpp>` (xtensor + xsimd; target `rlvr::xtensor`),
 //! - `<rlvr/backends/cuda.hpp>` (host declarations; target `rlvr::cuda`) and the kernels in
 //!   `<rlvr/backends/cuda/*.cuh>`, which only nvcc compiles.
-//! The umbrella never includes CUDA code.
+//! The umbrella never includes CUDA code. Of `rlvr/dist/` it brings only `communicator.hpp`
+//! (through the trainer); `dist/threads.hpp`, `dist/statistics.hpp` and the MPI / NCCL
+//! communicators are included on their own.
+//!
+//! A map of the library, in the order a training program meets it (details in docs/):
+//! - tensors in and out: `view.hpp` (`matrix_view` / `vector_view` with memory spaces),
+//!   `error.hpp` (the `rlvr.<kind>` errors), `parallel.hpp` (thread count 0 = all cores);
+//! - rollouts: a `Policy` (`policy/concepts.hpp`; `policy/tabular.hpp`, the paper's §3 model),
+//!   sampled by `generate.hpp` through `sampling/sampler.hpp`, with every token's randomness at a
+//!   Philox counter (`random/philox.hpp`) — docs/sampling.md, docs/policies.md;
+//! - verification: `rewards/` (`Reward`, the math verifier, composition) and `tasks/` (generated,
+//!   exactly verifiable tasks) — docs/rewards.md;
+//! - the update: `objectives/` (advantages, per-token terms, aggregations, the objective zoo),
+//!   run by `loss.hpp` on a backend (`backends/serial.hpp` here; Eigen, xtensor, CUDA above),
+//!   then `optim/` — docs/objectives.md, docs/math.md, docs/backends.md, docs/optim.md;
+//! - the loop: `trainer/trainer.hpp` (rollout, verify, advantages, clipped mini-batches,
+//!   checkpoints through `io/`) — docs/trainer.md; `sft.hpp` warm-starts a policy;
+//! - measuring: `evaluate.hpp` and `metrics/` (pass@k, pass^k, maj@k, bootstrap intervals,
+//!   entropy), `diagnostics/mass_flow.hpp` — docs/evaluation.md.
+//!
+//! Cost: the umbrella preprocesses to about 94 500 lines (docs/getting-started.md §4,
+//! "Compile time"); a translation unit that needs one area includes that header instead (`rlvr/loss.hpp`
+//! alone is under half), or precompiles the umbrella once per target.
 
 // floor 0: configuration, errors, views, threads
 #include "rlvr/config.hpp"

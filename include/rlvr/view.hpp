@@ -14,6 +14,13 @@
 //!
 //! All accessors are `RLVR_HD`, so views travel into CUDA kernels by value.
 //!
+//! Views are two or four words, trivially copyable: pass them by value. They do not extend the
+//! lifetime of what they point to, and element access is unchecked (no bounds test in
+//! `operator[]`, `operator()`, `row`, `block_rows`): extents are validated once, by the entry
+//! point that receives the view (`expect_size`, `make_matrix_view`, the `shape_error`s of
+//! `loss_and_grad`, …), never per element. `const`-ness is in the element type: a
+//! `matrix_view<const float>` is a read-only view, and a `const matrix_view<float>` still writes.
+//!
 //! ## Memory spaces
 //! Every view carries, as its second template argument, the *memory space* of its pointer (the
 //! Kokkos idea): `host_space` (the default, so `matrix_view<float>` is a host view and host code
@@ -98,6 +105,8 @@ template <class T, class Space = host_space> struct vector_view {
   static_assert(MemorySpace<Space>, "rlvr::vector_view: the second argument must model rlvr::MemorySpace");
   using element_type = T;      //!< the element type (possibly const)
   using memory_space = Space;  //!< where `ptr` lives
+  // Plain data members, all public: the type stays standard-layout and trivially copyable, as a
+  // CUDA kernel argument must be. Code should prefer the accessors below.
   T* ptr = nullptr;
   index_t len = 0;
 
@@ -110,6 +119,7 @@ template <class T, class Space = host_space> struct vector_view {
       { r.data() } -> std::convertible_to<T*>;
       r.size();
     } && std::is_same_v<typename detail::memory_space_of<std::remove_cvref_t<R>>::type, Space>
+  //! The view aliases the range's storage: it dangles once the range reallocates or dies.
   constexpr vector_view(R& r) : ptr(r.data()), len(static_cast<index_t>(r.size())) {}
   //! A view of `U` converts to a view of `const U` in the same memory space.
   template <class U>
@@ -122,9 +132,12 @@ template <class T, class Space = host_space> struct vector_view {
   RLVR_HD constexpr T& operator[](index_t i) const { return ptr[i]; }
   [[nodiscard]] RLVR_HD constexpr T* begin() const { return ptr; }
   [[nodiscard]] RLVR_HD constexpr T* end() const { return ptr + len; }
+  //! As a `std::span` (host code only: not `RLVR_HD`; meaningful for host-accessible spaces).
   [[nodiscard]] std::span<T> span() const { return {ptr, static_cast<std::size_t>(len)}; }
 };
 
+//! `vector_view v(vec)` deduces the element type from `data()`: `vector_view<float>` from a
+//! `std::vector<float>&`, `vector_view<const float>` from a `const std::vector<float>&`.
 template <class R> vector_view(R&) -> vector_view<std::remove_pointer_t<decltype(std::declval<R&>().data())>>;
 
 //! A row-major 2-D view with a row stride: element (i, j) is `data[i * row_stride + j]`, in
@@ -160,14 +173,17 @@ template <class T, class Space = host_space> struct matrix_view {
   [[nodiscard]] RLVR_HD constexpr vector_view<T, Space> row(index_t i) const {
     return {ptr + i * stride, n_cols};
   }
-  //! Rows [first, first + count).
+  //! Rows [first, first + count), same stride (e.g. one mini-batch of a rollout's token rows);
+  //! the caller keeps first + count ≤ rows().
   [[nodiscard]] RLVR_HD constexpr matrix_view block_rows(index_t first, index_t count) const {
     return {ptr + first * stride, count, n_cols, stride};
   }
 };
 
 //! Checked construction at a public boundary: extents non-negative, `row_stride >= cols`,
-//! non-null data unless empty. Throws `rlvr::shape_error` naming the bad extent.
+//! non-null data unless empty. Throws `rlvr::shape_error` naming the bad extent. `row_stride`
+//! defaults (−1) to `cols`, i.e. contiguous rows; a [N, V] block of a [N, V_padded] buffer is
+//! `make_matrix_view(buf, n, v, v_padded)`.
 template <class T, class Space = host_space>
 matrix_view<T, Space> make_matrix_view(T* data, index_t rows, index_t cols, index_t row_stride = -1) {
   if (row_stride < 0) row_stride = cols;
@@ -180,7 +196,8 @@ matrix_view<T, Space> make_matrix_view(T* data, index_t rows, index_t cols, inde
   return {data, rows, cols, row_stride};
 }
 
-//! Throws `rlvr::shape_error` unless `v.size() == expected`; `what` names the argument.
+//! Throws `rlvr::shape_error` unless `v.size() == expected`; `what` names the argument, e.g.
+//! "[rlvr.shape] token_entropy: out: length 3 but 4 expected".
 template <class T, class Space> void expect_size(vector_view<T, Space> v, index_t expected, const char* what) {
   RLVR_EXPECTS(v.size() == expected, shape, what, ": length ", v.size(), " but ", expected,
                " expected");

@@ -19,7 +19,14 @@
 //!   magnitude 1e4.
 //!
 //! Results do not depend on the thread count (rows are independent; per-row sums have a fixed
-//! order). They agree with the serial oracle to a few float ulps (typed tests).
+//! order). They agree with the serial oracle to a few float ulps (typed tests). Bad rows (NaN,
+//! +inf, all −inf, z/τ beyond the logit type) are detected as in the oracle: NaN statistics and a
+//! zero gradient row, reported by the entry points as `rlvr::numerical_error`.
+//!
+//! Memory: the fused pass allocates one workspace per thread per call (one double per 2048-logit
+//! chunk, plus a V-element row buffer when the gradient aliases the logits and rows are parked);
+//! nothing per row. `logp_entropy` and `fused_rows_ref` allocate nothing. An `eigen_backend` is a small value with no state: copy it
+//! freely, and use one object from several threads at once.
 //!
 //! Adapters map Eigen objects to rlvr views without copies (row-major, unit inner stride):
 //!
@@ -53,7 +60,9 @@ namespace rlvr {
 template <class T> using row_matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 //! A read-only view of a row-major Eigen expression with direct access (Matrix, Map, Ref, Block
-//! of rows). Throws `rlvr::shape_error` if its inner stride is not 1.
+//! of rows). Throws `rlvr::shape_error` if its inner stride is not 1. A column-major matrix is
+//! rejected at compile time (`static_assert`): map it row-major, or transpose into a `row_matrix`.
+//! The view aliases the object's storage; keep the object alive and unresized while it is used.
 template <class Derived> auto as_matrix_view(const Eigen::DenseBase<Derived>& m) {
   static_assert(Derived::IsRowMajor || Derived::ColsAtCompileTime == 1,
                 "rlvr::as_matrix_view: rlvr views are row-major; use rlvr::row_matrix<T> "
@@ -61,11 +70,14 @@ template <class Derived> auto as_matrix_view(const Eigen::DenseBase<Derived>& m)
   using T = typename Derived::Scalar;
   const auto& d = m.derived();
   RLVR_EXPECTS(d.innerStride() == 1, shape, "as_matrix_view: inner stride ", d.innerStride(), " is not 1");
+  // One row: its outer stride is never used, and Eigen need not report one ≥ cols for it, which
+  // `make_matrix_view` would reject.
   return make_matrix_view<const T>(d.data(), static_cast<index_t>(d.rows()), static_cast<index_t>(d.cols()),
                                    d.rows() <= 1 ? static_cast<index_t>(d.cols()) : static_cast<index_t>(d.outerStride()));
 }
 
-//! A writable view of a row-major Eigen object with direct access (lvalue Matrix, Map, Ref, Block).
+//! A writable view of a row-major Eigen object with direct access (lvalue Matrix, Map, Ref, Block),
+//! e.g. the gradient buffer of `loss_and_grad`. Same checks as `as_matrix_view`.
 template <class Derived> auto as_mutable_matrix_view(Eigen::DenseBase<Derived>& m) {
   static_assert(Derived::IsRowMajor || Derived::ColsAtCompileTime == 1,
                 "rlvr::as_mutable_matrix_view: rlvr views are row-major; use rlvr::row_matrix<T>");
@@ -82,6 +94,7 @@ template <class Derived> auto as_vector_view(const Eigen::DenseBase<Derived>& v)
   RLVR_EXPECTS(v.derived().innerStride() == 1, shape, "as_vector_view: inner stride is not 1");
   return vector_view<const T>(v.derived().data(), static_cast<index_t>(v.size()));
 }
+//! A writable view of a contiguous Eigen vector (per-token outputs: log π, entropies, advantages).
 template <class Derived> auto as_mutable_vector_view(Eigen::DenseBase<Derived>& v) {
   using T = typename Derived::Scalar;
   RLVR_EXPECTS(v.derived().innerStride() == 1, shape, "as_mutable_vector_view: inner stride is not 1");
@@ -97,6 +110,7 @@ struct eigen_backend {
   //! bench_objectives' fused_park (process CPU time): parking is 1.28× cheaper at V = 32000
   //! floats and 1.16× at V = 151936, where a row and its parked values overflow a 1 MiB L2 but
   //! stay in L3. 0 = always recompute.
+  //! The 4 MiB default parks every vocabulary in use today (151936 floats = 0.6 MB, doubles 1.2 MB).
   index_t park_max_row_bytes = 4 * 1024 * 1024;
 
   //! Sampling (`rlvr::SamplingBackend`, called by `rlvr::sample`): the host row sampler of

@@ -1,7 +1,7 @@
 #pragma once
 //! \file rlvr/backends/xtensor.hpp
 //! \brief The xtensor backend: rlvr's fused loss pass, forward log π / entropy and sampling over
-//! `xt::xtensor` data, vectorised with xsimd, multi-threaded over rows; and zero-copy adapters
+//! `xt::xtensor` data, vectorised, multi-threaded over rows; and zero-copy adapters
 //! between xtensor containers and rlvr's views.
 //!
 //!     #include <rlvr/backends/xtensor.hpp>
@@ -42,6 +42,12 @@
 //! rows split with `rlvr::parallel_for(rows, threads, …)` in chunks of ≥ 16k logits. Results do
 //! not depend on the thread count.
 //!
+//! xsimd: the `rlvr::xtensor` target links xsimd and defines `XTENSOR_USE_XSIMD`, which
+//! vectorises the caller's own xtensor expressions; rlvr's row kernels do not call xsimd (they
+//! are `vexp.hpp`'s vector-extension code, as in `eigen_backend`), so both backends give the same
+//! numbers and the same bad-row verdicts (NaN statistics, zero gradient row, reported by the
+//! entry points as `rlvr::numerical_error`).
+//!
 //! ## Sampling
 //! `xtensor_backend` models `SamplingBackend` (the shared host row sampler, rows over `threads`),
 //! so `rlvr::sample(be, rlvr::xt_matrix(logits), config, streams)` draws on it.
@@ -71,8 +77,8 @@
 
 namespace rlvr {
 
-//! The xtensor backend (xsimd kernels, `threads` worker threads over rows; 0 = all hardware
-//! threads). Models `HostBackend`, `LossBackend<·, float>` / `LossBackend<·, double>` and `RefKLBackend`.
+//! The xtensor backend (SIMD-packet row kernels, `threads` worker threads over rows; 0 = all
+//! hardware threads). Stateless apart from `threads`; one object may serve several threads. Models `HostBackend`, `LossBackend<·, float>` / `LossBackend<·, double>` and `RefKLBackend`.
 struct xtensor_backend {
   static constexpr bool host_backend = true;
   int threads = 0; //!< threads for the row loop; 0 = `rlvr::default_num_threads()`
@@ -113,6 +119,7 @@ struct xtensor_backend {
 
 private:
   //! At least ~16k logits per parallel chunk, so small vocabularies do not pay a wake-up per row.
+  // Same rule as the host sampler's; eigen_backend uses 1, which splits a tiny-V batch finely.
   static index_t rows_per_chunk(index_t cols) { return std::max<index_t>(1, 16384 / std::max<index_t>(cols, 1)); }
 };
 static_assert(HostBackend<xtensor_backend>);
@@ -128,7 +135,8 @@ template <class C> using xt_value_t = std::remove_const_t<typename std::remove_r
 template <class C>
 using xt_elem_t = std::conditional_t<std::is_const_v<std::remove_reference_t<C>>, const xt_value_t<C>, xt_value_t<C>>;
 //! Address of element (0, …, 0): `data()` plus `data_offset()` (non-zero for views such as
-//! `xt::view(t, xt::all(), xt::range(1, 4))`).
+//! `xt::view(t, xt::all(), xt::range(1, 4))`; 0 for a container); a type without `data_offset()`
+//! starts at `data()`.
 template <class C> auto* xt_first(C& c) {
   if constexpr (requires { c.data_offset(); })
     return c.data() + c.data_offset();
@@ -139,7 +147,9 @@ template <class C> auto* xt_first(C& c) {
 
 //! A row-major `matrix_view` over a 2-D xtensor container or adaptor, without a copy. Throws
 //! `rlvr::shape_error` unless the container is 2-D with unit column stride and a row stride ≥
-//! its number of columns.
+//! its number of columns. The view's constness follows `c`'s (`const xt::xtensor<float, 2>&`
+//! gives `matrix_view<const float>`); it aliases `c`'s storage, so `c` must outlive it and not be
+//! resized. A one-row container's row stride is never used, so any value is accepted there.
 template <class C>
   requires requires(C& c) {
     c.data();
@@ -157,6 +167,7 @@ matrix_view<detail::xt_elem_t<C>> xt_matrix(C& c) {
 }
 
 //! A `vector_view` over a 1-D xtensor container or adaptor with unit stride, without a copy.
+//! Throws `rlvr::shape_error` for another dimension or a stride ≠ 1 (length ≤ 1: any stride).
 template <class C>
   requires requires(C& c) {
     c.data();

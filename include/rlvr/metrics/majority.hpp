@@ -16,6 +16,21 @@
 //!
 //! An answer string is correct or not as a whole: if one string carries both flags the input is
 //! inconsistent and a `rlvr::range_error` names the answer and the two samples.
+//!
+//! Answers are compared as exact byte strings: "1/2", "0.5" and " 0.5" are three different
+//! votes, so canonicalise first (`rlvr/rewards/normalize.hpp`). `rlvr::evaluate`
+//! calls `maj_at_k` with the response tokens (without the final eos) or the answers its
+//! `evaluation_config::answer` extracts.
+//!
+//! Example (k = 4, n = 8: two groups):
+//!
+//!     std::vector<std::string> a = {"12", "12", "7", "", "7", "7", "3", "12"};
+//!     double m = rlvr::maj_at_k(a, std::string_view("12"), 4);
+//!     // group 0 votes "12" (2 of 3 answers): credit 1; group 1 votes "7" (2 of 4): credit 0 → 0.5
+//!
+//! Cost: O(n) expected time (hash maps of string views; no string is copied), O(distinct answers)
+//! memory. Results are deterministic: the credit of a group depends only on vote counts, not on
+//! the hash maps' iteration order.
 
 #include <cstdint>
 #include <span>
@@ -31,6 +46,12 @@
 namespace rlvr {
 
 //! maj@k of one problem from its answers and correctness flags (see the file comment).
+//!
+//! `answers[i]` and `correct[i]` (0 or 1) describe sample i; k ∈ [1, n]. Errors: n = 0, k < 1,
+//! k > n, a flag other than 0/1, or one answer string flagged both ways (`range_error`), and
+//! `correct.size() ≠ answers.size()` (`shape_error`). Every sample is validated, including the
+//! n − k⌊n/k⌋ trailing ones that do not vote. The result is in [0, 1]; k = 1 gives the fraction
+//! of correct samples (an empty answer counts as wrong).
 [[nodiscard]] inline double maj_at_k(std::span<const std::string> answers, std::span<const std::uint8_t> correct,
                                      index_t k) {
   const auto n = static_cast<index_t>(answers.size());
@@ -39,7 +60,9 @@ namespace rlvr {
                " correctness flags for ", answers.size(), " answers");
   RLVR_EXPECTS(k >= 1, range, "maj_at_k: k = ", k, " must be >= 1");
   RLVR_EXPECTS(k <= n, range, "maj_at_k: k = ", k, " exceeds n = ", n);
-  // One verdict per answer string, checked for consistency.
+  // One verdict per answer string, checked for consistency. The verdict of a winning answer is
+  // then looked up through its first sample, so the vote loop below stores counts only. Keys are
+  // views into `answers`, which outlives both maps.
   std::unordered_map<std::string_view, std::size_t> first_seen; // answer → first sample index
   for (std::size_t i = 0; i < answers.size(); ++i) {
     RLVR_EXPECTS(correct[i] <= 1, range, "maj_at_k: flag ", static_cast<int>(correct[i]), " at sample ", i,
@@ -62,6 +85,7 @@ namespace rlvr {
       const index_t c = ++votes[a];
       best = c > best ? c : best;
     }
+    // A group that gave no non-empty answer abstains: credit 0 (it still counts in `groups`).
     if (best == 0) continue;
     index_t tied = 0, tied_correct = 0;
     for (const auto& [a, c] : votes) {
@@ -75,6 +99,8 @@ namespace rlvr {
 }
 
 //! maj@k of one problem whose correct answer is the string `reference` (exact match).
+//! An empty answer is never correct, even if `reference` is empty; the errors are those of the
+//! overload above (except the flag checks, which cannot fail here).
 [[nodiscard]] inline double maj_at_k(std::span<const std::string> answers, std::string_view reference, index_t k) {
   std::vector<std::uint8_t> correct(answers.size());
   for (std::size_t i = 0; i < answers.size(); ++i)
@@ -83,7 +109,9 @@ namespace rlvr {
 }
 
 //! Number of distinct non-empty answers among a problem's samples (a diversity diagnostic: a
-//! policy whose entropy collapsed repeats itself).
+//! policy whose entropy collapsed repeats itself). Exact string comparison, empty answers
+//! excluded: the result is in [0, n], 0 when no sample gave an answer. Never throws except
+//! `std::bad_alloc`.
 [[nodiscard]] inline index_t distinct_answers(std::span<const std::string> answers) {
   std::unordered_set<std::string_view> seen;
   for (const auto& a : answers)
@@ -91,7 +119,8 @@ namespace rlvr {
   return static_cast<index_t>(seen.size());
 }
 
-//! Mean of `distinct_answers` over problems.
+//! Mean of `distinct_answers` over problems (each problem weighted once, whatever its sample
+//! count, so compare runs with equal n per problem). No problems is a `shape_error`.
 [[nodiscard]] inline double mean_distinct_answers(std::span<const std::vector<std::string>> problems) {
   RLVR_EXPECTS(!problems.empty(), shape, "mean_distinct_answers: no problems");
   double s = 0.0;

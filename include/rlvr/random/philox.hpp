@@ -37,6 +37,17 @@
 //! see rlvr/sampling/sampler.hpp. Other uses (bootstrap resampling, test data) take their own
 //! seeds or subsequences.
 //!
+//! Capacity: 2⁶⁴ seeds × 2⁶⁴ subsequences × 2⁶⁴ offsets, all distinct counters (Philox is a
+//! bijection for a fixed key, so distinct addresses under one seed never give the same block by
+//! construction, and blocks under different seeds are independent in practice). An offset is
+//! never "consumed": reading block (s, q, t) twice gives the same value, which is the point — a
+//! rerun, a resumed checkpoint or another backend reads exactly the numbers the first run read.
+//!
+//!     rlvr::philox_stream st{.seed = 42, .subsequence = 7};    // e.g. sequence 7 of a batch
+//!     double u = st.uniform(/*offset=*/3);                       // decode step 3
+//!     rlvr::philox_engine eng(42, 7);                            // host-side sequential words
+//!     std::uint32_t i = eng.uniform_index(100);                  // uniform in [0, 100)
+//!
 //! ## Uniforms
 //! - `u01_from_u32(x)  = (x >> 8) · 2⁻²⁴` ∈ [0, 1): 24 bits, every value exactly a float.
 //! - `u01_from_u64(lo, hi) = ((hi·2³² + lo) >> 11) · 2⁻⁵³` ∈ [0, 1): 53 bits, exactly a double.
@@ -51,7 +62,7 @@
 
 namespace rlvr {
 
-//! Four 32-bit words: a Philox counter or output block.
+//! Four 32-bit words: a Philox counter or output block. `operator[]` is unchecked (i ∈ [0, 4)).
 struct u32x4 {
   std::uint32_t w[4] = {0, 0, 0, 0};
   RLVR_HD constexpr std::uint32_t operator[](int i) const { return w[i]; }
@@ -60,7 +71,7 @@ struct u32x4 {
   }
 };
 
-//! Two 32-bit words: a Philox key.
+//! Two 32-bit words: a Philox key (k0 = w[0], k1 = w[1]).
 struct u32x2 {
   std::uint32_t w[2] = {0, 0};
   RLVR_HD constexpr std::uint32_t operator[](int i) const { return w[i]; }
@@ -73,6 +84,9 @@ inline constexpr std::uint32_t philox_w0 = 0x9E3779B9u;
 inline constexpr std::uint32_t philox_w1 = 0xBB67AE85u;
 
 namespace detail {
+// One Philox S-box round (the formula in the file comment). The 32×32 → 64-bit products are formed
+// in uint64_t so that hi/lo are exact on every host and device (no mulhi intrinsic needed);
+// unsigned arithmetic wraps, so there is no undefined behaviour for any input.
 RLVR_HD constexpr void philox_round(std::uint32_t (&c)[4], std::uint32_t k0, std::uint32_t k1) {
   const std::uint64_t p0 = static_cast<std::uint64_t>(philox_m0) * c[0];
   const std::uint64_t p1 = static_cast<std::uint64_t>(philox_m1) * c[2];
@@ -86,6 +100,10 @@ RLVR_HD constexpr void philox_round(std::uint32_t (&c)[4], std::uint32_t k0, std
 } // namespace detail
 
 //! Philox4x32 with `Rounds` rounds: the keyed bijection of the 128-bit counter `ctr`.
+//! Rounds ∈ [1, 16] (checked at compile time); 10 is the standard round count, with a safety
+//! margin over the fewest rounds that pass statistical tests, so other counts are for tests and
+//! experiments only. The key is bumped by (W0, W1) before every round but the first (Random123's
+//! schedule).
 template <int Rounds>
 [[nodiscard]] RLVR_HD constexpr u32x4 philox4x32(u32x4 ctr, u32x2 key) noexcept {
   static_assert(Rounds >= 1 && Rounds <= 16, "philox4x32: Rounds must be in [1, 16] (10 is standard)");
@@ -106,7 +124,8 @@ template <int Rounds>
   return philox4x32<10>(ctr, key);
 }
 
-//! The block at (seed, subsequence, offset); word layout in the file comment.
+//! The block at (seed, subsequence, offset); word layout in the file comment. The address →
+//! block map is the contract shared by every backend (and by a resumed run): do not change it.
 [[nodiscard]] RLVR_HD constexpr u32x4 philox_block(std::uint64_t seed, std::uint64_t subsequence,
                                                    std::uint64_t offset) noexcept {
   const u32x4 ctr{{static_cast<std::uint32_t>(offset), static_cast<std::uint32_t>(offset >> 32),
@@ -116,7 +135,9 @@ template <int Rounds>
   return philox4x32_10(ctr, key);
 }
 
-//! (x >> 8) · 2⁻²⁴ ∈ [0, 1): a float uniform with 24 random bits.
+//! (x >> 8) · 2⁻²⁴ ∈ [0, 1): a float uniform with 24 random bits. The low 8 bits are dropped so
+//! that every result is exactly representable: converting all 32 bits would round values near 1
+//! up to 1.0f.
 [[nodiscard]] RLVR_HD constexpr float u01_from_u32(std::uint32_t x) noexcept {
   return static_cast<float>(x >> 8) * (1.0f / 16777216.0f);
 }
@@ -128,6 +149,7 @@ template <int Rounds>
 }
 
 //! A named stream: (seed, subsequence). Positions in it are offsets; see the file comment.
+//! Stateless: random access to any offset in O(1) (10 rounds), safe to share between threads.
 struct philox_stream {
   std::uint64_t seed = 0;
   std::uint64_t subsequence = 0;
@@ -148,7 +170,10 @@ struct philox_stream {
 //! randomness (bootstrap resampling, test data). Prefer `uniform_index` over
 //! `std::uniform_int_distribution`, whose algorithm differs between standard libraries.
 //! (Models `std::uniform_random_bit_generator`; tests/sampling/test_philox.cpp asserts it, so
-//! that this header need not include `<random>`.)
+//! that this header need not include `<random>`.) Constructed with an `offset`, word j (counting
+//! from construction) is `block(offset + j / 4).w[j % 4]`. One engine is not thread-safe; give
+//! each thread or task its own (seed, subsequence) instead, which keeps results independent of
+//! the thread count. The default-constructed engine is the stream (0, 0).
 class philox_engine {
 public:
   using result_type = std::uint32_t;
@@ -173,6 +198,9 @@ public:
     return u01_from_u64(lo, hi);
   }
   //! An exactly uniform integer in [0, n) (Lemire's multiply-and-reject on 32 bits); 0 for n = 0.
+  //! The result is the high word of x·n for a random 32-bit x; the low word falls below
+  //! 2³² mod n (the `threshold`) for the biased x, which are rejected: at most n / 2³² of draws
+  //! cost an extra word, and the modulo runs only when a rejection is possible (low < n).
   constexpr std::uint32_t uniform_index(std::uint32_t n) noexcept {
     if (n == 0) return 0;
     std::uint64_t m = static_cast<std::uint64_t>((*this)()) * n;

@@ -35,7 +35,9 @@
 //! time of one vectorised softmax pass; ~100× faster than PyTorch's sort/cumsum/multinomial idiom.
 //! Rows are split over `backend.threads` with `rlvr::parallel_for`, in chunks of at least
 //! ~16k logits so that tiny vocabularies (the study's 20–60 tokens) do not pay thread wake-ups
-//! per row. Scratch space is thread-local and reused across calls (no allocation in steady state).
+//! per row. Scratch space is thread-local and reused across calls (no allocation in steady state
+//! inside the row sampler; the entry point allocates N status bytes per call, and the overload
+//! that returns a vector allocates the N draws).
 //!
 //! ## Errors
 //! `rlvr::range_error`: temperature ≤ 0 or NaN (greedy decoding must be requested with
@@ -64,11 +66,16 @@
 
 namespace rlvr {
 
-//! The scalar types the samplers accept for logits: `float` and `double`.
+//! The scalar types the samplers accept for logits: a type T models `SamplingScalar` if it is
+//! `float` or `double` (a `const` view of either is accepted by `sample`); the caller widens
+//! other logit types first.
 template <class T>
 concept SamplingScalar = std::same_as<T, float> || std::same_as<T, double>;
 
 //! What to sample. Aggregate with designated initialisers; `params()` validates it.
+//! The defaults (τ = 1, no filter) sample the policy itself; any filter makes the sampled
+//! distribution differ from π (the trainer's rollouts set only τ). The paper's evaluation setting
+//! is {.temperature = 0.6, .top_p = 0.95} (docs/math.md).
 struct sampling_config {
   double temperature = 1.0;      //!< τ > 0 (0 is an error: ask for `greedy` explicitly)
   bool greedy = false;           //!< argmax decoding (τ and the filters are then ignored)
@@ -79,7 +86,9 @@ struct sampling_config {
   bool policy_logprob = true;    //!< also return log π at τ = 1 (costs one exp per logit if τ ≠ 1)
 
   //! Checks every field (throws `rlvr::range_error` naming the bad one) and returns the
-  //! device-friendly parameters.
+  //! device-friendly parameters. The filters are validated even when `greedy` is set (so a bad
+  //! value is caught before it is switched on); τ is checked only without `greedy`, and greedy
+  //! parameters carry τ = 1. An unset `top_k` becomes 0, the kernels' "off".
   [[nodiscard]] sampling_params params() const {
     sampling_params p;
     p.greedy = greedy;
@@ -108,6 +117,14 @@ struct sampling_config {
 //! and `out` are host memory whatever the backend (per-row stream arrays are uploaded, the draws
 //! downloaded: O(N) bytes). Rows are processed independently and in parallel; see the file comment
 //! for guarantees.
+//!
+//! Per row, `out[i]` holds the token id in [0, V), `logprob` = log of its probability under the
+//! processed distribution (the one actually sampled) and `policy_logprob` = log π(token) at τ = 1
+//! (NaN when `policy_logprob = false`). Greedy rows take the lowest id among tied maxima, with
+//! `logprob` = 0, and use no random number. The order of checks is: the configuration
+//! (`range_error`), then extents (`shape_error`), then the draw; every row is drawn before the
+//! first bad row (lowest index) raises `numerical_error`, so `out` is then fully written but its
+//! bad rows are unspecified. N = 0 returns without calling the backend.
 template <class B, class L, class S>
   requires SamplingScalar<std::remove_const_t<L>>
 void sample(const B& backend, matrix_view<L, S> logits, const sampling_config& config, const stream_batch& streams,
@@ -126,6 +143,8 @@ void sample(const B& backend, matrix_view<L, S> logits, const sampling_config& c
   if (!streams.offsets.empty()) expect_size(streams.offsets, n, "sample: streams.offsets");
   if (n == 0) return;
   const matrix_view<const T, S> z = logits;
+  // Backends report bad rows as status bytes rather than by throwing: a device kernel cannot
+  // throw, and a host worker that threw would abandon the rest of its chunk of rows.
   std::vector<std::uint8_t> status(static_cast<std::size_t>(n), 0);
   if constexpr (host_accessible_v<S>) {
     backend.sample_rows(z, p, streams, out, vector_view<std::uint8_t>(status));
@@ -145,6 +164,8 @@ void sample(const B& backend, matrix_view<L, S> logits, const sampling_config& c
     if (st == detail::row_status::ok) continue;
     if (st == detail::row_status::all_neg_inf)
       fail<numerical_error>("sample: row ", i, " has every logit = -inf (no token has positive probability)");
+    // On the host the row is rescanned for the message's column and value (only on this error
+    // path); device rows are not copied back for a message.
     if constexpr (host_accessible_v<S>) {
       const row_scan<T> sc = scan_row(z.row(i).data(), v);
       fail<numerical_error>("sample: row ", i, " has logit ", z(i, sc.first_bad), " at column ", sc.first_bad,
@@ -155,7 +176,7 @@ void sample(const B& backend, matrix_view<L, S> logits, const sampling_config& c
   }
 }
 
-//! As above, returning the draws in a new host vector.
+//! As above, returning the draws in a new host vector (length N).
 template <class B, class L, class S>
   requires SamplingScalar<std::remove_const_t<L>>
 [[nodiscard]] std::vector<token_draw<std::remove_const_t<L>>>
