@@ -120,6 +120,7 @@ struct ppo_clip {
     if (l2 > l1) { // the clipped branch is active: ρ is outside [lo, hi] on the side A favours
       r.loss = l2;
       r.dlogp = T(0);
+      // l2 > l1 needs A ≠ 0 and ρ outside [lo, hi] on A's side: ρ < lo means A < 0.
       r.flags = rho < lo ? clipped_low : clipped_high;
     } else {
       r.loss = l1;
@@ -229,6 +230,7 @@ struct entropy_bonus {
   static constexpr bool uses_advantage = false;
   template <class T> RLVR_HD constexpr token_terms<T> operator()(const token_input<T>& in) const {
     const T c = static_cast<T>(coef);
+    // No ∂/∂log π: H depends on the whole row, which the pass differentiates via dentropy.
     return {-c * in.entropy, T(0), -c, 0};
   }
   void validate() const;
