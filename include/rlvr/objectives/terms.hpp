@@ -256,6 +256,7 @@ struct kl_k3_plus {
     const T b = static_cast<T>(beta);
     const T raw = in.ref_logp - in.logp;
     const T delta = detail::clamp(raw, T(-20), T(20));
+    // Same value and clamps as kl_k3; only the unclamped gradient differs (k2's −β·Δ).
     const T k = detail::cexp(delta) - delta - T(1);
     const T c = static_cast<T>(clamp);
     if (k > c || raw != delta) return {b * detail::cmin(k, c), T(0), T(0), kl_clamped};
