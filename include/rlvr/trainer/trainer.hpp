@@ -75,6 +75,79 @@
 //! plain single-process trainer, bit for bit; R must not exceed S (an idle rank is a
 //! configuration error). `fit` writes checkpoints and metrics on rank 0 only (atomically); every
 //! rank resumes from the same checkpoint path (shared storage), on any rank count.
+//!
+//! **Data layout.** Sequence i = p·G + j (response j of prompt p) is row i of the rollout batch
+//! [P·G, T]: its prompt (L_i tokens), its response (`eos` included when produced) and padding.
+//! The logits row i·T + L_i − 1 + j predicts response token j, so the N response tokens are
+//! these rows, contiguous per sequence; the forward's mask marks them. Prompt and padding rows
+//! are computed by the forward but never enter the loss (the loss writes their gradient rows
+//! to zero). `last_sequences()` shows this layout.
+//!
+//! **The reference policy** is a copy of the policy made at construction, never updated. Its
+//! forward runs every step (log π_ref of the rollout) and, with `kl_full`, on every mini-batch
+//! (its logits rows); `save_state` stores it, so a resumed run keeps the same reference.
+//!
+//! **Reproducing the paper's runs** (spec §9: 8 rollouts per prompt, 4 updates per rollout batch,
+//! rollout temperature 1.0, clip 0.2, gradient clip 1.0, AdamW at 1e-6):
+//!
+//!   rlvr::adamw opt({.lr = 1e-6});
+//!   rlvr::trainer tr(model, opt, verifier, rlvr::w_reinforce({.lambda = 0.1}), backend,
+//!                    {.group_size = 8, .temperature = 1.0, .max_response_tokens = budget,
+//!                     .eos = eos, .mini_batches = 4, .max_grad_norm = 1.0, .seed = 1});
+//!
+//! with `rlvr::psr()`, `rlvr::nsr()`, `rlvr::grpo()` or `rlvr::ppo()` for the other modes (the
+//! defaults of the ready-made objectives are the paper's).
+//!
+//! **What the trainer leaves to others.** Rollouts sample at τ only (no top-p / top-k); the
+//! trainer never changes the learning rate (it reports `Opt::learning_rate()`); evaluation runs
+//! through `fit_config::eval`; prompts come from the caller.
+//!
+//! **Callbacks.** `on_step`'s callback runs on every rank after the step counter advanced, so an
+//! exception it throws leaves a completed step behind.
+//!
+//! **Choosing S.** `shards` fixes the trajectory (the summation order and the per-shard batch
+//! statistics of the zoo's batch parts): keep it for a whole run, and choose it ≥ the largest
+//! rank count you will use. More shards mean smaller forwards (less activation memory per pass)
+//! and more gradient traffic with the deterministic reduction.
+//!
+//! **Usage** (docs/trainer.md has the full walk-through):
+//!
+//!   rlvr::tasks::zp_walk task;
+//!   rlvr::transformer_policy model({.vocab_size = task.vocab().size(), .context_length = 15});
+//!   rlvr::adamw opt({.lr = 3e-4, .weight_decay = 0.0});
+//!   rlvr::trainer tr(model, opt, task, rlvr::nsr(), rlvr::eigen_backend{.threads = 0},
+//!                    {.group_size = 8, .mini_batches = 4, .seed = 42});   // budget, eos, pad: the task's
+//!   tr.on_step([](const rlvr::step_metrics& m) { std::printf("%.3f\n", m.reward_mean); });
+//!   tr.step(prompts);                                 // or tr.fit(source, {.steps = 400, …})
+//!
+//! **Requirements on the types** (checked at compile time, each with a message naming the rule):
+//! an objective that needs values (PPO's GAE) needs a `ValueHeadPolicy`; the backend must run the
+//! loss and log-probs over float logits (`FusedLossBackend`, `LogProbBackend`) in the policy's
+//! memory space, and that space must be host-accessible (the trainer's buffers are host memory).
+//! Objectives with a KL term, with `kl_full`, or with values also need a copy-constructible
+//! policy: the frozen reference is a copy of it made at construction.
+//!
+//! **Memory.** The trainer keeps its per-step buffers between steps (reused, grown to the
+//! largest step): the rollout batch [P·G, T] of tokens and masks (T = longest prompt +
+//! `max_response_tokens`), per-token arrays over its N response tokens (log-probs, values,
+//! advantages), the logits of one rollout shard [P·G/S·T, V] for the log-prob forward, and those
+//! of one mini-batch shard for the update (twice with `kl_full`). The policy's own activations
+//! come on top.
+//!
+//! **Threads.** A trainer is used by one thread at a time (`step` mutates its buffers, the policy
+//! and the optimizer); parallelism is inside the backend (`eigen_backend{.threads}`) and across
+//! ranks (the communicator). Results never depend on the thread count.
+//!
+//! **Errors.** Construction: `config_error` for a bad `trainer_config` (naming the field), for
+//! ranks that disagree on the configuration, for more ranks than shards, for `eos` or `pad`
+//! outside the vocabulary, for a PPO objective on a policy built without its value head, and for
+//! `track_reference_kl` with a policy that cannot be copied.
+//! `step`: `shape_error` for no prompts or an empty prompt, `range_error` for a prompt token
+//! outside the vocabulary, `config_error` for a prompt that does not fit the context with
+//! `max_response_tokens`, or for ranks given different prompts; the errors of the parts (the
+//! loss's numerical errors, a policy's or communicator's) pass through. After an exception
+//! inside `step` the trainer's state (policy, optimizer, step counter) is unspecified: reload a
+//! checkpoint.
 
 #include <algorithm>
 #include <chrono>
@@ -113,6 +186,8 @@
 namespace rlvr {
 
 //! How shard gradients are summed across ranks (see the file comment).
+//! Only matters with several ranks: on one rank both add the S shard gradients in shard order
+//! into one accumulator, so they give the same bits.
 enum class gradient_reduction : std::uint8_t {
   deterministic, //!< all-gather the S shard gradients, add them in order: bit-identical on any rank count
   fast,          //!< add own shards, then one all-reduce: equal within rounding, one collective
@@ -122,25 +197,54 @@ enum class gradient_reduction : std::uint8_t {
 //! Aggregate: designated initialisers must follow the field order `group_size, temperature,
 //! max_response_tokens, eos, pad, mini_batches, epochs, max_grad_norm, shuffle, seed, value_clip,
 //! value_coef, track_reference_kl, shards, reduction` (any subset, in that order).
+//! The defaults are the paper's settings where it has one (G = 8 rollouts per prompt,
+//! τ = 1.0, 4 mini-batches per rollout batch, gradient clip 1.0; spec §9).
+//!
+//!   rlvr::trainer_config cfg{.group_size = 8, .temperature = 1.0, .max_response_tokens = 64,
+//!                            .eos = 2, .mini_batches = 4, .seed = 7};
 struct trainer_config {
+  //! The group estimators (GRPO, RLOO, …) need G ≥ 2 for a baseline; G = 1 gives every
+  //! response a group of one (A = 0 under rlvr's singleton convention).
   index_t group_size = 8;           //!< G responses per prompt (≥ 1)
+  //! Also the temperature of the old / reference log-probs and of the loss, so that log π_old is
+  //! the log-probability the sampler actually used.
   double temperature = 1.0;         //!< rollout temperature τ (> 0); the loss uses the same τ
+  //! Every prompt's length plus this budget must fit the policy's `context_length`.
   index_t max_response_tokens = 0;  //!< response budget, `eos` included (≥ 1; 0 = the task's
                                     //!< `max_response_length()` when the reward is a task)
+  //! Sampling stops at it; it belongs to the response (scored by the reward, trained by the loss).
+  //! Must be < the policy's vocabulary size (checked at construction).
   token_t eos = -1;                 //!< end-of-response token (≥ 0; −1 = the task's eos)
+  //! Never trained: padding rows are inactive in the loss. Must be < the vocabulary size.
   token_t pad = 0;                  //!< filler after `eos` in the padded batch (any valid id)
+  //! The kept responses (those with an active token) are cut into this many nearly equal
+  //! mini-batches; with fewer kept responses than mini-batches each gets one response. More
+  //! mini-batches means more off-policy updates per rollout (the PPO clip then matters).
   index_t mini_batches = 4;         //!< optimizer updates per rollout batch and epoch (≥ 1)
+  //! Each epoch reshuffles (a fresh Philox order per epoch) and runs all mini-batches again.
   index_t epochs = 1;               //!< passes over the rollout batch (≥ 1)
+  //! Must be finite; the norm before clipping is reported either way (`step_metrics::grad_norm`).
   double max_grad_norm = 1.0;       //!< global-norm clip; ≤ 0 disables it
+  //! false: mini-batches take the kept responses in rollout order (prompt by prompt).
   bool shuffle = true;              //!< shuffle responses before cutting mini-batches
+  //! Together with the step counter it addresses every random draw; checkpoints record it and
+  //! `load_state` refuses another.
   std::uint64_t seed = 0;           //!< the run's seed (rollouts and shuffles)
+  //! c of `rlvr::value_loss`, in reward units (> 0; infinity disables the clip). PPO only.
   double value_clip = 0.5;          //!< PPO value-loss clip (verl's cliprange_value)
+  //! The value head's gradient is scaled by this before the shared backward (finite, ≥ 0);
+  //! `step_metrics::value_loss` reports the unscaled loss. PPO only.
   double value_coef = 0.5;          //!< weight of the value loss in the trunk's gradient
+  //! Keeps a frozen copy of the initial policy (a copy-constructible policy is required) and
+  //! runs its forward each step to report `step_metrics::ref_kl`; the loss is unchanged.
   bool track_reference_kl = false;  //!< report KL to the initial policy even without a KL term
+  //! S changes the numbers (summation order, per-shard batch statistics); the rank count does not.
   index_t shards = 1;               //!< canonical shards S of the rollout batch and of each mini-batch (≥ 1, ≥ ranks)
   gradient_reduction reduction = gradient_reduction::deterministic; //!< across ranks (with S ≥ 2 or R ≥ 2)
 
   //! Throws `rlvr::config_error` naming the first bad field.
+  //! The trainer calls it after filling the task defaults, so `max_response_tokens = 0` and
+  //! `eos = −1` are accepted there only when the reward is a task.
   void validate() const {
     RLVR_EXPECTS(group_size >= 1, config, "trainer_config: group_size = ", group_size, " must be >= 1");
     RLVR_EXPECTS(temperature > 0.0 && std::isfinite(temperature), config, "trainer_config: temperature = ",
@@ -150,6 +254,7 @@ struct trainer_config {
                  "rlvr::tasks::verifier{task}) as the reward to use task.max_response_length()");
     RLVR_EXPECTS(eos >= 0, config, "trainer_config: eos = ", eos, " must be set to the end-of-response token id (or "
                  "pass a task as the reward to use task.vocab().eos())");
+    // eos and pad are checked against the vocabulary by the trainer, which knows the policy.
     RLVR_EXPECTS(pad >= 0, config, "trainer_config: pad = ", pad, " must be a valid token id");
     RLVR_EXPECTS(mini_batches >= 1, config, "trainer_config: mini_batches = ", mini_batches, " must be >= 1");
     RLVR_EXPECTS(epochs >= 1, config, "trainer_config: epochs = ", epochs, " must be >= 1");
@@ -169,6 +274,13 @@ struct trainer_config {
 //!    `std::vector<std::vector<token_t>>` (P ≥ 1 prompts, lengths may differ), and
 //! 2. (semantic) the result is a pure function of `step`, so that a resumed `fit` sees the
 //!    prompts the uninterrupted run saw.
+//!
+//!   auto source = [&](rlvr::index_t step) {                // a counter-based draw: pure in step
+//!     rlvr::philox_engine g(seed, static_cast<std::uint64_t>(step));
+//!     std::vector<std::vector<rlvr::token_t>> p;
+//!     for (int i = 0; i < 32; ++i) p.push_back(task.problem(g, rlvr::tasks::split::train));
+//!     return p;
+//!   };
 template <class S>
 concept PromptSource = requires(S& s, index_t step) {
   { s(step) } -> std::convertible_to<std::vector<std::vector<token_t>>>;
@@ -176,13 +288,24 @@ concept PromptSource = requires(S& s, index_t step) {
 
 //! What `trainer::fit` runs. Aggregate: designated initialisers in the field order `steps,
 //! eval_every, checkpoint_every, log, checkpoint, eval, resume`.
+//! Every number is a count of rollout batches (steps). A `fit` with `steps` ≤ `steps_done()` runs
+//! nothing (a finished run restarted is a no-op after the resume).
 struct fit_config {
+  //! The run's total, not the number of steps of this call: a resumed run continues to it.
   index_t steps = 0;            //!< run until `steps_done() == steps` (rollout batches in total)
+  //! Intervals count the run's steps (steps_done() % every == 0), not this call's, so a resumed
+  //! run keeps the schedule; "after the last" makes the final state always evaluated / saved.
   index_t eval_every = 0;       //!< call `eval` after every this many steps and after the last; 0 = never
   index_t checkpoint_every = 0; //!< save to `checkpoint` after every this many steps and after the last; 0 = never
+  //! Borrowed; written on rank 0 only. Steps re-run after a resume are logged again.
   metrics_writer* log = nullptr; //!< each step's metrics (JSONL or CSV); null = none
+  //! One file, overwritten at each checkpoint (temporary file + rename). On several ranks, a
+  //! path every rank can read (shared storage).
   std::filesystem::path checkpoint{};         //!< safetensors checkpoint (written atomically)
+  //! Called on every rank with the number of steps done; the trainer is between steps then, so
+  //! the hook may read the policy (sample, score) but should not train it.
   std::function<void(index_t steps_done)> eval{}; //!< the evaluation hook (e.g. `rlvr::evaluate`)
+  //! false: start from the trainer's current state and overwrite the checkpoint.
   bool resume = true; //!< start from `checkpoint` when that file exists
 
   //! Throws `rlvr::config_error` naming the first bad field.
@@ -197,21 +320,26 @@ struct fit_config {
   }
 };
 
-//! What `trainer::fit` did.
+//! What `trainer::fit` did. `first_step + steps_run` is `steps_done()` on return.
 struct fit_result {
   index_t first_step = 0;  //!< `steps_done()` when the loop started (> 0 after a resume)
   index_t steps_run = 0;   //!< rollout batches run by this call
   bool resumed = false;    //!< the state came from `fit_config::checkpoint`
+  //! Counted on every rank (rank 0 wrote them).
   index_t checkpoints = 0; //!< checkpoints written
   step_metrics last{};     //!< the last step's metrics (zeros when no step ran)
 };
 
 namespace detail {
+//! The task type behind a `tasks::verifier<Task>` reward (no `type` for other rewards): how
+//! `with_task_defaults` knows the reward can supply the budget, eos and pad.
 template <class R> struct task_of {};
 template <class T> struct task_of<tasks::verifier<T>> {
   using type = T;
 };
 //! `cfg` with the unset response budget, eos and pad taken from the reward's task (when it is one).
+//! pad is taken only together with eos (eos = −1 and pad = 0), so an explicit eos keeps the
+//! caller's pad.
 template <class R> trainer_config with_task_defaults(trainer_config cfg, const R& reward) {
   if constexpr (requires { typename task_of<R>::type; }) {
     if (cfg.max_response_tokens == 0) cfg.max_response_tokens = reward.task.max_response_length();
@@ -222,10 +350,13 @@ template <class R> trainer_config with_task_defaults(trainer_config cfg, const R
   }
   return cfg;
 }
+// XOR-ed into the seed for the mini-batch shuffles: their Philox key differs from the
+// sampler's (which uses the seed itself).
 inline constexpr std::uint64_t shuffle_stream_tag = 0x5348'5546'464C'4521ULL; // "SHUFFLE!"
 
 //! A lap timer over `std::chrono::steady_clock`: `lap()` returns the seconds since the previous
-//! lap (or construction) and starts the next interval.
+//! lap (or construction) and starts the next interval. steady_clock is monotonic: a change of
+//! the system clock cannot make a phase negative.
 class lap_timer {
 public:
   lap_timer() noexcept : last_(clock::now()) {}
@@ -248,15 +379,25 @@ private:
 
 //! The RLVR trainer (see the file comment). `P` is held by reference (the caller owns the
 //! model), `Opt` by reference, the reward, objective, backend and communicator by value.
+//!
+//! Template parameters: `P` the policy (`Policy`; `ValueHeadPolicy` for PPO), `R` the verifier
+//! (`TokenReward`; a task is wrapped, see the deduction guides at the end), `O` the objective
+//! (`Objective`: `rlvr::nsr()`, `rlvr::grpo()`, a weighted sum, …), `Opt` the optimizer
+//! (`Optimizer`, e.g. `rlvr::adamw`), `B` the loss backend, `C` the communicator
+//! (`dist::HostCommunicator`; one process by default). The policy and the optimizer must
+//! outlive the trainer, and nothing else may step them while it runs.
 template <Policy P, TokenReward R, Objective O, Optimizer Opt, Backend B,
           dist::HostCommunicator C = dist::single_process>
 class trainer {
 public:
+  //! Receives each step's metrics, on every rank, after the step's updates.
   using callback_type = std::function<void(const step_metrics&)>;
   //! The objective reads a frozen reference policy: its log-probs (kl_k1…k3+) or its whole logits
   //! rows (kl_full, recomputed per mini-batch by a forward of the reference).
   static constexpr bool uses_reference = O::uses_ref_logp || detail::uses_ref_logits<O>();
+  //! `kl_full`: the reference's logits rows are recomputed per mini-batch.
   static constexpr bool uses_ref_logits = detail::uses_ref_logits<O>();
+  //! GAE: values at rollout, a value loss in each update, and the reference (KL in the reward).
   static constexpr bool uses_values = O::needs_values;
   static_assert(!uses_values || ValueHeadPolicy<P>,
                 "rlvr::trainer: this objective needs values V(s_t) (PPO with GAE): the policy must model "
@@ -273,6 +414,13 @@ public:
 
   //! `comm`: the ranks this trainer runs on (every rank constructs its trainer with the same
   //! arguments; see "Canonical shards and data parallelism" in the file comment).
+  //!
+  //! Fills the task defaults of `cfg` (when the reward is a task), validates it, checks the
+  //! ranks against each other (a collective: every rank must construct at the same time), the
+  //! value head, the objective's numbers and eos / pad against the vocabulary, then copies the
+  //! policy as the frozen reference when the objective (or `track_reference_kl`) needs one. The
+  //! reference is the policy *as passed*: load pretrained weights before constructing. Errors:
+  //! see the file comment.
   trainer(P& policy, Opt& optimizer, R reward, O objective, B backend, trainer_config cfg, C comm = C{})
       : policy_(policy), opt_(optimizer), reward_(std::move(reward)), obj_(objective), be_(backend),
         cfg_(detail::with_task_defaults(cfg, reward_)), comm_(std::move(comm)) {
@@ -288,6 +436,7 @@ public:
     RLVR_EXPECTS(cfg_.eos < policy_.vocab_size() && cfg_.pad < policy_.vocab_size(), config, "trainer: eos = ",
                  cfg_.eos, " or pad = ", cfg_.pad, " is outside the policy's vocabulary [0, ", policy_.vocab_size(),
                  ")");
+    // PPO keeps the reference even with gae::kl_beta = 0 (its forward then runs for nothing).
     if constexpr (uses_reference || uses_values) reference_.emplace(policy_); // GAE folds β·k1 into rewards
     else if (cfg_.track_reference_kl) {
       if constexpr (std::copy_constructible<P>) reference_.emplace(policy_);
@@ -296,6 +445,7 @@ public:
   }
 
   //! A task where the reward is wanted: the trainer scores with `tasks::verifier{task}`.
+  //! Then `max_response_tokens = 0`, `eos = −1` (and `pad = 0` with it) take the task's values.
   template <tasks::TaskVerifier T>
     requires std::same_as<R, tasks::verifier<T>>
   trainer(P& policy, Opt& optimizer, T task, O objective, B backend, trainer_config cfg, C comm = C{})
@@ -305,16 +455,27 @@ public:
   void on_step(callback_type cb) { callback_ = std::move(cb); }
   //! Rollout batches completed (the next `step` has this index).
   [[nodiscard]] index_t steps_done() const noexcept { return step_; }
+  //! The configuration in use: `cfg` as given, with the task's defaults filled in.
   [[nodiscard]] const trainer_config& config() const noexcept { return cfg_; }
   //! The communicator (rank and size of this process among the trainer's ranks).
   [[nodiscard]] const C& communicator() const noexcept { return comm_; }
 
   //! One rollout batch and its updates over `prompts` (P ≥ 1 token sequences; lengths may differ).
+  //!
+  //! Runs phases 1–5 of the file comment, increments `steps_done()`, calls the `on_step`
+  //! callback and returns the same metrics. Every rank passes the whole rollout batch's prompts
+  //! (the same on every rank, checked) and rolls out its own shards. The prompts are only read.
+  //! A step where the estimator drops every response (e.g. NSR on a batch with no wrong answer)
+  //! runs no update: `updates` = 0, the policy is unchanged, and the step still counts.
+  //! Cost: at most P·G·`max_response_tokens` sampled tokens, one forward over the rollout batch
+  //! (two with a reference), and per update a forward, the fused loss and a backward over the
+  //! mini-batch. Errors: see the file comment.
   step_metrics step(std::span<const std::vector<token_t>> prompts) {
     const detail::lap_timer total;
     detail::lap_timer clk;
     const index_t np = static_cast<index_t>(prompts.size());
     RLVR_EXPECTS(np >= 1, shape, "trainer::step: no prompts");
+    // Input checks before any work, so that a bad prompt leaves the trainer untouched.
     index_t lmax = 0;
     for (index_t p = 0; p < np; ++p) {
       const auto& pr = prompts[static_cast<std::size_t>(p)];
@@ -327,6 +488,7 @@ public:
                    cfg_.max_response_tokens, " it exceeds the policy's context_length ", policy_.context_length());
       lmax = std::max(lmax, static_cast<index_t>(pr.size()));
     }
+    // nb = P·G sequences, each a row of tt = longest prompt + response budget tokens.
     const index_t g = cfg_.group_size, nb = np * g, lr_tok = cfg_.max_response_tokens, tt = lmax + lr_tok;
     const index_t v = policy_.vocab_size();
     plen_.resize(static_cast<std::size_t>(nb));
@@ -335,8 +497,10 @@ public:
     m.step = step_;
     m.prompts = np;
     m.responses = nb;
+    // The rate this step's updates use (the trainer never changes it).
     m.learning_rate = opt_.learning_rate();
 
+    // A collective: every rank must call step together, with the same prompts.
     if (comm_.size() > 1) check_same_prompts(prompts);
     // the canonical rollout shards: prompts ⌊P·k/S⌋ … of shard k, its sequences ×G
     const index_t ns = cfg_.shards;
@@ -345,13 +509,17 @@ public:
 
     // ---- 1. rollout ----
     clk.lap(); // input checks are overhead
+    // Rows start as padding; each rank fills its shards, then all ranks exchange them.
     seqs_.assign(static_cast<std::size_t>(nb * tt), cfg_.pad);
     len_.assign(static_cast<std::size_t>(nb), 0);
     for (index_t k = 0; k < ns; ++k)
       if (owns(k)) rollout(prompts, k, tt);
+    // Every rank now receives the other ranks' rows: each holds the whole rollout batch.
     gather_rows(seqs_, tt);
     gather_rows(len_, 1);
     // ---- 2. verification ----
+    // Each rank scores its own shards' responses (the reward sees the response without
+    // padding: its first len_ tokens, `eos` included); rewards are stored as float.
     rewards_.assign(static_cast<std::size_t>(nb), 0.0f);
     for (index_t k = 0; k < ns; ++k) {
       if (!owns(k)) continue;
@@ -378,9 +546,11 @@ public:
       }
     const index_t n = static_cast<index_t>(tok_seq_.size());
     // token ranges of each sequence (tokens of sequence i are contiguous, in order)
+    // first_tok[i] … first_tok[i + 1] − 1 are sequence i's tokens in the flat list.
     std::vector<index_t> first_tok(static_cast<std::size_t>(nb + 1), 0);
     for (index_t i = 0; i < nb; ++i) first_tok[static_cast<std::size_t>(i + 1)] = first_tok[static_cast<std::size_t>(i)] + len_[static_cast<std::size_t>(i)];
     build_mask(nb, tt);
+    // Per-token buffers over the N response tokens (entropy: for the rollout metrics only).
     old_logp_.assign(static_cast<std::size_t>(n), 0.0f);
     std::vector<float> ent(static_cast<std::size_t>(n));
     old_values_.assign(static_cast<std::size_t>(n), 0.0f);
@@ -391,7 +561,9 @@ public:
     for (index_t k = 0; k < ns; ++k) {
       if (!owns(k)) continue;
       const index_t s0 = roll_first_[static_cast<std::size_t>(k)], s1 = roll_first_[static_cast<std::size_t>(k + 1)];
+      // A shard without prompts (S > P) has nothing to compute.
       if (s1 == s0) continue;
+      // The shard's sequences are consecutive rows of the rollout batch: views, no copy.
       const index_t rows = (s1 - s0) * tt;
       logits_.resize(static_cast<std::size_t>(rows * v));
       const matrix_view<float> full(logits_.data(), rows, v);
@@ -399,6 +571,8 @@ public:
                                  matrix_view<const mask_t>(mask_.data() + s0 * tt, s1 - s0, tt)};
       const index_t k0 = first_tok[static_cast<std::size_t>(s0)], nk = first_tok[static_cast<std::size_t>(s1)] - k0;
       if constexpr (uses_values) {
+        // The value forward is the training forward (V needs the value head); V(s_t) of each
+        // response token is read at the token's logits row.
         values_.assign(static_cast<std::size_t>(rows), 0.0f);
         policy_.forward(pb, full, vector_view<float>(values_));
         for (index_t t = k0; t < k0 + nk; ++t)
@@ -406,17 +580,22 @@ public:
       } else {
         forward_only(policy_, pb, full);
       }
+      // log π_old and the rollout entropy of the shard's response tokens, read in place.
       response_log_probs(full, tt, s0, s1, vector_view<float>(old_logp_.data() + k0, nk), vector_view<float>(ent.data() + k0, nk));
+      // The reference reuses the same logits buffer once the policy's log-probs are read.
       if (reference_) {
         forward_only(*reference_, pb, full);
         response_log_probs(full, tt, s0, s1, vector_view<float>(ref_logp_.data() + k0, nk), vector_view<float>{});
       }
     }
+    // Every rank now holds every token's log-probs (and values): the advantages need the batch.
     gather_tokens(old_logp_, first_tok);
     gather_tokens(ent, first_tok);
     if constexpr (uses_values) gather_tokens(old_values_, first_tok);
     if (reference_) {
       gather_tokens(ref_logp_, first_tok);
+      // The rollout policy's k3 KL to the reference over all response tokens; for objectives
+      // with a KL term the updates below replace it with the loss's own value.
       double kl = 0;
       for (index_t k = 0; k < n; ++k) {
         const double d = static_cast<double>(ref_logp_[static_cast<std::size_t>(k)]) - old_logp_[static_cast<std::size_t>(k)];
@@ -426,6 +605,8 @@ public:
     }
     m.logprob_seconds = clk.lap();
     // ---- advantages ----
+    // One group per prompt (its G responses); every rank holds the whole batch, so the group
+    // statistics are the same on every rank. No mask: every response token counts.
     group_ids_.resize(static_cast<std::size_t>(nb));
     for (index_t i = 0; i < nb; ++i) group_ids_[static_cast<std::size_t>(i)] = i / g;
     advantage_input<float> ain{};
@@ -435,10 +616,13 @@ public:
     if constexpr (uses_values) ain.values = vector_view<const float>(old_values_);
     ain.old_logp = vector_view<const float>(old_logp_);
     if (reference_) ain.ref_logp = vector_view<const float>(ref_logp_);
+    // Raises for bad rewards (an infinite one: numerical_error) before any update.
     const advantage_result<float> adv = estimate_advantages(obj_, ain);
 
     // ---- metrics of the rollout ----
     fill_rollout_metrics(m, np, g, tt, ent);
+    // Kept = active in at least one component; only kept responses enter the mini-batches, so
+    // dropped ones cost no forward or backward.
     std::vector<std::uint8_t> kept(static_cast<std::size_t>(nb), 0);
     for (index_t c = 0; c < O::components; ++c)
       for (index_t k = 0; k < n; ++k)
@@ -457,9 +641,12 @@ public:
       if (!cfg_.shuffle || order.size() < 2) return;
       philox_engine eng(cfg_.seed ^ detail::shuffle_stream_tag, static_cast<std::uint64_t>(step_),
                         static_cast<std::uint64_t>(epoch) << 32);
+      // Fisher–Yates with Philox's unbiased uniform_index: every permutation equally likely.
       for (std::size_t i = order.size() - 1; i > 0; --i)
         std::swap(order[i], order[eng.uniform_index(static_cast<std::uint32_t>(i + 1))]);
     };
+    // Mini-batch b takes kept responses [nk·b/mbs, nk·(b+1)/mbs) of the shuffled order: sizes
+    // differ by at most one. Response-level cuts keep every response whole in one update.
     const index_t nk = static_cast<index_t>(order.size());
     const index_t mbs = std::min(cfg_.mini_batches, std::max<index_t>(nk, 1));
     double sum_loss = 0, sum_norm = 0, sum_clo = 0, sum_chi = 0, sum_kl = 0, sum_vl = 0;
@@ -467,6 +654,7 @@ public:
       shuffle(e);
       for (index_t b = 0; b < mbs; ++b) {
         const index_t lo = nk * b / mbs, hi = nk * (b + 1) / mbs;
+        // Cannot happen while mbs ≤ nk; kept so that an empty mini-batch never steps.
         if (hi <= lo) continue;
         const update_result u = update(std::span<const index_t>(order.data() + lo, static_cast<std::size_t>(hi - lo)),
                                        first_tok, adv, tt, v, m);
@@ -482,6 +670,7 @@ public:
         else if constexpr (uses_reference) m.ref_kl = u.diag.ref_kl;
       }
     }
+    // The step's update metrics are plain means over its updates (each update weighs the same).
     if (m.updates > 0) {
       const double inv = 1.0 / static_cast<double>(m.updates);
       m.loss = sum_loss * inv;
@@ -508,21 +697,35 @@ public:
   //! again). The manual API (`step`, `save_state`, `load_state`) stays available. On several
   //! ranks, rank 0 decides whether to resume and alone writes the metrics and checkpoints (the
   //! ranks meet at a barrier after each); every rank loads the checkpoint from the same path.
+  //!
+  //!   rlvr::metrics_writer log("run/metrics.jsonl");
+  //!   auto r = tr.fit(source, {.steps = 400, .eval_every = 50, .checkpoint_every = 50, .log = &log,
+  //!                            .checkpoint = "run/state.safetensors",
+  //!                            .eval = [&](rlvr::index_t s) { /* rlvr::evaluate(…) */ }});
+  //!
+  //! Errors: `config_error` from `cfg.validate()` (a checkpoint or eval interval without its
+  //! path or hook), from `load_state` (a checkpoint of another seed or shard count), `io_error`
+  //! from reading or writing the checkpoint, and whatever `step`, the source or the hooks raise.
+  //! Steps completed before an exception stay done (and checkpointed if their turn came).
   template <PromptSource S> fit_result fit(S&& source, const fit_config& cfg) {
     cfg.validate();
     fit_result r;
     // rank 0 decides whether to resume (every rank then reads the same file: shared storage)
     std::int64_t resume = cfg.resume && !cfg.checkpoint.empty() && comm_.rank() == 0 && std::filesystem::exists(cfg.checkpoint);
     if (comm_.size() > 1) comm_.broadcast(std::span<std::int64_t>(&resume, 1), 0);
+    // Every rank loads the same file, so all replicas resume from identical state.
     if (resume) {
       load_state(io::load_safetensors(cfg.checkpoint));
       r.resumed = true;
     }
     r.first_step = step_;
+    // The source is asked for step s's prompts with the trainer's own counter, so a resumed run
+    // asks for exactly the steps it has not done.
     while (step_ < cfg.steps) {
       const std::vector<std::vector<token_t>> prompts = source(step_);
       r.last = step(prompts);
       ++r.steps_run;
+      // Files are written by rank 0 only; the others have the same metrics and state.
       const bool rank0 = comm_.rank() == 0;
       if (cfg.log && rank0) cfg.log->write(r.last);
       const bool last = step_ == cfg.steps;
@@ -535,6 +738,7 @@ public:
         if (comm_.size() > 1) comm_.barrier(); // a rank that stops here finds the checkpoint complete
         ++r.checkpoints;
       }
+      // Evaluation after the checkpoint: a failing hook never costs the step's checkpoint.
       if (cfg.eval_every > 0 && (step_ % cfg.eval_every == 0 || last)) cfg.eval(step_);
     }
     return r;
@@ -542,15 +746,25 @@ public:
 
   //! The sampled sequences of the last step: [P·G, T] tokens (prompt, response, padding), the
   //! response lengths and the rewards — for inspection and tests.
+  //! Views into the trainer's buffers: valid until the next `step`. Row i is response i mod G of
+  //! prompt ⌊i/G⌋.
   [[nodiscard]] matrix_view<const token_t> last_sequences() const {
     return {seqs_.data(), static_cast<index_t>(len_.size()), len_.empty() ? 0 : static_cast<index_t>(seqs_.size() / len_.size())};
   }
+  //! Response lengths of the last step's P·G sequences (tokens after the prompt, `eos` included).
   [[nodiscard]] std::span<const index_t> last_lengths() const { return len_; }
+  //! Rewards of the last step's P·G sequences, as the estimator saw them (float).
   [[nodiscard]] std::span<const float> last_rewards() const { return rewards_; }
 
   //! Adds everything a resumed run needs to `d`: `policy.*` weights, `reference.*` weights (when
   //! there is a reference), `optim.*` optimizer state and the metadata `trainer.step` and
-  //! `trainer.seed`.
+  //! `trainer.seed` (and `trainer.shards` when S ≠ 1).
+  //! Nothing else is needed: the step counter is the RNG position, the configuration and the
+  //! objective come from the constructor. Timings and the callback are not stored.
+  //!
+  //!   rlvr::state_dict d;
+  //!   tr.save_state(d);
+  //!   rlvr::io::save_safetensors("state.safetensors", d);   // later: tr.load_state(io::load_safetensors(…))
   void save_state(state_dict& d) const {
     store_parameters(d, policy_.parameters(), "policy.");
     if (reference_) store_parameters(d, reference_->parameters(), "reference.");
@@ -563,6 +777,10 @@ public:
   }
   //! Restores what `save_state` stored. Throws `rlvr::config_error` if the checkpoint's seed
   //! differs from this trainer's (a resumed run would silently diverge).
+  //! The same for a different `shards` (another trajectory). The trainer must be built like the
+  //! one that saved (same policy architecture, optimizer type, objective); a missing or
+  //! misshapen tensor raises from `load_parameters` / the optimizer's `load_state`. The
+  //! checks come before anything is loaded.
   void load_state(const state_dict& d) {
     const std::string& seed = d.meta("trainer.seed");
     RLVR_EXPECTS(seed == std::to_string(cfg_.seed), config, "trainer::load_state: checkpoint seed ", seed,
@@ -579,6 +797,8 @@ public:
   }
 
 private:
+  // What one optimizer update reports: the mini-batch's loss diagnostics, the gradient norm
+  // before clipping and the PPO value loss (0 without values).
   struct update_result {
     loss_diagnostics diag;
     double grad_norm = 0;
@@ -592,6 +812,9 @@ private:
     const index_t g = cfg_.group_size, nb = static_cast<index_t>(prompts.size()) * g;
     const index_t s0 = roll_first_[static_cast<std::size_t>(k)], s1 = roll_first_[static_cast<std::size_t>(k + 1)];
     if (s1 == s0) return;
+    // Plain sampling at τ (top-p / top-k left off: the loss's log π is that of the sampled
+    // distribution); log π_old comes from the forward afterwards, so the sampler's own log-prob
+    // (`policy_logprob`) is not requested.
     const generation_config gc{.sampling = {.temperature = cfg_.temperature, .policy_logprob = false},
                                .max_tokens = cfg_.max_response_tokens,
                                .eos = cfg_.eos,
@@ -603,6 +826,7 @@ private:
                   .first_subsequence = static_cast<std::uint64_t>(step_) * static_cast<std::uint64_t>(nb) +
                                        static_cast<std::uint64_t>(s0)},
                  be_);
+    // Row i: the prompt, then the response (eos included), then the padding left by assign().
     for (index_t i = s0; i < s1; ++i) {
       const auto& pr = prompts[static_cast<std::size_t>(i / g)];
       const auto& resp = out.responses[static_cast<std::size_t>(i - s0)];
@@ -613,10 +837,14 @@ private:
   }
 
   // ---- data parallelism (see the file comment) ----
-  // Does this rank compute canonical shard k?
+  // Does this rank compute canonical shard k? Round-robin: shard k belongs to rank k mod R, so
+  // ranks own ⌈S/R⌉ or ⌊S/R⌋ shards.
   [[nodiscard]] bool owns(index_t k) const noexcept { return k % comm_.size() == comm_.rank(); }
 
   // Every rank's owned shards of `buf` onto every rank; shard k occupies elements [lo(k), hi(k)).
+  // One variable-size all_gather of bytes: rank r sends its shards r, r + R, … in order, so the
+  // receiver knows where each shard's bytes start. A no-op on one rank. A short or long message
+  // raises a `comm` error naming the rank (a peer that ran another configuration).
   template <class T, class Lo, class Hi> void gather_shards(std::vector<T>& buf, index_t ns, Lo lo, Hi hi) {
     static_assert(std::is_trivially_copyable_v<T>);
     if (comm_.size() == 1) return;
@@ -638,12 +866,14 @@ private:
       }
     RLVR_EXPECTS(at == all.size(), comm, "trainer: the ranks sent ", all.size(), " bytes of rollout data, expected ", at);
   }
-  // Per-sequence rows (`per` elements each) of the rollout shards.
+  // Per-sequence rows (`per` elements each) of the rollout shards: tokens (per = T), lengths
+  // and rewards (per = 1).
   template <class T> void gather_rows(std::vector<T>& buf, index_t per) {
     gather_shards(buf, cfg_.shards, [&](index_t k) { return roll_first_[static_cast<std::size_t>(k)] * per; },
                   [&](index_t k) { return roll_first_[static_cast<std::size_t>(k + 1)] * per; });
   }
-  // Per-token values of the rollout shards.
+  // Per-token values of the rollout shards (log π_old, entropy, values, log π_ref): a shard's
+  // tokens are those of its sequences, contiguous in the flat token list.
   template <class T> void gather_tokens(std::vector<T>& buf, const std::vector<index_t>& first_tok) {
     gather_shards(buf, cfg_.shards,
                   [&](index_t k) { return first_tok[static_cast<std::size_t>(roll_first_[static_cast<std::size_t>(k)])]; },
@@ -652,6 +882,8 @@ private:
 
   // Every rank must run the same configuration: a differing seed or shape would desynchronise the
   // collectives or silently split different batches.
+  // Compared: seed, shards, group_size, mini_batches, epochs, max_response_tokens, reduction,
+  // shuffle (the fields that shape the collectives and the batches); the other numbers are not.
   void check_same_config() {
     const std::int64_t mine[] = {static_cast<std::int64_t>(cfg_.seed), cfg_.shards, cfg_.group_size, cfg_.mini_batches,
                                  cfg_.epochs, cfg_.max_response_tokens, static_cast<std::int64_t>(cfg_.reduction),
@@ -668,6 +900,8 @@ private:
                      ": every rank must construct its trainer with the same configuration");
   }
   // Every rank must pass the same prompts to `step` (FNV-1a over the prompts, gathered).
+  // A 64-bit hash, not the prompts: one all_gather of R integers per step. Lengths are mixed in
+  // so that prompts that concatenate to the same tokens differ.
   void check_same_prompts(std::span<const std::vector<token_t>> prompts) {
     std::uint64_t h = 1469598103934665603ULL;
     auto mix = [&](std::uint64_t x) { h = (h ^ x) * 1099511628211ULL; };
@@ -685,6 +919,8 @@ private:
                    "batch's prompts and rolls out its share");
   }
 
+  // The [B, T] mask of the forward's token_batch: 1 on the rows whose logits predict a response
+  // token (position L_i − 1 + j predicts response token j), 0 on prompt and padding rows.
   void build_mask(index_t nb, index_t tt) {
     mask_.assign(static_cast<std::size_t>(nb * tt), mask_t{0});
     for (index_t i = 0; i < nb; ++i) {
@@ -694,7 +930,8 @@ private:
   }
 
   // The forward for log-probs only: `forward_inference` (no activations kept) when the policy
-  // models InferenceForward, else its training forward.
+  // models InferenceForward, else its training forward. Its logits equal the training
+  // forward's to rounding, so ρ is 1 to rounding on the first update.
   template <class Q> static void forward_only(Q& q, const rlvr::token_batch& pb, matrix_view<float> full) {
     if constexpr (InferenceForward<Q>) q.forward_inference(pb, full);
     else q.forward(pb, full);
@@ -705,6 +942,7 @@ private:
   // order = tok_target_ order; logp and ent start at the first token of sequence s0).
   void response_log_probs(matrix_view<const float> full, index_t tt, index_t s0, index_t s1, vector_view<float> logp,
                           vector_view<float> ent) {
+    // k0: the flat index of sequence s0's first token (targets are indexed globally).
     index_t k = 0, k0 = 0;
     for (index_t i = 0; i < s0; ++i) k0 += len_[static_cast<std::size_t>(i)];
     for (index_t i = s0; i < s1; ++i) {
@@ -718,6 +956,10 @@ private:
     }
   }
 
+  // The rollout part of step_metrics, from the whole batch (identical on every rank): rewards
+  // and accuracy over the P·G responses (correct = reward > 0), solved / unsolved prompts (all
+  // G correct / none), mean response length, truncation (the budget reached without eos) and
+  // the rollout policy's mean token entropy over all response tokens.
   void fill_rollout_metrics(step_metrics& m, index_t np, index_t g, index_t tt,
                             const std::vector<float>& ent) const {
     const index_t nb = np * g;
@@ -757,6 +999,8 @@ private:
                        const advantage_result<float>& adv, index_t tt, index_t v, step_metrics& m) {
     const index_t ns = cfg_.shards, nm = static_cast<index_t>(seqs.size()), nr = comm_.size();
     const auto params = policy_.parameters();
+    // S = 1 on one rank: the loss sees the whole mini-batch, its own counts are the right
+    // denominators, and the gradient stays in the parameters.
     if (ns == 1 && nr == 1) { // the single-process trainer
       update_result u = shard_pass(seqs, first_tok, adv, tt, v, m, nullptr, 1.0);
       detail::lap_timer clk;
@@ -797,6 +1041,7 @@ private:
     std::vector<float> sum(static_cast<std::size_t>(np_all), 0.0f);
     shard_grads_.assign(gather ? static_cast<std::size_t>(slots * np_all) : 0, 0.0f);
     std::vector<double> diag(static_cast<std::size_t>(slots * nf), 0.0);
+    // Shard k of the mini-batch: its responses [nm·k/S, nm·(k+1)/S); empty when S > nm.
     auto shard_lo = [&](index_t k) { return nm * k / ns; };
     auto nonempty = [&](index_t k) { return shard_lo(k + 1) > shard_lo(k); };
     bool first = true;
@@ -807,6 +1052,9 @@ private:
       double part_tokens = 0;
       for (const index_t i : part) part_tokens += static_cast<double>(len_[static_cast<std::size_t>(i)]);
       const update_result u = shard_pass(part, first_tok, adv, tt, v, m, &agg, part_tokens / all_tokens);
+      // Copy the shard's gradient out of the parameters (the next shard_pass zeroes them): into
+      // its own slot (deterministic gather) or added to the running sum (the first shard copied
+      // rather than added to zeros).
       float* g = gather ? shard_grads_.data() + j * np_all : sum.data();
       for (const parameter_ref& p : params) {
         if (gather || first) std::copy(p.grad.begin(), p.grad.end(), g);
@@ -820,6 +1068,8 @@ private:
                             static_cast<double>(u.diag.active_tokens), u.value_loss, part_tokens};
       std::copy(d, d + nf, diag.begin() + j * nf);
     }
+    // From here on the time counts as optimizer time: the exchanges of diagnostics and
+    // gradients, the sum, the clip and the step.
     detail::lap_timer clk;
     std::vector<double> all_d(static_cast<std::size_t>(nr * slots * nf));
     comm_.all_gather(std::span<const double>(diag), std::span<double>(all_d));
@@ -829,11 +1079,14 @@ private:
       std::vector<float> mine, all;
       for (index_t e0 = 0; e0 < np_all; e0 += chunk) {
         const index_t w = std::min(chunk, np_all - e0);
+        // This rank's ⌈S/R⌉ slots of the chunk (a slot with no shard stays zero and is skipped).
         mine.resize(static_cast<std::size_t>(slots * w));
         for (index_t j = 0; j < slots; ++j)
           std::copy_n(shard_grads_.data() + j * np_all + e0, w, mine.data() + j * w);
         all.resize(static_cast<std::size_t>(nr * slots * w));
         comm_.all_gather(std::span<const float>(mine), std::span<float>(all));
+        // Add the S shard gradients of this chunk in shard order 0 … S − 1, whatever rank sent
+        // them: the same additions on every rank count.
         bool head = true;
         for (index_t k = 0; k < ns; ++k) {
           if (!nonempty(k)) continue;
@@ -846,8 +1099,10 @@ private:
         }
       }
     } else if (nr > 1) {
+      // fast: one all-reduce of the ranks' partial sums, in the transport's order.
       comm_.all_reduce(std::span<float>(sum), dist::reduce_op::sum);
     }
+    // The summed gradient goes back into the parameters for the clip and the optimizer.
     {
       const float* g = sum.data();
       for (const parameter_ref& p : params) {
@@ -866,6 +1121,7 @@ private:
         act += all_d[static_cast<std::size_t>(slot_of(k) * nf + 6)];
       }
     auto field = [&](index_t k, index_t f) { return all_d[static_cast<std::size_t>(slot_of(k) * nf + f)]; };
+    // One non-empty shard: its diagnostics as they are, with no recombination rounding.
     if (filled == 1) {
       u.diag.loss = field(last, 0);
       u.diag.clip_frac_low = field(last, 1);
@@ -875,6 +1131,9 @@ private:
       u.diag.full_kl = field(last, 5);
       u.value_loss = field(last, 7);
     } else {
+      // Several shards: losses add up (global denominators); fractions and KLs are token means,
+      // so they are recombined weighted by each shard's active tokens; the value loss by its
+      // response tokens.
       double fr[6] = {0, 0, 0, 0, 0, 0}, vl = 0;
       for (index_t k = 0; k < ns; ++k) {
         if (!nonempty(k)) continue;
@@ -891,6 +1150,7 @@ private:
       u.diag.full_kl = fr[5] * inv;
       u.value_loss = all_tokens > 0 ? vl / all_tokens : 0.0;
     }
+    // Counts over the whole mini-batch, as shard_pass reports them for one shard.
     u.diag.active_tokens = static_cast<index_t>(act);
     u.diag.rows = static_cast<index_t>(all_tokens);
     optimizer_step(params, u);
@@ -899,6 +1159,7 @@ private:
   }
 
   // Global-norm clipping and one optimizer step (every rank holds the same summed gradient).
+  // With clipping off the norm is still computed, for the metrics.
   void optimizer_step(std::span<const parameter_ref> params, update_result& u) {
     u.grad_norm = cfg_.max_grad_norm > 0 ? clip_grad_norm(params, cfg_.max_grad_norm) : global_grad_norm(params);
     opt_.step(params);
@@ -915,10 +1176,13 @@ private:
     const index_t nm = static_cast<index_t>(seqs.size());
     const index_t k_comp = O::components, n_all = adv.tokens;
     // mini-batch tensors: sequences [nm, T] and their tokens (in mini-batch order)
+    // rows[t]: the logits row of token t in the mini-batch's [nm·T, V] logits; src[t]: its
+    // index in the rollout batch's flat token list (where its advantage and log-probs are).
     mb_seqs_.resize(static_cast<std::size_t>(nm * tt));
     mb_mask_.assign(static_cast<std::size_t>(nm * tt), mask_t{0});
     std::vector<index_t> rows;
     std::vector<index_t> src; // flat token index in the rollout batch
+    // Copy sequence i's row to mini-batch row s and list its response tokens.
     for (index_t s = 0; s < nm; ++s) {
       const index_t i = seqs[static_cast<std::size_t>(s)];
       std::copy_n(seqs_.data() + i * tt, tt, mb_seqs_.data() + s * tt);
@@ -939,8 +1203,12 @@ private:
         rlp(static_cast<std::size_t>(rr), 0.0f), ret(static_cast<std::size_t>(n)), oval(static_cast<std::size_t>(n));
     std::vector<mask_t> act(static_cast<std::size_t>(k_comp * rr), 0);
     std::vector<token_t> tgt(static_cast<std::size_t>(rr), 0);
+    // Every row's response index in the mini-batch (row r belongs to sequence r / T), so the
+    // seq-mean aggregations and sequence-level parts see whole responses.
     std::vector<std::int32_t> row_seq(static_cast<std::size_t>(rr));
     for (index_t r = 0; r < rr; ++r) row_seq[static_cast<std::size_t>(r)] = static_cast<std::int32_t>(r / tt);
+    // Scatter each token's advantages, flags, log-probs and target to its logits row; returns
+    // and old values stay per token (the value loss runs over the token list).
     for (index_t t = 0; t < n; ++t) {
       const auto k = static_cast<std::size_t>(src[static_cast<std::size_t>(t)]);
       const auto r = static_cast<std::size_t>(rows[static_cast<std::size_t>(t)]);
@@ -956,6 +1224,7 @@ private:
     }
     const rlvr::token_batch pb{matrix_view<const token_t>(mb_seqs_.data(), nm, tt),
                                matrix_view<const mask_t>(mb_mask_.data(), nm, tt)};
+    // The training forward (activations kept for the backward), into the reused logits buffer.
     mb_logits_.resize(static_cast<std::size_t>(rr * v));
     const matrix_view<float> full(mb_logits_.data(), rr, v);
     std::vector<float> vals;
@@ -973,6 +1242,7 @@ private:
     lb.active = matrix_view<const mask_t>(act.data(), k_comp, rr);
     lb.seq = vector_view<const std::int32_t>(row_seq);
     lb.num_sequences = nm;
+    // Only the inputs the objective reads are passed.
     if constexpr (O::uses_old_logp) lb.old_logp = vector_view<const float>(olp);
     if constexpr (O::uses_ref_logp) lb.ref_logp = vector_view<const float>(rlp);
     if constexpr (uses_ref_logits) { // kl_full: the reference's logits rows of this mini-batch
@@ -982,6 +1252,7 @@ private:
       lb.ref_logits = matrix_view<const float>(ref_full);
       m.forward_seconds += clk.lap();
     }
+    // Shards divide by the whole mini-batch's counts (agg); alone, the mini-batch uses its own.
     loss_options lo{};
     lo.temperature = cfg_.temperature;
     if (agg) lo.aggregation = *agg;
@@ -989,11 +1260,15 @@ private:
     u.diag = loss_and_grad(be_, obj_, lb, full, lo); // in place: the logits become dL/dlogits
     u.diag.rows = n;                                 // report response tokens, as before
     m.loss_seconds += clk.lap();
+    // Each shard's backward starts from zero gradients: the shard sum is formed in update().
     policy_.zero_grad();
     m.backward_seconds += clk.lap();
     if constexpr (uses_values) {
       std::vector<float> cur(static_cast<std::size_t>(n)), dv(static_cast<std::size_t>(n));
       for (index_t t = 0; t < n; ++t) cur[static_cast<std::size_t>(t)] = vals[static_cast<std::size_t>(rows[static_cast<std::size_t>(t)])];
+      // Over all of the shard's response tokens (no mask), D = their count; the gradient is then
+      // scaled by value_coef and by the shard's token share, so the shards' value gradients add
+      // up to the mini-batch mean's.
       const value_loss_result vr = value_loss(vector_view<const float>(cur), vector_view<const float>(oval),
                                               vector_view<const float>(ret), vector_view<const mask_t>{},
                                               cfg_.value_clip, vector_view<float>(dv));
@@ -1003,6 +1278,7 @@ private:
         dvals[static_cast<std::size_t>(rows[static_cast<std::size_t>(t)])] =
             static_cast<float>(cfg_.value_coef * vscale) * dv[static_cast<std::size_t>(t)];
       m.loss_seconds += clk.lap();
+      // One backward through both heads: dL/dlogits (in `full`) and value_coef·dL_V/dV.
       policy_.backward(matrix_view<const float>(full), vector_view<const float>(dvals));
     } else {
       policy_.backward(matrix_view<const float>(full));
@@ -1013,6 +1289,7 @@ private:
 
   using loss_batch_type = rlvr::loss_token_batch<float>;
 
+  // The caller's model and optimizer (borrowed) and the parts held by value.
   P& policy_;
   Opt& opt_;
   R reward_;
@@ -1022,24 +1299,31 @@ private:
   mutable std::optional<P> reference_; // mutable: parameters() is non-const in the Policy concept
   callback_type callback_;
   C comm_;
+  // Rollout batches done: the next step's index and, with the seed, the RNG position.
   index_t step_ = 0;
   // per-step buffers (reused)
   std::vector<index_t> roll_first_; // [S + 1] first sequence of each canonical rollout shard
   std::vector<float> shard_grads_;  // deterministic, R > 1: this rank's shard gradients, ⌈S/R⌉ × |θ|
+  // [P·G, T] rollout tokens: prompt, response, padding per row.
   std::vector<token_t> seqs_;
   std::vector<index_t> len_, plen_; // response and prompt length of each sequence
   std::vector<float> rewards_, logits_, values_, old_values_, old_logp_, ref_logp_;
   std::vector<mask_t> mask_; // [B, T] response rows of the rollout batch (token_batch::mask)
+  // The flat list of the N response tokens: sequence, logits row in the rollout batch's
+  // [P·G·T, V] layout, and the sampled token; group id (prompt) per sequence.
   std::vector<std::int32_t> tok_seq_;
   std::vector<index_t> tok_row_;
   std::vector<token_t> tok_target_;
   std::vector<std::int64_t> group_ids_;
   std::vector<token_t> mb_seqs_;
   std::vector<mask_t> mb_mask_; // [nm, T] response rows of the mini-batch
+  // [nm·T, V] logits of the current mini-batch shard (in place: they become dL/dlogits), and
+  // the reference's for kl_full.
   std::vector<float> mb_logits_, mb_ref_logits_;
 };
 
 //! A task passed as the reward deduces `trainer<…, tasks::verifier<Task>, …>`.
+//! (`requires(!TokenReward<T>)`: a type that is already a token reward is used as it is.)
 template <Policy P, tasks::TaskVerifier T, Objective O, Optimizer Opt, Backend B>
   requires(!TokenReward<T>)
 trainer(P&, Opt&, T, O, B, trainer_config) -> trainer<P, tasks::verifier<T>, O, Opt, B>;
