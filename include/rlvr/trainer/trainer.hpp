@@ -36,10 +36,15 @@
 //! (write it with `rlvr::io::save_safetensors`); `load_state` restores them and the resumed run
 //! reproduces the uninterrupted one bit for bit (tested).
 //!
+//! **Metrics are identical on every rank** except the timings: the rollout metrics come from
+//! the gathered batch, the update metrics from the gathered shard diagnostics.
+//!
 //! **Prompts of different lengths** share one step: the rollout is `rlvr::generate` (each
 //! sequence reads its own prompt through the KV cache and starts answering when it is read), the
 //! rollout batch is right-padded to the longest prompt + `max_response_tokens`, and the loss
 //! runs over the response tokens only (gathered rows; no padded row enters the loss pass).
+//! The policy's forwards still compute every row of T = longest prompt + budget for each
+//! sequence: very unequal prompt lengths cost padding rows there.
 //!
 //! **Tasks as rewards.** A task (`rlvr::tasks::TaskVerifier`) may be passed where the reward is
 //! wanted: the trainer wraps it in `tasks::verifier` and, when `max_response_tokens` is 0 or
@@ -83,6 +88,28 @@
 //! are computed by the forward but never enter the loss (the loss writes their gradient rows
 //! to zero). `last_sequences()` shows this layout.
 //!
+//! **What each objective costs the trainer:**
+//!
+//! | objective                                   | extra work per step                                   |
+//! |---------------------------------------------|-------------------------------------------------------|
+//! | psr, nsr, w_reinforce, reinforce, the zoo   | none beyond the policy                                |
+//! | with kl_k1 … kl_k3_plus (grpo)              | the reference's forward over the rollout batch        |
+//! | with kl_full                                | that, plus the reference's forward on every mini-batch |
+//! | ppo (GAE)                                   | a value head, values at rollout, the value loss, and the reference's forward |
+//! | any, with `track_reference_kl`              | the reference's forward over the rollout batch        |
+//!
+//! **PSR and NSR in the trainer.** Their estimators drop the other side's responses, which then
+//! cost no forward or backward in the updates (`step_metrics::kept`, `dropped`); the token-mean
+//! of each mini-batch runs over the kept responses' tokens. A rollout batch with nothing on the
+//! trained side (NSR on an all-correct batch) runs no update: the step counts, the policy does
+//! not move.
+//!
+//! **On- and off-policy updates.** The first mini-batch of the first epoch sees the rollout
+//! policy (ρ = 1 up to the rounding between the inference and the training forward); every
+//! later update is off-policy and the PPO clip can act. `step_metrics::approx_kl` and the clip
+//! fractions show how far the updates went; `mini_batches = 1`, `epochs = 1` is a single
+//! on-policy update per rollout batch.
+//!
 //! **The reference policy** is a copy of the policy made at construction, never updated. Its
 //! forward runs every step (log π_ref of the rollout) and, with `kl_full`, on every mini-batch
 //! (its logits rows); `save_state` stores it, so a resumed run keeps the same reference.
@@ -98,6 +125,17 @@
 //! with `rlvr::psr()`, `rlvr::nsr()`, `rlvr::grpo()` or `rlvr::ppo()` for the other modes (the
 //! defaults of the ready-made objectives are the paper's).
 //!
+//! **Learning-rate schedules** belong to the optimizer (`LearningRateControl`): the trainer reads
+//! `opt.learning_rate()` at each step, so a schedule may call `opt.set_learning_rate(…)` between
+//! steps, e.g. from the `on_step` callback; the optimizer's state (saved with it) keeps the rate.
+//!
+//! **Gradient clipping** applies to the mini-batch gradient after the shard sum (the same on
+//! every rank), with `rlvr::clip_grad_norm`'s rule; the norm before clipping is reported.
+//!
+//! **PPO's value head.** The rollout's values V(s_t) are GAE's baseline and the centre of the
+//! value clip; GAE's returns are the value targets. Each update adds the value loss's gradient,
+//! scaled by `value_coef`, to the same backward as the policy loss.
+//!
 //! **What the trainer leaves to others.** Rollouts sample at τ only (no top-p / top-k); the
 //! trainer never changes the learning rate (it reports `Opt::learning_rate()`); evaluation runs
 //! through `fit_config::eval`; prompts come from the caller.
@@ -108,7 +146,37 @@
 //! **Choosing S.** `shards` fixes the trajectory (the summation order and the per-shard batch
 //! statistics of the zoo's batch parts): keep it for a whole run, and choose it ≥ the largest
 //! rank count you will use. More shards mean smaller forwards (less activation memory per pass)
-//! and more gradient traffic with the deterministic reduction.
+//! and more gradient traffic with the deterministic reduction. A multiple of the rank count
+//! balances the ranks (each owns S/R shards).
+//!
+//! **Several processes** (docs/distributed.md): every rank builds the same trainer with the
+//! same `shards` and its communicator, and calls `step` / `fit` with the same prompts:
+//!
+//!   rlvr::dist::mpi_session mpi(&argc, &argv);        // launched by mpirun
+//!   rlvr::trainer tr(model, opt, task, rlvr::grpo(), backend, {.shards = 4}, rlvr::dist::mpi_communicator{});
+//!
+//! **What the trainer calls on its parts.** Policy: `vocab_size()`, `context_length()`,
+//! `make_cache` / `decode` (through `rlvr::generate`), `forward(batch, logits[, values])`,
+//! `forward_inference` when it has one, `zero_grad()`, `backward(dlogits[, dvalues])`,
+//! `parameters()`, `has_value_head()` when it has one. Optimizer: `step(parameters)`,
+//! `learning_rate()`, `save_state` / `load_state`. Reward: once per response per step, on the
+//! rank that owns the response's shard, serially in response order. Communicator: the
+//! collectives named in "Canonical shards", with every rank calling them in the same order.
+//!
+//! **Rewards and responses.** A response is the tokens after the prompt up to and including
+//! `eos`, or `max_response_tokens` tokens without it (truncated). Rewards are stored as float
+//! for the estimators; they need not be binary, and a NaN marks an unscored response (the
+//! estimator drops it).
+//!
+//! **Changing the configuration of a resumed run.** `load_state` refuses another seed or shard
+//! count; other changes (mini_batches, epochs, group_size, the objective's numbers) are accepted
+//! and the run continues on another trajectory than the original would have.
+//!
+//! **Tests** (tests/trainer, `ctest -L trainer`): a closed-form REINFORCE step on the tabular
+//! policy, PSR/NSR dropping and their effect on the distribution, seed determinism and
+//! thread-count independence, resuming bit for bit, the clip engaging after the first
+//! mini-batch, the error messages, the phase timings, and the compile-fail test for PPO without
+//! a value head.
 //!
 //! **Usage** (docs/trainer.md has the full walk-through):
 //!
@@ -188,6 +256,7 @@ namespace rlvr {
 //! How shard gradients are summed across ranks (see the file comment).
 //! Only matters with several ranks: on one rank both add the S shard gradients in shard order
 //! into one accumulator, so they give the same bits.
+//! Both sum the shards of a mini-batch; they differ only in how the ranks combine their parts.
 enum class gradient_reduction : std::uint8_t {
   deterministic, //!< all-gather the S shard gradients, add them in order: bit-identical on any rank count
   fast,          //!< add own shards, then one all-reduce: equal within rounding, one collective
@@ -240,6 +309,8 @@ struct trainer_config {
   bool track_reference_kl = false;  //!< report KL to the initial policy even without a KL term
   //! S changes the numbers (summation order, per-shard batch statistics); the rank count does not.
   index_t shards = 1;               //!< canonical shards S of the rollout batch and of each mini-batch (≥ 1, ≥ ranks)
+  //! `fast` saves the gathered gradient memory and traffic; its results may differ in the last
+  //! bits between rank counts.
   gradient_reduction reduction = gradient_reduction::deterministic; //!< across ranks (with S ≥ 2 or R ≥ 2)
 
   //! Throws `rlvr::config_error` naming the first bad field.
@@ -258,8 +329,10 @@ struct trainer_config {
     RLVR_EXPECTS(pad >= 0, config, "trainer_config: pad = ", pad, " must be a valid token id");
     RLVR_EXPECTS(mini_batches >= 1, config, "trainer_config: mini_batches = ", mini_batches, " must be >= 1");
     RLVR_EXPECTS(epochs >= 1, config, "trainer_config: epochs = ", epochs, " must be >= 1");
+    // ≤ 0 is allowed (clipping off); NaN and infinity are not.
     RLVR_EXPECTS(std::isfinite(max_grad_norm), config, "trainer_config: max_grad_norm = ", max_grad_norm,
                  " must be finite");
+    // +infinity passes (no value clip); NaN fails the comparison.
     RLVR_EXPECTS(value_clip > 0.0, config, "trainer_config: value_clip = ", value_clip, " must be > 0");
     RLVR_EXPECTS(value_coef >= 0.0 && std::isfinite(value_coef), config, "trainer_config: value_coef = ", value_coef,
                  " must be finite and >= 0");
@@ -273,7 +346,8 @@ struct trainer_config {
 //! 1. `s(step)` returns the prompts of rollout batch `step` as something convertible to
 //!    `std::vector<std::vector<token_t>>` (P ≥ 1 prompts, lengths may differ), and
 //! 2. (semantic) the result is a pure function of `step`, so that a resumed `fit` sees the
-//!    prompts the uninterrupted run saw.
+//!    prompts the uninterrupted run saw, and, on several ranks, every rank's source returns the
+//!    same prompts (`step` checks it).
 //!
 //!   auto source = [&](rlvr::index_t step) {                // a counter-based draw: pure in step
 //!     rlvr::philox_engine g(seed, static_cast<std::uint64_t>(step));
@@ -340,6 +414,7 @@ template <class T> struct task_of<tasks::verifier<T>> {
 //! `cfg` with the unset response budget, eos and pad taken from the reward's task (when it is one).
 //! pad is taken only together with eos (eos = −1 and pad = 0), so an explicit eos keeps the
 //! caller's pad.
+// Only fields left at their "unset" values change; an explicit value always wins.
 template <class R> trainer_config with_task_defaults(trainer_config cfg, const R& reward) {
   if constexpr (requires { typename task_of<R>::type; }) {
     if (cfg.max_response_tokens == 0) cfg.max_response_tokens = reward.task.max_response_length();
@@ -399,6 +474,7 @@ public:
   static constexpr bool uses_ref_logits = detail::uses_ref_logits<O>();
   //! GAE: values at rollout, a value loss in each update, and the reference (KL in the reward).
   static constexpr bool uses_values = O::needs_values;
+  // The type requirements of the file comment, each failing with a message naming its rule.
   static_assert(!uses_values || ValueHeadPolicy<P>,
                 "rlvr::trainer: this objective needs values V(s_t) (PPO with GAE): the policy must model "
                 "rlvr::ValueHeadPolicy (forward with a values output and backward with dvalues)");
@@ -451,26 +527,39 @@ public:
   trainer(P& policy, Opt& optimizer, T task, O objective, B backend, trainer_config cfg, C comm = C{})
       : trainer(policy, optimizer, R{std::move(task)}, objective, backend, cfg, std::move(comm)) {}
 
-  //! Sets the per-step callback (replaces the previous one).
+  //! Sets the per-step callback (replaces the previous one). On several ranks every rank's
+  //! callback runs, with identical metrics apart from the timings.
   void on_step(callback_type cb) { callback_ = std::move(cb); }
-  //! Rollout batches completed (the next `step` has this index).
+  //! Rollout batches completed (the next `step` has this index); after `load_state`, the
+  //! checkpoint's count.
   [[nodiscard]] index_t steps_done() const noexcept { return step_; }
   //! The configuration in use: `cfg` as given, with the task's defaults filled in.
   [[nodiscard]] const trainer_config& config() const noexcept { return cfg_; }
-  //! The communicator (rank and size of this process among the trainer's ranks).
+  //! The communicator (rank and size of this process among the trainer's ranks). Rank 0 writes
+  //! `fit`'s files.
   [[nodiscard]] const C& communicator() const noexcept { return comm_; }
 
   //! One rollout batch and its updates over `prompts` (P ≥ 1 token sequences; lengths may differ).
+  //! `step_metrics::entropy` is the rollout policy's mean token entropy at τ over all response
+  //! tokens (from the log-prob forward), not the loss's per-mini-batch entropy.
   //!
   //! Runs phases 1–5 of the file comment, increments `steps_done()`, calls the `on_step`
   //! callback and returns the same metrics. Every rank passes the whole rollout batch's prompts
-  //! (the same on every rank, checked) and rolls out its own shards. The prompts are only read.
+  //! (the same on every rank, checked) and rolls out its own shards. The prompts are only read
+  //! (copied into the trainer's buffers): the caller may reuse them after the call.
   //! A step where the estimator drops every response (e.g. NSR on a batch with no wrong answer)
   //! runs no update: `updates` = 0, the policy is unchanged, and the step still counts.
   //! Cost: at most P·G·`max_response_tokens` sampled tokens, one forward over the rollout batch
   //! (two with a reference), and per update a forward, the fused loss and a backward over the
   //! mini-batch. Errors: see the file comment.
+  //!
+  //! `step_metrics::ref_kl` is, for an objective with a KL term, the last update's value as the
+  //! loss saw it (k3 = `loss_diagnostics::ref_kl`, or the exact `full_kl` with `kl_full`); with a
+  //! reference but no KL term in the loss (PPO, `track_reference_kl`), or when no update ran,
+  //! the rollout policy's mean k3 over all response tokens; without a reference, 0. The other
+  //! update metrics are means over the step's updates.
   step_metrics step(std::span<const std::vector<token_t>> prompts) {
+    // total: the whole step; clk: one lap per phase (the laps never overlap).
     const detail::lap_timer total;
     detail::lap_timer clk;
     const index_t np = static_cast<index_t>(prompts.size());
@@ -483,6 +572,8 @@ public:
       for (token_t t : pr)
         RLVR_EXPECTS(t >= 0 && t < policy_.vocab_size(), range, "trainer::step: prompt ", p, " has token ", t,
                      " outside [0, ", policy_.vocab_size(), ")");
+      // Each sequence needs its own prompt + the budget ≤ the context; the longest prompt
+      // passing makes every padded row of T tokens fit too.
       RLVR_EXPECTS(static_cast<index_t>(pr.size()) + cfg_.max_response_tokens <= policy_.context_length(), config,
                    "trainer::step: prompt ", p, " has ", pr.size(), " tokens; with max_response_tokens ",
                    cfg_.max_response_tokens, " it exceeds the policy's context_length ", policy_.context_length());
@@ -491,6 +582,7 @@ public:
     // nb = P·G sequences, each a row of tt = longest prompt + response budget tokens.
     const index_t g = cfg_.group_size, nb = np * g, lr_tok = cfg_.max_response_tokens, tt = lmax + lr_tok;
     const index_t v = policy_.vocab_size();
+    // Prompt length per sequence: sequence i answers prompt ⌊i/G⌋.
     plen_.resize(static_cast<std::size_t>(nb));
     for (index_t i = 0; i < nb; ++i) plen_[static_cast<std::size_t>(i)] = static_cast<index_t>(prompts[static_cast<std::size_t>(i / g)].size());
     step_metrics m;
@@ -530,6 +622,7 @@ public:
             std::span<const token_t>(pr), std::span<const token_t>(row, static_cast<std::size_t>(len_[static_cast<std::size_t>(i)]))));
       }
     }
+    // Every rank holds every reward: the group statistics need them all.
     gather_rows(rewards_, 1);
     m.rollout_seconds = clk.lap();
     // ---- 3. token layout, old log-probs, values, reference ----
@@ -553,6 +646,7 @@ public:
     // Per-token buffers over the N response tokens (entropy: for the rollout metrics only).
     old_logp_.assign(static_cast<std::size_t>(n), 0.0f);
     std::vector<float> ent(static_cast<std::size_t>(n));
+    // Zeros when unused: the loss gets them only if the objective reads them.
     old_values_.assign(static_cast<std::size_t>(n), 0.0f);
     ref_logp_.assign(static_cast<std::size_t>(n), 0.0f);
     // One forward per owned rollout shard over its rows: old log-probs (a forward that keeps no
@@ -569,6 +663,7 @@ public:
       const matrix_view<float> full(logits_.data(), rows, v);
       const rlvr::token_batch pb{matrix_view<const token_t>(seqs_.data() + s0 * tt, s1 - s0, tt),
                                  matrix_view<const mask_t>(mask_.data() + s0 * tt, s1 - s0, tt)};
+      // The shard's tokens: [k0, k0 + nk) of the flat list.
       const index_t k0 = first_tok[static_cast<std::size_t>(s0)], nk = first_tok[static_cast<std::size_t>(s1)] - k0;
       if constexpr (uses_values) {
         // The value forward is the training forward (V needs the value head); V(s_t) of each
@@ -613,6 +708,7 @@ public:
     ain.rewards = vector_view<const float>(rewards_);
     ain.group_ids = vector_view<const std::int64_t>(group_ids_);
     ain.seq = vector_view<const std::int32_t>(tok_seq_);
+    // GAE reads the values and both log-probs (the KL folded into the reward).
     if constexpr (uses_values) ain.values = vector_view<const float>(old_values_);
     ain.old_logp = vector_view<const float>(old_logp_);
     if (reference_) ain.ref_logp = vector_view<const float>(ref_logp_);
@@ -620,6 +716,7 @@ public:
     const advantage_result<float> adv = estimate_advantages(obj_, ain);
 
     // ---- metrics of the rollout ----
+    // Computed on every rank from the gathered batch.
     fill_rollout_metrics(m, np, g, tt, ent);
     // Kept = active in at least one component; only kept responses enter the mini-batches, so
     // dropped ones cost no forward or backward.
@@ -627,6 +724,7 @@ public:
     for (index_t c = 0; c < O::components; ++c)
       for (index_t k = 0; k < n; ++k)
         if (adv.act[static_cast<std::size_t>(c * n + k)]) kept[static_cast<std::size_t>(tok_seq_[static_cast<std::size_t>(k)])] = 1;
+    // The kept responses in rollout order; each epoch shuffles this list in place.
     std::vector<index_t> order;
     for (index_t i = 0; i < nb; ++i)
       if (kept[static_cast<std::size_t>(i)]) order.push_back(i);
@@ -649,6 +747,7 @@ public:
     // differ by at most one. Response-level cuts keep every response whole in one update.
     const index_t nk = static_cast<index_t>(order.size());
     const index_t mbs = std::min(cfg_.mini_batches, std::max<index_t>(nk, 1));
+    // Sums over the updates, for the step's means.
     double sum_loss = 0, sum_norm = 0, sum_clo = 0, sum_chi = 0, sum_kl = 0, sum_vl = 0;
     for (index_t e = 0; e < cfg_.epochs && nk > 0; ++e) {
       shuffle(e);
@@ -680,6 +779,8 @@ public:
       m.approx_kl = sum_kl * inv;
       m.value_loss = sum_vl * inv;
     }
+    // The step is done (also without updates): the RNG position advances. The callback is not
+    // timed.
     ++step_;
     m.step_seconds = total.elapsed();
     if (callback_) callback_(m);
@@ -707,6 +808,7 @@ public:
   //! path or hook), from `load_state` (a checkpoint of another seed or shard count), `io_error`
   //! from reading or writing the checkpoint, and whatever `step`, the source or the hooks raise.
   //! Steps completed before an exception stay done (and checkpointed if their turn came).
+  //! A trainer that already ran steps (through `step`) continues from `steps_done()`.
   template <PromptSource S> fit_result fit(S&& source, const fit_config& cfg) {
     cfg.validate();
     fit_result r;
@@ -720,7 +822,7 @@ public:
     }
     r.first_step = step_;
     // The source is asked for step s's prompts with the trainer's own counter, so a resumed run
-    // asks for exactly the steps it has not done.
+    // asks for exactly the steps it has not done. Every rank calls it.
     while (step_ < cfg.steps) {
       const std::vector<std::vector<token_t>> prompts = source(step_);
       r.last = step(prompts);
@@ -728,6 +830,8 @@ public:
       // Files are written by rank 0 only; the others have the same metrics and state.
       const bool rank0 = comm_.rank() == 0;
       if (cfg.log && rank0) cfg.log->write(r.last);
+      // The run's last step (not only this call's): checkpoint and evaluate regardless of the
+      // intervals.
       const bool last = step_ == cfg.steps;
       if (cfg.checkpoint_every > 0 && (step_ % cfg.checkpoint_every == 0 || last)) {
         if (rank0) {
@@ -752,6 +856,7 @@ public:
     return {seqs_.data(), static_cast<index_t>(len_.size()), len_.empty() ? 0 : static_cast<index_t>(seqs_.size() / len_.size())};
   }
   //! Response lengths of the last step's P·G sequences (tokens after the prompt, `eos` included).
+  //! A length equal to `max_response_tokens` whose last token is not `eos` is a truncation.
   [[nodiscard]] std::span<const index_t> last_lengths() const { return len_; }
   //! Rewards of the last step's P·G sequences, as the estimator saw them (float).
   [[nodiscard]] std::span<const float> last_rewards() const { return rewards_; }
@@ -780,7 +885,8 @@ public:
   //! The same for a different `shards` (another trajectory). The trainer must be built like the
   //! one that saved (same policy architecture, optimizer type, objective); a missing or
   //! misshapen tensor raises from `load_parameters` / the optimizer's `load_state`. The
-  //! checks come before anything is loaded.
+  //! checks come before anything is loaded. The policy's and the reference's weights, the
+  //! optimizer's state and the step counter are replaced; the configuration is the constructor's.
   void load_state(const state_dict& d) {
     const std::string& seed = d.meta("trainer.seed");
     RLVR_EXPECTS(seed == std::to_string(cfg_.seed), config, "trainer::load_state: checkpoint seed ", seed,
@@ -820,6 +926,7 @@ private:
                                .eos = cfg_.eos,
                                .pad = cfg_.pad,
                                .max_batch = 0};
+    // max_batch = 0 above: the whole shard in one decode batch. The draws do not depend on it.
     const generation out =
         generate(policy_, prompts.subspan(static_cast<std::size_t>(s0 / g), static_cast<std::size_t>((s1 - s0) / g)), g, gc,
                  {.seed = cfg_.seed,
@@ -839,6 +946,7 @@ private:
   // ---- data parallelism (see the file comment) ----
   // Does this rank compute canonical shard k? Round-robin: shard k belongs to rank k mod R, so
   // ranks own ⌈S/R⌉ or ⌊S/R⌋ shards.
+  // On one rank every shard is owned (k mod 1 = 0).
   [[nodiscard]] bool owns(index_t k) const noexcept { return k % comm_.size() == comm_.rank(); }
 
   // Every rank's owned shards of `buf` onto every rank; shard k occupies elements [lo(k), hi(k)).
@@ -846,6 +954,7 @@ private:
   // receiver knows where each shard's bytes start. A no-op on one rank. A short or long message
   // raises a `comm` error naming the rank (a peer that ran another configuration).
   template <class T, class Lo, class Hi> void gather_shards(std::vector<T>& buf, index_t ns, Lo lo, Hi hi) {
+    // The shards travel as raw bytes.
     static_assert(std::is_trivially_copyable_v<T>);
     if (comm_.size() == 1) return;
     std::vector<std::uint8_t> mine;
@@ -855,6 +964,7 @@ private:
         mine.insert(mine.end(), b, b + static_cast<std::size_t>(hi(k) - lo(k)) * sizeof(T));
       }
     const std::vector<std::uint8_t> all = dist::all_gather_v<C, std::uint8_t>(comm_, std::span<const std::uint8_t>(mine));
+    // Rank r's message holds its shards r, r + R, … in that order.
     std::size_t at = 0;
     const index_t nr = comm_.size();
     for (index_t r = 0; r < nr; ++r)
@@ -864,6 +974,7 @@ private:
         if (bytes) std::memcpy(reinterpret_cast<std::uint8_t*>(buf.data() + lo(k)), all.data() + at, bytes);
         at += bytes;
       }
+    // A longer message than the shards need is a mismatch too.
     RLVR_EXPECTS(at == all.size(), comm, "trainer: the ranks sent ", all.size(), " bytes of rollout data, expected ", at);
   }
   // Per-sequence rows (`per` elements each) of the rollout shards: tokens (per = T), lengths
@@ -893,6 +1004,7 @@ private:
                                       "reduction", "shuffle"};
     std::vector<std::int64_t> all(f * static_cast<std::size_t>(comm_.size()));
     comm_.all_gather(std::span<const std::int64_t>(mine, f), std::span<std::int64_t>(all));
+    // Every rank compares every rank's row with rank 0's, so all ranks raise together.
     for (int r = 1; r < comm_.size(); ++r)
       for (std::size_t i = 0; i < f; ++i)
         RLVR_EXPECTS(all[static_cast<std::size_t>(r) * f + i] == all[i], config, "trainer: rank ", r, " has trainer_config::",
@@ -903,6 +1015,7 @@ private:
   // A 64-bit hash, not the prompts: one all_gather of R integers per step. Lengths are mixed in
   // so that prompts that concatenate to the same tokens differ.
   void check_same_prompts(std::span<const std::vector<token_t>> prompts) {
+    // The 64-bit FNV-1a offset basis and prime.
     std::uint64_t h = 1469598103934665603ULL;
     auto mix = [&](std::uint64_t x) { h = (h ^ x) * 1099511628211ULL; };
     mix(prompts.size());
@@ -974,6 +1087,7 @@ private:
         len += static_cast<double>(len_[static_cast<std::size_t>(i)]);
         const index_t l = len_[static_cast<std::size_t>(i)];
         const index_t lp = plen_[static_cast<std::size_t>(i)];
+        // Truncated: the budget used up and the last token is not eos.
         trunc += (l == cfg_.max_response_tokens && seqs_[static_cast<std::size_t>(i * tt + lp + l - 1)] != cfg_.eos) ? 1.0 : 0.0;
       }
       acc += static_cast<double>(c);
@@ -986,6 +1100,7 @@ private:
     m.unsolved_fraction = static_cast<double>(unsolved) / static_cast<double>(np);
     m.response_length = len / static_cast<double>(nb);
     m.truncated_fraction = trunc / static_cast<double>(nb);
+    // H over all response tokens of the batch (every rank has them all).
     double h = 0;
     for (float x : ent) h += x;
     m.entropy = ent.empty() ? 0.0 : h / static_cast<double>(ent.size());
@@ -995,6 +1110,8 @@ private:
   // computes its own), summed in shard order across the ranks, clipped, one optimizer step. Adds
   // its phase times to m.forward_seconds, loss_seconds, backward_seconds and optimizer_seconds
   // (and nothing else to m).
+  // Memory with several ranks and the deterministic reduction: ⌈S/R⌉·|θ| floats of this rank's
+  // shard gradients, the |θ| sum, and one gathered chunk; otherwise the sum only.
   update_result update(std::span<const index_t> seqs, const std::vector<index_t>& first_tok,
                        const advantage_result<float>& adv, index_t tt, index_t v, step_metrics& m) {
     const index_t ns = cfg_.shards, nm = static_cast<index_t>(seqs.size()), nr = comm_.size();
@@ -1012,6 +1129,7 @@ private:
     // divides by these, so the shard losses (and gradients) add up to the mini-batch's.
     constexpr index_t kc = O::components;
     std::vector<double> ctok(static_cast<std::size_t>(kc), 0.0), cseq(static_cast<std::size_t>(kc), 0.0);
+    // all_tokens: the mini-batch's response tokens, the value loss's denominator.
     double all_tokens = 0;
     for (const index_t i : seqs) {
       const index_t t0 = first_tok[static_cast<std::size_t>(i)], t1 = first_tok[static_cast<std::size_t>(i + 1)];
@@ -1026,6 +1144,7 @@ private:
         cseq[static_cast<std::size_t>(c)] += any ? 1.0 : 0.0;
       }
     }
+    // Handed to every shard's loss: the whole mini-batch's denominators.
     aggregation_options agg{};
     agg.component_tokens = ctok.data();
     agg.component_sequences = cseq.data();
@@ -1038,17 +1157,21 @@ private:
     // is added to one accumulator as it is computed — the same additions in the same order when
     // R = 1 — and the fast mode all-reduces that once.
     const bool gather = cfg_.reduction == gradient_reduction::deterministic && nr > 1;
+    // The mini-batch gradient, flattened over the parameters in `parameters()` order.
     std::vector<float> sum(static_cast<std::size_t>(np_all), 0.0f);
     shard_grads_.assign(gather ? static_cast<std::size_t>(slots * np_all) : 0, 0.0f);
+    // This rank's shards' diagnostics, one row of nf per slot (zeros for empty slots).
     std::vector<double> diag(static_cast<std::size_t>(slots * nf), 0.0);
     // Shard k of the mini-batch: its responses [nm·k/S, nm·(k+1)/S); empty when S > nm.
     auto shard_lo = [&](index_t k) { return nm * k / ns; };
     auto nonempty = [&](index_t k) { return shard_lo(k + 1) > shard_lo(k); };
     bool first = true;
+    // This rank's shards: k = rank + j·R.
     for (index_t j = 0; j < slots; ++j) {
       const index_t k = comm_.rank() + j * nr;
       if (k >= ns || !nonempty(k)) continue;
       const auto part = seqs.subspan(static_cast<std::size_t>(shard_lo(k)), static_cast<std::size_t>(shard_lo(k + 1) - shard_lo(k)));
+      // The shard's response tokens: its share of the mini-batch's value loss.
       double part_tokens = 0;
       for (const index_t i : part) part_tokens += static_cast<double>(len_[static_cast<std::size_t>(i)]);
       const update_result u = shard_pass(part, first_tok, adv, tt, v, m, &agg, part_tokens / all_tokens);
@@ -1120,6 +1243,7 @@ private:
         last = k;
         act += all_d[static_cast<std::size_t>(slot_of(k) * nf + 6)];
       }
+    // Field f of shard k's gathered diagnostics (the order of `d` above).
     auto field = [&](index_t k, index_t f) { return all_d[static_cast<std::size_t>(slot_of(k) * nf + f)]; };
     // One non-empty shard: its diagnostics as they are, with no recombination rounding.
     if (filled == 1) {
@@ -1169,6 +1293,8 @@ private:
   // gradient in the policy's parameters (zeroed first). `agg`: the mini-batch's counts when the
   // shard is part of one (null: this is the whole mini-batch); `vscale`: the shard's share of the
   // mini-batch's tokens (the value loss is a mean over them).
+  // Cost: a forward, the fused loss (in place) and a backward over the shard's nm·T rows;
+  // prompt and padding rows are computed by the policy but skipped by the loss.
   update_result shard_pass(std::span<const index_t> seqs, const std::vector<index_t>& first_tok,
                            const advantage_result<float>& adv, index_t tt, index_t v, step_metrics& m,
                            const aggregation_options* agg, double vscale) {
@@ -1179,6 +1305,7 @@ private:
     // rows[t]: the logits row of token t in the mini-batch's [nm·T, V] logits; src[t]: its
     // index in the rollout batch's flat token list (where its advantage and log-probs are).
     mb_seqs_.resize(static_cast<std::size_t>(nm * tt));
+    // 1 on the rows that predict response tokens, as build_mask does for the rollout batch.
     mb_mask_.assign(static_cast<std::size_t>(nm * tt), mask_t{0});
     std::vector<index_t> rows;
     std::vector<index_t> src; // flat token index in the rollout batch
@@ -1201,6 +1328,7 @@ private:
     const index_t rr = nm * tt;
     std::vector<float> a(static_cast<std::size_t>(k_comp * rr), 0.0f), olp(static_cast<std::size_t>(rr), 0.0f),
         rlp(static_cast<std::size_t>(rr), 0.0f), ret(static_cast<std::size_t>(n)), oval(static_cast<std::size_t>(n));
+    // Zeros: rows that are not response tokens stay inactive in every component.
     std::vector<mask_t> act(static_cast<std::size_t>(k_comp * rr), 0);
     std::vector<token_t> tgt(static_cast<std::size_t>(rr), 0);
     // Every row's response index in the mini-batch (row r belongs to sequence r / T), so the
@@ -1222,11 +1350,13 @@ private:
       oval[static_cast<std::size_t>(t)] = old_values_[k];
       tgt[r] = tok_target_[k];
     }
+    // The mini-batch's rows and mask for the training forward.
     const rlvr::token_batch pb{matrix_view<const token_t>(mb_seqs_.data(), nm, tt),
                                matrix_view<const mask_t>(mb_mask_.data(), nm, tt)};
     // The training forward (activations kept for the backward), into the reused logits buffer.
     mb_logits_.resize(static_cast<std::size_t>(rr * v));
     const matrix_view<float> full(mb_logits_.data(), rr, v);
+    // PPO: the values of every row come with the logits, from the same forward.
     std::vector<float> vals;
     if constexpr (uses_values) {
       vals.assign(static_cast<std::size_t>(rr), 0.0f);
@@ -1241,6 +1371,7 @@ private:
     lb.advantages = matrix_view<const float>(a.data(), k_comp, rr);
     lb.active = matrix_view<const mask_t>(act.data(), k_comp, rr);
     lb.seq = vector_view<const std::int32_t>(row_seq);
+    // One sequence id per mini-batch response (row_seq), nm of them.
     lb.num_sequences = nm;
     // Only the inputs the objective reads are passed.
     if constexpr (O::uses_old_logp) lb.old_logp = vector_view<const float>(olp);
@@ -1264,6 +1395,7 @@ private:
     policy_.zero_grad();
     m.backward_seconds += clk.lap();
     if constexpr (uses_values) {
+      // Current V at each response token's row.
       std::vector<float> cur(static_cast<std::size_t>(n)), dv(static_cast<std::size_t>(n));
       for (index_t t = 0; t < n; ++t) cur[static_cast<std::size_t>(t)] = vals[static_cast<std::size_t>(rows[static_cast<std::size_t>(t)])];
       // Over all of the shard's response tokens (no mask), D = their count; the gradient is then
@@ -1273,6 +1405,7 @@ private:
                                               vector_view<const float>(ret), vector_view<const mask_t>{},
                                               cfg_.value_clip, vector_view<float>(dv));
       u.value_loss = vr.loss;
+      // Back to the [nm·T] row layout of the values, zero off the response rows.
       std::vector<float> dvals(static_cast<std::size_t>(nm * tt), 0.0f);
       for (index_t t = 0; t < n; ++t)
         dvals[static_cast<std::size_t>(rows[static_cast<std::size_t>(t)])] =
@@ -1281,12 +1414,14 @@ private:
       // One backward through both heads: dL/dlogits (in `full`) and value_coef·dL_V/dV.
       policy_.backward(matrix_view<const float>(full), vector_view<const float>(dvals));
     } else {
+      // The policy loss's gradient only.
       policy_.backward(matrix_view<const float>(full));
     }
     m.backward_seconds += clk.lap();
     return u;
   }
 
+  // The loss batch: float logits in host memory (the trainer's buffers are host memory).
   using loss_batch_type = rlvr::loss_token_batch<float>;
 
   // The caller's model and optimizer (borrowed) and the parts held by value.
@@ -1295,6 +1430,7 @@ private:
   R reward_;
   O obj_;
   B be_;
+  // Validated, with the task's defaults filled in.
   trainer_config cfg_;
   mutable std::optional<P> reference_; // mutable: parameters() is non-const in the Policy concept
   callback_type callback_;
@@ -1307,6 +1443,8 @@ private:
   // [P·G, T] rollout tokens: prompt, response, padding per row.
   std::vector<token_t> seqs_;
   std::vector<index_t> len_, plen_; // response and prompt length of each sequence
+  // Per sequence: rewards. Per token: values at rollout, log π_old, log π_ref. Per rollout
+  // shard: its logits and per-row values (log-prob forward).
   std::vector<float> rewards_, logits_, values_, old_values_, old_logp_, ref_logp_;
   std::vector<mask_t> mask_; // [B, T] response rows of the rollout batch (token_batch::mask)
   // The flat list of the N response tokens: sequence, logits row in the rollout batch's
@@ -1315,6 +1453,7 @@ private:
   std::vector<index_t> tok_row_;
   std::vector<token_t> tok_target_;
   std::vector<std::int64_t> group_ids_;
+  // [nm, T] tokens of the current mini-batch shard (rows copied from seqs_).
   std::vector<token_t> mb_seqs_;
   std::vector<mask_t> mb_mask_; // [nm, T] response rows of the mini-batch
   // [nm·T, V] logits of the current mini-batch shard (in place: they become dL/dlogits), and
