@@ -49,8 +49,10 @@ template <Reward Rw, class Decode>
     { d(t) } -> std::convertible_to<std::string>;
   }
 struct detokenized {
-  Rw reward;     //!< the text verifier, stored by value
-  Decode decode; //!< token ids → text; must accept any id the policy can emit
+  //! The text verifier, stored by value.
+  Rw reward;
+  //! Token ids → text; must accept any id the policy can emit.
+  Decode decode;
   //! reward(decode(prompt), decode(response), "") converted to double.
   double operator()(std::span<const token_t> prompt, std::span<const token_t> response) const {
     const std::string p = decode(prompt), r = decode(response);
