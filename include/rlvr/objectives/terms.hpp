@@ -44,8 +44,9 @@
 //! Conventions shared by all terms: Δ = log π_ref − log π for the KL estimators (spec §4), the
 //! log-ratio log ρ = log π − log π_old for the ratio surrogates; every exponential is taken of a
 //! clamped argument (±20 by default, e^20 ≈ 4.9e8 fits a float), so no term overflows on a
-//! token whose policies disagree wildly, and where a clamp is active the gradient is 0 (the
-//! clamped value does not depend on log π). The arithmetic runs in T (float or double) after
+//! token whose policies disagree wildly. Where a clamp is active, `ppo_clip` and the KL terms
+//! give a zero gradient (the clamped value does not depend on log π); `cispo` and `sapo` keep
+//! theirs, evaluated at the clamped ratio. The arithmetic runs in T (float or double) after
 //! the configured numbers are cast to T once per call. Every call is a pure `constexpr`
 //! function of its input: no state, no allocation, safe from any number of threads, and
 //! bit-reproducible for a given T and compiler. `validate()` runs on the host only (it throws
