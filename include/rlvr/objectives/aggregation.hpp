@@ -27,6 +27,11 @@
 //! component k reading element k), since each component has its own active tokens. The per-
 //! response count n_i of `seq_mean_token_mean` is always local: split micro-batches at response
 //! boundaries for that mode.
+//!
+//! Each aggregation type is an empty (or one-field) aggregate modelling `Aggregation`
+//! (objectives/concepts.hpp): the mode is a compile-time constant, so the fused loss pass
+//! multiplies by a precomputed w_t and never branches on the mode per token. The weights are
+//! detached (not differentiated): they depend on the mask only, never on the logits.
 
 #include <cstdint>
 #include <vector>
@@ -38,7 +43,9 @@
 
 namespace rlvr {
 
-//! Σ m ℓ / Σ m — the reference code's choice.
+//! Σ m ℓ / Σ m — the reference code's choice. Every active token of the batch weighs the same,
+//! so a long response pulls harder than a short one (its tokens are more numerous). Nothing to
+//! configure; the denominator comes from `aggregation_options` when it must be global.
 struct token_mean {
   static constexpr aggregation_mode mode = aggregation_mode::token_mean;
   [[nodiscard]] constexpr double length() const { return 0; }
@@ -46,7 +53,9 @@ struct token_mean {
 };
 static_assert(Aggregation<token_mean>);
 
-//! mean over responses of each response's token mean.
+//! mean over responses of each response's token mean: every kept response weighs 1/B whatever
+//! its length, shared among its n_i active tokens. Needs `seq` (the response of each token).
+//! Required by sequence-level surrogates (gspo, gmpo; `make_objective` enforces it).
 struct seq_mean_token_mean {
   static constexpr aggregation_mode mode = aggregation_mode::seq_mean_token_mean;
   [[nodiscard]] constexpr double length() const { return 0; }
@@ -54,7 +63,8 @@ struct seq_mean_token_mean {
 };
 static_assert(Aggregation<seq_mean_token_mean>);
 
-//! mean over responses of each response's token sum.
+//! mean over responses of each response's token sum: every active token weighs 1/B, so a
+//! response's loss grows with its length. Needs `seq` to count B.
 struct seq_mean_token_sum {
   static constexpr aggregation_mode mode = aggregation_mode::seq_mean_token_sum;
   [[nodiscard]] constexpr double length() const { return 0; }
@@ -62,7 +72,11 @@ struct seq_mean_token_sum {
 };
 static_assert(Aggregation<seq_mean_token_sum>);
 
-//! Σ m ℓ / (B · L) with a constant L (Dr. GRPO: the maximum response length).
+//! Σ m ℓ / (B · L) with a constant L (Dr. GRPO: the maximum response length). Same shape as
+//! `seq_mean_token_sum` scaled by 1/L: the constant removes the length bias of a per-response
+//! mean without making the gradient scale depend on the batch's lengths. `validate()` raises
+//! `rlvr::config_error` unless max_length > 0. The default 1024 is a typical generation
+//! limit; set it to the limit actually used.
 struct seq_mean_token_sum_norm {
   static constexpr aggregation_mode mode = aggregation_mode::seq_mean_token_sum_norm;
   double max_length = 1024; //!< L_const, > 0
@@ -73,7 +87,8 @@ struct seq_mean_token_sum_norm {
 };
 static_assert(Aggregation<seq_mean_token_sum_norm>);
 
-//! Σ m ℓ.
+//! Σ m ℓ: w_t = m_t, no normalisation (the loss scales with the batch's token count; for
+//! callers that normalise themselves).
 struct token_sum {
   static constexpr aggregation_mode mode = aggregation_mode::token_sum;
   [[nodiscard]] constexpr double length() const { return 0; }
@@ -84,6 +99,14 @@ static_assert(Aggregation<token_sum>);
 //! Fills w[t] for one component from its active flags (see the table above). `seq[t]` must be
 //! in [0, num_sequences) (checked by the entry points). A component with no active token gets
 //! all-zero weights (its loss is 0, not NaN).
+//!
+//! `active`, `seq` and `w` have length N (one entry per token); `seq` is read only by the
+//! seq-mean modes. The global counts come from `opt`: `component_tokens[0]` /
+//! `component_sequences[0]` if the pointer is set (a weighted sum passes each component a
+//! pointer already offset to its own count), else `global_tokens` / `global_sequences`; a count
+//! ≤ 0 means "use the local one". O(N) time; the seq-mean modes allocate a [num_sequences]
+//! count array. The sums are done in double and only the final weights rounded to T, so the
+//! weights do not depend on T's precision beyond one rounding. Deterministic (serial).
 template <Aggregation A, class T>
 void aggregation_weights(const A& agg, vector_view<const std::uint8_t> active, vector_view<const std::int32_t> seq,
                          index_t num_sequences, const aggregation_options& opt, vector_view<T> w) {
@@ -92,6 +115,7 @@ void aggregation_weights(const A& agg, vector_view<const std::uint8_t> active, v
   if constexpr (mode == aggregation_mode::token_sum) {
     for (index_t t = 0; t < n; ++t) w[t] = active[t] ? T(1) : T(0);
   } else if constexpr (mode == aggregation_mode::token_mean) {
+    // One reciprocal for all tokens: w_t = 1/D exactly the same for every active token.
     double count = 0;
     for (index_t t = 0; t < n; ++t) count += active[t] ? 1.0 : 0.0;
     const double global = opt.component_tokens ? opt.component_tokens[0] : opt.global_tokens;
@@ -99,6 +123,7 @@ void aggregation_weights(const A& agg, vector_view<const std::uint8_t> active, v
     const T inv = d > 0 ? static_cast<T>(1.0 / d) : T(0);
     for (index_t t = 0; t < n; ++t) w[t] = active[t] ? inv : T(0);
   } else {
+    // n_i per response, then B = the responses with n_i > 0 (dropped responses do not count).
     std::vector<index_t> per_seq(static_cast<std::size_t>(num_sequences), 0);
     for (index_t t = 0; t < n; ++t)
       if (active[t]) ++per_seq[static_cast<std::size_t>(seq[t])];
@@ -107,6 +132,7 @@ void aggregation_weights(const A& agg, vector_view<const std::uint8_t> active, v
     const double global = opt.component_sequences ? opt.component_sequences[0] : opt.global_sequences;
     if (global > 0) b = global;
     for (index_t t = 0; t < n; ++t) {
+      // b ≤ 0: no response is active and no global count was given; all weights are 0.
       if (!active[t] || b <= 0) {
         w[t] = T(0);
         continue;

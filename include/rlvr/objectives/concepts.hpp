@@ -7,6 +7,19 @@
 //! The structure is fixed at compile time (template parameters); the numbers (ε, β, λ, c_H) are
 //! members of aggregates configured at run time with designated initialisers. Each piece has its
 //! own small concept, so when a part does not fit the diagnostic names the piece.
+//!
+//! Data flow of one step, and the type that carries each stage:
+//! 1. once per rollout batch, the estimator turns `advantage_input` (rewards [B], group ids,
+//!    the token → response map `seq` [N], mask) into `advantage_output` (A_t and the active
+//!    flags [N]) and an `advantage_report`;
+//! 2. the aggregation turns the active flags into weights w_t (`aggregation_options` carries
+//!    the global denominators when the batch is split);
+//! 3. batch-level parts (`BatchSurrogate`, `TokenGate`) read a `batch_context` and prepare
+//!    per-token `stat` and `gate`;
+//! 4. the fused pass over the logits builds a `token_input` per token and sums the parts'
+//!    `token_terms`, from which the loss and ∂L/∂z follow (spec §6).
+//! B is the number of responses, N the number of tokens of the batch (all responses'
+//! tokens, flattened). Every template runs with T = float and T = double.
 
 #include <concepts>
 #include <cstdint>
@@ -17,7 +30,9 @@
 
 namespace rlvr {
 
-//! One token's inputs to the per-token terms.
+//! One token's inputs to the per-token terms. Built by the fused loss pass (host or device) for
+//! each token and passed by value: a term sees one token only. All log-probs are natural
+//! logarithms.
 template <class T> struct token_input {
   T logp;     //!< log π_t under the current policy (at the loss temperature)
   T old_logp; //!< log π_old,t of the rollout policy; equal to logp when on-policy
@@ -55,7 +70,8 @@ template <class T> struct batch_context {
   [[nodiscard]] bool active(index_t t) const { return weight[t] != T(0); }
 };
 
-//! Bits of `token_terms::flags`.
+//! Bits of `token_terms::flags`. The loss ORs them over terms and counts each bit over the
+//! active tokens to report clip fractions and the KL clamp rate.
 enum token_flag : std::uint8_t {
   clipped_low = 1,  //!< PPO: ρ < 1 − ε_low and the clipped branch was taken (A < 0)
   clipped_high = 2, //!< PPO: ρ > 1 + ε_high and the clipped branch was taken (A > 0)
@@ -63,14 +79,20 @@ enum token_flag : std::uint8_t {
   kl_clamped = 8,   //!< the k3 estimator hit its clamp
 };
 
-//! One term's contribution at a token.
+//! One term's contribution at a token: the loss and its partial derivatives with respect to the
+//! three quantities the fused pass knows how to differentiate through (log π_t, H_t, the full
+//! KL). The pass turns them into ∂ℓ/∂z_v with ∂ log π_y/∂z_v = 1[v=y] − p_v and
+//! ∂H/∂z_v = −p_v (log p_v + H) (spec §4, §6), so a term never touches the logits itself.
 template <class T> struct token_terms {
   T loss = 0;     //!< ℓ_t
   T dlogp = 0;    //!< ∂ℓ_t/∂ log π_t
   T dentropy = 0; //!< ∂ℓ_t/∂H_t
+  //! OR of `token_flag` bits (what the term did at this token; diagnostics only).
   std::uint8_t flags = 0;
   T dkl = 0;      //!< ∂ℓ_t/∂KL_t (the exact full-vocabulary KL of `token_input::kl`; `kl_full` only)
 
+  //! Sum of two terms at the same token: values and derivatives add (the loss is a sum of
+  //! terms), flags OR together.
   RLVR_HD constexpr token_terms& operator+=(const token_terms& o) {
     loss += o.loss;
     dlogp += o.dlogp;
@@ -83,6 +105,7 @@ template <class T> struct token_terms {
 
 
 //! Inputs of an advantage estimator: one rollout batch of B responses and their N tokens.
+//! The views are non-owning; the caller keeps the data alive during `estimate`.
 //! Token t belongs to response `seq[t]`; a response's tokens appear in time order (not
 //! necessarily contiguously). Views that an estimator does not use may be empty.
 template <class T> struct advantage_input {
@@ -97,7 +120,8 @@ template <class T> struct advantage_input {
   matrix_view<const T> reward_components{};    //!< [R, B] several rewards per response (GDPO), one row per reward
 };
 
-//! Outputs of an advantage estimator (all caller-owned).
+//! Outputs of an advantage estimator (all caller-owned, sized by the caller; the estimator
+//! writes every element of the views it fills and allocates nothing the caller sees).
 template <class T> struct advantage_output {
   vector_view<T> advantages{};          //!< [N] A_t
   vector_view<mask_t> active{};         //!< [N] 1 if token t is in this estimator's batch: mask ∧ response kept
@@ -118,6 +142,9 @@ struct advantage_report {
   [[nodiscard]] double zero_std_fraction() const {
     return groups == 0 ? 0.0 : static_cast<double>(zero_std_groups) / static_cast<double>(groups);
   }
+  //! Merges the report of another component of the same batch (a weighted sum's parts all see
+  //! the same B responses): `responses` and `nan_rewards` are properties of the batch and take
+  //! the maximum; drop and group counts add up over components.
   advantage_report& operator+=(const advantage_report& o) {
     responses = responses > o.responses ? responses : o.responses;
     dropped += o.dropped;
@@ -139,7 +166,11 @@ enum class aggregation_mode : std::uint8_t {
   token_sum,               //!< Σ m ℓ
 };
 
-//! Run-time options of the aggregation, supplied by the caller of the loss.
+//! Run-time options of the aggregation, supplied by the caller of the loss. The default (all
+//! zero / null) uses the local counts of the batch passed to the loss, right when the loss sees
+//! the whole batch at once; set the global counts when it is split into micro-batches or
+//! across ranks (aggregation.hpp explains the reweighting this avoids). The pointers are
+//! borrowed: they must stay valid for the duration of the loss call.
 //! For a weighted sum of K objectives each component has its own active tokens and so its own
 //! denominators: pass them per component (`advantage_result::global_counts()` computes them).
 struct aggregation_options {
@@ -155,6 +186,12 @@ struct aggregation_options {
 //! 2. it declares `T::uses_old_logp`, `T::uses_ref_logp`, `T::uses_advantage` (bool constants)
 //!    saying which inputs it reads, and
 //! 3. `t.validate()` checks its numbers (throwing `rlvr::config_error`).
+//! It must also be trivially copyable: objectives are copied by value into the fused pass,
+//! which may run on a GPU, so a term holds plain numbers only (no pointers to host data, no
+//! virtual functions), and its call is marked `RLVR_HD` to compile for both.
+//! The `uses_*` constants say which inputs must be supplied: the loss raises
+//! `rlvr::shape_error` when an objective that reads log π_ref gets no `ref_logp`, while a
+//! missing `old_logp` means on-policy (old_logp = logp).
 template <class T>
 concept TokenTerm = std::is_trivially_copyable_v<T> &&
     requires(const T& t, const token_input<float>& f, const token_input<double>& d) {
@@ -249,6 +286,9 @@ concept AdvantageEstimator = requires(const E& e, const advantage_input<float>& 
 //!    Σ_k w_kt · ℓ_k(in with A = adv[k·stride]), reading adv and w at `k·stride`;
 //! 5. `o.validate()` checks every number.
 //! Models: `rlvr::objective<…>` and `rlvr::weighted_sum<…>` (`rlvr/objectives/objective.hpp`).
+//! The [K, N] layout lets a weighted sum hand each component its own row: `stride` is the row
+//! stride of the advantage and weight matrices: with `adv` and `w` pointing at token t of
+//! row 0, component k reads adv[k·stride] and w[k·stride].
 template <class O>
 concept Objective = requires(const O& o, const advantage_input<float>& in, matrix_view<float> adv,
                              matrix_view<std::uint8_t> act, vector_view<float> ret,

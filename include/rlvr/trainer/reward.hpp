@@ -37,18 +37,29 @@ concept TokenReward = requires(const std::remove_cvref_t<R>& r, std::span<const 
 };
 
 //! A text `Reward` seen through a decoder: `decode(span<const token_t>) → std::string`.
+//! Models `TokenReward`. Each call decodes both spans into fresh strings (two allocations per
+//! scored response) and passes an empty reference answer: the verifier must carry the answer
+//! itself (e.g. bound per prompt) or read it from the decoded prompt. The call is const and
+//! thread-safe as long as `reward` and `decode` are.
+//!
+//!   rlvr::detokenized scorer{my_text_reward, [&](std::span<const rlvr::token_t> t) { return tok.decode(t); }};
+//!   double r = scorer(prompt_ids, response_ids);
 template <Reward Rw, class Decode>
   requires requires(const Decode& d, std::span<const token_t> t) {
     { d(t) } -> std::convertible_to<std::string>;
   }
 struct detokenized {
+  //! The text verifier, stored by value.
   Rw reward;
+  //! Token ids → text; must accept any id the policy can emit.
   Decode decode;
+  //! reward(decode(prompt), decode(response), "") converted to double.
   double operator()(std::span<const token_t> prompt, std::span<const token_t> response) const {
     const std::string p = decode(prompt), r = decode(response);
     return static_cast<double>(reward(std::string_view(p), std::string_view(r), std::string_view{}));
   }
 };
+//! Deduces the stored types from a brace initialiser, as in the example above.
 template <class Rw, class Decode> detokenized(Rw, Decode) -> detokenized<Rw, Decode>;
 
 } // namespace rlvr
