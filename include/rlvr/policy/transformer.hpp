@@ -48,6 +48,34 @@
 //! `save(path)` writes the parameters and the configuration as safetensors (atomically);
 //! `transformer_policy::load(path)` rebuilds the model from the file; `load_weights(path)`
 //! fills an existing model of the same configuration.
+//!
+//! ## Usage
+//!     rlvr::transformer_policy pi({.vocab_size = 32, .context_length = 48, .d_model = 64});
+//!     pi.zero_grad();
+//!     pi.forward(batch, logits);            // logits: matrix_view<float> [B·T, V]
+//!     /* dlogits = ∂L/∂logits, e.g. from rlvr::loss_and_grad */
+//!     pi.backward(dlogits);                 // adds into the `grad` of every parameters() entry
+//!     opt.step(pi.parameters());
+//!     auto cache = pi.make_cache(B);        // sampling: one decode call per generated token
+//!     pi.decode(cache, next_tokens, step_logits);
+//!
+//! ## Contracts
+//! - Errors: `config_error` for an invalid `transformer_config`, a value overload on a model
+//!   without `value_head`, or a `backward` with no matching forward; `shape_error` for views of
+//!   the wrong extents, an empty batch or T outside [1, `context_length`]; `range_error` for a
+//!   token outside [0, V), a full decode sequence or a bad cache row; `io_error` from the file
+//!   functions. Checks run before any state changes, except that `forward_inference` checks
+//!   each chunk as it reaches it.
+//! - Thread safety: `forward*`, `backward*`, `zero_grad` and `load_*` mutate the model (kept
+//!   activations, gradients) and need exclusive access. `decode` and `make_cache` are `const`
+//!   and only read the parameters, so several threads may decode concurrently with their own
+//!   caches while nobody writes the parameters; one cache must not be shared between threads.
+//! - Determinism: for fixed parameters and inputs every output is bitwise reproducible for any
+//!   `threads`. `decode`, `forward_inference` and `forward` use different GEMM blockings, so
+//!   they agree with each other only to rounding, not bitwise.
+//! - Memory: the parameters and gradients are two contiguous aligned arrays; the kept
+//!   activations and scratch grow to the largest batch seen and are never shrunk (a copy of the
+//!   model starts without them).
 
 // GCC 12 reports a false -Wmaybe-uninitialized inside its own AVX-512 intrinsics as Eigen's
 // packet transposes inline; the pragma covers the intrinsic headers, which Eigen/Core includes.
@@ -85,16 +113,30 @@ namespace rlvr {
 //! Shape and initialisation of a `transformer_policy`. Use designated initialisers:
 //! `transformer_policy({.vocab_size = 32, .context_length = 48, .d_model = 64})`.
 struct transformer_config {
+  //! V: token ids are in [0, V); also the width of the logits rows.
   index_t vocab_size = 32;     //!< V
+  //! The longest sequence a forward or a decode cache accepts: there are that many learned
+  //! position embeddings, and a cache holds that many positions per sequence.
   index_t context_length = 64; //!< longest sequence (learned positions)
+  //! d, the width of the residual stream and of every LayerNorm.
   index_t d_model = 64;        //!< d
+  //! L ≥ 0; 0 leaves embeddings → LN_f → head (a bigram model), useful in tests.
   index_t n_layers = 2;        //!< L
   index_t n_heads = 2;         //!< H; must divide d
+  //! Hidden width of the MLP; the GPT-2 default 4·d is resolved by `ff()` and saved explicitly.
   index_t d_ff = 0;            //!< F; 0 means 4·d
+  //! Adds the parameters `value_head.weight` [d] and `value_head.bias` [1], both initialised to
+  //! zero (V(s_t) = 0 at the start). They come last in the parameter list, so every other
+  //! parameter's initial value is the same with or without the head.
   bool value_head = false;     //!< add V(s_t) = LN_f(h)·w_v + b_v
+  //! Two models of the same configuration and seed start bitwise equal, on any machine and for
+  //! any thread count (counter-based Philox, no global RNG).
   std::uint64_t seed = 0;      //!< initialisation seed
+  //! GPT-2's 0.02. 0 is allowed (every weight zero: a uniform policy).
   double init_std = 0.02;      //!< σ of the initial weights
   double ln_eps = 1e-5;        //!< LayerNorm ε
+  //! Only a speed setting: results are bitwise the same for every value (see rlvr/parallel.hpp).
+  //! Not saved in files.
   int threads = 0;             //!< threads for forward/backward/decode; 0 = all
 
   //! F after resolving the default.
@@ -120,18 +162,30 @@ template <class S> using avec = std::vector<S, Eigen::aligned_allocator<S>>;
 } // namespace detail::tfm
 
 //! Decoding state of a transformer: the KV cache and per-step scratch for `batch()` sequences.
+//!
+//! Made by `basic_transformer::make_cache(n)`, which sizes every buffer once: K and V take
+//! 2·L·n·context_length·d scalars (e.g. 2·2·64·64·64 floats = 4 MiB for L = 2, n = 64,
+//! context_length = d = 64), plus n·(6d + F + context_length) scratch. A cache is tied to the
+//! shape of the model that made it (`decode` checks d, context_length, L and F) but not to its
+//! weights; after the weights change, `clear()` it, since the cached K and V are stale.
+//! Not thread-safe: one cache per decoding thread.
 template <class S> class transformer_cache {
 public:
   transformer_cache() = default;
   //! Number of sequences.
   [[nodiscard]] index_t batch() const noexcept { return static_cast<index_t>(pos_.size()); }
   //! Tokens already fed to sequence i.
+  //! The next `decode` writes its K and V at this position; 0 ≤ position(i) ≤ context_length.
+  //! No bounds check on i (precondition 0 ≤ i < batch()).
   [[nodiscard]] index_t position(index_t i) const { return pos_[static_cast<std::size_t>(i)]; }
   //! Empties every sequence (keeps the memory).
+  //! Old K and V values stay in memory but are never read: a `decode` writes position
+  //! `position(i)` first and attends over positions 0..position(i) only.
   void clear() noexcept { std::fill(pos_.begin(), pos_.end(), index_t{0}); }
   //! Empties sequence i only, so its slot can start a new sequence while the others continue
   //! (rows then sit at different positions; each attends only to its own prefix).
   void reset(index_t i) {
+    // Raises `range_error` when i is outside [0, batch()).
     RLVR_EXPECTS(i >= 0 && i < batch(), range, "transformer_cache::reset: sequence ", i, " not in [0, ", batch(), ")");
     pos_[static_cast<std::size_t>(i)] = 0;
   }
@@ -142,6 +196,8 @@ public:
   //! sequences' work — for sampling where responses finish at different lengths. Copies only
   //! the cached prefixes; never allocates. The batch never grows back (`clear()` empties the
   //! remaining rows); make a new cache for a new full batch.
+  //! Raises `range_error` (before changing anything) unless the indices are strictly increasing
+  //! and in [0, batch()). O(L·Σ_k position(rows[k])·d) copies.
   void retain(std::span<const index_t> rows) {
     const index_t B = batch();
     for (std::size_t k = 0; k < rows.size(); ++k)
