@@ -65,7 +65,7 @@
 //!   the wrong extents, an empty batch or T outside [1, `context_length`]; `range_error` for a
 //!   token outside [0, V), a full decode sequence or a bad cache row; `io_error` from the file
 //!   functions. Checks run before any state changes, except that `forward_inference` checks
-//!   each chunk as it reaches it.
+//!   each chunk as it reaches it and `load_state` each tensor as it reads it.
 //! - Thread safety: `forward*`, `backward*`, `zero_grad` and `load_*` mutate the model (kept
 //!   activations, gradients) and need exclusive access. `decode` and `make_cache` are `const`
 //!   and only read the parameters, so several threads may decode concurrently with their own
@@ -228,20 +228,31 @@ private:
 
 //! The transformer over scalar `S`: `transformer_policy` (float) is the model; the `double`
 //! instantiation exists for finite-difference checks.
+//!
+//! A model owns its parameters (`values_`), their gradients (`grads_`, accumulated by every
+//! backward until `zero_grad`), the activations of the last training forward and the scratch of
+//! its kernels. `transformer_policy` models `rlvr::Policy`, `InferenceForward`,
+//! `ValueHeadPolicy` and `FusedHeadPolicy` (checked by the static_asserts at the end of this file).
 template <class S> class basic_transformer {
   static_assert(std::is_same_v<S, float> || std::is_same_v<S, double>, "basic_transformer<float|double>");
 
 public:
+  //! Opt-in marker read by `rlvr::enable_policy` (rlvr/policy/concepts.hpp).
   static constexpr bool is_policy = true;
   using scalar = S;
   using cache_type = transformer_cache<S>;
   using param_ref = basic_parameter_ref<S>;
 
+  //! Builds and initialises the model (see "Initialisation" above); raises `config_error` from
+  //! `cfg.validate()`. Allocates the parameters and gradients; O(number of parameters).
   explicit basic_transformer(const transformer_config& cfg) : cfg_(cfg) {
     cfg_.validate();
     layout();
     init();
   }
+  //! Copies the configuration, parameters and gradients, not the kept activations: a `backward`
+  //! on the copy raises `config_error` until it runs its own forward. The copy's parameter
+  //! views (`parameters()`, `lm_head()`) point into its own storage.
   basic_transformer(const basic_transformer& o) : cfg_(o.cfg_) {
     layout();
     values_ = o.values_;
@@ -257,36 +268,64 @@ public:
     }
     return *this;
   }
+  //! Moves are copies (the parameter views must be rebuilt to point at the new storage anyway);
+  //! the source is left intact. Note they are `noexcept` but allocate.
   basic_transformer(basic_transformer&& o) noexcept : basic_transformer(static_cast<const basic_transformer&>(o)) {}
   basic_transformer& operator=(basic_transformer&& o) noexcept { return *this = static_cast<const basic_transformer&>(o); }
   ~basic_transformer() = default;
 
+  //! The configuration as given, except `threads` after `set_threads` (and `d_ff` left at 0 when
+  //! defaulted: use `config().ff()`).
   [[nodiscard]] const transformer_config& config() const noexcept { return cfg_; }
   [[nodiscard]] index_t vocab_size() const noexcept { return cfg_.vocab_size; }
   [[nodiscard]] index_t context_length() const noexcept { return cfg_.context_length; }
   [[nodiscard]] bool has_value_head() const noexcept { return cfg_.value_head; }
   //! Total number of trainable scalars.
+  //! = 2·V·d + V + context_length·d + L·(4d² + 2dF + 9d + F) + 2d, plus d + 1 with a value
+  //! head (the sum of the sizes of `parameters()`).
   [[nodiscard]] index_t num_parameters() const noexcept { return static_cast<index_t>(values_.size()); }
   //! Threads used by forward/backward/decode (0 = all); results do not depend on it.
+  //! Safe only while no forward, backward or decode of this model is running.
   void set_threads(int threads) noexcept { cfg_.threads = threads; }
 
   //! Named parameters (`tok_emb`, `pos_emb`, `blocks.<l>.{ln1,attn,ln2,mlp}.*`, `ln_f.*`,
   //! `head.*`, `value_head.*`), in a fixed order.
+  //! Shapes: embeddings [V, d] and [context_length, d]; `attn.w_qkv` [d, 3d] (columns q | k | v,
+  //! head h at columns h·d_h..(h+1)·d_h − 1 of each third), `attn.w_out` [d, d], `mlp.w_in` [d, F],
+  //! `mlp.w_out` [F, d], `head.weight` [d, V]; biases, LayerNorm weights and `value_head.weight`
+  //! are 1-D. Every `value` and `grad` is a span into one contiguous array, valid until the model
+  //! is assigned to (copy/move) or destroyed; optimisers update `value` in place.
   [[nodiscard]] std::span<const param_ref> parameters() noexcept { return refs_; }
+  //! Sets every gradient to 0 (backward calls only add).
   void zero_grad() noexcept { std::fill(grads_.begin(), grads_.end(), S(0)); }
 
   // ---- training path -------------------------------------------------------------------------
   //! Logits [B·T, V] of every (wanted) position; see `rlvr::LogitsForward`.
+  //!
+  //! Row b·T + t of `logits` [B·T, V] gets z_t of sequence b (predicting token t + 1) when
+  //! `batch.wanted(b, t)`, and zeros otherwise; the vocabulary GEMM runs on the wanted rows only,
+  //! so a response mask saves most of the head's O(B·T·d·V) cost. Keeps the activations for one
+  //! `backward`. Raises `shape_error` if `logits` is not [B·T, V], B = 0, T is not in
+  //! [1, context_length] or the mask's shape differs from the tokens', and `range_error` for a token
+  //! outside [0, V). Multiply-adds ≈ B·T·L·(4d² + 2dF) + 2·B·T²·d·L + M·d·V for M wanted rows.
   void forward(const token_batch& batch, matrix_view<S> logits) { forward_impl(batch, logits, nullptr); }
   //! Logits and values V(s_t) [B·T] (needs `value_head`).
+  //! V(s_t) is written for every row, wanted or not (it does not need the vocabulary head).
+  //! Raises `config_error` without `value_head`, `shape_error` unless `values` has B·T elements.
   void forward(const token_batch& batch, matrix_view<S> logits, vector_view<S> values) {
     RLVR_EXPECTS(cfg_.value_head, config, "transformer: forward with values, but value_head is off");
     expect_size(values, batch.rows(), "transformer::forward: values");
     forward_impl(batch, logits, values.data());
   }
   //! Adds dL/dθ for dL/dlogits of the last forward (rows outside its mask are ignored).
+  //! Same B·T × V shape as the forward's logits. Raises `config_error` if no forward preceded it
+  //! (or the last one was `forward_hidden` or `forward_inference`), `shape_error` for another
+  //! shape. May be called more than once per forward (gradients add up), since the kept
+  //! activations are not modified. About twice the forward's cost.
   void backward(matrix_view<const S> dlogits) { backward_impl(dlogits, nullptr); }
   //! Adds dL/dθ for dL/dlogits and dL/dvalues of the last forward.
+  //! `dvalues` [B·T] = ∂L/∂V(s_t) for every row (value rows are not masked); a value-only loss passes
+  //! zero `dlogits`.
   void backward(matrix_view<const S> dlogits, vector_view<const S> dvalues) {
     RLVR_EXPECTS(cfg_.value_head, config, "transformer: backward with values, but value_head is off");
     expect_size(dvalues, last_n_, "transformer::backward: dvalues");
@@ -296,6 +335,9 @@ public:
   // ---- fused-head training path (rlvr::FusedHeadPolicy) --------------------------------------
   //! The vocabulary head z = h·W_head + b_head as views of its parameters and gradients:
   //! `head.weight` is stored [d, V] (input-major), so the layout is `weight_layout::d_by_v`.
+  //! `bias`/`grad_bias` are `head.bias` [V] (never empty). The views alias `parameters()`
+  //! (entries `head.weight`, `head.bias`), so a fused entry point's writes into `grad_weight` add
+  //! to the same gradients an optimiser reads.
   [[nodiscard]] lm_head_ref<S> lm_head() noexcept {
     const index_t V = cfg_.vocab_size, d = cfg_.d_model;
     return {matrix_view<const S>(P(off_head_w_), d, V), vector_view<const S>(P(off_head_b_), V),
@@ -303,6 +345,14 @@ public:
   }
   //! The head's input h_t = LN_f(hᴸ_t) [B·T, d] of every position (the whole trunk of `forward`,
   //! without the vocabulary GEMM), keeping the activations for `backward_hidden`.
+  //! Unlike the `FusedHeadPolicy` minimum, every row is written, wanted or not. Same checks and
+  //! errors as `forward`, with `hidden` [B·T, d]. After it, `backward` (from logits) raises
+  //! `config_error`: the head's input of the wanted rows was not gathered.
+  //!
+  //!     pi.forward_hidden(batch, hidden);
+  //!     auto head = pi.lm_head();             // W' [d, V], b [V]
+  //!     /* fused: loss and ∂L/∂h from hidden·W' + b, adding head.grad_weight / grad_bias */
+  //!     pi.backward_hidden(dhidden);
   void forward_hidden(const token_batch& batch, matrix_view<S> hidden) { forward_hidden_impl(batch, hidden, nullptr); }
   //! As above, also writing the values V(s_t) [B·T] (needs `value_head`).
   void forward_hidden(const token_batch& batch, matrix_view<S> hidden, vector_view<S> values) {
@@ -313,6 +363,8 @@ public:
   //! Adds ∂L/∂θ of every parameter below the head for ∂L/∂h = `dhidden` [B·T, d] of the last
   //! `forward_hidden` (rows outside its mask are ignored); the head's gradients are the
   //! caller's (`lm_head().grad_weight`, `grad_bias`).
+  //! Also valid after a `forward` (the trunk's activations are the same). Raises `config_error`
+  //! with no preceding forward, `shape_error` unless `dhidden` is [B·T, d].
   void backward_hidden(matrix_view<const S> dhidden) { backward_hidden_impl(dhidden, nullptr); }
   //! As above with ∂L/∂values [B·T] (needs `value_head`).
   void backward_hidden(matrix_view<const S> dhidden, vector_view<const S> dvalues) {
@@ -326,6 +378,12 @@ public:
   //! batches (old-policy and reference log-probs) in bounded memory: the scratch is that of a
   //! `chunk`-sequence forward. Agrees with `forward` to rounding (GEMM blocks differ). A
   //! following `backward` is an error until the next `forward`.
+  //! Errors are those of `forward`, plus `config_error` for `chunk` < 1 or values without a value
+  //! head; an error in a later chunk leaves the earlier chunks' rows written. The model's
+  //! activation buffers serve as the scratch (they do not shrink), so run it on a model that is
+  //! not between a forward and its backward: that forward's activations are lost.
+  //!
+  //!     pi.forward_inference(rollouts, old_logits, {}, 32);  // 32 sequences at a time
   void forward_inference(const token_batch& batch, matrix_view<S> logits, vector_view<S> values = {},
                          index_t chunk = 64) {
     RLVR_EXPECTS(chunk >= 1, config, "transformer::forward_inference: chunk = ", chunk, " must be >= 1");
@@ -346,6 +404,8 @@ public:
 
   // ---- sampling path -------------------------------------------------------------------------
   //! A KV cache for n sequences (allocates everything `decode` needs).
+  //! Every sequence starts empty. Raises `shape_error` for n < 0; n = 0 gives an empty cache on
+  //! which `decode` does nothing. Memory: see `transformer_cache`.
   [[nodiscard]] cache_type make_cache(index_t n) const {
     RLVR_EXPECTS(n >= 0, shape, "transformer::make_cache: batch ", n, " is negative");
     const index_t d = cfg_.d_model, L = cfg_.n_layers, ctx = cfg_.context_length;
@@ -363,6 +423,19 @@ public:
     return c;
   }
   //! Appends `tokens[i]` to sequence i and writes the next-token logits into row i.
+  //!
+  //! `tokens` [c.batch()], `logits` [c.batch(), V] (any row stride); `logits.row(i)` =
+  //! z(next token | the sequence so far, including `tokens[i]`), and position(i) then advances by
+  //! one. Each row attends over its own prefix only, so rows may be at different positions
+  //! (after `reset` or `retain`). Per step ≈ B·L·(4d² + 2dF) + Σ_i 2·L·d·(position(i) + 1)
+  //! + B·d·V) and no allocation. Raises `config_error` for a cache of another shape, `shape_error`
+  //! for mismatched extents and `range_error` for a token outside [0, V) or a sequence already
+  //! holding context_length tokens; nothing changes when it raises.
+  //!
+  //!     auto c = pi.make_cache(B);
+  //!     for (index_t t = 0; t < prompt_len + max_new; ++t) {
+  //!       pi.decode(c, step_tokens, step_logits);   // then sample step_tokens from step_logits
+  //!     }
   void decode(cache_type& c, vector_view<const token_t> tokens, matrix_view<S> logits) const {
     decode_impl(c, tokens, logits, nullptr);
   }
@@ -375,6 +448,9 @@ public:
 
   // ---- files ---------------------------------------------------------------------------------
   //! Parameters (F32 or F64) plus the configuration as `rlvr.transformer.*` metadata.
+  //! Tensor names are those of `parameters()`; the metadata keys are
+  //! `rlvr.transformer.{vocab_size, context_length, d_model, n_layers, n_heads, d_ff, value_head,
+  //! ln_eps}` with `d_ff` resolved, plus `format` = "rlvr.transformer". Gradients are not saved.
   [[nodiscard]] state_dict state() const {
     state_dict d;
     for (const auto& p : refs_) {
@@ -393,6 +469,9 @@ public:
     return d;
   }
   //! Copies the parameters from `d` (every name present, shapes equal).
+  //! Raises `io_error` if a name is missing and `shape_error` for another shape or another dtype
+  //! than S (an F64 file does not load into a float model). Tensors are read in parameter order, so
+  //! a failure may leave the earlier ones loaded. Extra tensors in `d` are ignored.
   void load_state(const state_dict& d) {
     for (const auto& p : refs_) {
       const stored_tensor& t = d.at(p.name);
@@ -405,6 +484,7 @@ public:
     }
   }
   //! The configuration stored in `d` by `state()` (seed and threads are not stored).
+  //! Raises the `state_dict` accessor's error for a missing key; does not validate.
   [[nodiscard]] static transformer_config config_from(const state_dict& d) {
     transformer_config c;
     c.vocab_size = d.meta_int("rlvr.transformer.vocab_size");
@@ -422,6 +502,12 @@ public:
   //! Reads weights saved by `save` into this model (same configuration).
   void load_weights(const std::filesystem::path& path) { load_state(io::load_safetensors(path)); }
   //! A model rebuilt from a file written by `save`; `threads` as given.
+  //! Raises `io_error` for an unreadable file or for missing or invalid configuration metadata,
+  //! and `load_state`'s errors for the tensors. `seed` is left at 0, which does not matter since
+  //! every parameter is overwritten.
+  //!
+  //!     pi.save("ckpt/policy.safetensors");
+  //!     auto pi2 = rlvr::transformer_policy::load("ckpt/policy.safetensors");
   [[nodiscard]] static basic_transformer load(const std::filesystem::path& path, int threads = 0) {
     const state_dict d = io::load_safetensors(path);
     transformer_config c;
