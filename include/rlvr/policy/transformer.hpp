@@ -524,14 +524,28 @@ public:
   }
 
 private:
+  // Offsets into values_/grads_ of one block's twelve parameters (set by `layout`).
   struct layer_off {
     index_t ln1_g, ln1_b, w_qkv, b_qkv, w_o, b_o, ln2_g, ln2_b, w1, b1, w2, b2;
   };
+  // What `forward_trunk` keeps of block l for `backward_trunk`, each [N = B·T rows, width]:
+  //   xhat1 [N, d], rstd1 [N]   LN₁'s normalised input x̂ and 1/√(σ² + ε) (its backward needs both)
+  //   h1    [N, d]              a = LN₁(x), the input of W_qkv (for dW_qkv = aᵀ·dqkv)
+  //   qkv   [N, 3d]             q | k | v (attention backward needs all three)
+  //   att   [B, H, T, T]        softmax probabilities P, zero above the diagonal
+  //   o     [N, d]              concatenated head outputs, the input of W_o
+  //   xhat2, rstd2, h2          the same for LN₂ (h2 is the input of W₁)
+  //   u, g  [N, F]              u = h2·W₁ + b₁ (for GELU′) and g = GELU(u) (the input of W₂)
+  // Total ≈ 8d + 2F + H·T + 2 scalars per token and layer. The residual stream itself is not
+  // kept: LayerNorm backward needs only x̂ and rstd, and the residual adds have identity Jacobians.
   struct layer_acts {
     detail::tfm::avec<S> xhat1, rstd1, h1, qkv, att, o, xhat2, rstd2, h2, u, g;
   };
 
   // Parameter table: names, shapes, offsets into values_/grads_, and the parameter_refs.
+  // Allocates values_ and grads_ (zeroed), so it precedes `init` or a copy of the values.
+  // The order here is the order of `parameters()`, of the saved tensors and of the Philox
+  // streams of `init`: changing it changes initialisation and the file format.
   void layout() {
     const index_t V = cfg_.vocab_size, T = cfg_.context_length, d = cfg_.d_model, F = cfg_.ff();
     names_.clear();
@@ -588,8 +602,16 @@ private:
     last_n_ = 0;
   }
 
+  // Parameter i draws from Philox counter block (seed, i, j) for element j, so each element's
+  // value depends only on (seed, its parameter's index, j): no sequential RNG state, hence the
+  // same weights for any thread count. u1 and u2 get 53 random bits each from two Philox words
+  // (u01_from_u64, in [0, 1)); log1p(−u1) = log(1 − u1) stays finite since 1 − u1 > 0, so z
+  // is the Box–Muller cosine variate, N(0, 1). 1-D tensors other than the LayerNorm weights
+  // (biases, β, the value head) keep the zeros of `layout`.
   void init() {
     const double sd = cfg_.init_std;
+    // GPT-2 scales the two projections that write into the residual stream by 1/√(2L), so the
+    // variance the 2L residual additions contribute stays O(σ²) as L grows.
     const double sd_res = cfg_.n_layers > 0 ? sd / std::sqrt(2.0 * static_cast<double>(cfg_.n_layers)) : sd;
     for (std::size_t i = 0; i < refs_.size(); ++i) {
       const std::string& n = names_[i];
@@ -608,10 +630,14 @@ private:
     }
   }
 
+  // Raw pointers to a parameter (P) or its gradient (G) from its offset in the flat arrays.
   S* P(index_t off) noexcept { return values_.data() + off; }
   const S* P(index_t off) const noexcept { return values_.data() + off; }
   S* G(index_t off) noexcept { return grads_.data() + off; }
 
+  // The input checks shared by every training/inference forward; `who` prefixes the messages.
+  // O(B·T): each token is range-checked, since an out-of-range id would index tok_emb
+  // out of bounds.
   void check_tokens(const token_batch& batch, const char* who) const {
     const index_t B = batch.batch(), T = batch.length();
     RLVR_EXPECTS(B >= 1, shape, who, ": empty batch");
@@ -627,10 +653,15 @@ private:
       }
   }
 
+  // Buffers only grow: a steady-state training loop with a fixed batch shape allocates nothing
+  // after its first step. Callers overwrite the contents they use; spare capacity stays unused.
   static void grow(detail::tfm::avec<S>& v, index_t n) {
     if (static_cast<index_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
   }
 
+  // `forward`: the trunk, then z = h·W_head + b_head on the gathered wanted rows (hsel_ [M, d] →
+  // lsel_ [M, V], one blocked GEMM), scattered back into `logits`; other rows are zero-filled so
+  // the output is fully defined. hsel_ is kept: it is the X of dW_head = Xᵀ·dZ in backward.
   void forward_impl(const token_batch& batch, matrix_view<S> logits, S* values) {
     check_tokens(batch, "transformer::forward");
     const index_t B = batch.batch(), T = batch.length(), N = B * T;
@@ -651,6 +682,7 @@ private:
     last_head_ = true;
   }
 
+  // `forward_hidden`: the trunk and a copy of hf_ (all N rows) into the caller's strided view.
   void forward_hidden_impl(const token_batch& batch, matrix_view<S> hidden, S* values) {
     check_tokens(batch, "transformer::forward_hidden");
     const index_t N = batch.batch() * batch.length(), d = cfg_.d_model;
@@ -664,6 +696,12 @@ private:
 
   // Embeddings, the blocks and LN_f: hf_ [N, d] = the head's input; sel_ = the wanted rows;
   // values from hf_ when asked. Keeps every activation `backward_trunk` needs.
+  // Order of work per block, matching the architecture in the file comment:
+  //   x ← E[x_t] + P[t];  a = LN₁(x);  qkv = a·W_qkv + b_qkv;  o = attention(qkv);
+  //   x ← x + o·W_o + b_o;  h2 = LN₂(x);  u = h2·W₁ + b₁;  g = GELU(u);  x ← x + g·W₂ + b₂
+  // The residual adds are the GEMMs' accumulate mode (Y += X·W + b) writing into x_ in place.
+  // last_n_ is 0 while this runs, so an exception part-way leaves no backward possible on
+  // half-written activations; the callers set last_n_ when it finished.
   void forward_trunk(const token_batch& batch, S* values) {
     const index_t B = batch.batch(), T = batch.length(), N = B * T;
     const index_t d = cfg_.d_model, F = cfg_.ff(), H = cfg_.n_heads;
@@ -677,6 +715,7 @@ private:
         tokens_[static_cast<std::size_t>(b * T + t)] = batch.tokens(b, t);
         if (batch.wanted(b, t)) sel_.push_back(b * T + t);
       }
+    // Row n = b·T + t of x_ is sequence b at position t, hence the position n % T.
     grow(x_, N * d);
     S* x = x_.data();
     for (index_t n = 0; n < N; ++n) {
@@ -711,6 +750,12 @@ private:
     }
   }
 
+  // With S = q·kᵀ/√d_h restricted to j ≤ i: P_ij = exp(S_ij − max_j S_ij) / Σ_j exp(·), the
+  // max subtracted so exp never overflows (the shift cancels in the ratio). The full T×T product
+  // is computed and the entries above the diagonal are then overwritten with zeros, so o = P·v
+  // needs no mask. Strided maps read head h's columns of qkv in place (row stride 3d) and write
+  // its d_h columns of out (row stride d); each (b, h) is independent, so splitting over b gives
+  // the same bits for any thread count. Memory: att holds B·H·T² scalars.
   // P = softmax(q kᵀ/√d_h + causal), o = P v, per (sequence, head); parallel over sequences.
   void attention_forward(const S* qkv, S* att, S* out, index_t B, index_t T) const {
     const index_t d = cfg_.d_model, H = cfg_.n_heads, dh = d / H;
