@@ -782,6 +782,15 @@ private:
     });
   }
 
+  // Backward of o = P·v with P = softmax(S), S = q·kᵀ/√d_h (causal), per (sequence, head):
+  //   dv = Pᵀ·do,   dP = do·vᵀ,
+  //   dS_ij = P_ij·(dP_ij − Σ_j' P_ij'·dP_ij')     (softmax Jacobian applied row by row)
+  //   dq = dS·k/√d_h,   dk = dSᵀ·q/√d_h
+  // The 1/√d_h is folded into dS. Only j ≤ i is touched: P is zero above the diagonal, and dS is
+  // set to zero there (dp holds do·vᵀ values there, which must not reach dq and dk). dv, dq and dk are written (not added) into
+  // head h's columns of dqkv, which is fully overwritten since the heads tile the 3d columns.
+  // dp is one T×T scratch per worker (allocated per call of the lambda, not per head). Reads the
+  // P stored by forward instead of recomputing it: O(B·H·T²) memory, but no exp in backward.
   void attention_backward(const S* qkv, const S* att, const S* dout, S* dqkv, index_t B, index_t T) const {
     const index_t d = cfg_.d_model, H = cfg_.n_heads, dh = d / H;
     const S scale = S(1) / std::sqrt(static_cast<S>(dh));
@@ -800,6 +809,7 @@ private:
           mv(dbase + 2 * d, T, dh, 3 * d).noalias() = p.transpose() * dO; // dV
           dp.noalias() = dO * v.transpose();
           for (index_t i = 0; i < T; ++i) {
+            // s = Σ_j P_ij·dP_ij, the rowsum term of the softmax backward.
             const S s = p.row(i).head(i + 1).dot(dp.row(i).head(i + 1));
             dp.row(i).head(i + 1) = (p.row(i).head(i + 1).array() * (dp.row(i).head(i + 1).array() - s)) * scale;
             dp.row(i).tail(T - i - 1).setZero();
@@ -810,6 +820,10 @@ private:
     });
   }
 
+  // `backward` from ∂L/∂z. Head: gather the wanted rows of dlogits (dsel_ [M, V]), then
+  //   dW_head += hselᵀ·dsel,  db_head += Σ_rows dsel,  ∂L/∂h = dsel·W_headᵀ
+  // scattered into dhf_ [N, d] with zero rows for unwanted positions (their logits were never
+  // computed from the head, so their dlogits must not contribute), then the shared trunk.
   void backward_impl(matrix_view<const S> dlogits, const S* dvalues) {
     RLVR_EXPECTS(last_n_ > 0, config, "transformer::backward: no forward to differentiate (or the model was copied)");
     RLVR_EXPECTS(last_head_, config,
@@ -832,6 +846,8 @@ private:
     backward_trunk(dvalues);
   }
 
+  // `backward_hidden`: ∂L/∂h is given; copy its wanted rows into dhf_ (others zero, matching
+  // `backward`, so both paths give the same trunk gradients to rounding) and run the trunk.
   void backward_hidden_impl(matrix_view<const S> dhidden, const S* dvalues) {
     RLVR_EXPECTS(last_n_ > 0, config,
                  "transformer::backward_hidden: no forward to differentiate (or the model was copied)");
@@ -846,11 +862,25 @@ private:
 
   // From dhf_ = ∂L/∂(the head's input) [N, d] (filled by the caller): the value head, LN_f, the
   // blocks and the embeddings.
+  // Gradient flow, in reverse order of `forward_trunk`. dx_ holds ∂L/∂x of the residual stream:
+  // each residual add x ← x + f(LN(x)) has Jacobian I + ∂f/∂x, so the backward of a sub-block
+  // *adds* its LayerNorm input gradient to dx (layernorm_backward's accumulate = true), while
+  // dx itself flows through unchanged. Per linear layer Y = X·W + b:
+  //   dW += Xᵀ·dY (gemm_at, fixed dW tiles),  db += Σ_n dY,  dX = dY·Wᵀ (gemm_bt, row blocks).
+  // Sub-block by sub-block:
+  //   MLP:  dg = dx·W₂ᵀ;  du = dg ⊙ GELU′(u);  dh2 = du·W₁ᵀ;  dx += LN₂ᵀ(dh2)
+  //   attn: do = dx·W_oᵀ; dqkv = attention_backward(do); da = dqkv·W_qkvᵀ; dx += LN₁ᵀ(da)
+  // where LNᵀ(dy) = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂)) with dx̂ = dy ⊙ γ, and
+  // dγ += Σ_n dy ⊙ x̂, dβ += Σ_n dy. Embeddings: dE[x_n] += dx_n and dP_pos[n mod T] += dx_n.
+  // Scratch (dx_, dh_, dqkv_, du_) is reused across layers; nothing the forward kept is modified,
+  // which is what allows several backward calls per forward.
   void backward_trunk(const S* dvalues) {
     const index_t B = last_b_, T = last_t_, N = last_n_;
     const index_t d = cfg_.d_model, F = cfg_.ff();
     const int th = cfg_.threads;
     using namespace detail::tfm;
+    // Value head: V_n = hf_n·w_v + b_v, so ∂L/∂hf_n += dV_n·w_v, dw_v += Σ_n dV_n·hf_n and
+    // db_v += Σ_n dV_n. Serial over n: a fixed summation order (the value head is O(N·d)).
     grow(dx_, N * d), grow(dh_, N * d), grow(dqkv_, N * 3 * d), grow(du_, N * F);
     if (dvalues) {
       const S* w = P(off_vw_);
@@ -867,6 +897,7 @@ private:
       G(off_vb_)[0] += gb;
     }
     S* dx = dx_.data();
+    // LN_f starts dx (accumulate = false): the top of the residual stream has no other consumer.
     layernorm_backward(dhf_.data(), xhatf_.data(), rstdf_.data(), P(off_lnf_g_), dx, G(off_lnf_g_), G(off_lnf_b_), N, d,
                        th, false);
     for (std::size_t li = layers_.size(); li-- > 0;) {
@@ -889,6 +920,9 @@ private:
       layernorm_backward(dh_.data(), A.xhat1.data(), A.rstd1.data(), P(o.ln1_g), dx, G(o.ln1_g), G(o.ln1_b), N, d, th,
                          true);
     }
+    // Embedding gradients are a scatter-add (several positions may share a token), so this loop is
+    // serial over n: a parallel version would race on shared rows and its order would depend on
+    // the thread count.
     S* gt = G(off_tok_);
     S* gp = G(off_pos_);
     for (index_t n = 0; n < N; ++n) {
@@ -901,12 +935,21 @@ private:
     }
   }
 
+  // One incremental step for the B rows of the cache. It is `forward` for the single new
+  // position of each row, with the keys and values of earlier positions read from the cache:
+  //   x = E[token] + P[pos];  per block: qkv of the B rows (GEMM), append k, v at pos, attention
+  //   of q over cache positions 0..pos, then W_o, LN₂, MLP as in forward;  z = LN_f(x)·W_head + b.
+  // Activations live in the cache's per-step scratch ([B, ·] rows, sized by make_cache for its
+  // capacity, so `retain`-shrunk batches reuse them). The GEMMs run in `small` mode (bounded
+  // Eigen packing buffers on the stack), which is what makes a step allocation-free.
   void decode_impl(cache_type& c, vector_view<const token_t> tokens, matrix_view<S> logits, S* values) const {
     const index_t B = c.batch(), V = cfg_.vocab_size, d = cfg_.d_model, F = cfg_.ff(), H = cfg_.n_heads, dh = d / H;
     const index_t ctx = cfg_.context_length;
     const index_t cap = c.cap_;
     RLVR_EXPECTS(c.d_ == d && c.ctx_ == ctx && c.layers_ == cfg_.n_layers && static_cast<index_t>(c.u_.size()) == cap * F,
                  config, "transformer::decode: the cache was made by a model of a different shape");
+    // Every precondition is checked before anything is written, so a failed call leaves the
+    // cache and its positions unchanged.
     RLVR_EXPECTS(tokens.size() == B && logits.rows() == B && logits.cols() == V, shape,
                  "transformer::decode: cache for ", B, " sequences, ", tokens.size(), " tokens, logits ", logits.rows(),
                  "x", logits.cols(), " (vocab_size ", V, ")");
@@ -939,10 +982,16 @@ private:
           const S* qkv = c.qkv_.data() + i * 3 * d;
           S* krow = K + (i * ctx) * d;
           S* vrow = Vc + (i * ctx) * d;
+          // The new position's k and v go into the cache before attention, so the row attends to itself
+          // (j ≤ pos) exactly as the causal mask of forward allows.
           std::copy_n(qkv + d, d, krow + pos * d);
           std::copy_n(qkv + 2 * d, d, vrow + pos * d);
           S* pr = c.p_.data() + i * ctx;
           S* out = c.o_.data() + i * d;
+          // Per head: scores_j = k_j·q/√d_h for j ≤ pos, max-shifted exp, then o = Σ_j e_j·v_j scaled
+          // once by 1/Σ_j e_j (normalising after the product saves a pass over the scores; forward
+          // normalises P first, one reason decode matches forward only to rounding). The scores live in
+          // the row's p_ scratch of length context_length.
           for (index_t h = 0; h < H; ++h) { // scores = K·q, softmax, o = pᵀ·V over the prefix
             using vec_t = Eigen::Matrix<S, Eigen::Dynamic, 1>;
             const auto q = Eigen::Map<const vec_t>(qkv + h * dh, dh);
@@ -957,6 +1006,7 @@ private:
             oh *= inv;
           }
         }
+      // (8: at least 8 rows per worker, so a small batch is not split into tiny tasks.)
       }, 8);
       gemm(c.o_.data(), d, P(o.w_o), P(o.b_o), x, d, B, d, d, th, true, true);
       layernorm(x, static_cast<S*>(nullptr), static_cast<S*>(nullptr), c.h_.data(), P(o.ln2_g), P(o.ln2_b), B, d, eps, th);
@@ -975,9 +1025,12 @@ private:
         values[i] = s;
       }
     }
+    // Positions advance only after every layer has written its k and v at the old position.
     for (auto& p : c.pos_) ++p;
   }
 
+  // Parameter table: cfg_ as validated; names_, shapes_ (two entries per tensor, −1 as the second
+  // for a 1-D one), offsets_ into the flat values_/grads_; refs_ are the `parameters()` views.
   transformer_config cfg_;
   std::vector<std::string> names_;
   std::vector<index_t> shapes_, offsets_;
@@ -988,14 +1041,23 @@ private:
           off_vb_ = 0;
   // activations of the last forward and backward scratch
   index_t last_b_ = 0, last_t_ = 0, last_n_ = 0;
+  // last_b_, last_t_, last_n_ = B, T, B·T of the last training forward; last_n_ = 0 means "no
+  // activations to differentiate" (fresh model, copy, or after forward_inference).
   bool last_head_ = false; // the last forward ran the vocabulary head (a `backward` from logits is possible)
+  // tokens_ [N]: the last forward's token ids (for the embedding scatter); sel_: its wanted rows
+  // in increasing order b·T + t; acts_: one layer_acts per block.
   std::vector<token_t> tokens_;
   std::vector<index_t> sel_;
   std::vector<layer_acts> acts_;
+  // Forward: x_ residual stream [N, d]; xhatf_, rstdf_ LN_f's x̂ and rstd; hf_ = LN_f(x) [N, d];
+  // hsel_ [M, d] and lsel_ [M, V] the wanted rows' head input and logits. Backward: dsel_ [M, V],
+  // dhsel_ [M, d], dhf_ [N, d] = ∂L/∂hf, dx_ [N, d] = ∂L/∂x, dh_ [N, d] and du_ [N, F] per sub-block,
+  // dqkv_ [N, 3d]. All grow-only.
   detail::tfm::avec<S> x_, xhatf_, rstdf_, hf_, hsel_, lsel_, dsel_, dhsel_, dhf_, dx_, dh_, dqkv_, du_;
 };
 
 //! The float32 reference transformer. Models `rlvr::ValueHeadPolicy` (and so `rlvr::Policy`).
+//! The static_asserts below stop compilation if the class drifts from those interfaces.
 using transformer_policy = basic_transformer<float>;
 static_assert(Policy<transformer_policy>);
 static_assert(InferenceForward<transformer_policy>);
