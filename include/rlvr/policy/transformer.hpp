@@ -44,6 +44,26 @@
 //! weights, σ/√(2L) for the residual projections W_o and W₂ (GPT-2), zero biases, γ = 1, β = 0,
 //! and a zero value head.
 //!
+//! ## Masks and what they save
+//! A `token_batch` mask only selects the rows whose logits the caller uses (typically the
+//! response positions). The trunk always runs on all B·T positions, because a wanted position
+//! attends to every earlier one, prompt included; the mask skips the vocabulary GEMM (forward and
+//! backward) for unwanted rows, which dominates the cost when V is large next to L·d. There is no padding: every sequence
+//! of a batch has length T, and shorter responses are handled by masking their tail rows.
+//!
+//! ## Numerics
+//! All arithmetic is in S (float for the model), with Eigen's GEMM accumulation order fixed by
+//! the blocking. Softmax subtracts the row maximum before exp; LayerNorm uses a two-pass
+//! mean/variance (no E[x²] − E[x]² cancellation) and ε inside the square root; GELU uses the
+//! tanh approximation and its exact derivative, so the backward is the true gradient of the
+//! function the forward computes. The `double` instantiation `basic_transformer<double>` runs the
+//! same code and is what the finite-difference tests differentiate.
+//!
+//! ## See also
+//! rlvr/policy/concepts.hpp (the interfaces modelled), rlvr/policy/detail/transformer_kernels.hpp
+//! (the GEMM, LayerNorm and GELU kernels), rlvr/linear_head.hpp and rlvr/fused_linear.hpp (the
+//! fused LM-head path), rlvr/generate.hpp (sampling with `decode`), docs/policies.md.
+//!
 //! ## Files
 //! `save(path)` writes the parameters and the configuration as safetensors (atomically);
 //! `transformer_policy::load(path)` rebuilds the model from the file; `load_weights(path)`
@@ -159,6 +179,8 @@ namespace detail::tfm {
 //! 64-byte-aligned storage: Eigen's vectorised reductions peel to the destination's alignment, so
 //! fixed alignment makes results independent of where a buffer happens to be allocated.
 template <class S> using avec = std::vector<S, Eigen::aligned_allocator<S>>;
+// (Eigen::aligned_allocator aligns to EIGEN_MAX_ALIGN_BYTES: 16, 32 or 64 bytes depending on
+// the SIMD the build enables, so 64 holds for AVX-512 builds.)
 } // namespace detail::tfm
 
 //! Decoding state of a transformer: the KV cache and per-step scratch for `batch()` sequences.
@@ -204,6 +226,9 @@ public:
       RLVR_EXPECTS(rows[k] >= 0 && rows[k] < B && (k == 0 || rows[k] > rows[k - 1]), range,
                    "transformer_cache::retain: rows[", k, "] = ", rows[k],
                    " (indices must be strictly increasing and in [0, ", B, "))");
+    // Compacting in place is safe because rows[k] ≥ k (strictly increasing from ≥ 0): each copy reads
+    // a row at or after the one it writes, and rows are visited in increasing k, so no source is
+    // overwritten before it is read. Only the first position(rows[k])·d scalars of a row are live.
     const index_t row_elems = ctx_ * d_;
     for (index_t l = 0; l < layers_; ++l)
       for (std::size_t k = 0; k < rows.size(); ++k) {
@@ -220,6 +245,9 @@ public:
 
 private:
   template <class> friend class basic_transformer;
+  // Sequence i's K row for layer l and position p starts at ((l·cap + i)·ctx + p)·d: a sequence's
+  // positions are contiguous, so attention over its prefix reads one [pos + 1, d] block per layer
+  // (head h at column offset h·d_h). pos_ has batch() ≤ cap entries; its size is the batch.
   index_t cap_ = 0, ctx_ = 0, d_ = 0, layers_ = 0; // sequences allocated; layout extents
   detail::tfm::avec<S> k_, v_;                  // [L, cap, ctx, d]
   std::vector<index_t> pos_;              // [B]
@@ -239,8 +267,11 @@ template <class S> class basic_transformer {
 public:
   //! Opt-in marker read by `rlvr::enable_policy` (rlvr/policy/concepts.hpp).
   static constexpr bool is_policy = true;
+  //! Scalar type of logits, values, parameters and gradients.
   using scalar = S;
+  //! Decoding state made by `make_cache` (required by `rlvr::IncrementalDecoder`).
   using cache_type = transformer_cache<S>;
+  //! One named parameter: `name`, `value`, `grad` spans and `shape` (rlvr/optim/parameter.hpp).
   using param_ref = basic_parameter_ref<S>;
 
   //! Builds and initialises the model (see "Initialisation" above); raises `config_error` from
@@ -277,8 +308,11 @@ public:
   //! The configuration as given, except `threads` after `set_threads` (and `d_ff` left at 0 when
   //! defaulted: use `config().ff()`).
   [[nodiscard]] const transformer_config& config() const noexcept { return cfg_; }
+  //! V (`rlvr::PolicyShape`).
   [[nodiscard]] index_t vocab_size() const noexcept { return cfg_.vocab_size; }
+  //! Longest T accepted by `forward` and positions per decode sequence (`rlvr::PolicyShape`).
   [[nodiscard]] index_t context_length() const noexcept { return cfg_.context_length; }
+  //! Whether the value overloads (`forward`/`backward`/`decode` with values) are available.
   [[nodiscard]] bool has_value_head() const noexcept { return cfg_.value_head; }
   //! Total number of trainable scalars.
   //! = 2·V·d + V + context_length·d + L·(4d² + 2dF + 9d + F) + 2d, plus d + 1 with a value
@@ -396,6 +430,8 @@ public:
     if (!values.empty()) expect_size(values, B * T, "transformer::forward_inference: values");
     for (index_t b0 = 0; b0 < B; b0 += chunk) {
       const index_t nb = std::min(chunk, B - b0);
+      // Rows b0..b0+nb−1 of tokens and mask, and the matching nb·T rows of logits and values: each
+      // sequence is independent, so chunking changes only the GEMM blocking (hence rounding).
       token_batch sub{batch.tokens.block_rows(b0, nb), batch.has_mask() ? batch.mask.block_rows(b0, nb) : matrix_view<const mask_t>{}};
       forward_impl(sub, logits.block_rows(b0 * T, nb * T), values.empty() ? nullptr : values.data() + b0 * T);
     }
@@ -410,6 +446,8 @@ public:
     RLVR_EXPECTS(n >= 0, shape, "transformer::make_cache: batch ", n, " is negative");
     const index_t d = cfg_.d_model, L = cfg_.n_layers, ctx = cfg_.context_length;
     cache_type c;
+    // K and V are zero-filled once here; the scratch needs no initial value (each step writes it
+    // before reading it).
     c.cap_ = n, c.ctx_ = ctx, c.d_ = d, c.layers_ = L;
     c.k_.assign(static_cast<std::size_t>(L * n * ctx * d), S(0));
     c.v_.assign(c.k_.size(), S(0));
@@ -457,6 +495,8 @@ public:
       std::vector<std::int64_t> shape(p.shape.begin(), p.shape.end());
       d.put<S>(std::string(p.name), std::span<const S>(p.value.data(), p.value.size()), std::move(shape));
     }
+    // The configuration travels with the weights so that `load` needs nothing but the file; seed
+    // and threads are deliberately left out (they do not define the model's function).
     d.set_meta("format", "rlvr.transformer");
     d.set_meta_int("rlvr.transformer.vocab_size", cfg_.vocab_size);
     d.set_meta_int("rlvr.transformer.context_length", cfg_.context_length);
@@ -487,6 +527,7 @@ public:
   //! Raises the `state_dict` accessor's error for a missing key; does not validate.
   [[nodiscard]] static transformer_config config_from(const state_dict& d) {
     transformer_config c;
+    // Values absent from the file (seed, threads) keep transformer_config's defaults.
     c.vocab_size = d.meta_int("rlvr.transformer.vocab_size");
     c.context_length = d.meta_int("rlvr.transformer.context_length");
     c.d_model = d.meta_int("rlvr.transformer.d_model");
@@ -515,6 +556,8 @@ public:
       c = config_from(d);
       c.threads = threads;
       c.validate();
+    // A file that is valid safetensors but not an rlvr transformer (missing or inconsistent
+    // metadata) is reported as io_error naming the path, whatever the inner error kind was.
     } catch (const rlvr::error& e) {
       fail<io_error>("transformer::load: ", path.string(), " does not hold a valid rlvr transformer: ", e.message());
     }
@@ -553,6 +596,8 @@ private:
     offsets_.clear();
     index_t total = 0;
     // (rows, cols); rows = 0 marks a 1-D tensor of length cols
+    // Appends one tensor to the table; its offset is the running total, so tensors are packed
+    // back to back in declaration order (no padding between them).
     auto add = [&](std::string name, index_t r, index_t c) {
       names_.push_back(std::move(name));
       shapes_.push_back(r == 0 ? c : r);
@@ -590,6 +635,8 @@ private:
     }
     values_.assign(static_cast<std::size_t>(total), S(0));
     grads_.assign(values_.size(), S(0));
+    // The spans are built after values_/grads_ reach their final size: resizing later would
+    // invalidate them.
     refs_.clear();
     for (std::size_t i = 0; i < names_.size(); ++i) {
       const bool vec = shapes_[2 * i + 1] < 0;
@@ -616,8 +663,10 @@ private:
     for (std::size_t i = 0; i < refs_.size(); ++i) {
       const std::string& n = names_[i];
       auto v = refs_[i].value;
+      // γ = 1 and β = 0 make every LayerNorm the plain normalisation at initialisation.
       if (n.ends_with("ln1.weight") || n.ends_with("ln2.weight") || n == "ln_f.weight") {
         std::fill(v.begin(), v.end(), S(1));
+      // Every 2-D tensor: tok_emb, pos_emb, W_qkv, W_o, W₁, W₂ and the head.
       } else if (refs_[i].shape.size() == 2 && !n.starts_with("value_head")) {
         const double s = (n.ends_with("attn.w_out") || n.ends_with("mlp.w_out")) ? sd_res : sd;
         for (std::size_t j = 0; j < v.size(); ++j) {
@@ -709,6 +758,7 @@ private:
     const S eps = static_cast<S>(cfg_.ln_eps);
     last_b_ = B, last_t_ = T, last_n_ = 0;
     tokens_.resize(static_cast<std::size_t>(N));
+    // sel_ lists the wanted rows n = b·T + t in increasing order; with no mask it is 0..N−1.
     sel_.clear();
     for (index_t b = 0; b < B; ++b)
       for (index_t t = 0; t < T; ++t) {
@@ -723,6 +773,8 @@ private:
       const S* p = P(off_pos_) + (n % T) * d;
       for (index_t j = 0; j < d; ++j) x[n * d + j] = e[j] + p[j];
     }
+    // One activation set per block: all are needed at once, since backward walks the blocks in
+    // reverse after the whole forward.
     acts_.resize(layers_.size());
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       const layer_off& o = layers_[l];
@@ -738,6 +790,7 @@ private:
       detail::tfm::gelu(A.u.data(), A.g.data(), N, F, th);
       detail::tfm::gemm(A.g.data(), F, P(o.w2), P(o.b2), x, d, N, F, d, th, true);
     }
+    // LN_f: its output hf_ is both the head's input and the value head's input.
     grow(xhatf_, N * d), grow(rstdf_, N), grow(hf_, N * d);
     detail::tfm::layernorm(x, xhatf_.data(), rstdf_.data(), hf_.data(), P(off_lnf_g_), P(off_lnf_b_), N, d, eps, th);
     if (values) {
@@ -768,10 +821,12 @@ private:
           auto q = cv(base, T, dh, 3 * d);
           auto k = cv(base + d, T, dh, 3 * d);
           auto v = cv(base + 2 * d, T, dh, 3 * d);
+          // The scores are written straight into the stored P slot and normalised there row by row.
           auto p = mv(att + (b * H + h) * T * T, T, T, T);
           p.noalias() = (q * k.transpose()) * scale;
           for (index_t i = 0; i < T; ++i) {
             auto row = p.row(i).head(i + 1).array();
+            // Row i of the causal mask keeps columns 0..i: only that head is normalised.
             const S mx = row.maxCoeff();
             row = (row - mx).exp();
             row /= row.sum();
@@ -966,12 +1021,14 @@ private:
     using namespace detail::tfm;
     S* x = c.x_.data();
     for (index_t i = 0; i < B; ++i) {
+      // Row i's embedding: its token plus the position it is about to occupy.
       const S* e = P(off_tok_) + tokens[i] * d;
       const S* p = P(off_pos_) + c.pos_[static_cast<std::size_t>(i)] * d;
       for (index_t j = 0; j < d; ++j) x[i * d + j] = e[j] + p[j];
     }
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       const layer_off& o = layers_[l];
+      // No backward follows a decode, so LayerNorm is asked for its output only (null x̂ and rstd).
       layernorm(x, static_cast<S*>(nullptr), static_cast<S*>(nullptr), c.h_.data(), P(o.ln1_g), P(o.ln1_b), B, d, eps, th);
       gemm(c.h_.data(), d, P(o.w_qkv), P(o.b_qkv), c.qkv_.data(), 3 * d, B, d, 3 * d, th, false, true);
       S* K = c.k_.data() + static_cast<index_t>(l) * cap * ctx * d;
@@ -1008,6 +1065,7 @@ private:
         }
       // (8: at least 8 rows per worker, so a small batch is not split into tiny tasks.)
       }, 8);
+      // Residual add (accumulate = true), as in forward.
       gemm(c.o_.data(), d, P(o.w_o), P(o.b_o), x, d, B, d, d, th, true, true);
       layernorm(x, static_cast<S*>(nullptr), static_cast<S*>(nullptr), c.h_.data(), P(o.ln2_g), P(o.ln2_b), B, d, eps, th);
       gemm(c.h_.data(), d, P(o.w1), P(o.b1), c.u_.data(), F, B, d, F, th, false, true);
@@ -1016,6 +1074,8 @@ private:
     }
     layernorm(x, static_cast<S*>(nullptr), static_cast<S*>(nullptr), c.h_.data(), P(off_lnf_g_), P(off_lnf_b_), B, d, eps,
               th);
+    // The head writes straight into the caller's logits (row stride honoured): every row is
+    // wanted in decode.
     gemm(c.h_.data(), d, P(off_head_w_), P(off_head_b_), logits.data(), logits.row_stride(), B, d, V, th, false, true);
     if (values) {
       const S* w = P(off_vw_);
