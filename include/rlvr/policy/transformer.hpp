@@ -69,6 +69,18 @@
 //! `transformer_policy::load(path)` rebuilds the model from the file; `load_weights(path)`
 //! fills an existing model of the same configuration.
 //!
+//! ## Which backward follows which forward
+//! The model keeps the activations of its most recent training forward only:
+//! - `forward(batch, logits[, values])` → any number of `backward(dlogits[, dvalues])` or
+//!   `backward_hidden(dhidden[, dvalues])` calls (gradients add up);
+//! - `forward_hidden(batch, hidden[, values])` → `backward_hidden` only (`backward` raises
+//!   `config_error`: the head's input rows were not gathered);
+//! - `forward_inference`, a copy or an assignment discard the activations: any backward raises
+//!   `config_error` until the next forward. `decode` neither needs nor touches them.
+//! A backward with values needs `dvalues` of the same B·T rows; whether the forward produced
+//! values is not checked: the value head's gradient needs only LN_f's output, which every
+//! forward keeps.
+//!
 //! ## Usage
 //!     rlvr::transformer_policy pi({.vocab_size = 32, .context_length = 48, .d_model = 64});
 //!     pi.zero_grad();
@@ -251,6 +263,9 @@ private:
   index_t cap_ = 0, ctx_ = 0, d_ = 0, layers_ = 0; // sequences allocated; layout extents
   detail::tfm::avec<S> k_, v_;                  // [L, cap, ctx, d]
   std::vector<index_t> pos_;              // [B]
+  // Per-step activations of the batch rows (capacity rows each): x_ the residual stream, h_ the
+  // current LayerNorm output, qkv_ the projections, o_ the attention output, u_ the MLP hidden
+  // layer (GELU applied in place), p_ one row of attention scores per sequence.
   detail::tfm::avec<S> x_, h_, qkv_, o_, u_, p_; // scratch: [B,d] [B,d] [B,3d] [B,d] [B,F] [B,ctx]
 };
 
@@ -721,9 +736,13 @@ private:
     const int th = cfg_.threads;
     // vocabulary head on the wanted rows only
     const index_t Msel = static_cast<index_t>(sel_.size());
+    // Gathering the M wanted rows into a dense [M, d] block lets one GEMM serve them; the
+    // gather/scatter copies are O(M·(d + V)), negligible next to the GEMM's M·d·V.
     grow(hsel_, Msel * d), grow(lsel_, Msel * V);
     for (index_t i = 0; i < Msel; ++i) std::copy_n(hf_.data() + sel_[static_cast<std::size_t>(i)] * d, d, hsel_.data() + i * d);
     detail::tfm::gemm(hsel_.data(), d, P(off_head_w_), P(off_head_b_), lsel_.data(), V, Msel, d, V, th);
+    // Zero every row first (O(N·V) writes), then overwrite the wanted ones: simpler than filling
+    // only the gaps, and the logits view may have a row stride larger than V.
     for (index_t n = 0; n < N; ++n) std::fill_n(logits.row(n).data(), V, S(0));
     for (index_t i = 0; i < Msel; ++i)
       std::copy_n(lsel_.data() + i * V, V, logits.row(sel_[static_cast<std::size_t>(i)]).data());
@@ -738,6 +757,8 @@ private:
     RLVR_EXPECTS(hidden.rows() == N && hidden.cols() == d, shape, "transformer::forward_hidden: hidden is ",
                  hidden.rows(), "x", hidden.cols(), ", expected ", N, "x", d);
     forward_trunk(batch, values);
+    // Row by row, since `hidden` may be strided; hf_ itself stays, as the value head's and
+    // LN_f backward's input.
     for (index_t n = 0; n < N; ++n) std::copy_n(hf_.data() + n * d, d, hidden.row(n).data());
     last_n_ = N;
     last_head_ = false; // a `backward` (from logits) needs the head's activations: refused until the next forward
@@ -756,6 +777,7 @@ private:
     const index_t d = cfg_.d_model, F = cfg_.ff(), H = cfg_.n_heads;
     const int th = cfg_.threads;
     const S eps = static_cast<S>(cfg_.ln_eps);
+    // last_n_ = 0 until the caller finishes: a throw in between leaves nothing to differentiate.
     last_b_ = B, last_t_ = T, last_n_ = 0;
     tokens_.resize(static_cast<std::size_t>(N));
     // sel_ lists the wanted rows n = b·T + t in increasing order; with no mask it is 0..N−1.
@@ -797,6 +819,7 @@ private:
       const S* w = P(off_vw_);
       for (index_t n = 0; n < N; ++n) {
         S s = P(off_vb_)[0];
+        // V_n = b_v + Σ_j hf_nj·w_j: a serial dot product in index order (O(N·d), deterministic).
         for (index_t j = 0; j < d; ++j) s += hf_[static_cast<std::size_t>(n * d + j)] * w[j];
         values[n] = s;
       }
@@ -832,6 +855,7 @@ private:
             row /= row.sum();
             p.row(i).tail(T - i - 1).setZero();
           }
+          // o = P·v for this head, written into its d_h columns of the [N, d] output.
           mv(out + b * T * d + h * dh, T, dh, d).noalias() = p * v;
         }
     });
@@ -892,8 +916,10 @@ private:
     grow(dsel_, Msel * V);
     for (index_t i = 0; i < Msel; ++i)
       std::copy_n(dlogits.row(sel_[static_cast<std::size_t>(i)]).data(), V, dsel_.data() + i * V);
+    // dW_head += hselᵀ·dsel (fixed [64 × 128] tiles of dW), db_head += Σ_i dsel_i.
     gemm_at(hsel_.data(), d, dsel_.data(), V, G(off_head_w_), G(off_head_b_), Msel, d, V, th);
     grow(dhsel_, Msel * d), grow(dhf_, N * d);
+    // ∂L/∂h of the wanted rows = dsel·W_headᵀ [M, d], scattered into dhf_ below.
     gemm_bt(dsel_.data(), V, P(off_head_w_), dhsel_.data(), d, Msel, d, V, th);
     std::fill_n(dhf_.data(), N * d, S(0));
     for (index_t i = 0; i < Msel; ++i)
@@ -911,6 +937,7 @@ private:
                  dhidden.rows(), "x", dhidden.cols(), ", the last forward was ", N, "x", d);
     grow(dhf_, N * d);
     std::fill_n(dhf_.data(), N * d, S(0));
+    // Rows outside the mask stay zero: the caller's values there are ignored, as documented.
     for (const index_t r : sel_) std::copy_n(dhidden.row(r).data(), d, dhf_.data() + r * d);
     backward_trunk(dvalues);
   }
@@ -961,6 +988,7 @@ private:
       // MLP: x ← x + GELU(LN₂(x)·W₁ + b₁)·W₂ + b₂
       gemm_at(A.g.data(), F, dx, d, G(o.w2), G(o.b2), N, F, d, th);
       gemm_bt(dx, d, P(o.w2), du_.data(), F, N, F, d, th);
+      // du = dg ⊙ GELU′(u), in place, from the pre-activation u kept by forward.
       gelu_backward(A.u.data(), du_.data(), N, F, th);
       gemm_at(A.h2.data(), d, du_.data(), F, G(o.w1), G(o.b1), N, d, F, th);
       gemm_bt(du_.data(), F, P(o.w1), dh_.data(), d, N, d, F, th);
@@ -970,6 +998,7 @@ private:
       gemm_at(A.o.data(), d, dx, d, G(o.w_o), G(o.b_o), N, d, d, th);
       gemm_bt(dx, d, P(o.w_o), dh_.data(), d, N, d, d, th); // dh_ = d(attention output)
       attention_backward(A.qkv.data(), A.att.data(), dh_.data(), dqkv_.data(), B, T);
+      // dW_qkv += aᵀ·dqkv with a = LN₁(x) kept as h1; then da = dqkv·W_qkvᵀ into dh_.
       gemm_at(A.h1.data(), d, dqkv_.data(), 3 * d, G(o.w_qkv), G(o.b_qkv), N, d, 3 * d, th);
       gemm_bt(dqkv_.data(), 3 * d, P(o.w_qkv), dh_.data(), d, N, d, 3 * d, th);
       layernorm_backward(dh_.data(), A.xhat1.data(), A.rstd1.data(), P(o.ln1_g), dx, G(o.ln1_g), G(o.ln1_b), N, d, th,
@@ -1035,6 +1064,7 @@ private:
       S* Vc = c.v_.data() + static_cast<index_t>(l) * cap * ctx * d;
       parallel_for(B, th, [&](index_t i0, index_t i1) {
         for (index_t i = i0; i < i1; ++i) {
+          // Row i's own position: rows of one step may differ (after `reset` or `retain`).
           const index_t pos = c.pos_[static_cast<std::size_t>(i)];
           const S* qkv = c.qkv_.data() + i * 3 * d;
           S* krow = K + (i * ctx) * d;
@@ -1069,6 +1099,7 @@ private:
       gemm(c.o_.data(), d, P(o.w_o), P(o.b_o), x, d, B, d, d, th, true, true);
       layernorm(x, static_cast<S*>(nullptr), static_cast<S*>(nullptr), c.h_.data(), P(o.ln2_g), P(o.ln2_b), B, d, eps, th);
       gemm(c.h_.data(), d, P(o.w1), P(o.b1), c.u_.data(), F, B, d, F, th, false, true);
+      // In place: decode keeps no pre-activation, since no backward follows.
       gelu(c.u_.data(), c.u_.data(), B, F, th);
       gemm(c.u_.data(), F, P(o.w2), P(o.b2), x, d, B, F, d, th, true, true);
     }
