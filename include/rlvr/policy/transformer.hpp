@@ -154,6 +154,8 @@ struct transformer_config {
   index_t d_model = 64;        //!< d
   //! L ≥ 0; 0 leaves embeddings → LN_f → head (a bigram model), useful in tests.
   index_t n_layers = 2;        //!< L
+  //! Each head has width d_h = d/H and scores scaled by 1/√d_h; the attention cost, 2·T²·d per
+  //! sequence and layer, does not depend on H, but the kept probabilities (H·T per token) do.
   index_t n_heads = 2;         //!< H; must divide d
   //! Hidden width of the MLP; the GPT-2 default 4·d is resolved by `ff()` and saved explicitly.
   index_t d_ff = 0;            //!< F; 0 means 4·d
@@ -166,6 +168,8 @@ struct transformer_config {
   std::uint64_t seed = 0;      //!< initialisation seed
   //! GPT-2's 0.02. 0 is allowed (every weight zero: a uniform policy).
   double init_std = 0.02;      //!< σ of the initial weights
+  //! Added to the biased variance under the square root (PyTorch's and GPT-2's 1e-5); must be > 0
+  //! so a constant row (σ² = 0) normalises to 0 instead of dividing by zero.
   double ln_eps = 1e-5;        //!< LayerNorm ε
   //! Only a speed setting: results are bitwise the same for every value (see rlvr/parallel.hpp).
   //! Not saved in files.
@@ -174,6 +178,8 @@ struct transformer_config {
   //! F after resolving the default.
   [[nodiscard]] index_t ff() const noexcept { return d_ff > 0 ? d_ff : 4 * d_model; }
   //! Throws `config_error` naming the first inconsistent field.
+  //! Called by the `basic_transformer` constructor and by `load`; `threads` and `seed` accept any
+  //! value.
   void validate() const {
     RLVR_EXPECTS(vocab_size >= 1, config, "transformer_config: vocab_size = ", vocab_size, " must be >= 1");
     RLVR_EXPECTS(context_length >= 1, config, "transformer_config: context_length = ", context_length, " must be >= 1");
@@ -207,6 +213,7 @@ template <class S> class transformer_cache {
 public:
   transformer_cache() = default;
   //! Number of sequences.
+  //! make_cache's n until `retain` shrinks it; `decode` takes exactly this many tokens.
   [[nodiscard]] index_t batch() const noexcept { return static_cast<index_t>(pos_.size()); }
   //! Tokens already fed to sequence i.
   //! The next `decode` writes its K and V at this position; 0 ≤ position(i) ≤ context_length.
@@ -335,6 +342,7 @@ public:
   [[nodiscard]] index_t num_parameters() const noexcept { return static_cast<index_t>(values_.size()); }
   //! Threads used by forward/backward/decode (0 = all); results do not depend on it.
   //! Safe only while no forward, backward or decode of this model is running.
+  //! Useful after `load` or a copy made for another worker; the parameters are untouched.
   void set_threads(int threads) noexcept { cfg_.threads = threads; }
 
   //! Named parameters (`tok_emb`, `pos_emb`, `blocks.<l>.{ln1,attn,ln2,mlp}.*`, `ln_f.*`,
@@ -404,6 +412,8 @@ public:
   //!     pi.backward_hidden(dhidden);
   void forward_hidden(const token_batch& batch, matrix_view<S> hidden) { forward_hidden_impl(batch, hidden, nullptr); }
   //! As above, also writing the values V(s_t) [B·T] (needs `value_head`).
+  //! Values are written for every row, as in `forward`; raises `config_error` without
+  //! `value_head` and `shape_error` unless `values` has B·T elements.
   void forward_hidden(const token_batch& batch, matrix_view<S> hidden, vector_view<S> values) {
     RLVR_EXPECTS(cfg_.value_head, config, "transformer: forward_hidden with values, but value_head is off");
     expect_size(values, batch.rows(), "transformer::forward_hidden: values");
@@ -416,6 +426,7 @@ public:
   //! with no preceding forward, `shape_error` unless `dhidden` is [B·T, d].
   void backward_hidden(matrix_view<const S> dhidden) { backward_hidden_impl(dhidden, nullptr); }
   //! As above with ∂L/∂values [B·T] (needs `value_head`).
+  //! `dvalues` covers every row (values are not masked); `shape_error` unless it has B·T elements.
   void backward_hidden(matrix_view<const S> dhidden, vector_view<const S> dvalues) {
     RLVR_EXPECTS(cfg_.value_head, config, "transformer: backward_hidden with values, but value_head is off");
     expect_size(dvalues, last_n_, "transformer::backward_hidden: dvalues");
@@ -448,6 +459,8 @@ public:
       // Rows b0..b0+nb−1 of tokens and mask, and the matching nb·T rows of logits and values: each
       // sequence is independent, so chunking changes only the GEMM blocking (hence rounding).
       token_batch sub{batch.tokens.block_rows(b0, nb), batch.has_mask() ? batch.mask.block_rows(b0, nb) : matrix_view<const mask_t>{}};
+      // forward_impl sets last_n_; it is reset after the loop, because these activations are only
+      // those of the last chunk and must not be differentiated.
       forward_impl(sub, logits.block_rows(b0 * T, nb * T), values.empty() ? nullptr : values.data() + b0 * T);
     }
     last_n_ = 0;
@@ -493,6 +506,8 @@ public:
     decode_impl(c, tokens, logits, nullptr);
   }
   //! As `decode`, also writing V(s_t) into `values[i]` (needs `value_head`).
+  //! values[i] is V(s) of row i's state after appending tokens[i], the state whose next-token
+  //! logits land in row i (the value PPO pairs with the sampled action's log-probability).
   void decode(cache_type& c, vector_view<const token_t> tokens, matrix_view<S> logits, vector_view<S> values) const {
     RLVR_EXPECTS(cfg_.value_head, config, "transformer: decode with values, but value_head is off");
     expect_size(values, c.batch(), "transformer::decode: values");
@@ -556,6 +571,10 @@ public:
   //! Writes `state()` to `path` as safetensors, atomically.
   void save(const std::filesystem::path& path) const { io::save_safetensors(path, state()); }
   //! Reads weights saved by `save` into this model (same configuration).
+  //! Only tensor names, shapes and dtype are compared: the file's configuration metadata is not,
+  //! so a file of another `n_heads` or `ln_eps` (same tensor shapes) loads silently and the model
+  //! keeps its own. Errors: `io_error`
+  //! for an unreadable file or a missing tensor, `shape_error` as in `load_state`.
   void load_weights(const std::filesystem::path& path) { load_state(io::load_safetensors(path)); }
   //! A model rebuilt from a file written by `save`; `threads` as given.
   //! Raises `io_error` for an unreadable file or for missing or invalid configuration metadata,
@@ -986,6 +1005,7 @@ private:
       const layer_off& o = layers_[li];
       const layer_acts& A = acts_[li];
       // MLP: x ← x + GELU(LN₂(x)·W₁ + b₁)·W₂ + b₂
+      // The residual gradient dx is the dY of the W₂ projection: dW₂ += gᵀ·dx, db₂ += Σ dx.
       gemm_at(A.g.data(), F, dx, d, G(o.w2), G(o.b2), N, F, d, th);
       gemm_bt(dx, d, P(o.w2), du_.data(), F, N, F, d, th);
       // du = dg ⊙ GELU′(u), in place, from the pre-activation u kept by forward.
@@ -995,6 +1015,7 @@ private:
       layernorm_backward(dh_.data(), A.xhat2.data(), A.rstd2.data(), P(o.ln2_g), dx, G(o.ln2_g), G(o.ln2_b), N, d, th,
                          true);
       // attention: x ← x + attn(LN₁(x))·W_o + b_o
+      // dx now includes the MLP branch's contribution; it is the dY of W_o likewise.
       gemm_at(A.o.data(), d, dx, d, G(o.w_o), G(o.b_o), N, d, d, th);
       gemm_bt(dx, d, P(o.w_o), dh_.data(), d, N, d, d, th); // dh_ = d(attention output)
       attention_backward(A.qkv.data(), A.att.data(), dh_.data(), dqkv_.data(), B, T);
@@ -1043,6 +1064,7 @@ private:
       RLVR_EXPECTS(c.pos_[static_cast<std::size_t>(i)] < ctx, range, "transformer::decode: sequence ", i,
                    " already holds ", c.pos_[static_cast<std::size_t>(i)], " tokens (context_length ", ctx, ")");
     }
+    // An empty (fully retained-away) cache: nothing to compute, positions unchanged.
     if (B == 0) return;
     const int th = cfg_.threads;
     const S eps = static_cast<S>(cfg_.ln_eps);
@@ -1112,6 +1134,7 @@ private:
       const S* w = P(off_vw_);
       for (index_t i = 0; i < B; ++i) {
         S s = P(off_vb_)[0];
+        // V = b_v + LN_f(x)·w_v per row, in index order, as in forward.
         for (index_t j = 0; j < d; ++j) s += c.h_[static_cast<std::size_t>(i * d + j)] * w[j];
         values[i] = s;
       }
