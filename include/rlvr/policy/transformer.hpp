@@ -48,7 +48,8 @@
 //! A `token_batch` mask only selects the rows whose logits the caller uses (typically the
 //! response positions). The trunk always runs on all B·T positions, because a wanted position
 //! attends to every earlier one, prompt included; the mask skips the vocabulary GEMM (forward and
-//! backward) for unwanted rows, which dominates the cost when V is large next to L·d. There is no padding: every sequence
+//! backward) for unwanted rows, which dominates the cost when V is large next to L·d.
+//! There is no padding: every sequence
 //! of a batch has length T, and shorter responses are handled by masking their tail rows.
 //!
 //! ## Numerics
@@ -885,7 +886,8 @@ private:
   //   dS_ij = P_ij·(dP_ij − Σ_j' P_ij'·dP_ij')     (softmax Jacobian applied row by row)
   //   dq = dS·k/√d_h,   dk = dSᵀ·q/√d_h
   // The 1/√d_h is folded into dS. Only j ≤ i is touched: P is zero above the diagonal, and dS is
-  // set to zero there (dp holds do·vᵀ values there, which must not reach dq and dk). dv, dq and dk are written (not added) into
+  // set to zero there (dp holds do·vᵀ values there, which must not reach dq and dk).
+  // dv, dq and dk are written (not added) into
   // head h's columns of dqkv, which is fully overwritten since the heads tile the 3d columns.
   // dp is one T×T scratch per worker (allocated per call of the lambda, not per head). Reads the
   // P stored by forward instead of recomputing it: O(B·H·T²) memory, but no exp in backward.
