@@ -140,8 +140,8 @@ int main(int argc, char** argv) {
   app.add_option("--mass-flow-every", c.mass_flow_every,
                  "measure where each RL step moves probability mass every N steps (0 = never; curves.csv, training_mass_flow_*.svg)");
   app.add_option("--lm-head", c.lm_head,
-                 "the RL update's LM head: fused (hidden states through rlvr::fused_linear_loss_and_grad, the default) "
-                 "or materialised (logits; the path of runs committed before 0.3)");
+                 "the RL update's LM head: materialised (logits, the default: the committed runs' path) or fused "
+                 "(hidden states through rlvr::fused_linear_loss_and_grad; equal to rounding, not bit for bit)");
   app.add_option("--rl-steps", c.rl_steps, "RL steps (rollout batches) per run");
   app.add_option("--rl-lr", c.rl_lr, "AdamW learning rate for RL");
   app.add_option("--prompts", c.prompts_per_step, "prompts per rollout batch");

@@ -112,11 +112,11 @@ struct config {
   index_t long_steps = 0;              // NSR and W-REINFORCE for this many steps
   // the mass-flow diagnostic (rlvr/diagnostics/mass_flow.hpp) every this many RL steps (0 = off)
   index_t mass_flow_every = 5;
-  // the RL update's LM head (trainer_config::lm_head): "fused" (the default since 0.3: hidden
-  // states → rlvr::fused_linear_loss_and_grad, no logits) or "materialised" (logits →
-  // loss_and_grad → backward; the path of every run committed before it). Equal to rounding,
-  // which changes sampled trajectories: results are reproducible per setting, not across them.
-  std::string lm_head = "fused";
+  // the RL update's LM head (trainer_config::lm_head): "materialised" (logits → loss_and_grad →
+  // backward; the default, the path of every committed run) or "fused" (hidden states →
+  // rlvr::fused_linear_loss_and_grad, no logits). Equal to rounding, which changes sampled
+  // trajectories: results are reproducible per setting, not across them.
+  std::string lm_head = "materialised";
   // plumbing
   std::filesystem::path out = "results";
   std::filesystem::path cache_dir{};   // default: <out>/cache
