@@ -5,6 +5,7 @@ the docs is typed by hand:
   docs/distributed.md  <!-- dist-scaling-begin/end -->       the table of bench/results/dist-scaling.md
                        <!-- dist-cost-begin/end -->          the headline of bench/results/dist-cost-model.md
   docs/performance.md  <!-- perf-dist-scaling-begin/end -->  the table of bench/results/dist-scaling.md
+                       <!-- perf-lm-head-begin/end -->       the medians of bench/policy/results/lm_head.txt
 
 and renders the study's tables (docs/results.md) from committed results files through
 scripts/results-tables.py (its docstring: the <!-- results:PATH:KIND --> marker scheme):
@@ -37,6 +38,23 @@ def section(text, title):
     return m.group(1).strip()
 
 
+def lm_head_table(text):
+    """BM_update_lm_head medians (bench_policy): V, materialised and fused wall/CPU ms, the ratio."""
+    rows = {}
+    for l in text.splitlines():
+        m = re.match(r"BM_update_lm_head/V:(\d+)/fused:([01])/real_time_median\s+([\d.]+) ms\s+([\d.]+) ms", l)
+        if m:
+            rows.setdefault(int(m.group(1)), {})[m.group(2)] = (float(m.group(3)), float(m.group(4)))
+    if not rows:
+        sys.exit("sync-docs: no BM_update_lm_head medians in bench/policy/results/lm_head.txt")
+    out = ["| V | materialised: wall ms (CPU ms) | fused: wall ms (CPU ms) | materialised / fused (wall) |",
+           "|---:|---:|---:|---:|"]
+    for v in sorted(rows):
+        a, b = rows[v]["0"], rows[v]["1"]
+        out.append(f"| {v} | {a[0]:g} ({a[1]:g}) | {b[0]:g} ({b[1]:g}) | {a[0] / b[0]:.2f} |")
+    return "\n".join(out)
+
+
 REGIONS = [
     ("docs/distributed.md", "dist-scaling", lambda: table(read("bench/results/dist-scaling.md")),
      "bench/results/dist-scaling.md"),
@@ -44,6 +62,8 @@ REGIONS = [
      "bench/results/dist-cost-model.md"),
     ("docs/performance.md", "perf-dist-scaling", lambda: table(read("bench/results/dist-scaling.md")),
      "bench/results/dist-scaling.md"),
+    ("docs/performance.md", "perf-lm-head", lambda: lm_head_table(read("bench/policy/results/lm_head.txt")),
+     "bench/policy/results/lm_head.txt"),
 ]
 
 
