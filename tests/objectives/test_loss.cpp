@@ -615,6 +615,27 @@ TEST_CASE("Eigen adapters view row-major matrices without copies", "[objectives]
   auto w = rlvr::as_mutable_matrix_view(m);
   w(2, 3) = 5;
   CHECK(m(2, 3) == 5);
+  // a column vector (column-major, one column): its rows are consecutive elements (row stride 1,
+  // not its outerStride() = length, which read past the end before)
+  Eigen::VectorXf c(4);
+  c << 1, 2, 3, 4;
+  const auto cv = rlvr::as_matrix_view(c);
+  CHECK(cv.rows() == 4);
+  CHECK(cv.cols() == 1);
+  CHECK(cv.row_stride() == 1);
+  CHECK(cv(3, 0) == 4.0f);
+  auto cw = rlvr::as_mutable_matrix_view(c);
+  cw(2, 0) = 7;
+  CHECK(c(2) == 7.0f);
+  // a column of a column-major matrix
+  Eigen::MatrixXd cm(3, 2);
+  cm << 1, 2, 3, 4, 5, 6;
+  const auto col = rlvr::as_matrix_view(cm.col(1));
+  CHECK(col.row_stride() == 1);
+  CHECK(col(2, 0) == 6.0);
+  // empty objects give empty views (no element is touched)
+  rlvr::row_matrix<float> e(0, 3);
+  CHECK(rlvr::as_mutable_matrix_view(e).rows() == 0);
 }
 #endif
 

@@ -133,6 +133,17 @@ TEST_CASE("optimizer state: loading another optimizer's state is an error", "[op
   CHECK_THROWS_WITH(w.load_state(d), Catch::Contains("saved by optimizer 'adam'"));
   rlvr::state_dict empty;
   CHECK_THROWS_AS(a.load_state(empty), rlvr::io_error);
+  // a negative step count is refused by every optimizer (sgd would skip its buffer's initialisation)
+  rlvr::sgd s2({.momentum = 0.9});
+  t.run(s2, 0, 1);
+  rlvr::state_dict ds;
+  s2.save_state(ds);
+  ds.set_meta_int("step", -1);
+  rlvr::sgd s3({.momentum = 0.9});
+  CHECK_THROWS_WITH(s3.load_state(ds), Catch::Contains("step = -1 is negative"));
+  d.set_meta_int("step", -1);
+  rlvr::adam a2;
+  CHECK_THROWS_WITH(a2.load_state(d), Catch::Contains("step = -1 is negative"));
 }
 
 TEST_CASE("optimizers: a different parameter list is rejected", "[optim]") {

@@ -170,6 +170,25 @@ TEST_CASE("distributed configuration errors name the problem", "[trainer][distri
                                       trainer tr(model, opt, first_step_valid{}, grpo(), eigen_backend{.threads = 1}, c, comm);
                                     }),
                     Catch::Contains("rank 1 has trainer_config::seed = 6 but rank 0 has 5"));
+  // ranks with different temperatures, or head paths (every field is compared)
+  CHECK_THROWS_WITH(dist::run_ranks(2,
+                                    [&](dist::thread_communicator comm) {
+                                      transformer_policy model(tiny_model());
+                                      auto opt = make_adam();
+                                      trainer_config c = tiny_trainer(2);
+                                      if (comm.rank() == 1) c.temperature = 0.9;
+                                      trainer tr(model, opt, first_step_valid{}, grpo(), eigen_backend{.threads = 1}, c, comm);
+                                    }),
+                    Catch::Contains("rank 1 has trainer_config::temperature (bits)"));
+  CHECK_THROWS_WITH(dist::run_ranks(2,
+                                    [&](dist::thread_communicator comm) {
+                                      transformer_policy model(tiny_model());
+                                      auto opt = make_adam();
+                                      trainer_config c = tiny_trainer(2);
+                                      if (comm.rank() == 1) c.lm_head = lm_head_mode::materialised;
+                                      trainer tr(model, opt, first_step_valid{}, grpo(), eigen_backend{.threads = 1}, c, comm);
+                                    }),
+                    Catch::Contains("rank 1 has trainer_config::lm_head"));
   // ranks given different prompts
   CHECK_THROWS_WITH(dist::run_ranks(2,
                                     [&](dist::thread_communicator comm) {

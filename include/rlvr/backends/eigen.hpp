@@ -59,6 +59,19 @@ namespace rlvr {
 //! Row-major dynamic Eigen matrix, the layout rlvr's logits use.
 template <class T> using row_matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
+namespace detail {
+// The row stride of the [rows, cols] row-major view of an Eigen object with inner stride 1. One
+// row: its outer stride is never used, and Eigen need not report one ≥ cols for it (which
+// `make_matrix_view` would reject). A column-major column vector (ColsAtCompileTime == 1, e.g.
+// Eigen::VectorXf or a column of a column-major matrix): its rows are consecutive elements, so the
+// row stride is 1 — its outerStride() is the column's length, not the distance between rows.
+template <class D> index_t eigen_row_stride(const D& d) {
+  if (d.rows() <= 1) return static_cast<index_t>(d.cols());
+  if constexpr (!D::IsRowMajor && D::ColsAtCompileTime == 1) return 1;
+  return static_cast<index_t>(d.outerStride());
+}
+} // namespace detail
+
 //! A read-only view of a row-major Eigen expression with direct access (Matrix, Map, Ref, Block
 //! of rows). Throws `rlvr::shape_error` if its inner stride is not 1. A column-major matrix is
 //! rejected at compile time (`static_assert`): map it row-major, or transpose into a `row_matrix`.
@@ -70,10 +83,8 @@ template <class Derived> auto as_matrix_view(const Eigen::DenseBase<Derived>& m)
   using T = typename Derived::Scalar;
   const auto& d = m.derived();
   RLVR_EXPECTS(d.innerStride() == 1, shape, "as_matrix_view: inner stride ", d.innerStride(), " is not 1");
-  // One row: its outer stride is never used, and Eigen need not report one ≥ cols for it, which
-  // `make_matrix_view` would reject.
   return make_matrix_view<const T>(d.data(), static_cast<index_t>(d.rows()), static_cast<index_t>(d.cols()),
-                                   d.rows() <= 1 ? static_cast<index_t>(d.cols()) : static_cast<index_t>(d.outerStride()));
+                                   detail::eigen_row_stride(d));
 }
 
 //! A writable view of a row-major Eigen object with direct access (lvalue Matrix, Map, Ref, Block),
@@ -84,8 +95,8 @@ template <class Derived> auto as_mutable_matrix_view(Eigen::DenseBase<Derived>& 
   using T = typename Derived::Scalar;
   auto& d = m.derived();
   RLVR_EXPECTS(d.innerStride() == 1, shape, "as_mutable_matrix_view: inner stride ", d.innerStride(), " is not 1");
-  return make_matrix_view<T>(&d.coeffRef(0, 0), static_cast<index_t>(d.rows()), static_cast<index_t>(d.cols()),
-                             d.rows() <= 1 ? static_cast<index_t>(d.cols()) : static_cast<index_t>(d.outerStride()));
+  return make_matrix_view<T>(d.data(), static_cast<index_t>(d.rows()), static_cast<index_t>(d.cols()),
+                             detail::eigen_row_stride(d));
 }
 
 //! A view of a contiguous Eigen vector (or a writable one for an lvalue).

@@ -140,6 +140,8 @@ public:
     c.nesterov = d.meta_int("nesterov") != 0;
     sgd fresh(c); // validates
     fresh.steps_ = d.meta_int("step");
+    // a negative step would make the next step skip the momentum buffer's initialisation
+    RLVR_EXPECTS(fresh.steps_ >= 0, parse, "load_state: step = ", fresh.steps_, " is negative");
     fresh.slots_.load(d, names);
     *this = std::move(fresh);
   }

@@ -8,7 +8,8 @@
 //! solution (the base model's pretraining data), and the exact verifier. Problems are identified
 //! by their prompt tokens alone: `score(prompt, response)` re-parses the prompt, so a task's
 //! verifier is a pure function of two token sequences and plugs into the `Reward` concept
-//! through `rlvr::tasks::task_reward` (tasks/reward.hpp).
+//! through `rlvr::tasks::verifier` (token rewards) or `rlvr::tasks::text_verifier`
+//! (tasks/reward.hpp).
 //!
 //! Sequences follow one layout: prompt = `<bos> … <sep>`, response = `… <eos>`. A response
 //! that does not end with `<eos>` within `max_response_length()` tokens scores 0.

@@ -219,6 +219,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <bit>
 #include <concepts>
 #include <filesystem>
 #include <cmath>
@@ -1057,16 +1058,21 @@ private:
   // Compared: seed, shards, group_size, mini_batches, epochs, max_response_tokens, reduction,
   // shuffle (the fields that shape the collectives and the batches); the other numbers are not.
   void check_same_config() {
+    // every field, doubles by their bits (the ranks must agree exactly, not to rounding)
+    const auto bits = [](double x) { return std::bit_cast<std::int64_t>(x); };
     const std::int64_t mine[] = {static_cast<std::int64_t>(cfg_.seed), cfg_.shards, cfg_.group_size, cfg_.mini_batches,
                                  cfg_.epochs, cfg_.max_response_tokens, static_cast<std::int64_t>(cfg_.reduction),
                                  static_cast<std::int64_t>(cfg_.shuffle), static_cast<std::int64_t>(cfg_.lm_head),
-                                 cfg_.vocab_chunk};
+                                 cfg_.vocab_chunk, bits(cfg_.temperature), cfg_.eos, cfg_.pad, bits(cfg_.max_grad_norm),
+                                 bits(cfg_.value_clip), bits(cfg_.value_coef),
+                                 static_cast<std::int64_t>(cfg_.track_reference_kl)};
     constexpr std::size_t f = std::size(mine);
     constexpr const char* names[f] = {"seed", "shards", "group_size", "mini_batches", "epochs", "max_response_tokens",
-                                      "reduction", "shuffle", "lm_head", "vocab_chunk"};
+                                      "reduction", "shuffle", "lm_head", "vocab_chunk", "temperature (bits)", "eos",
+                                      "pad", "max_grad_norm (bits)", "value_clip (bits)", "value_coef (bits)",
+                                      "track_reference_kl"};
     std::vector<std::int64_t> all(f * static_cast<std::size_t>(comm_.size()));
     comm_.all_gather(std::span<const std::int64_t>(mine, f), std::span<std::int64_t>(all));
-    // Every rank compares every rank's row with rank 0's, so all ranks raise together.
     for (int r = 1; r < comm_.size(); ++r)
       for (std::size_t i = 0; i < f; ++i)
         RLVR_EXPECTS(all[static_cast<std::size_t>(r) * f + i] == all[i], config, "trainer: rank ", r, " has trainer_config::",
