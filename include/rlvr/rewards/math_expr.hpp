@@ -42,6 +42,47 @@
 //! and numbers that would exceed ~18 000 digits are refused, so `10^{10^{10}}` costs a size
 //! estimate. Order-free comparisons are capped at 64 elements. Nothing throws except
 //! `std::bad_alloc`.
+//!
+//! ## Where it fits
+//! `normalize.hpp`'s `math_equivalent` (docs/rewards.md §4) calls `compare_math` after the cheap
+//! string rules (normal forms, plain numbers, text answers) have not decided; `math_verifier` in
+//! verifiers.hpp calls `math_equivalent` on the last box of a response. `compare_math` is public
+//! so that callers can see the three outcomes of the core on its own:
+//!   compare_math("\\frac{1}{1+\\sqrt2}", "\\sqrt2 - 1")    // equal (rationalised surd)
+//!   compare_math("\\sqrt2", "1.4142135623730951")          // different (exact vs inexact)
+//!   compare_math("f\\circ g", "g\\circ f")                 // undecided (\circ is unsupported)
+//!
+//! ## Pipeline
+//! 1. `parser` reads each answer into a `tree` (an arena of `node`s indexed by `uint32_t`) with
+//!    a lazily driven `lexer`; anything outside the grammar makes the whole answer unparsed.
+//! 2. `comparer::canonical` rewrites structure: `±` expands into a list of sign choices,
+//!    inequalities in one variable become intervals, `\mathbb{R}` becomes (−∞, ∞).
+//! 3. `comparer::eq` walks both canonical trees: collections order-free, tuples and matrices in
+//!    order, relations by operator and sides; scalars are compared through their `signature` —
+//!    the values at the random points, computed by `evaluator`.
+//! 4. With `strip_variable_prefix`, a failed comparison is retried with `x =` / `x \in` removed.
+//!
+//! ## Outcomes and guarantees
+//! - `equal` / `different` are verdicts; `undecided` means "the core cannot say" (unparsed input,
+//!   a refused evaluation, no point where either side is defined) and the caller falls back to
+//!   string rules. A refusal is never turned into a verdict by approximation: a power beyond the
+//!   size cap or a double overflow makes the comparison undecided, not "∞ = ∞".
+//! - Deterministic: no threads, no global mutable state, a fixed Philox seed; the same pair gives
+//!   the same outcome in every run. Exact arithmetic is platform-independent; verdicts that rest
+//!   on `double` (π, functions) use the C library's `sin`, `log`, …, whose last-bit differences
+//!   between platforms matter only for values at the edge of the 1e-12 / 1e-9 tolerances.
+//! - Thread-safe: `compare_math` keeps all its state on the stack; the lexer's command table is a
+//!   function-local static, initialised once (thread-safe in C++11 and later) and then read-only.
+//! - Cost: parsing is linear in the answer; evaluation is bounded by the step budget and the caps
+//!   above (bignum.hpp's `step_budget` says what a budget costs in time).
+//!
+//! ## Known limits (all documented in docs/rewards.md)
+//! - `i` is a variable, not the imaginary unit; `e` is Euler's number, never a variable.
+//! - `\log` without a base is the natural logarithm (same verdicts for any fixed base).
+//! - A variable takes values ±n/d with n ≤ 400, so functions with a small domain (`\arcsin x`,
+//!   `\arccos x`) are undefined at almost every point and such comparisons are mostly undecided.
+//! - `\circ` inside an answer (composition), `\rightarrow`, `\overline{…}`, `\text{(A)}` and any
+//!   other unknown command are unsupported: the answer is left to the string rules.
 
 #include <algorithm>
 #include <array>
@@ -63,16 +104,31 @@
 namespace rlvr {
 
 //! How `50\%` reads: as `50` (MATH's rule, the default) or as 50/100 = `\frac12` (strict).
+//!
+//! MATH's normaliser deletes `\%`, so with its rule a percentage is its number; with `divide`
+//! the parser wraps the operand in `op::percent`, which evaluates to x/100. The choice is made
+//! at parse time: the two answers of one comparison are always read with the same rule.
+//! `drop`: `50\%` is 50 (MATH-compatible default); `divide`: `50\%` is 1/2.
 enum class percent_rule { drop, divide };
 
 //! The leniencies of `math_equivalent`. The defaults are MATH-compatible; `strict()` turns every
 //! leniency off (docs/rewards.md names each rule with an example pair).
+//!
+//! Each field relaxes one rule that MATH's reference checker applies and that a stricter grader
+//! may not want (docs/rewards.md §4.4 has the table). Mathematics is not a leniency: set order,
+//! swapped sides of an equation, inequalities as intervals hold in both modes. Only `percent`
+//! and `strip_variable_prefix` are read by this header; `strip_units` and `fold_text_case` act
+//! in normalize.hpp's string rules. Configure with designated initialisers:
+//!   rlvr::math_options o{.percent = rlvr::percent_rule::divide};   // 50\% ≡ \frac12
+//!   rlvr::math_verifier strict{.options = rlvr::math_options::strict()};
 struct math_options {
   bool strip_units = true;           //!< `10\text{ cm}` ≡ `10` (a trailing text group after a number)
   bool strip_variable_prefix = true; //!< `x = 5` ≡ `5`, `x \in [0,1]` ≡ `[0,1]`
   percent_rule percent = percent_rule::drop; //!< `50\%` ≡ `50` (drop) or ≡ `\frac12` (divide)
   bool fold_text_case = true;        //!< `\text{Yes}` ≡ `yes` for words of letters only
   //! No leniency: units, prefixes and text case count, `%` means /100.
+  //! `{.strip_units = false, .strip_variable_prefix = false, .percent = divide,
+  //! .fold_text_case = false}`.
   [[nodiscard]] static constexpr math_options strict() noexcept {
     return {.strip_units = false, .strip_variable_prefix = false, .percent = percent_rule::divide,
             .fold_text_case = false};
@@ -81,23 +137,41 @@ struct math_options {
 
 namespace detail::rewards {
 
+// All of the machinery below is an implementation detail of `compare_math`; it is in a public
+// header only because the library is header-only. Tests and the fuzz target reach into it
+// (bignum and surd arithmetic), other code should not.
 // ---------------------------------------------------------------------------------------------
 // Canonical surds: q + Σ cᵢ √rᵢ with rᵢ ≥ 2 squarefree, sorted, cᵢ ≠ 0.
 
+//! One term c·√r of a canonical surd.
 struct surd_term {
+  //! r: squarefree, 2 ≤ r ≤ 2^62 (both producers, `mul` and `square_free_split`, check the bound).
   std::uint64_t radicand;
+  //! c: a non-zero reduced rational.
   rational coef;
 };
 
+//! An exact real value q + Σ cᵢ·√rᵢ (a canonical surd; a rational when `roots` is empty).
+//!
+//! Invariant (kept by `add_term`, `mul`, `inverse`, `sqrt_rational`): radicands are squarefree,
+//! ≥ 2, strictly increasing, and every coefficient is non-zero. Square roots of distinct
+//! squarefree integers are linearly independent over ℚ, so this form is unique: two exact values
+//! are equal iff their members are equal, and `operator==` is the exact equality the verifier
+//! relies on (√12 and 2√3 have the same form; √2 and 1.4142135623730951 do not).
 struct exact_value {
+  //! The rational part q.
   rational q;
+  //! The irrational terms, sorted by radicand.
   std::vector<surd_term> roots;
   [[nodiscard]] bool is_rational() const noexcept { return roots.empty(); }
+  //! q + Σ cᵢ·√rᵢ in double (each term rounded; used for inexact comparisons and for `abs`,
+  //! `floor` and `ceil` of surds).
   [[nodiscard]] double to_double() const {
     double d = q.to_double();
     for (const auto& t : roots) d += t.coef.to_double() * std::sqrt(static_cast<double>(t.radicand));
     return d;
   }
+  //! Exact equality: same rational part and the same terms (the form is canonical).
   friend bool operator==(const exact_value& a, const exact_value& b) noexcept {
     if (!(a.q == b.q) || a.roots.size() != b.roots.size()) return false;
     for (std::size_t i = 0; i < a.roots.size(); ++i)
@@ -107,10 +181,17 @@ struct exact_value {
 };
 
 //! Adds c·√r (r ≥ 2 squarefree, or r = 1 for the rational part) into v.
+//!
+//! Keeps the terms sorted: a term with the same radicand has its coefficient added (and is
+//! erased when the sum is 0, so the invariant "no zero coefficient" holds), a new radicand is
+//! inserted in order. O(number of terms) plus one rational addition; false when the budget or
+//! the size cap refuses the addition.
 inline bool add_term(exact_value& v, std::uint64_t r, const rational& c, step_budget& budget) {
   if (c.is_zero()) return true;
   if (r == 1) return add(v.q, c, v.q, budget);
   auto it = v.roots.begin();
+  // Linear search for the insertion point; values have few terms (`mul` caps products at 64
+  // term pairs).
   while (it != v.roots.end() && it->radicand < r) ++it;
   if (it != v.roots.end() && it->radicand == r) {
     rational s;
@@ -123,6 +204,8 @@ inline bool add_term(exact_value& v, std::uint64_t r, const rational& c, step_bu
   return true;
 }
 
+//! a + b, exact: the rational parts added, then every term of b merged into a copy of a.
+//! False when the budget refuses.
 inline bool add(const exact_value& a, const exact_value& b, exact_value& out, step_budget& budget) {
   exact_value r = a;
   if (!add(r.q, b.q, r.q, budget)) return false;
@@ -132,12 +215,19 @@ inline bool add(const exact_value& a, const exact_value& b, exact_value& out, st
   return true;
 }
 
+//! −a: every part negated (canonical form preserved).
 inline exact_value negated(const exact_value& a) {
   exact_value r{a.q.negated(), a.roots};
   for (auto& t : r.roots) t.coef = t.coef.negated();
   return r;
 }
 
+//! a·b, exact. Distributes (q₁ + Σ cᵢ√rᵢ)(q₂ + Σ dⱼ√sⱼ) and merges every term with `add_term`,
+//! using √r·√s = g·√((r/g)(s/g)) with g = gcd(r, s): the product of two squarefree numbers
+//! divided by the square of their gcd is squarefree, so the result stays canonical without
+//! factoring. False (the caller then evaluates in double, or fails on a budget refusal) when
+//! the product has more than 64 term pairs, a radicand product would pass 2^62, or the budget
+//! refuses. Rational × rational takes the plain `rational` path.
 inline bool mul(const exact_value& a, const exact_value& b, exact_value& out, step_budget& budget) {
   if (a.is_rational() && b.is_rational()) {
     exact_value r;
@@ -145,6 +235,7 @@ inline bool mul(const exact_value& a, const exact_value& b, exact_value& out, st
     out = std::move(r);
     return true;
   }
+  // A cap on the term pairs keeps (√2 + √3 + … )^k from growing without bound in memory and time.
   if (a.roots.size() * b.roots.size() > 64) return false;
   exact_value r;
   if (!mul(a.q, b.q, r.q, budget)) return false;
@@ -161,6 +252,7 @@ inline bool mul(const exact_value& a, const exact_value& b, exact_value& out, st
       std::uint64_t x = s.radicand, y = t.radicand;
       while (y != 0) x = std::exchange(y, x % y);
       const std::uint64_t g = x, p = s.radicand / g, q = t.radicand / g;
+      // p·q ≤ 2^62 keeps the new radicand inside int64 (it is also made into a big_int below).
       if (p != 0 && q > (std::uint64_t{1} << 62) / p) return false;
       if (!mul(s.coef, t.coef, c, budget) || !mul(c, rational{big_int(static_cast<std::int64_t>(g)), big_int(1)}, c, budget))
         return false;
@@ -172,6 +264,12 @@ inline bool mul(const exact_value& a, const exact_value& b, exact_value& out, st
 }
 
 //! 1/a for a rational, a single term c√r, or q + c√r (the conjugate); false otherwise.
+//!
+//! (q + c√r)⁻¹ = (q − c√r) / (q² − c²r); with q = 0 this is the single-term case 1/(c√r) =
+//! √r/(c·r). The denominator q² − c²r is never 0 for a squarefree r ≥ 2 (√r is irrational), but
+//! it is checked anyway. Values with two or more radicands (1/(√2 + √3)) are not rationalised:
+//! the function returns false and the evaluator falls back to double, so such a quotient is
+//! compared with the tolerance instead of exactly. False also for 1/0 and budget refusals.
 inline bool inverse(const exact_value& a, exact_value& out, step_budget& budget) {
   const rational one{big_int(1), big_int(1)};
   if (a.is_rational()) {
@@ -181,6 +279,7 @@ inline bool inverse(const exact_value& a, exact_value& out, step_budget& budget)
     out = std::move(r);
     return true;
   }
+  // Two or more radicands would need repeated conjugation; refuse and let the caller go inexact.
   if (a.roots.size() != 1) return false;
   const surd_term& t = a.roots[0];
   const rational rr{big_int(static_cast<std::int64_t>(t.radicand)), big_int(1)};
@@ -198,6 +297,10 @@ inline bool inverse(const exact_value& a, exact_value& out, step_budget& budget)
 }
 
 //! Largest k with k² ≤ n.
+//!
+//! Starts from the double square root (exact up to 2^52, off by a few units above) and corrects
+//! it in both directions, so the result is exact. Precondition: n ≤ 2^62, as in every use here,
+//! so (k + 1)² cannot overflow.
 inline std::uint64_t isqrt_u64(std::uint64_t n) noexcept {
   auto k = static_cast<std::uint64_t>(std::sqrt(static_cast<double>(n)));
   while (k > 0 && k * k > n) --k;
@@ -207,9 +310,20 @@ inline std::uint64_t isqrt_u64(std::uint64_t n) noexcept {
 
 //! n = s²·m with m squarefree; false when that cannot be established cheaply (m would keep a
 //! square factor with both primes above 1000 — then the caller evaluates in double).
+//!
+//! Trial division by 2 and the odd numbers up to 1000 (composites among them never divide what
+//! is left, since their prime factors were removed first): each pair of equal factors moves into
+//! s, an odd one out into m. What remains has no prime factor ≤ 1000; if it is a perfect square
+//! it goes into s, and if it is below 10^9 it is a prime or a product of two distinct primes
+//! (three factors above 1000 would exceed 10^9), so it is squarefree and joins m. A larger
+//! remainder might hide a square of a prime above 1000 and is refused. O(500) divisions.
+//!   square_free_split(12, s, m)     // true: s = 2, m = 3   (12 = 2²·3)
+//!   square_free_split(1000003 * 1000003 * 2, …)   // true: s = 1000003, m = 2 (remainder square)
 inline bool square_free_split(std::uint64_t n, std::uint64_t& s, std::uint64_t& m) noexcept {
   s = 1;
   m = 1;
+  // p runs over 2, 3, 5, 7, 9, … — odd composites are harmless (see above) and cheaper to keep
+  // than a prime sieve.
   for (std::uint64_t p = 2; p <= 1000 && p * p <= n; p += (p == 2 ? 1 : 2)) {
     while (n % p == 0) {
       n /= p;
@@ -228,6 +342,7 @@ inline bool square_free_split(std::uint64_t n, std::uint64_t& s, std::uint64_t& 
     } else {
       // n has no prime factor ≤ 1000: if n < 1000³ it is p, pq (squarefree) or p² (caught above).
       if (n >= 1'000'000'000ull) return false;
+      // m·n must stay below 2^62 for the radicand invariant of surd_term.
       if (m > (std::uint64_t{1} << 62) / n) return false;
       m *= n;
     }
@@ -236,6 +351,11 @@ inline bool square_free_split(std::uint64_t n, std::uint64_t& s, std::uint64_t& 
 }
 
 //! √q for a rational q ≥ 0 as a canonical surd; false when q is too large to factor.
+//!
+//! √(n/d) = √(n·d)/d with n·d = s²·m split by `square_free_split`, giving (s/d)·√m, which is
+//! rational when m = 1: √(9/4) = 3/2, √12 = 2√3, √(1/2) = (1/2)√2. Refuses (false) when q < 0,
+//! when n or d is not an inline big_int, when n·d > 2^62, or when the split refuses; the
+//! evaluator then uses `std::sqrt` in double. √0 = 0.
 inline bool sqrt_rational(const rational& q, exact_value& out, step_budget& budget) {
   if (q.sign() < 0) return false;
   if (q.is_zero()) {
@@ -258,6 +378,11 @@ inline bool sqrt_rational(const rational& q, exact_value& out, step_budget& budg
 }
 
 //! The exact k-th root of an integer ≥ 0 when it is a perfect power.
+//!
+//! The candidate r = round(n^(1/k)) from `pow` may be off by one for large n, so r − 1, r and
+//! r + 1 are each raised to the k-th power in 128-bit arithmetic (stopping as soon as the power
+//! exceeds n, so nothing overflows) and compared with n. False when n is not a perfect k-th
+//! power; n < 2 and k = 1 are their own roots. O(k) multiplications per candidate.
 inline bool exact_root_u64(std::uint64_t n, std::uint64_t k, std::uint64_t& out) noexcept {
   if (n < 2 || k == 1) {
     out = n;
@@ -278,6 +403,18 @@ inline bool exact_root_u64(std::uint64_t n, std::uint64_t k, std::uint64_t& out)
 // ---------------------------------------------------------------------------------------------
 // Tokens
 
+//! Token kinds. Operators and brackets map one-to-one to characters or commands; a few kinds
+//! carry meaning in their text:
+//! - `num`: a number literal (`12`, `1{,}000`, `0.5`, `.5`, `1.5e3`), or a digit-only `\mathbf{2}`;
+//! - `ident`: one ASCII letter or a Greek-letter command (the text is its name), or a
+//!   one-letter `\text{x}`;
+//! - `func`: a function command (`sin` … `exp`); `text`: the contents of another `\text…` group;
+//! - `sep`: a text connector `\text{ or }`, `\text{ and }` (list separators, like `comma`);
+//! - `lset`/`rset`: `\{` `\}` (and `\lbrace` `\rbrace`); `bar`: `|`, `\vert`, `\lvert`, `\rvert`;
+//! - `rowsep`: `\\` (matrix rows); `amp`: `&` (matrix columns); `comma` is also `;`;
+//! - `begin_mat`/`end_mat`: `\begin{…}`/`\end{…}` of a matrix environment (text: its name);
+//! - `bad`: anything unsupported — the parser fails on it, and the lexer stops reading there;
+//! - `end`: the end of the input (returned forever after).
 enum class tk : std::uint8_t {
   end, num, ident, plus, minus, star, slash, caret, under, bang, lpar, rpar, lbrack, rbrack,
   lbrace, rbrace, lset, rset, bar, comma, sep, eq, lt, gt, le, ge, ne, in, pm, mp, cup, percent,
@@ -285,17 +422,24 @@ enum class tk : std::uint8_t {
   rceil, begin_mat, end_mat, bad
 };
 
+//! One token: its kind and a view into the answer (empty for `end`). The parser may shorten
+//! `text` of a `num` token in place to take one digit at a time (`\frac12`, `x_12`).
 struct token {
   tk kind;
   std::string_view text;
 };
 
+//! FNV-1a, 64-bit: names variables by a hash of their spelling (and subscripts, see
+//! `parser::postfix`), so a variable needs no string storage and the same name gets the same
+//! random values in both answers. Two different names colliding (probability ≈ 2^-64 per pair)
+//! would make them the same variable.
 inline constexpr std::uint64_t fnv_offset = 1469598103934665603ull;
 inline std::uint64_t fnv(std::string_view s, std::uint64_t h = fnv_offset) noexcept {
   for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
   return h;
 }
 
+//! True when `n` is one of `set` (a linear scan; the sets here have a handful of entries).
 inline bool name_in(std::string_view n, std::initializer_list<std::string_view> set) noexcept {
   for (std::string_view x : set)
     if (n == x) return true;
@@ -303,11 +447,21 @@ inline bool name_in(std::string_view n, std::initializer_list<std::string_view> 
 }
 
 //! Splits an answer into tokens (one linear pass). Unknown commands become `tk::bad`.
+//!
+//! Whitespace, `$`, `~`, TeX spacing (`\,` `\;` `\:` `\!` `\ `), sizing and style commands
+//! (`\left`, `\right` and a following `.`, `\big…`, `\displaystyle`, `\quad`, `\limits`, …),
+//! dollar signs (`\$`, `\textdollar`), degree marks (`°`, `\degree`, `^\circ`, `^{\circ}`, a final
+//! `\circ`), empty `\text{}` groups and a final sentence period produce no token. Letters are
+//! one-character identifiers (`xy` is x·y). Unicode symbols (UTF-8) map to the tokens of their
+//! commands. The lexer holds a view of the answer and an offset, nothing else; tokens are views
+//! into the answer, so the answer must outlive the parse.
 class lexer {
 public:
   explicit lexer(std::string_view s) : s_(s) {}
 
   //! The next token; `tk::end` at the end (and forever after).
+  //! After a `tk::bad` token the offset jumps to the end: the parser fails on `bad` anyway, so the
+  //! rest of a long answer is never scanned.
   token next() {
     for (;;) {
       const token t = scan();
@@ -318,18 +472,25 @@ public:
   }
 
 private:
+  // The answer being read and the current byte offset into it.
   std::string_view s_;
   std::size_t i_ = 0;
 
+  // Does the input continue with `p` at the current offset?
   [[nodiscard]] bool at(std::string_view p) const noexcept { return s_.substr(i_, p.size()) == p; }
   void skip_spaces() noexcept {
     while (i_ < s_.size() && is_space(s_[i_])) ++i_;
   }
+  // True when only whitespace follows offset k (used for a final `\circ` and a final period).
   [[nodiscard]] bool only_spaces_left(std::size_t k) const noexcept {
     while (k < s_.size() && is_space(s_[k])) ++k;
     return k >= s_.size();
   }
   //! Reads a balanced `{…}` group after optional spaces; the view excludes the braces.
+  //! Uses extract.hpp's `match_brace` (a counting scan; a backslash escapes the next byte), so a
+  //! group is found in
+  //! time linear in its length and nested groups cost no recursion. False when no `{` follows
+  //! or it is never closed (the caller then returns `tk::bad`).
   bool read_group(std::string_view& content) {
     skip_spaces();
     if (i_ >= s_.size() || s_[i_] != '{') return false;
@@ -340,6 +501,8 @@ private:
     return true;
   }
   //! `^\circ`, `^{\circ}`, `^{ \circ }` at i_ (just after `^`): consumed when present.
+  //! A degree mark reads as nothing (`90^\circ` is 90). `\circle` or `\circ` followed by another
+  //! letter is not a degree mark, so the `^` stays a power.
   bool skip_degree_script() {
     std::size_t k = i_;
     while (k < s_.size() && is_space(s_[k])) ++k;
@@ -364,6 +527,11 @@ private:
     return false;
   }
 
+  //! A number literal at the current offset: digits, `{,}` thousands groups (exactly three digits,
+  //! not followed by a fourth: `1{,}000`), a decimal part (`.` must be followed by a digit, so `5.`
+  //! is 5 and a period), and an exponent `e`/`E` with optional sign and digits, taken only when no
+  //! letter follows the digits (`1.5e3` is 1500, but in `2e3x` the `e` is Euler's number). A
+  //! literal may start with `.` (`.5`). Value conversion happens later, in `evaluator::literal`.
   token number() {
     const std::size_t b = i_;
     while (i_ < s_.size() && is_digit(s_[i_])) ++i_;
@@ -386,13 +554,23 @@ private:
     return {tk::num, s_.substr(b, i_ - b)};
   }
 
+  // What a known command does: `tok` emits the entry's token kind; `skip` produces nothing;
+  // `leftright` also drops a following `.` (`\left.`); `circ` is a degree mark at the end and
+  // unsupported elsewhere; `text` reads a `{…}` group (`\text`, `\mathrm`, `\operatorname`, …);
+  // `mathbb` accepts only `\mathbb{R}`; `env` reads `\begin{…}`/`\end{…}`.
   enum class act : std::uint8_t { tok, skip, leftright, circ, text, mathbb, env };
+  // One row of the command table: the command name without its backslash, its action, and the
+  // token kind for `tok` (and `text`, `mathbb`, `env`, which decide their kind themselves).
   struct command_entry {
     std::string_view name;
     act what;
     tk kind;
   };
   //! Every command the lexer knows, sorted by name (binary search: a lookup is ~7 comparisons).
+  //! Built on first use (a function-local static: initialisation is thread-safe, reads after it
+  //! are lock-free). Commands absent from the table — `\overline`, `\vec`, `\rightarrow`, `\circ`
+  //! in the middle, `\cdots` — make the answer unsupported, which sends the comparison to the
+  //! string rules rather than guessing.
   static std::span<const command_entry> commands() {
     static const std::vector<command_entry> table = [] {
       std::vector<command_entry> t;
@@ -448,6 +626,8 @@ private:
     return table;
   }
 
+  //! A command at the current offset (a backslash followed by letters). The name is the maximal
+  //! run of ASCII letters, as TeX reads it (`\pix` is the unknown command `pix`, not π·x).
   token command() {
     const std::size_t b = i_ + 1;
     std::size_t e = b;
@@ -460,6 +640,8 @@ private:
     if (it == table.end() || it->name != n) return {tk::bad, n};
     switch (it->what) {
     case act::tok: return {it->kind, n};
+    // Skipped commands continue scanning after them. Note: this is a recursive call (scan →
+    // command → scan), one level per consecutive skipped command.
     case act::skip: return scan();
     case act::leftright:
       skip_spaces();
@@ -467,7 +649,13 @@ private:
       return scan();
     case act::circ: // a final \circ is a degree sign; inside it is composition (unsupported)
       if (only_spaces_left(i_)) return scan();
+      // Composition (f\circ g) is not modelled: the answer is left to the string rules.
       return {tk::bad, n};
+    // `\text{…}` and friends: the trimmed contents decide. Empty text is skipped; `or`/`and`
+    // (optionally with a comma) separate list items; a single letter is a variable (`\text{x}`);
+    // digits inside a math-style command are a number (`\mathbf{2}`; `\text{2}` stays text);
+    // anything else is a text token, which no grammar rule accepts — a word answer is compared by
+    // normalize.hpp's text rule instead.
     case act::text: {
       std::string_view c;
       if (!read_group(c)) return {tk::bad, n};
@@ -482,11 +670,14 @@ private:
       }
       return {tk::text, t};
     }
+    // Only ℝ is supported among blackboard letters; `\mathbb{N}`, `\mathbb{Z}`, … are unsupported.
     case act::mathbb: {
       std::string_view c;
       if (read_group(c) && trim(c) == "R") return {tk::reals, c};
       return {tk::bad, n};
     }
+    // Matrix environments; `array` also has a column spec `{cc}` to skip. The token's text is the
+    // environment name, which the parser does not check against the `\end`.
     case act::env: {
       std::string_view c;
       if (!read_group(c)) return {tk::bad, n};
@@ -502,6 +693,9 @@ private:
     return {tk::bad, n};
   }
 
+  //! The token at the current offset, skipping what reads as nothing (see the class comment).
+  //! Linear overall: every byte is consumed once (by this loop, `number`, `command` or the
+  //! `match_brace` scan of a group).
   token scan() {
     for (;;) {
       skip_spaces();
@@ -517,6 +711,8 @@ private:
         ++i_;
         return {tk::ident, s_.substr(b, 1)};
       }
+      // A backslash: a command (letters), or an escaped character — `\{` `\}` set braces, TeX spaces
+      // (skipped), `\%`, `\\` (a matrix row separator); a lone final backslash is bad.
       if (c == '\\') {
         if (i_ + 1 >= s_.size()) return {tk::bad, s_.substr(b)};
         const char d = s_[i_ + 1];
@@ -532,6 +728,9 @@ private:
         }
       }
       // UTF-8 symbols
+      // UTF-8 symbols: each recognised sequence is consumed and mapped to the token of its
+      // command (√ → \sqrt, × · ⋅ → \cdot, − → -, …). `kind` is unused inside the lambda; the
+      // return statements name the kind. Any other non-ASCII byte is unsupported.
       auto utf = [&](std::string_view seq, tk kind) -> bool {
         if (!at(seq)) return false;
         i_ += seq.size();
@@ -558,6 +757,8 @@ private:
         if (utf("\xE2\x88\x88", tk::in)) return {tk::in, s_.substr(b, 3)};       // ∈
         return {tk::bad, s_.substr(b, 1)};
       }
+      // ASCII operators and brackets, one byte each. `;` separates items like `,`. `.` is allowed
+      // only as a final sentence period (`x = 5.`); a decimal point belongs to `number`.
       ++i_;
       switch (c) {
       case '+': return {tk::plus, s_.substr(b, 1)};
@@ -595,16 +796,39 @@ private:
 // ---------------------------------------------------------------------------------------------
 // Expression tree
 
+//! Node kinds. Operands live in `node::a`/`node::b` (node indices) unless noted:
+//! - `num`: a literal, `text` = its spelling (value computed and cached by the evaluator);
+//! - `var`: a variable, `h` = the FNV-1a hash of its name (with subscripts);
+//! - `pi`, `e`, `inf`: the constants π, Euler's e and +∞ (no operands);
+//! - `neg`: −a; `add`, `sub`, `mul`, `div`, `pow`: a ∘ b (`div.x` = 1 when written `\frac`);
+//! - `sqrt`: √a; `root`: the a-th root of b (`\sqrt[a]{b}`); `fact`: a!; `binom`: C(a, b);
+//! - `func`: `text`(a) for a function name (`sin` … `exp`, `arcsin` for `\sin^{-1}`); `logb`:
+//!   log base b of a; `abs`, `floor`, `ceil`: |a|, ⌊a⌋, ⌈a⌉;
+//! - `pm`: a ± b; `upm`: ±a (leading); both are expanded into lists before evaluation;
+//! - `percent`: a/100 (only with `percent_rule::divide`);
+//! - `based`: the digits in `text` read in base a (`1011_{2}`);
+//! - structures (n-ary: `a` = first index into `tree::kids`, `b` = count): `tuple` (brackets in
+//!   x/y, also intervals), `set`, `list` (bare items), `union_`, `rel` (sides; operators in
+//!   `tree::rels`), `matrix` (row-major cells, rows in x, columns in y); `reals` is ℝ and
+//!   `empty` ∅ (the parser builds ∅ as an empty `set`).
+//! Every kind from `tuple` on is a structure (`is_structure`); the order of the enumerators
+//! matters for that test.
 enum class op : std::uint8_t {
   num, var, pi, e, inf, neg, add, sub, mul, div, pow, sqrt, root, fact, func, logb, abs, floor, ceil,
   binom, pm, upm, percent, based,            // scalars (pm/upm are expanded before evaluation)
   tuple, set, list, union_, rel, matrix, reals, empty // structures
 };
 
+//! The relation operators of `op::rel` (`in` is `\in`/∈).
 enum class rel_op : std::uint8_t { eq, lt, gt, le, ge, ne, in };
 
+//! The "no node" index: returned by every parser routine on failure, and the empty operand.
 inline constexpr std::uint32_t no_node = 0xFFFFFFFFu;
 
+//! One expression-tree node: a kind, two small fields, two operand indices, a hash and a text
+//! view (field meanings per kind at `op`). Nodes refer to each other by index into
+//! `tree::nodes`, so the tree can grow (canonicalisation appends nodes) without invalidating
+//! references held as indices.
 struct node {
   op kind = op::num;
   std::uint8_t x = 0;   //!< tuple: open bracket; matrix: rows; div: 1 when written as \frac
@@ -613,41 +837,65 @@ struct node {
   std::uint64_t h = 0;  //!< var: name hash
   std::string_view text; //!< num: literal; func: name; based: digits
 
+  //! A `num` node with no text (used as a default value only).
   node() = default;
+  //! A node of kind k with operands a_ and b_ (or first child and count), text, hash and the two
+  //! small fields; all optional.
   explicit node(op k, std::uint32_t a_ = no_node, std::uint32_t b_ = no_node, std::string_view t = {},
                 std::uint64_t h_ = 0, std::uint8_t x_ = 0, std::uint8_t y_ = 0)
       : kind(k), x(x_), y(y_), a(a_), b(b_), h(h_), text(t) {}
 };
 
+//! An expression tree as an arena: nodes, the child lists of n-ary nodes, and relation
+//! operators. Parsing builds children before their parents; `comparer::canonical` later
+//! appends rewritten nodes to the same arena. A tree owns no text: `node::text` views point into
+//! the parsed answer, which must outlive the tree.
 struct tree {
   std::vector<node> nodes;
   std::vector<std::uint32_t> kids;   //!< children of n-ary nodes
   std::vector<rel_op> rels;          //!< rel: operator between kids[a+i] and kids[a+i+1]
+  //! The answer's root node after a successful parse.
   std::uint32_t root = no_node;
 
+  //! Appends a node; returns its index.
   std::uint32_t make(node n) {
     nodes.push_back(n);
     return static_cast<std::uint32_t>(nodes.size() - 1);
   }
+  //! Appends a unary or binary node.
   std::uint32_t unary(op k, std::uint32_t a) { return make(node(k, a)); }
   std::uint32_t binary(op k, std::uint32_t a, std::uint32_t b) { return make(node(k, a, b)); }
+  //! Appends an n-ary node whose children `ch` are copied to `kids` (first index in `a`, count in
+  //! `b`), with the small fields x and y (brackets or matrix shape).
   std::uint32_t nary(op k, const std::vector<std::uint32_t>& ch, std::uint8_t x = 0, std::uint8_t y = 0) {
     const auto first = static_cast<std::uint32_t>(kids.size());
     kids.insert(kids.end(), ch.begin(), ch.end());
     return make(node(k, first, static_cast<std::uint32_t>(ch.size()), {}, 0, x, y));
   }
+  //! The i-th child of n-ary node n.
   [[nodiscard]] std::uint32_t kid(std::uint32_t n, std::uint32_t i) const { return kids[nodes[n].a + i]; }
 };
 
+//! True for tuples, sets, lists, unions, relations, matrices, ℝ and ∅ (the values compared
+//! structurally rather than numerically).
 inline bool is_structure(op k) noexcept { return k >= op::tuple; }
 
 //! Recursive-descent parser over the token vector; every routine returns `no_node` on failure.
+//!
+//! One routine per grammar rule of the file comment (`item_list`, `item`, `union_expr`, `sum`,
+//! `term`, `factor`, `postfix`, `primary`, plus helpers for arguments, scripts, brackets,
+//! functions and matrices). A failure anywhere fails the whole parse; there is no error recovery
+//! and no error message — an unparsed answer is simply "not in the subset". Bounds: recursion
+//! deeper than `max_depth` and trees larger than `max_nodes` fail, so a 2^20-deep `((((…` costs
+//! 200 levels of recursion. Memory: the token vector and the tree, both linear in the input read.
 class parser {
 public:
   //! Tokens are read on demand, so input past the point where parsing fails (too deep, an
   //! unknown command) is never tokenised.
   parser(std::string_view s, tree& t, const math_options& opt) : t_(t), lex_(s), opt_(opt) {}
 
+  //! Parses the whole answer; true when it is in the subset and every token was consumed. On
+  //! success `t.root` is set; on failure `t` may hold a partial tree, which the caller discards.
   bool run() {
     const std::uint32_t r = item_list(tk::end);
     if (r == no_node || peek() != tk::end) return false;
@@ -656,8 +904,12 @@ public:
   }
 
 private:
+  // Recursion limit shared by the parser's routines (one count per routine entered).
   static constexpr int max_depth = 200;
   static constexpr std::size_t max_nodes = std::size_t{1} << 16; //!< longer answers are left to string rules
+  // The tree being built, the lexer, the tokens read so far, whether the lexer reached `end` or
+  // `bad`, the options (only `percent` is read here), the current token index, the recursion
+  // depth, and how many `|…|` are open (inside one, `|` closes instead of opening).
   tree& t_;
   lexer lex_;
   std::vector<token> toks_;
@@ -667,12 +919,15 @@ private:
   int depth_ = 0;
   int abs_depth_ = 0;
 
+  // RAII increment of a depth counter for the scope of one routine.
   struct depth_guard {
     int& d;
     explicit depth_guard(int& dd) : d(dd) { ++d; }
     ~depth_guard() { --d; }
   };
 
+  // The kind of the token k places ahead, reading tokens from the lexer on demand; `end` past
+  // the last token (also after a `bad` one, which ends the token stream).
   tk peek(std::size_t k = 0) {
     while (p_ + k >= toks_.size() && !lexed_all_) {
       toks_.push_back(lex_.next());
@@ -680,6 +935,7 @@ private:
     }
     return p_ + k < toks_.size() ? toks_[p_ + k].kind : tk::end;
   }
+  // Consumes the current token when it is of kind k.
   bool accept(tk k) noexcept {
     if (peek() != k) return false;
     ++p_;
@@ -687,6 +943,9 @@ private:
   }
 
   //! Items separated by `,` `;` or a text connector, up to (not including) `close`.
+  //! Runs of separators collapse (`1, \text{ and } 2` is two items); one item is returned as
+  //! itself, several as an `op::list`. `close` documents the expected closing token; the caller
+  //! checks it.
   std::uint32_t item_list(tk close) {
     depth_guard g(depth_);
     if (depth_ > max_depth) return no_node;
@@ -697,6 +956,7 @@ private:
       items.push_back(it);
       if (peek() == tk::comma || peek() == tk::sep) {
         ++p_;
+        // Skip further connectors, and a comma right after a connector (`\text{ or }, 2`).
         while (peek() == tk::sep || (peek() == tk::comma && items.size() > 0 && toks_[p_ - 1].kind == tk::sep)) ++p_;
         continue;
       }
@@ -707,6 +967,8 @@ private:
     return t_.nary(op::list, items);
   }
 
+  //! A relation chain `s₀ r₀ s₁ r₁ …` (`1 < x \le 2`, `a = b = c`) as one `op::rel` node with
+  //! the sides as children and the operators in `tree::rels`; a single side is returned as is.
   std::uint32_t item() {
     depth_guard g(depth_);
     if (depth_ > max_depth) return no_node;
@@ -742,6 +1004,7 @@ private:
     return n;
   }
 
+  //! `\cup`-separated sums as one `op::union_` node (a single sum is returned as is).
   std::uint32_t union_expr() {
     std::vector<std::uint32_t> parts;
     std::uint32_t s = sum();
@@ -756,6 +1019,9 @@ private:
     return t_.nary(op::union_, parts);
   }
 
+  //! A signed sum of terms, left-associative: `a − b + c` = (a − b) + c. A leading `−` negates the
+  //! first term only (`−2^2` = −(2^2) = −4, as in mathematics); a leading `±`/`∓` makes an
+  //! `op::upm`, an inner one an `op::pm` (∓ is read as ±: both give the same pair of values).
   std::uint32_t sum() {
     depth_guard g(depth_);
     if (depth_ > max_depth) return no_node;
@@ -788,6 +1054,9 @@ private:
     return acc;
   }
 
+  //! Can the current token start a factor of an implicit product (`2x`, `3\sqrt2`, `2(x+1)`)?
+  //! A `|` starts one only outside an absolute value: inside `|a|b|`-like text the next `|`
+  //! closes the open one, so `|x|y` is |x|·y and not |x·|y.
   bool starts_implicit_factor() {
     switch (peek()) {
     case tk::num: case tk::ident: case tk::pi: case tk::lpar: case tk::lbrace: case tk::sqrt:
@@ -798,6 +1067,8 @@ private:
     }
   }
 
+  //! True when node n is a literal of digits only (no point, exponent or `{,}`): the integers that
+  //! may form a mixed number or a numeral in a base.
   [[nodiscard]] bool is_int_literal(std::uint32_t n) const noexcept {
     const node& x = t_.nodes[n];
     if (x.kind != op::num) return false;
@@ -806,6 +1077,11 @@ private:
     return true;
   }
 
+  //! Factors joined by `·`, `×`, `*`, `/`, `÷` or juxtaposition, left-associative, all of one
+  //! precedence: `a/b·c` = (a/b)·c and `1/2x` = (1/2)·x, as written left to right.
+  //! An integer literal directly followed by a `\frac` of two integer literals is a mixed number
+  //! and adds (`3\frac{1}{3}` = 10/3); anything else juxtaposed multiplies (`3\frac{1}{x}` = 3/x,
+  //! `3 \cdot \frac13` = 1).
   std::uint32_t term() {
     depth_guard g(depth_);
     if (depth_ > max_depth) return no_node;
@@ -834,6 +1110,9 @@ private:
     return acc;
   }
 
+  //! A signed factor or a power: `−a`, `+a`, `±a`, or `postfix [^ script] [!]*`. The sign binds
+  //! looser than `^`, and a power is not right-associative across tokens: `2^3^2` fails to parse
+  //! (the second `^` has no rule), while `2^{3^2}` is 2^9.
   std::uint32_t factor() {
     depth_guard g(depth_);
     if (depth_ > max_depth) return no_node;
@@ -853,12 +1132,16 @@ private:
       const std::uint32_t e = script(true);
       if (e == no_node) return no_node;
       base = t_.binary(op::pow, base, e);
+      // `x^2!`: factorials after a superscript apply to the power.
       while (accept(tk::bang)) base = t_.unary(op::fact, base);
     }
     return base;
   }
 
   //! A superscript/subscript argument: a group, a whole number, a letter, a sign + argument.
+  //! A number is the whole token, so `2^10` = 2^10 = 1024 (the author's intent, although TeX would
+  //! typeset 2^1·0); `x^-1` and `x^{-1}` both work. `\pi` and `\infty` are accepted (`e^{\pi}`
+  //! as `e^\pi`). `allow_sign` is false for subscripts (a base cannot be negative).
   std::uint32_t script(bool allow_sign) {
     depth_guard g(depth_);
     if (depth_ > max_depth) return no_node;
@@ -876,11 +1159,17 @@ private:
     }
   }
 
+  //! A letter or Greek-letter variable; `e` is Euler's number, never a variable.
   std::uint32_t variable(std::string_view name) {
     if (name == "e") return t_.make(node(op::e));
     return t_.make(node(op::var, no_node, no_node, {}, fnv(name)));
   }
 
+  //! A primary followed by `!`, a subscript or `\%`, any number of times.
+  //! - `x_1`, `a_{n+1}`, `\pi_2`: a new variable whose name hashes the base name and the
+  //!   subscript's tokens, so `x_1` and `x_2` are different variables and `x_1` ≠ x·1;
+  //! - `1011_{2}`: an integer literal with a subscript is a numeral in that base (`op::based`);
+  //! - `50\%`: with `percent_rule::drop` the sign is dropped, with `divide` it becomes /100.
   std::uint32_t postfix() {
     std::uint32_t x = primary();
     if (x == no_node) return no_node;
@@ -915,6 +1204,7 @@ private:
   }
 
   bool subscript_name(std::uint64_t& h) {
+    // Subscript `{…}`: hash every token up to the matching `}` (nested braces counted).
     if (peek() == tk::lbrace) {
       ++p_;
       int d = 1;
@@ -930,6 +1220,7 @@ private:
       }
       return false;
     }
+    // A bare subscript is one character: `x_12` is x_1 followed by 2, as TeX reads it.
     if (peek() == tk::num || peek() == tk::ident) {
       // one character, as TeX reads x_12 (= x_1 2)
       token& t = toks_[p_];
@@ -945,6 +1236,7 @@ private:
   }
 
   //! `{…}` at the current token: its contents, then the closing brace.
+  //! Braces only group: `{{{5}}}` is 5 and `{1, 2}` is the list 1, 2 (sets need `\{ \}`).
   std::uint32_t braced() {
     ++p_;
     const std::uint32_t x = group_body();
@@ -953,6 +1245,8 @@ private:
   }
 
   //! The contents of `{…}` (after the `{`): an item list, or `A \over B`.
+  //! `{a \over b}` is the only place `\over` is accepted; it divides the whole item lists on
+  //! either side (`{1 + 2 \over 3}` = 1).
   std::uint32_t group_body() {
     const std::uint32_t x = item_list(tk::rbrace);
     if (x == no_node) return no_node;
@@ -965,6 +1259,9 @@ private:
   }
 
   //! A `\frac`/`\sqrt` argument: a group or one token (one digit of a number).
+  //! `\frac12` = 1/2 and `\frac123` = (1/2)·3, as TeX reads them: a digit run gives up its first
+  //! digit and stays in the token stream. `\frac1.5` fails (the rest `.5` would be read as a
+  //! factor, which TeX does not do either). Letters and `\pi` are one-token arguments.
   std::uint32_t arg() {
     depth_guard g(depth_);
     if (depth_ > max_depth) return no_node;
@@ -975,6 +1272,7 @@ private:
       if (t.text.size() > 1 && is_digit(t.text[0])) {
         const std::uint32_t x = t_.make(node(op::num, no_node, no_node, t.text.substr(0, 1)));
         t.text.remove_prefix(1);
+        // The remainder of the token starts with '.': "1.5" split after "1" — refuse rather than guess.
         if (!is_digit(t.text[0])) return no_node; // \frac1.5
         return x;
       }
@@ -987,6 +1285,10 @@ private:
     }
   }
 
+  //! `( … )` or `[ … ]`: a parenthesised item, or a tuple/interval of two or more items. The
+  //! closing bracket may differ from the opening one (half-open intervals `[0, 1)`), but a single
+  //! item needs a matching pair: `(x)` is x and `(1]` fails. The tuple keeps both brackets in
+  //! `node::x`/`node::y` for comparison.
   std::uint32_t bracketed(tk open) {
     const std::uint8_t o = open == tk::lpar ? '(' : '[';
     ++p_;
@@ -1012,6 +1314,8 @@ private:
     return t_.nary(op::tuple, items, o, c);
   }
 
+  //! An item between `open` (the current token) and `close`, as a unary node of kind k
+  //! (`|…|`, `\lfloor…\rfloor`, `\lceil…\rceil`).
   std::uint32_t closed(op k, tk close) {
     ++p_;
     const std::uint32_t x = item();
@@ -1019,6 +1323,10 @@ private:
     return t_.unary(k, x);
   }
 
+  //! One primary expression (see the grammar): literals, variables and constants, bracketed
+  //! forms, sets (`\{…\}`, ∅ as an empty set, a one-element set kept as a set), absolute values,
+  //! floor and ceiling, `\frac`/`\binom` with TeX arguments, `\sqrt`/`\sqrt[n]`, functions,
+  //! matrices and ℝ. `max_nodes` is checked here, once per primary expression.
   std::uint32_t primary() {
     depth_guard g(depth_);
     if (depth_ > max_depth || t_.nodes.size() > max_nodes) return no_node;
@@ -1038,6 +1346,7 @@ private:
       if (accept(tk::rset)) return t_.nary(op::set, {});
       const std::uint32_t x = item_list(tk::rset);
       if (x == no_node || !accept(tk::rset)) return no_node;
+      // `\{1, 2\}`: the item list becomes the set itself; `\{x\}` wraps the single item.
       if (t_.nodes[x].kind == op::list) {
         t_.nodes[x].kind = op::set;
         return x;
@@ -1045,6 +1354,7 @@ private:
       return t_.nary(op::set, {x});
     }
     case tk::bar: {
+      // `|` opens here; inside, `starts_implicit_factor` will not treat `|` as a new opening.
       ++abs_depth_;
       const std::uint32_t x = closed(op::abs, tk::bar);
       --abs_depth_;
@@ -1061,11 +1371,13 @@ private:
       if (y == no_node) return no_node;
       if (k == tk::binom) return t_.binary(op::binom, x, y);
       const std::uint32_t d = t_.binary(op::div, x, y);
+      // `\frac` marks its division for the mixed-number rule (`{1 \over 3}` and `1/3` do not count).
       t_.nodes[d].x = 1; // written as \frac (mixed numbers)
       return d;
     }
     case tk::sqrt: {
       ++p_;
+      // `\sqrt[n]{x}`: the index is a sum inside brackets (`\sqrt[3]{8}`, `\sqrt[n+1]{x}`).
       std::uint32_t index = no_node;
       if (accept(tk::lbrack)) {
         index = sum();
@@ -1081,6 +1393,13 @@ private:
     }
   }
 
+  //! A function application: `\sin x`, `\sin^2 x`, `\log_2 8`, `\log_{b}^{2} x`, `\ln(x+1)`.
+  //! A power and (for `\log`) a base may follow the name in either order. The argument is a
+  //! parenthesised item, or else a run of juxtaposed postfix factors made of numbers, letters and
+  //! `\pi` (`\sin 2x` = sin(2x), `\sin 2x + 1` = sin(2x) + 1, `\sin x \cos x` = sin(x)·cos(x)).
+  //! `\sin^{-1}`, `\cos^{-1}`, `\tan^{-1}` are the inverse functions (not reciprocals); any other
+  //! power applies to the value (`\sin^2 x` = (sin x)²). The evaluator rejects unknown names, so
+  //! the table in `lexer::commands` and `evaluator::eval_node` must agree.
   std::uint32_t function() {
     const std::string_view name = toks_[p_++].text;
     std::uint32_t power = no_node, base = no_node;
@@ -1108,6 +1427,7 @@ private:
         a = t_.binary(op::mul, a, x);
       }
     }
+    // Without a base the node is `func` (text = name); `\log_b` becomes `logb(argument, base)`.
     std::uint32_t f = base == no_node ? t_.make(node(op::func, a, no_node, name))
                                       : t_.binary(op::logb, a, base);
     if (power != no_node) {
@@ -1122,6 +1442,10 @@ private:
     return f;
   }
 
+  //! `\begin{pmatrix} a & b \\ c & d \end{pmatrix}` (also bmatrix, matrix, Bmatrix, smallmatrix,
+  //! array): cells are sums separated by `&`, rows by `\\`; every row must have the same number of
+  //! cells, a trailing `\\` before `\end` is allowed, and shapes are limited to 255 × 255 (the
+  //! node's small fields). The cells are stored row-major.
   std::uint32_t matrix() {
     ++p_;
     std::vector<std::uint32_t> cells;
@@ -1133,6 +1457,7 @@ private:
       cells.push_back(x);
       ++col;
       if (accept(tk::amp)) continue;
+      // Row ends at `\\` or at `\end`; the first row fixes the column count.
       const bool row_end = accept(tk::rowsep);
       if (rows == 0) cols = col;
       if (col != cols) return no_node;
@@ -1152,21 +1477,38 @@ private:
 // Evaluation at a point
 
 //! A scalar's value at one point.
+//!
+//! `exact` values carry their canonical surd in `v` and its double in `d`; `approx` values only
+//! `d` (finite or ±∞, never NaN — a NaN becomes `undefined`); `undefined` means "no real value
+//! here" (division by zero, √ of a negative, ln of a non-positive number, 0^−1, …), which is a
+//! legitimate outcome that the comparison handles, unlike an evaluation failure.
 struct point_value {
+  //! Which of the three states the value is in; `undefined` by default.
   enum kind_t : std::uint8_t { undefined, exact, approx } kind = undefined;
   exact_value v; //!< when exact
   double d = std::numeric_limits<double>::quiet_NaN(); //!< always (nearest double of v when exact)
 };
 
+//! Points per expression with variables. Six agreeing points make a false "equal" unlikely for
+//! the polynomial and rational expressions of answers: two different rational functions of low
+//! degree agree at a random rational point only if it is a root of their difference.
 inline constexpr int random_points = 6;
+//! Philox key of the point values: fixed, so verdicts are reproducible across runs and machines.
 inline constexpr std::uint64_t point_seed = 0x5EED'0016'2026'0001ull;
 
 //! The value of a variable (by name hash) at point k: ±n/d, 1 ≤ n ≤ 400, 2 ≤ d ≤ 9.
+//!
+//! The Philox4x32-10 block at (seed `point_seed`, subsequence = name hash, offset k): word 0
+//! gives n, word 1 gives d, the low bit of word 2 the sign; the fraction is then reduced
+//! (4/2 = 2), so integers occur. Denominators ≥ 2 make most values non-integers, which keeps `\lfloor x\rfloor` ≢ x;
+//! both signs occur, which keeps √(x²) ≢ x. A pure function of (name, k): both answers, and
+//! every run, see the same value for the same variable. Cost: one Philox block and an int64 gcd.
 inline rational variable_value(std::uint64_t name, int k) {
   const auto w = philox_block(point_seed, name, static_cast<std::uint64_t>(k));
   const auto n = static_cast<std::int64_t>(w[0] % 400u + 1u);
   const auto d = static_cast<std::int64_t>(w[1] % 8u + 2u);
   const std::int64_t s = (w[2] & 1u) ? -1 : 1;
+  // A local budget: the reduction of two small integers is free and cannot be refused.
   step_budget b;
   rational r;
   make_rational(big_int(s * n), big_int(d), r, b);
@@ -1174,13 +1516,27 @@ inline rational variable_value(std::uint64_t name, int k) {
 }
 
 //! Evaluates scalar subtrees; fails (sets `failed`) on unsupported input or an exhausted budget.
+//!
+//! `eval(n, k)` returns the value of node n at point k. Exact arithmetic is used while every
+//! operand is exact and the operation has an exact result (+ − × ÷ on surds, integer powers,
+//! rational powers with exact roots, factorials, binomials, floor/ceil/abs of rationals,
+//! numerals in a base); otherwise the double path is taken (π, e, functions, irrational
+//! powers, multi-radicand inverses). `failed` is sticky and means the comparison is undecidable:
+//! an unsupported node (a structure, an unknown function), a refused size, the budget, recursion
+//! deeper than 400, or a double overflow. `saw_variable` records that a `var` was evaluated, so
+//! the caller knows whether more points are needed. Literal values are cached per node, so the
+//! six points parse each literal once. Not thread-safe (mutable caches); one per signature.
 class evaluator {
 public:
   evaluator(const tree& t, step_budget& budget) : t_(t), budget_(budget), literal_(t.nodes.size()) {}
 
+  //! Sticky: set by any evaluation that cannot give a trustworthy value.
   bool failed = false;
+  //! Set when a variable was evaluated (the expression is not a constant).
   bool saw_variable = false;
 
+  //! The value of node n at point `point` (0 ≤ point < `random_points`). A NaN double result is
+  //! reported as `undefined`. Returns `undefined` with `failed` set once the evaluator has failed.
   point_value eval(std::uint32_t n, int point) {
     point_value r;
     if (failed || depth_ >= 400) {
@@ -1198,11 +1554,15 @@ public:
   }
 
 private:
+  // The tree, the shared budget (owned by the comparer), a per-node cache of literal values,
+  // and the current recursion depth.
   const tree& t_;
   step_budget& budget_;
   std::vector<std::optional<rational>> literal_;
   int depth_ = 0;
 
+  // Constructors of point values: exact (with its double), approximate (NaN → undefined),
+  // undefined, and failure (which also marks the evaluator failed).
   static point_value exact(exact_value v) {
     point_value r;
     r.kind = point_value::exact;
@@ -1228,6 +1588,10 @@ private:
   }
 
   //! A number literal: digits, optional {,} groups, decimals, exponent.
+  //! The value is exact: all digits form one integer, scaled by 10^(exponent − fraction digits),
+  //! so `0.1` is 1/10 and `1.5e-3` is 3/2000 exactly. Refused (false) when the exponent exceeds
+  //! 10^5 in magnitude, the literal has more than 9·`max_limbs` digits, or the power of ten is
+  //! refused by the size cap — the answer is then undecidable rather than rounded.
   bool literal(std::string_view s, rational& out) {
     std::string digits;
     digits.reserve(s.size());
@@ -1241,11 +1605,13 @@ private:
         if (in_frac) ++frac;
       } else if (c == '.') {
         in_frac = true;
+      // `{`, `,`, `}` occur only inside a `1{,}000` group (the lexer guarantees it): skipped.
       } else if (c == '{' || c == ',' || c == '}') {
       } else {
         break;
       }
     }
+    // The lexer only lets `e`/`E` [+-] digits through here.
     if (i < s.size()) { // exponent
       ++i;
       bool neg = false;
@@ -1264,12 +1630,22 @@ private:
     return mul(rational{big_int::from_digits(digits), big_int(1)}, ten_pow, out, budget_);
   }
 
+  // An exact rational integer whose numerator is inline: the exponents, factorial arguments and
+  // bases that the exact paths accept.
   static bool small_int(const point_value& v, std::int64_t& out) {
     if (v.kind != point_value::exact || !v.v.is_rational() || !v.v.q.is_integer() || !v.v.q.num.is_small()) return false;
     out = v.v.q.num.small();
     return true;
   }
 
+  //! b^e. Exact when b and e are exact and e is rational:
+  //! - integer e: a rational b by `pow_int` (size-capped: `10^{10^{10}}` fails rather than being
+  //!   rounded to ∞), a surd b by repeated multiplication for |e| ≤ 64 (through its inverse for
+  //!   e < 0), anything larger fails; 0^e for e < 0 is undefined;
+  //! - e = p/q with q ≤ 64 and a rational b: exact when the q-th root of b is exact (8^{2/3} = 4,
+  //!   (−8)^{1/3} = −2), undefined for an even root of a negative number.
+  //! Otherwise double: a negative base is real only for an exact exponent with an odd denominator
+  //! (sign from the numerator's parity); any other negative base is undefined; an overflow fails.
   point_value power(const point_value& b, const point_value& e) {
     if (b.kind == point_value::undefined || e.kind == point_value::undefined) return undef();
     if (b.kind == point_value::exact && e.kind == point_value::exact && e.v.is_rational()) {
@@ -1287,6 +1663,7 @@ private:
           exact_value acc;
           acc.q = rational{big_int(1), big_int(1)};
           exact_value base = b.v;
+          // A surd base with a negative exponent: invert once (exactly when possible), else go inexact.
           if (k < 0 && !inverse(b.v, base, budget_)) return approx(std::pow(b.v.to_double(), static_cast<double>(k)));
           for (std::int64_t i = 0; i < (k < 0 ? -k : k); ++i)
             if (!mul(acc, base, acc, budget_)) return fail();
@@ -1294,6 +1671,7 @@ private:
         }
         return fail();
       }
+      // p/q: take the q-th root exactly, then the integer power p of it.
       // rational exponent p/q of a rational base: exact when the q-th root is exact
       if (b.v.is_rational() && q.den.is_small() && q.num.is_small() && q.den.small() <= 64) {
         point_value root = nth_root(b.v.q, q.den.small());
@@ -1302,6 +1680,7 @@ private:
         if (root.kind == point_value::undefined) return undef();
       }
     }
+    // The inexact path: both as doubles.
     const double bd = b.d, ed = e.d;
     if (bd < 0) {
       // a negative base with a non-integer exponent: real only for odd denominators
@@ -1323,6 +1702,9 @@ private:
   }
 
   //! x^(1/k) for rational x: exact when x is a perfect k-th power (k = 2: canonical surd).
+  //! Otherwise double. Undefined for k ≤ 0 and for even roots of negative numbers; an odd root of
+  //! a negative number is negative (∛−8 = −2). For k > 2 only inline numerators and denominators
+  //! are tried exactly; the others go to double.
   point_value nth_root(const rational& x, std::int64_t k) {
     if (k <= 0) return undef();
     if (x.sign() < 0 && k % 2 == 0) return undef();
@@ -1344,6 +1726,11 @@ private:
     return approx(d < 0 ? -m : m);
   }
 
+  //! a ∘ b for ∘ ∈ {+, −, ×, ÷}. Exact when both operands are exact and the operation succeeds;
+  //! if the exact operation is refused for a reason other than the budget (more than 64 surd term
+  //! pairs, a multi-radicand divisor), the double path is taken instead. Division by exact or
+  //! double zero is undefined. A double overflow of finite operands fails (undecidable); ∞ as an
+  //! operand is allowed and propagates (`\infty + 1` is ∞).
   point_value arith(op k, const point_value& a, const point_value& b) {
     if (a.kind == point_value::undefined || b.kind == point_value::undefined) return undef();
     if (a.kind == point_value::exact && b.kind == point_value::exact) {
@@ -1361,6 +1748,7 @@ private:
       }
       default: break;
       }
+      // A budget refusal is final; any other refusal falls through to doubles.
       if (ok) return exact(std::move(r));
       if (!budget_.ok()) return fail();
     }
@@ -1380,10 +1768,12 @@ private:
     return approx(z);
   }
 
+  //! Dispatch on the node kind; every case handles `undefined` operands by propagating them.
   point_value eval_node(std::uint32_t n, int point) {
     const node& x = t_.nodes[n];
     switch (x.kind) {
     case op::num: {
+      // The literal's exact value is computed at the first point and reused at the others.
       if (!literal_[n]) {
         rational q;
         if (!literal(x.text, q)) return fail();
@@ -1391,6 +1781,7 @@ private:
       }
       return exact(*literal_[n]);
     }
+    // π and e are inexact: any expression containing them is compared with the tolerance.
     case op::var: saw_variable = true; return exact(variable_value(x.h, point));
     case op::pi: return approx(3.141592653589793238462643383279502884);
     case op::e: return approx(2.718281828459045235360287471352662498);
@@ -1405,17 +1796,20 @@ private:
       const point_value b = eval(x.b, point);
       return arith(x.kind, a, b);
     }
+    // Only built with percent_rule::divide: x% = x/100.
     case op::percent: {
       const point_value a = eval(x.a, point);
       return arith(op::div, a, exact(rational{big_int(100), big_int(1)}));
     }
     case op::pow: return power(eval(x.a, point), eval(x.b, point));
+    // √ of a rational: exact surd; of anything else: double, undefined below 0.
     case op::sqrt: {
       const point_value a = eval(x.a, point);
       if (a.kind == point_value::exact && a.v.is_rational()) return nth_root(a.v.q, 2);
       if (a.kind == point_value::undefined || a.d < 0) return undef();
       return approx(std::sqrt(a.d));
     }
+    // ⁿ√x: exact for a small integer index 1..64 and a rational radicand, else double.
     case op::root: {
       const point_value k = eval(x.a, point);
       const point_value a = eval(x.b, point);
@@ -1429,6 +1823,8 @@ private:
       const double m = std::pow(std::fabs(a.d), 1.0 / static_cast<double>(kk));
       return approx(a.d < 0 ? -m : m);
     }
+    // n! exactly for integers 0..1000 (product of limbs, charged to the budget); undefined for
+    // negative integers; Γ(x + 1) in double for non-integers ((1/2)! = √π/2).
     case op::fact: {
       const point_value a = eval(x.a, point);
       std::int64_t k = 0;
@@ -1444,6 +1840,8 @@ private:
       if (a.d < 0 && a.d == std::floor(a.d)) return undef();
       return finite_or_fail(std::tgamma(a.d + 1.0), a.d, 1.0);
     }
+    // C(n, k) exactly for small integers (0 when k < 0 or k > n, and also for n < 0 — the
+    // generalised binomial is not used), built as Π (n − k + i)/i with k ≤ n − k; otherwise via Γ.
     case op::binom: {
       const point_value a = eval(x.a, point), b = eval(x.b, point);
       std::int64_t nn = 0, kk = 0;
@@ -1461,11 +1859,14 @@ private:
       }
       return exact(std::move(acc));
     }
+    // |a|: exact values keep their form (sign tested on the double); doubles take fabs.
     case op::abs: {
       point_value a = eval(x.a, point);
       if (a.kind == point_value::exact) return a.d < 0 ? exact(negated(a.v)) : a;
       return a.kind == point_value::approx ? approx(std::fabs(a.d)) : a;
     }
+    // ⌊a⌋ / ⌈a⌉: exact for rationals via truncating division and a correction for the sign of the
+    // remainder; surds and doubles via std::floor / std::ceil on the double.
     case op::floor:
     case op::ceil: {
       const point_value a = eval(x.a, point);
@@ -1479,6 +1880,8 @@ private:
       if (a.kind == point_value::undefined) return a;
       return approx(x.kind == op::floor ? std::floor(a.d) : std::ceil(a.d));
     }
+    // A numeral in base b (2..10): every digit must be below b (`1012_{2}` fails); the value is
+    // built by Horner's rule in big_int, so long numerals stay exact.
     case op::based: {
       const point_value b = eval(x.a, point);
       std::int64_t base = 0;
@@ -1491,12 +1894,15 @@ private:
       }
       return exact(rational{std::move(acc), big_int(1)});
     }
+    // log_b a = ln a / ln b in double; undefined for a ≤ 0, b ≤ 0 or b = 1.
     case op::logb: {
       const point_value a = eval(x.a, point), b = eval(x.b, point);
       if (a.kind == point_value::undefined || b.kind == point_value::undefined || a.d <= 0 || b.d <= 0 || b.d == 1)
         return undef();
       return approx(std::log(a.d) / std::log(b.d));
     }
+    // Functions are evaluated in double on the argument's double. Poles are not detected:
+    // `\tan(\pi/2)` is a large finite number, as the double of π/2 is not exactly π/2.
     case op::func: {
       const point_value a = eval(x.a, point);
       if (a.kind == point_value::undefined) return a;
@@ -1525,11 +1931,15 @@ private:
 };
 
 //! A scalar's values at the comparison points (one entry for a constant).
+//! `variables` is true when the expression contains a variable; then `at` has `random_points`
+//! entries (fewer when evaluation failed part-way, in which case the signature is not used).
 struct signature {
   std::vector<point_value> at;
   bool variables = false;
 };
 
+//! Evaluates node n of t at point 0, and at the other points when a variable was seen. Sets
+//! `failed` (never clears it) when evaluation failed. Constants cost one evaluation.
 inline signature make_signature(const tree& t, std::uint32_t n, step_budget& budget, bool& failed) {
   signature s;
   evaluator ev(t, budget);
@@ -1543,6 +1953,11 @@ inline signature make_signature(const tree& t, std::uint32_t n, step_budget& bud
 }
 
 //! Equality of two point values (file comment: exact, or within tolerance when either is inexact).
+//! Exact against exact is the canonical-form identity (no tolerance at all). Otherwise the
+//! doubles must satisfy |a − b| ≤ rel · max(1, |a|, |b|) — relative for large values, absolute
+//! below 1 — and an infinite double only equals the same infinity. Caveat: an exact value
+//! beyond double's range has d = ±∞, so against an inexact ∞ it compares equal
+//! (`10^{400}` vs `\infty` is `equal`).
 inline bool values_agree(const point_value& a, const point_value& b, double rel) {
   if (a.kind == point_value::exact && b.kind == point_value::exact) return a.v == b.v;
   if (std::isinf(a.d) || std::isinf(b.d)) return a.d == b.d;
@@ -1550,10 +1965,20 @@ inline bool values_agree(const point_value& a, const point_value& b, double rel)
   return std::fabs(a.d - b.d) <= rel * scale;
 }
 
+//! Tolerance for constants: 1e-12 relative, about 4500 double epsilons — enough for the rounding of
+//! π, trigonometric and logarithmic expressions (`\sin\frac{\pi}{6}` ≡ `\frac12`), far below
+//! the precision of any decimal an answer would round to (`\pi` ≢ `3.1416`, ≢ `3.14159265`).
 inline constexpr double constant_tolerance = 1e-12; //!< relative, when either side is inexact
+//! Looser at random points, where values reach 400^k and cancellations (`\sin^2 x + \cos^2 x`,
+//! differences of large powers) lose more relative precision.
 inline constexpr double variable_tolerance = 1e-9;  //!< relative, at random points
 
 //! 1 equal, 0 different, -1 undecidable (no point where either is defined).
+//!
+//! Compares point by point; a constant is compared with every point of the other side (its one
+//! entry is reused). Points where both are undefined are skipped; a point where exactly one is
+//! defined is a disagreement; any disagreement is final. The tolerance is the variable one when
+//! either side has variables, the constant one otherwise.
 inline int signatures_equal(const signature& a, const signature& b) {
   const std::size_t n = std::max(a.at.size(), b.at.size());
   const double rel = (a.variables || b.variables) ? variable_tolerance : constant_tolerance;
@@ -1575,11 +2000,32 @@ inline int signatures_equal(const signature& a, const signature& b) {
 
 //! Compares structured values of two trees; `failed` is set when a comparison could not be
 //! decided (budget, unsupported construct) so the caller can fall back to string rules.
+//!
+//! Owns the step budget of one `compare_math` call and caches each node's `signature` per tree,
+//! so a scalar met in several comparisons (an element of a set compared with every element of
+//! the other) is evaluated once. `canonical` and `strip` append rewritten nodes to the trees,
+//! which is why the trees are taken by non-const reference. Equality rules:
+//! - collections (`list`, `set`, `union_`) compare order-free with set semantics, after
+//!   flattening nested lists and ± expansions; a one-element collection equals its element;
+//! - tuples and intervals compare element-wise with the same brackets, except at an infinite
+//!   endpoint; matrices entry by entry with the same shape;
+//! - relations compare with the same operators and equal sides, or mirrored (`3 < x` ≡ `x > 3`,
+//!   `a = b` ≡ `b = a`); two equations also when the differences of their sides are
+//!   proportional at the random points (`y = 2x + 1` ≡ `2x − y + 1 = 0`);
+//! - scalars compare by `signatures_equal`; a scalar never equals a structure.
+//! Recursion is bounded (depth 300 for `canonical` and `eq`), so nesting costs no unbounded stack.
 class comparer {
 public:
+  //! Binds the two parsed trees and the options (`strip_variable_prefix` is read here).
   comparer(tree& a, tree& b, const math_options& opt) : ta_(a), tb_(b), opt_(opt) {}
+  //! Set when some comparison could not be decided; the verdict of `equal_roots` is then only
+  //! trustworthy if it is `true` (an equality found before the failure).
   bool failed = false;
 
+  //! Are the two roots equal? Canonicalises both; compares; with `strip_variable_prefix`, retries
+  //! with `x = …` / `x \in …` prefixes removed when the first comparison answered "different"
+  //! (not when it was undecidable). Sets `failed` when canonicalisation failed (too many ± or elements, too
+  //! deep) or a comparison was undecidable.
   bool equal_roots() {
     const std::uint32_t ra = canonical(ta_, ta_.root), rb = canonical(tb_, tb_.root);
     if (ra == no_node || rb == no_node) {
@@ -1596,6 +2042,9 @@ public:
   }
 
 private:
+  // The two trees (mutable: canonicalisation appends nodes), the options, the budget shared by
+  // every evaluation of this comparison, the per-node signature caches of each side (grown on
+  // demand, as canonicalisation adds nodes), and the recursion depth of canonical/eq.
   tree& ta_;
   tree& tb_;
   const math_options& opt_;
@@ -1604,7 +2053,10 @@ private:
   int depth_ = 0;
 
   // ---- canonical structure: ± expanded, inequalities as intervals, ℝ as an interval
+  // Is node n a variable? Only a lone variable may be the subject of an inequality or a prefix.
   static bool is_var(const tree& t, std::uint32_t n) { return t.nodes[n].kind == op::var; }
+  // Does the subtree contain a variable? Depth-capped at 400: a deeper tree counts as having one,
+  // which only disables the inequality-to-interval rewrite for it.
   static bool has_var(const tree& t, std::uint32_t n, int depth = 0) {
     if (depth > 400) return true;
     const node& x = t.nodes[n];
@@ -1620,6 +2072,8 @@ private:
     if (x.b != no_node && x.kind != op::func && has_var(t, x.b, depth + 1)) return true;
     return false;
   }
+  // How many ± / ∓ the scalar subtree contains (structures and numerals in a base count 0; the
+  // depth cap returns 99, more than the 4 that `canonical_` accepts).
   static std::uint32_t count_pm(const tree& t, std::uint32_t n, int depth = 0) {
     if (depth > 400) return 99;
     const node& x = t.nodes[n];
@@ -1631,6 +2085,9 @@ private:
     return c;
   }
   //! A copy of scalar n with the i-th ± (in visit order) taking the sign in bit i of `signs`.
+  //! Visits in the same pre-order as `count_pm`, so bit i always refers to the same ±. `a ± b`
+  //! becomes a + b or a − b, a leading `±a` becomes a or −a; leaves (numbers, variables,
+  //! numerals in a base) are shared, every operator node is copied.
   static std::uint32_t choose_signs(tree& t, std::uint32_t n, std::uint32_t signs, std::uint32_t& index) {
     const node x = t.nodes[n];
     if (is_structure(x.kind) || x.kind == op::num || x.kind == op::var || x.kind == op::based) return n;
@@ -1651,9 +2108,11 @@ private:
     return t.make(y);
   }
 
+  // [lo, hi] / (lo, hi) / … as a two-element tuple with the given brackets.
   std::uint32_t interval(tree& t, std::uint32_t lo, std::uint32_t hi, bool lo_closed, bool hi_closed) {
     return t.nary(op::tuple, {lo, hi}, lo_closed ? '[' : '(', hi_closed ? ']' : ')');
   }
+  // +∞, or −∞ as neg(∞) (the form `is_infinite` recognises).
   std::uint32_t infinity(tree& t, bool negative) {
     const std::uint32_t i = t.make(node(op::inf));
     return negative ? t.unary(op::neg, i) : i;
@@ -1661,6 +2120,9 @@ private:
 
   //! `x > 3` → (3, ∞); `1 < x \le 2` → (1, 2]; `x \ne 1` → (−∞, 1) ∪ (1, ∞). `no_node` if the
   //! relation is not of that form.
+  //! The variable must be a lone variable and the bounds free of variables; a chain must point
+  //! one way (`1 < x < 2` or `2 > x > 1`, not `1 < x > 0`). `=` and `\in` are not inequalities:
+  //! they stay relations (and equations are compared by `relations_eq`).
   std::uint32_t inequality_interval(tree& t, std::uint32_t n) {
     const node x = t.nodes[n];
     const std::uint32_t k = x.b;
@@ -1682,6 +2144,7 @@ private:
         return t.nary(op::union_, {interval(t, infinity(t, true), c, false, false),
                                    interval(t, c, infinity(t, false), false, false)});
       // normalise to "v OP c"
+      // Mirror the operator when the variable is on the right: 3 < x is x > 3.
       rel_op q = r;
       if (!var_left) q = r == rel_op::lt ? rel_op::gt : r == rel_op::gt ? rel_op::lt : r == rel_op::le ? rel_op::ge : rel_op::le;
       if (q == rel_op::lt || q == rel_op::le) return interval(t, infinity(t, true), c, false, q == rel_op::le);
@@ -1697,6 +2160,9 @@ private:
     return no_node;
   }
 
+  //! The canonical form of node n (see the class comment), or `no_node` when canonicalisation
+  //! gives up: depth above 300, more than 64 elements in a collection, more than 4 ± in one
+  //! scalar (2^4 = 16 sign choices). New nodes are appended to t; unchanged scalars are reused.
   std::uint32_t canonical(tree& t, std::uint32_t n) {
     if (++depth_ > 300) {
       --depth_;
@@ -1710,6 +2176,7 @@ private:
   std::uint32_t canonical_(tree& t, std::uint32_t n) {
     const node x = t.nodes[n];
     switch (x.kind) {
+    // ℝ is the interval (−∞, ∞), so `\mathbb{R}` ≡ `(-\infty, \infty)`.
     case op::reals: return interval(t, infinity(t, true), infinity(t, false), false, false);
     case op::list:
     case op::set:
@@ -1719,11 +2186,14 @@ private:
         const std::uint32_t c = canonical(t, t.kids[x.a + i]);
         if (c == no_node) return no_node;
         const node& cn = t.nodes[c];
+        // Lists inside lists and sets are flattened (`1, \pm 2` is the list 1, 2, −2); inside a union
+        // they are kept as parts.
         if (cn.kind == op::list && x.kind != op::union_) { // flatten ± expansions and nested lists
           for (std::uint32_t j = 0; j < cn.b; ++j) items.push_back(t.kids[cn.a + j]);
         } else {
           items.push_back(c);
         }
+        // The order-free comparison is quadratic in the element counts; cap them.
         if (items.size() > 64) return no_node;
       }
       return t.nary(x.kind, items);
@@ -1739,6 +2209,7 @@ private:
       return t.nary(x.kind, items, x.x, x.y);
     }
     case op::rel: {
+      // An inequality in one variable is compared as the interval it describes.
       const std::uint32_t iv = inequality_interval(t, n);
       if (iv != no_node) return canonical(t, iv);
       std::vector<std::uint32_t> sides;
@@ -1753,6 +2224,7 @@ private:
       for (std::size_t i = 0; i < ops.size(); ++i) t.rels[t.nodes[r].a + i] = ops[i];
       return r;
     }
+    // A scalar: expand its ± into the list of all sign choices (`1 \pm \sqrt2` → 1 + √2, 1 − √2).
     default: {
       const std::uint32_t k = count_pm(t, n);
       if (k == 0) return n;
@@ -1768,6 +2240,10 @@ private:
   }
 
   //! The `x =` / `x \in` prefix leniency: `x = 5` → 5, elementwise in collections.
+  //! Only a two-sided relation whose left side is a lone variable is stripped (`f(x) = 2` and
+  //! `5 = x` are kept). In lists and sets every element is stripped, and a stripped element that
+  //! is itself a list is spliced in (`x = \pm 2, 3` → 2, −2, 3). Returns n itself when nothing
+  //! changed, so the caller can tell whether a retry is worth it.
   std::uint32_t strip(tree& t, std::uint32_t n) {
     const node x = t.nodes[n];
     if (x.kind == op::rel && x.b == 2 && (t.rels[x.a] == rel_op::eq || t.rels[x.a] == rel_op::in) &&
@@ -1793,6 +2269,8 @@ private:
   }
 
   // ---- equality
+  // The signature of node n on one side, computed on first use with the comparer's budget;
+  // evaluation failures set `failed`.
   const signature& sig(bool side_a, std::uint32_t n) {
     auto& cache = side_a ? sig_a_ : sig_b_;
     const tree& t = side_a ? ta_ : tb_;
@@ -1801,6 +2279,7 @@ private:
     return *cache[n];
   }
 
+  // Two scalars: equal signatures; "no defined point" is undecidable.
   bool scalar_eq(std::uint32_t a, std::uint32_t b) {
     const int r = signatures_equal(sig(true, a), sig(false, b));
     if (r < 0) failed = true;
@@ -1808,12 +2287,16 @@ private:
   }
 
   static bool is_collection(op k) { return k == op::list || k == op::set || k == op::union_; }
+  // ±∞ as built by the parser or `infinity` (an `inf` node, possibly negated).
   static bool is_infinite(const tree& t, std::uint32_t n) {
     const node& x = t.nodes[n];
     return x.kind == op::inf || (x.kind == op::neg && t.nodes[x.a].kind == op::inf);
   }
 
   //! Set semantics: every element of one has an equal element in the other.
+  //! Duplicates do not count (`\{1, 2\}` ≡ `\{2, 1, 1\}`), an empty collection equals only an
+  //! empty one. Compares every pair (no early exit for the second side, which must be covered
+  //! too): O(|a|·|b|) element comparisons, each possibly recursive, at most 64 × 64.
   bool collections_eq(std::uint32_t a, std::uint32_t b) {
     const node xa = ta_.nodes[a], xb = tb_.nodes[b];
     if ((xa.b == 0) != (xb.b == 0)) return false;
@@ -1833,6 +2316,8 @@ private:
     return true;
   }
 
+  // Depth-guarded entry point of the structural comparison; once `failed` is set every further
+  // comparison answers false immediately.
   bool eq(std::uint32_t a, std::uint32_t b) {
     if (failed || depth_ >= 300) {
       failed = true;
@@ -1844,6 +2329,7 @@ private:
     return r;
   }
 
+  // The comparison proper (rules in the class comment), dispatching on the node kinds.
   bool eq_(std::uint32_t a, std::uint32_t b) {
     const node xa = ta_.nodes[a], xb = tb_.nodes[b];
     const bool ca = is_collection(xa.kind), cb = is_collection(xb.kind);
@@ -1877,6 +2363,7 @@ private:
     }
   }
 
+  // The mirrored relation operator: x < 3 reads 3 > x from the other side.
   rel_op flipped(rel_op r) const {
     switch (r) {
     case rel_op::lt: return rel_op::gt;
@@ -1887,6 +2374,10 @@ private:
     }
   }
 
+  //! Relations: same operators in the same order and equal sides, or the mirror image (sides
+  //! reversed and every operator flipped). Two single equations are also equal when the
+  //! difference of their sides are proportional (see `proportional`), which covers rearranged
+  //! and scaled equations of lines and curves. Chains of different lengths are different.
   bool relations_eq(std::uint32_t a, std::uint32_t b) {
     const node xa = ta_.nodes[a], xb = tb_.nodes[b];
     if (xa.b != xb.b) return false;
@@ -1917,6 +2408,12 @@ private:
   }
 
   //! f = k·g at every point for one constant k ≠ 0 (both with variables).
+  //! Both sides must have variables (two constant equations such as `1 = 1` are not compared this
+  //! way). Points where both are undefined are skipped, where one is undefined fail; zeros must
+  //! coincide. The ratio k is exact when every defined non-zero value is exact and the inverse
+  //! exists, otherwise compared in double within `variable_tolerance`; an exact and a double
+  //! ratio must agree too. At least one defined point is needed. Uses its own step budget (the
+  //! values are already computed; only the divisions are charged).
   static bool proportional(const signature& f, const signature& g) {
     if (!f.variables || !g.variables || f.at.size() != g.at.size()) return false;
     std::optional<exact_value> k_exact;
@@ -1953,6 +2450,7 @@ private:
 
 //! Parses an answer into `t` (after the prefix rules are known); false when it is not in the
 //! supported LaTeX subset.
+//! `opt.percent` decides how `\%` reads; `t` is normally empty; the answer must outlive `t`.
 inline bool parse_math(std::string_view s, tree& t, const math_options& opt) {
   parser p(s, t, opt);
   return p.run();
@@ -1961,12 +2459,26 @@ inline bool parse_math(std::string_view s, tree& t, const math_options& opt) {
 } // namespace detail::rewards
 
 //! The result of comparing two answers with the symbolic-numeric core.
+//! `equal` and `different` are verdicts; `undecided` asks the caller to use other evidence
+//! (`math_equivalent` then compares the normal forms element-wise).
 enum class math_comparison { equal, different, undecided };
 
 //! Compares two answers with the symbolic-numeric core (file comment): `undecided` when either
 //! is outside the supported LaTeX subset or the step budget ran out. Symmetric except possibly
 //! when the budget runs out mid-comparison (`math_equivalent` orders its pair, so it is always
 //! symmetric). Never throws except `std::bad_alloc`.
+//!
+//! `a` and `b` are single answers (the contents of a box, not a whole solution); `opt` selects
+//! the percent rule and the prefix leniency. Also `undecided`: no point where either expression
+//! is defined, a refused size (`10^{10^{10}}`), a double overflow, too many ± or elements.
+//! The fuzz target checks that `compare_math(a, a)` is never `different`.
+//!   rlvr::compare_math("(x+1)^2", "x^2+2x+1");            // equal (random points, exact)
+//!   rlvr::compare_math("\\{3,2,1\\}", "1, 2, 3");          // equal (order-free)
+//!   rlvr::compare_math("(0,1]", "(0,1)");                  // different (brackets)
+//!   rlvr::compare_math("50\\%", "\\frac12");               // different by default …
+//!   rlvr::compare_math("50\\%", "\\frac12", rlvr::math_options::strict());   // … equal
+//! Cost: linear parsing, then evaluation bounded by one step budget; thread-safe (all state is
+//! local).
 [[nodiscard]] inline math_comparison compare_math(std::string_view a, std::string_view b,
                                                   const math_options& opt = {}) {
   detail::rewards::tree ta, tb;
