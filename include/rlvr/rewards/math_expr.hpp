@@ -83,6 +83,30 @@
 //!   `\arccos x`) are undefined at almost every point and such comparisons are mostly undecided.
 //! - `\circ` inside an answer (composition), `\rightarrow`, `\overline{…}`, `\text{(A)}` and any
 //!   other unknown command are unsupported: the answer is left to the string rules.
+//!
+//! ## A comparison, step by step
+//! `x = \pm\sqrt{2}` against `\{\sqrt2, -\sqrt2\}`:
+//! 1. Parsing gives rel(var x, upm(sqrt(2))) with operator `=` on one side, and
+//!    set(sqrt(2), neg(sqrt(2))) on the other.
+//! 2. Canonicalisation expands the ±: rel(x, list(sqrt(2), neg(sqrt(2)))); `=` is not an
+//!    inequality, so the relation stays. The set is unchanged.
+//! 3. `eq` compares a relation with a two-element set: a structure mismatch, "different".
+//! 4. With `strip_variable_prefix` (the default) the prefix `x =` is removed and the list is
+//!    compared with the set order-free; each √2 evaluates exactly to the surd 0 + 1·√2, so the
+//!    elements match as canonical forms and the verdict is `equal`. With
+//!    `math_options::strict()` step 4 is skipped and the verdict is `different`.
+//!
+//! ## Extending the core
+//! - A new command: a row in `lexer::commands` (an existing token kind, or a new `tk` handled
+//!   by the parser); unknown commands already make an answer unsupported, so adding one only
+//!   widens what is decided.
+//! - A new function: its name in the `func` row of the table and a case in `evaluator::eval_node`
+//!   (`op::func`); a name the evaluator does not know fails the evaluation.
+//! - A new structure: an `op` enumerator after `tuple` (`is_structure` compares the order), a
+//!   rule in `comparer::canonical_` and `comparer::eq_`, and `has_var`/`count_pm` cases if it
+//!   holds scalars.
+//! - Every new rule gets pairs on both sides in `tests/rewards/answer_pairs.hpp` (`core_pairs`)
+//!   and a row in docs/rewards.md §4.2.
 
 #include <algorithm>
 #include <array>
@@ -238,6 +262,7 @@ inline bool mul(const exact_value& a, const exact_value& b, exact_value& out, st
   // A cap on the term pairs keeps (√2 + √3 + … )^k from growing without bound in memory and time.
   if (a.roots.size() * b.roots.size() > 64) return false;
   exact_value r;
+  // q₁·q₂ first, then the cross terms q₁·dⱼ√sⱼ and q₂·cᵢ√rᵢ, then the surd-by-surd products.
   if (!mul(a.q, b.q, r.q, budget)) return false;
   rational c;
   for (const auto& t : b.roots) {
@@ -288,6 +313,7 @@ inline bool inverse(const exact_value& a, exact_value& out, step_budget& budget)
   if (!mul(a.q, a.q, q2, budget) || !mul(t.coef, t.coef, c2, budget) || !mul(c2, rr, c2r, budget) ||
       !sub(q2, c2r, den, budget) || den.is_zero())
     return false;
+  // q/(q² − c²r) − (c/(q² − c²r))·√r: one radicand, already canonical.
   if (!div(a.q, den, qq, budget) || !div(t.coef.negated(), den, cc, budget)) return false;
   exact_value r;
   r.q = std::move(qq);
@@ -303,6 +329,7 @@ inline bool inverse(const exact_value& a, exact_value& out, step_budget& budget)
 //! so (k + 1)² cannot overflow.
 inline std::uint64_t isqrt_u64(std::uint64_t n) noexcept {
   auto k = static_cast<std::uint64_t>(std::sqrt(static_cast<double>(n)));
+  // The double root can be off either way once n exceeds 2^53; step to the exact floor.
   while (k > 0 && k * k > n) --k;
   while ((k + 1) * (k + 1) <= n) ++k;
   return k;
@@ -335,6 +362,8 @@ inline bool square_free_split(std::uint64_t n, std::uint64_t& s, std::uint64_t& 
       }
     }
   }
+  // What is left has no prime factor ≤ 1000, or the loop stopped early because p² > n, in which
+  // case it is 1 or a prime.
   if (n > 1) {
     const std::uint64_t k = isqrt_u64(n);
     if (k * k == n) {
@@ -362,6 +391,7 @@ inline bool sqrt_rational(const rational& q, exact_value& out, step_budget& budg
     out = exact_value{};
     return true;
   }
+  // Factoring needs 64-bit parts; larger rationals take the double path.
   if (!q.num.is_small() || !q.den.is_small()) return false;
   const auto n = static_cast<std::uint64_t>(q.num.small()), d = static_cast<std::uint64_t>(q.den.small());
   // √(n/d) = √(n·d)/d
@@ -389,6 +419,8 @@ inline bool exact_root_u64(std::uint64_t n, std::uint64_t k, std::uint64_t& out)
     return true;
   }
   auto r = static_cast<std::uint64_t>(std::llround(std::pow(static_cast<double>(n), 1.0 / static_cast<double>(k))));
+  // Try the neighbours of the rounded estimate; the inner loop stops once p exceeds n, so p
+  // stays below n·c < 2^128.
   for (std::uint64_t c = r > 0 ? r - 1 : 0; c <= r + 1; ++c) {
     u128 p = 1;
     for (std::uint64_t i = 0; i < k && p <= n; ++i) p *= c;
@@ -539,10 +571,13 @@ private:
     while (s_.substr(i_, 3) == "{,}" && i_ + 6 <= s_.size() && is_digit(s_[i_ + 3]) && is_digit(s_[i_ + 4]) &&
            is_digit(s_[i_ + 5]) && (i_ + 6 >= s_.size() || !is_digit(s_[i_ + 6])))
       i_ += 6;
+    // A decimal part needs a digit after the point: in `5.` the point ends a sentence.
     if (i_ + 1 < s_.size() && s_[i_] == '.' && is_digit(s_[i_ + 1])) {
       ++i_;
       while (i_ < s_.size() && is_digit(s_[i_])) ++i_;
     }
+    // Scientific notation only when the exponent is complete and no letter follows; otherwise
+    // `e` is Euler's number (`2e` = 2·e).
     if (i_ + 1 < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
       std::size_t j = i_ + 1;
       if (j < s_.size() && (s_[j] == '+' || s_[j] == '-')) ++j;
@@ -577,34 +612,43 @@ private:
       auto add = [&](std::initializer_list<std::string_view> names, act a, tk k) {
         for (std::string_view n : names) t.push_back({n, a, k});
       };
+      // Delimiter sizing: `\left(` is `(`; `\left.` and `\right.` (invisible delimiters) vanish.
       add({"left", "right"}, act::leftright, tk::end);
+      // Sizes, styles, spacing, dollar signs, limit placement and struts: no mathematical content.
       add({"big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl", "Biggr",
            "displaystyle", "textstyle", "quad", "qquad", "degree", "textdollar", "dollar", "limits", "nolimits",
            "mathstrut", "strut"},
           act::skip, tk::end);
+      // `\circ` without `^`: a degree sign at the end (`90\circ`), composition elsewhere.
       add({"circ"}, act::circ, tk::end);
+      // Text and font commands: the group's contents decide the token (see `command`).
       add({"text", "textrm", "textnormal", "textbf", "textit", "textsf", "mbox", "mathrm", "mathbf", "mathit",
            "mathsf", "operatorname", "boldsymbol", "bm", "hbox"},
           act::text, tk::text);
       add({"mathbb"}, act::mathbb, tk::reals);
       add({"begin", "end"}, act::env, tk::begin_mat);
+      // Display-style variants are the same operators.
       add({"frac", "dfrac", "tfrac", "cfrac"}, act::tok, tk::frac);
       add({"binom", "dbinom", "tbinom"}, act::tok, tk::binom);
       add({"sqrt"}, act::tok, tk::sqrt);
       add({"over"}, act::tok, tk::over);
+      // Every multiplication sign is one operator, and `\div` is `/`.
       add({"cdot", "times", "ast"}, act::tok, tk::star);
       add({"div"}, act::tok, tk::slash);
+      // Relations with their synonyms (`\leqslant` and `\leqq` are ≤).
       add({"le", "leq", "leqslant", "leqq"}, act::tok, tk::le);
       add({"ge", "geq", "geqslant", "geqq"}, act::tok, tk::ge);
       add({"ne", "neq"}, act::tok, tk::ne);
       add({"lt"}, act::tok, tk::lt);
       add({"gt"}, act::tok, tk::gt);
+      // ± and ∓: the parser reads ∓ like ± (the same pair of values).
       add({"pm"}, act::tok, tk::pm);
       add({"mp"}, act::tok, tk::mp);
       add({"cup"}, act::tok, tk::cup);
       add({"infty"}, act::tok, tk::inf);
       add({"pi"}, act::tok, tk::pi);
       add({"emptyset", "varnothing"}, act::tok, tk::empty);
+      // `\lbrace … \rbrace` are set braces like `\{ … \}`; the `\vert` variants are `|`.
       add({"lbrace"}, act::tok, tk::lset);
       add({"rbrace"}, act::tok, tk::rset);
       add({"lvert", "rvert", "vert"}, act::tok, tk::bar);
@@ -613,13 +657,16 @@ private:
       add({"lceil"}, act::tok, tk::lceil);
       add({"rceil"}, act::tok, tk::rceil);
       add({"in"}, act::tok, tk::in);
+      // The functions `evaluator::eval_node` knows (its `op::func` case lists the same names).
       add({"sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "ln",
            "log", "exp"},
           act::tok, tk::func);
+      // Greek letters are variables; `\pi` (above) is the constant.
       add({"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "iota",
            "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "varphi", "chi", "psi",
            "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega"},
           act::tok, tk::ident);
+      // Sorted once, so that every lookup is a binary search.
       std::sort(t.begin(), t.end(), [](const command_entry& x, const command_entry& y) { return x.name < y.name; });
       return t;
     }();
@@ -643,6 +690,7 @@ private:
     // Skipped commands continue scanning after them. Note: this is a recursive call (scan →
     // command → scan), one level per consecutive skipped command.
     case act::skip: return scan();
+    // Also drop the dot of an invisible delimiter `\left.` / `\right.`.
     case act::leftright:
       skip_spaces();
       if (i_ < s_.size() && s_[i_] == '.') ++i_;
@@ -702,11 +750,14 @@ private:
       if (i_ >= s_.size()) return {tk::end, {}};
       const char c = s_[i_];
       const std::size_t b = i_;
+      // Math delimiters and non-breaking spaces read as nothing.
       if (c == '$' || c == '~') {
         ++i_;
         continue;
       }
+      // A number starts with a digit, or with a point followed by a digit (`.5`).
       if (is_digit(c) || (c == '.' && i_ + 1 < s_.size() && is_digit(s_[i_ + 1]))) return number();
+      // Every ASCII letter is its own identifier: `xy` is x·y, and a word is a product of letters.
       if (is_ascii_letter(c)) {
         ++i_;
         return {tk::ident, s_.substr(b, 1)};
@@ -766,6 +817,7 @@ private:
       case '*': return {tk::star, s_.substr(b, 1)};
       case '/': return {tk::slash, s_.substr(b, 1)};
       case '^':
+        // `^\circ` is a degree mark and vanishes with its `^`; any other `^` is a power.
         if (skip_degree_script()) continue;
         return {tk::caret, s_.substr(b, 1)};
       case '_': return {tk::under, s_.substr(b, 1)};
@@ -897,6 +949,7 @@ public:
   //! Parses the whole answer; true when it is in the subset and every token was consumed. On
   //! success `t.root` is set; on failure `t` may hold a partial tree, which the caller discards.
   bool run() {
+    // The whole answer is one item list, and nothing may follow it.
     const std::uint32_t r = item_list(tk::end);
     if (r == no_node || peek() != tk::end) return false;
     t_.root = r;
@@ -929,6 +982,7 @@ private:
   // The kind of the token k places ahead, reading tokens from the lexer on demand; `end` past
   // the last token (also after a `bad` one, which ends the token stream).
   tk peek(std::size_t k = 0) {
+    // Lazy lexing: a parse that fails early never tokenises the rest of a long answer.
     while (p_ + k >= toks_.size() && !lexed_all_) {
       toks_.push_back(lex_.next());
       lexed_all_ = toks_.back().kind == tk::end || toks_.back().kind == tk::bad;
@@ -980,6 +1034,7 @@ private:
     for (;;) {
       rel_op r;
       switch (peek()) {
+      // Relation operators continue the chain; any other token ends it.
       case tk::eq: r = rel_op::eq; break;
       case tk::lt: r = rel_op::lt; break;
       case tk::gt: r = rel_op::gt; break;
@@ -1036,6 +1091,7 @@ private:
       if (x == no_node) return no_node;
       acc = t_.unary(op::upm, x);
     } else {
+      // A leading `+` is ignored.
       accept(tk::plus);
       acc = term();
       if (acc == no_node) return no_node;
@@ -1088,6 +1144,7 @@ private:
     std::uint32_t acc = factor();
     if (acc == no_node) return no_node;
     for (;;) {
+      // Explicit × and ÷ and implicit juxtaposition share one precedence level, left to right.
       if (peek() == tk::star || peek() == tk::slash) {
         const op k = peek() == tk::star ? op::mul : op::div;
         ++p_;
@@ -1120,6 +1177,7 @@ private:
       const std::uint32_t x = factor();
       return x == no_node ? no_node : t_.unary(op::neg, x);
     }
+    // Unary signs recurse, so `--2` is 2 and `-+2` is −2.
     if (accept(tk::plus)) return factor();
     if (peek() == tk::pm || peek() == tk::mp) {
       ++p_;
@@ -1196,6 +1254,7 @@ private:
         }
       } else if (peek() == tk::percent) {
         ++p_;
+        // drop: the sign is read as nothing (MATH's rule); divide: x/100.
         if (opt_.percent == percent_rule::divide) x = t_.unary(op::percent, x);
       } else {
         return x;
@@ -1307,6 +1366,7 @@ private:
     if (accept(tk::rpar)) c = ')';
     else if (accept(tk::rbrack)) c = ']';
     else return no_node;
+    // One item is plain grouping: `(x)` and `[x]` are x; `(x]` has no meaning.
     if (items.size() == 1) {
       if ((o == '(' && c == ')') || (o == '[' && c == ']')) return items[0];
       return no_node;
@@ -1336,7 +1396,9 @@ private:
     case tk::ident: return variable(toks_[p_++].text);
     case tk::pi: ++p_; return t_.make(node(op::pi));
     case tk::inf: ++p_; return t_.make(node(op::inf));
+    // ∅ is the empty set, so `\emptyset` ≡ `\{\}`.
     case tk::empty: ++p_; return t_.nary(op::set, {});
+    // ℝ stays a node here; the comparer turns it into (−∞, ∞).
     case tk::reals: ++p_; return t_.make(node(op::reals));
     case tk::lpar:
     case tk::lbrack: return bracketed(k);
@@ -1403,6 +1465,7 @@ private:
   std::uint32_t function() {
     const std::string_view name = toks_[p_++].text;
     std::uint32_t power = no_node, base = no_node;
+    // A power and a base in either order: `\log_2^3 x`, `\log^3_2 x`.
     for (int k = 0; k < 2; ++k) {
       if (power == no_node && accept(tk::caret)) {
         power = script(true);
@@ -1413,6 +1476,8 @@ private:
       }
     }
     std::uint32_t a;
+    // `\sin(…)`: the parenthesised item is the argument; a following `^2` then squares the value
+    // (`\sin(x)^2` = `\sin^2 x`), because the caller reads it as a power of this primary.
     if (peek() == tk::lpar) {
       ++p_;
       a = item();
@@ -1432,6 +1497,7 @@ private:
                                       : t_.binary(op::logb, a, base);
     if (power != no_node) {
       const node& pn = t_.nodes[power];
+      // `^{-1}` on sin, cos and tan is the inverse function by convention; elsewhere it is a power.
       const bool inverse = pn.kind == op::neg && t_.nodes[pn.a].kind == op::num && t_.nodes[pn.a].text == "1";
       if (inverse && name_in(name, {"sin", "cos", "tan"}) && base == no_node) {
         t_.nodes[f].text = name == "sin" ? "arcsin" : name == "cos" ? "arccos" : "arctan";
@@ -1468,6 +1534,7 @@ private:
         break;
       }
     }
+    // The shape must fit node::x and node::y (one byte each).
     if (rows == 0 || rows > 255 || cols > 255) return no_node;
     return t_.nary(op::matrix, cells, static_cast<std::uint8_t>(rows), static_cast<std::uint8_t>(cols));
   }
@@ -1503,6 +1570,8 @@ inline constexpr std::uint64_t point_seed = 0x5EED'0016'2026'0001ull;
 //! (4/2 = 2), so integers occur. Denominators ≥ 2 make most values non-integers, which keeps `\lfloor x\rfloor` ≢ x;
 //! both signs occur, which keeps √(x²) ≢ x. A pure function of (name, k): both answers, and
 //! every run, see the same value for the same variable. Cost: one Philox block and an int64 gcd.
+//! A variable is never 0 (n ≥ 1), so a removable singularity at 0 is invisible: `\frac{x^2}{x}`
+//! ≡ `x`, and `\ln|x|` is defined at every point.
 inline rational variable_value(std::uint64_t name, int k) {
   const auto w = philox_block(point_seed, name, static_cast<std::uint64_t>(k));
   const auto n = static_cast<std::int64_t>(w[0] % 400u + 1u);
@@ -1539,6 +1608,7 @@ public:
   //! reported as `undefined`. Returns `undefined` with `failed` set once the evaluator has failed.
   point_value eval(std::uint32_t n, int point) {
     point_value r;
+    // Stop at the first failure; trees deeper than 400 fail rather than risk the stack.
     if (failed || depth_ >= 400) {
       failed = true;
       return r;
@@ -1547,6 +1617,7 @@ public:
     r = eval_node(n, point);
     --depth_;
     if (!budget_.ok()) failed = true;
+    // A NaN from the double path (0·∞, ∞ − ∞, asin 2) is no value: undefined.
     if (r.kind == point_value::approx && std::isnan(r.d)) {
       r.kind = point_value::undefined;
     }
@@ -1623,7 +1694,9 @@ private:
       if (neg) exp10 = -exp10;
     }
     if (digits.empty()) return false;
+    // Literals longer than the size cap are not evaluated (the comparison is then undecidable).
     if (digits.size() > 9 * max_limbs) return false;
+    // value = digits · 10^(exponent − number of fractional digits)
     const std::int64_t shift = exp10 - frac;
     rational ten_pow;
     if (!pow_int(rational{big_int(10), big_int(1)}, shift, ten_pow, budget_)) return false;
@@ -1651,6 +1724,7 @@ private:
     if (b.kind == point_value::exact && e.kind == point_value::exact && e.v.is_rational()) {
       const rational& q = e.v.q;
       if (q.is_integer()) {
+        // An integer exponent beyond the inline range is refused outright.
         if (!q.num.is_small()) return fail();
         const std::int64_t k = q.num.small();
         if (b.v.is_rational()) {
@@ -1659,6 +1733,7 @@ private:
           if (pow_int(b.v.q, k, r, budget_)) return exact(std::move(r));
           return fail(); // beyond the size cap: 10^{10^{10}} is not evaluated (nor rounded to ∞ or 0)
         }
+        // A surd base: repeated exact multiplication, for small exponents only.
         if (k >= -64 && k <= 64) {
           exact_value acc;
           acc.q = rational{big_int(1), big_int(1)};
@@ -1752,6 +1827,7 @@ private:
       if (ok) return exact(std::move(r));
       if (!budget_.ok()) return fail();
     }
+    // The double path: an operand is inexact, or the exact operation was refused.
     const double x = a.d, y = b.d;
     double z = 0;
     switch (k) {
@@ -1830,6 +1906,7 @@ private:
       std::int64_t k = 0;
       if (small_int(a, k)) {
         if (k < 0) return undef();
+        // 1000! has 2568 digits; larger factorials are refused rather than approximated.
         if (k > 1000) return fail();
         big_int acc(1);
         for (std::int64_t i = 2; i <= k; ++i)
@@ -1850,6 +1927,7 @@ private:
         return approx(std::tgamma(a.d + 1) / (std::tgamma(b.d + 1) * std::tgamma(a.d - b.d + 1)));
       }
       if (nn < 0 || kk < 0 || kk > nn) return exact(rational{});
+      // C(n, k) = C(n, n − k): use the shorter product, at most 1000 factors.
       kk = std::min(kk, nn - kk);
       if (kk > 1000) return fail();
       rational acc{big_int(1), big_int(1)};
@@ -1885,6 +1963,7 @@ private:
     case op::based: {
       const point_value b = eval(x.a, point);
       std::int64_t base = 0;
+      // Bases 2–10 only: letter digits (hexadecimal) are not read.
       if (!small_int(b, base) || base < 2 || base > 10) return fail();
       big_int acc(0);
       for (char c : x.text) {
@@ -1944,6 +2023,8 @@ inline signature make_signature(const tree& t, std::uint32_t n, step_budget& bud
   signature s;
   evaluator ev(t, budget);
   s.at.push_back(ev.eval(n, 0));
+  // Constants have one value; expressions with variables are evaluated at every point, stopping
+  // at the first failure.
   if (ev.saw_variable) {
     s.variables = true;
     for (int k = 1; k < random_points && !ev.failed; ++k) s.at.push_back(ev.eval(n, k));
@@ -1988,6 +2069,7 @@ inline int signatures_equal(const signature& a, const signature& b) {
     const point_value& y = b.at[std::min(k, b.at.size() - 1)];
     const bool dx = x.kind != point_value::undefined, dy = y.kind != point_value::undefined;
     if (!dx && !dy) continue;
+    // Defined on one side only: the expressions differ there.
     if (dx != dy) return 0;
     if (!values_agree(x, y, rel)) return 0;
     ++defined;
@@ -2032,6 +2114,7 @@ public:
       failed = true;
       return false;
     }
+    // Structural comparison of the canonical forms; an equality found is final.
     if (eq(ra, rb)) return true;
     if (failed) return false;
     if (opt_.strip_variable_prefix) {
@@ -2164,6 +2247,7 @@ private:
   //! gives up: depth above 300, more than 64 elements in a collection, more than 4 ± in one
   //! scalar (2^4 = 16 sign choices). New nodes are appended to t; unchanged scalars are reused.
   std::uint32_t canonical(tree& t, std::uint32_t n) {
+    // Depth guard shared with `eq`: canonicalisation recurses once per nesting level.
     if (++depth_ > 300) {
       --depth_;
       return no_node;
@@ -2218,6 +2302,8 @@ private:
         if (c == no_node) return no_node;
         sides.push_back(c);
       }
+      // Rebuild the relation over the canonical sides; its operators go to the new node's slots in
+      // `rels` (indexed like `kids`).
       std::vector<rel_op> ops(t.rels.begin() + x.a, t.rels.begin() + x.a + x.b - 1);
       const std::uint32_t r = t.nary(op::rel, sides);
       t.rels.resize(t.kids.size());
@@ -2228,6 +2314,7 @@ private:
     default: {
       const std::uint32_t k = count_pm(t, n);
       if (k == 0) return n;
+      // 2^k sign choices: at most 16 variants.
       if (k > 4) return no_node;
       std::vector<std::uint32_t> variants;
       for (std::uint32_t s = 0; s < (1u << k); ++s) {
@@ -2246,6 +2333,7 @@ private:
   //! changed, so the caller can tell whether a retry is worth it.
   std::uint32_t strip(tree& t, std::uint32_t n) {
     const node x = t.nodes[n];
+    // `v = rhs` or `v \in rhs` with a lone variable v: keep the right side.
     if (x.kind == op::rel && x.b == 2 && (t.rels[x.a] == rel_op::eq || t.rels[x.a] == rel_op::in) &&
         t.nodes[t.kids[x.a]].kind == op::var)
       return t.kids[x.a + 1];
@@ -2299,6 +2387,7 @@ private:
   //! too): O(|a|·|b|) element comparisons, each possibly recursive, at most 64 × 64.
   bool collections_eq(std::uint32_t a, std::uint32_t b) {
     const node xa = ta_.nodes[a], xb = tb_.nodes[b];
+    // A shortcut: ∅ equals only ∅.
     if ((xa.b == 0) != (xb.b == 0)) return false;
     std::vector<char> hit_b(xb.b, 0);
     for (std::uint32_t i = 0; i < xa.b; ++i) {
@@ -2333,11 +2422,15 @@ private:
   bool eq_(std::uint32_t a, std::uint32_t b) {
     const node xa = ta_.nodes[a], xb = tb_.nodes[b];
     const bool ca = is_collection(xa.kind), cb = is_collection(xb.kind);
+    // Lists, sets and unions are interchangeable (`1, 2` ≡ `\{1, 2\}`), compared order-free.
     if (ca && cb) return collections_eq(a, b);
     if (ca && xa.b == 1) return eq(ta_.kids[xa.a], b); // a one-element collection is its element
     if (cb && xb.b == 1) return eq(a, tb_.kids[xb.a]);
+    // A collection of several elements never equals a single value.
     if (ca || cb) return false;
+    // Two scalars: compare their values.
     if (!is_structure(xa.kind) && !is_structure(xb.kind)) return scalar_eq(a, b);
+    // Different structures (a tuple and a matrix, a relation and an interval) differ.
     if (xa.kind != xb.kind) return false;
     switch (xa.kind) {
     case op::tuple: {
@@ -2425,6 +2518,7 @@ private:
       const point_value& y = g.at[i];
       if (x.kind == point_value::undefined && y.kind == point_value::undefined) continue;
       if (x.kind == point_value::undefined || y.kind == point_value::undefined) return false;
+      // Zeros must coincide: f = k·g with k ≠ 0 vanishes exactly where g does.
       const bool xz = x.kind == point_value::exact ? (x.v.is_rational() && x.v.q.is_zero()) : x.d == 0;
       const bool yz = y.kind == point_value::exact ? (y.v.is_rational() && y.v.q.is_zero()) : y.d == 0;
       if (xz != yz) return false;
@@ -2438,10 +2532,12 @@ private:
           continue;
         }
       }
+      // Inexact (or non-invertible) values: the ratio in double.
       const double k = x.d / y.d;
       if (std::isnan(k_d)) k_d = k;
       else if (std::fabs(k - k_d) > variable_tolerance * std::fmax(1.0, std::fabs(k_d))) return false;
     }
+    // Points with exact and points with double ratios must agree on one k.
     if (k_exact && !std::isnan(k_d) && std::fabs(k_exact->to_double() - k_d) > variable_tolerance * std::fmax(1.0, std::fabs(k_d)))
       return false;
     return defined > 0;
@@ -2482,8 +2578,10 @@ enum class math_comparison { equal, different, undecided };
 [[nodiscard]] inline math_comparison compare_math(std::string_view a, std::string_view b,
                                                   const math_options& opt = {}) {
   detail::rewards::tree ta, tb;
+  // Either answer outside the subset: the core has nothing to say.
   if (!detail::rewards::parse_math(a, ta, opt) || !detail::rewards::parse_math(b, tb, opt))
     return math_comparison::undecided;
+  // One comparer, hence one step budget, per call.
   detail::rewards::comparer c(ta, tb, opt);
   const bool r = c.equal_roots();
   if (r) return math_comparison::equal;
