@@ -107,6 +107,45 @@
 //!   holds scalars.
 //! - Every new rule gets pairs on both sides in `tests/rewards/answer_pairs.hpp` (`core_pairs`)
 //!   and a row in docs/rewards.md §4.2.
+//!
+//! ## Canonical structure, by example
+//!   `\pm 3`             → list(3, −3)
+//!   `1 \pm \sqrt2`      → list(1 + √2, 1 − √2)
+//!   `\{1, \pm 2\}`      → set(1, 2, −2)          (the expansion is flattened into the set)
+//!   `x > 3`             → tuple(3, ∞) with brackets `(` `)`
+//!   `-1 < x \le 2`      → tuple(−1, 2) with brackets `(` `]`
+//!   `x \ne 1`           → union((−∞, 1), (1, ∞))
+//!   `\mathbb{R}`        → tuple(−∞, ∞)
+//!   `y = 2x + 1`        → unchanged: equations stay relations
+//!
+//! ## Invariants the components rely on
+//! - `tree`: children are built before their parents; `rels` is indexed like `kids` (the
+//!   operator after side i of the relation node n is `rels[n.a + i]`); texts are views into the
+//!   answer.
+//! - `exact_value`: canonical surd form (see the struct); its `rational`s are reduced.
+//! - `point_value`: `approx` is never NaN; `exact` always carries its double in `d`.
+//! - `signature`: one entry for a constant, `random_points` entries for an expression with
+//!   variables (fewer only when evaluation failed, which makes the comparison undecided).
+//! - `comparer`: a canonical tree has no `pm`/`upm` node, no `reals` node and no inequality in
+//!   one variable left.
+//!
+//! ## Where work is bounded
+//! | what                        | bound                                   | beyond it        |
+//! |-----------------------------|-----------------------------------------|------------------|
+//! | parser recursion            | 200 levels (`parser::max_depth`)        | not parsed       |
+//! | tree size                   | 65 536 nodes (`parser::max_nodes`)      | not parsed       |
+//! | matrix shape                | 255 × 255                               | not parsed       |
+//! | evaluation recursion        | 400 levels                              | failed           |
+//! | canonical / eq recursion    | 300 levels                              | failed           |
+//! | big numbers                 | 2000 limbs, 4·10⁶ budget steps          | failed           |
+//! | number literals             | exponent ≤ 10^5, ≤ 18 000 digits        | failed           |
+//! | ± in one scalar             | 4 (16 variants)                         | failed           |
+//! | collection size             | 64 elements                             | failed           |
+//! | surd products               | 64 term pairs, radicands ≤ 2^62         | double instead   |
+//! | powers of surds             | exponent within ±64                     | failed           |
+//! | factorial, binomial         | n ≤ 1000, ≤ 1000 factors                | failed           |
+//! "Not parsed" and "failed" both make `compare_math` return `undecided`; "double instead"
+//! continues with an inexact value.
 
 #include <algorithm>
 #include <array>
@@ -210,6 +249,8 @@ struct exact_value {
 //! erased when the sum is 0, so the invariant "no zero coefficient" holds), a new radicand is
 //! inserted in order. O(number of terms) plus one rational addition; false when the budget or
 //! the size cap refuses the addition.
+//!   add_term(v = 1 + √2, 2, −1)   // v = 1 (the √2 term cancels and is erased)
+//!   add_term(v = 1 + √2, 3, 1/2)  // v = 1 + √2 + (1/2)√3 (inserted after √2)
 inline bool add_term(exact_value& v, std::uint64_t r, const rational& c, step_budget& budget) {
   if (c.is_zero()) return true;
   if (r == 1) return add(v.q, c, v.q, budget);
@@ -230,6 +271,7 @@ inline bool add_term(exact_value& v, std::uint64_t r, const rational& c, step_bu
 
 //! a + b, exact: the rational parts added, then every term of b merged into a copy of a.
 //! False when the budget refuses.
+//! O(|a| + |b|·|a|) term operations (each term of b is merged by a linear search in a).
 inline bool add(const exact_value& a, const exact_value& b, exact_value& out, step_budget& budget) {
   exact_value r = a;
   if (!add(r.q, b.q, r.q, budget)) return false;
@@ -252,6 +294,8 @@ inline exact_value negated(const exact_value& a) {
 //! factoring. False (the caller then evaluates in double, or fails on a budget refusal) when
 //! the product has more than 64 term pairs, a radicand product would pass 2^62, or the budget
 //! refuses. Rational × rational takes the plain `rational` path.
+//!   mul(√2 + √3, √2 + √3)   // 5 + 2√6   (√2·√3 = √6 twice, √2·√2 = 2, √3·√3 = 3)
+//!   mul(√6, √10)            // 2√15      (gcd 2: √6·√10 = 2·√(3·5))
 inline bool mul(const exact_value& a, const exact_value& b, exact_value& out, step_budget& budget) {
   if (a.is_rational() && b.is_rational()) {
     exact_value r;
@@ -295,6 +339,8 @@ inline bool mul(const exact_value& a, const exact_value& b, exact_value& out, st
 //! it is checked anyway. Values with two or more radicands (1/(√2 + √3)) are not rationalised:
 //! the function returns false and the evaluator falls back to double, so such a quotient is
 //! compared with the tolerance instead of exactly. False also for 1/0 and budget refusals.
+//!   inverse(1 + √2)   // √2 − 1    ((1 − √2)/(1 − 2))
+//!   inverse(2√3)      // (1/6)√3
 inline bool inverse(const exact_value& a, exact_value& out, step_budget& budget) {
   const rational one{big_int(1), big_int(1)};
   if (a.is_rational()) {
@@ -385,6 +431,8 @@ inline bool square_free_split(std::uint64_t n, std::uint64_t& s, std::uint64_t& 
 //! rational when m = 1: √(9/4) = 3/2, √12 = 2√3, √(1/2) = (1/2)√2. Refuses (false) when q < 0,
 //! when n or d is not an inline big_int, when n·d > 2^62, or when the split refuses; the
 //! evaluator then uses `std::sqrt` in double. √0 = 0.
+//!   sqrt_rational(8)      // 2√2
+//!   sqrt_rational(9/4)    // 3/2 (rational: no surd term)
 inline bool sqrt_rational(const rational& q, exact_value& out, step_budget& budget) {
   if (q.sign() < 0) return false;
   if (q.is_zero()) {
@@ -413,6 +461,8 @@ inline bool sqrt_rational(const rational& q, exact_value& out, step_budget& budg
 //! r + 1 are each raised to the k-th power in 128-bit arithmetic (stopping as soon as the power
 //! exceeds n, so nothing overflows) and compared with n. False when n is not a perfect k-th
 //! power; n < 2 and k = 1 are their own roots. O(k) multiplications per candidate.
+//!   exact_root_u64(27, 3, r)   // true, r = 3
+//!   exact_root_u64(28, 3, r)   // false
 inline bool exact_root_u64(std::uint64_t n, std::uint64_t k, std::uint64_t& out) noexcept {
   if (n < 2 || k == 1) {
     out = n;
@@ -487,8 +537,16 @@ inline bool name_in(std::string_view n, std::initializer_list<std::string_view> 
 //! one-character identifiers (`xy` is x·y). Unicode symbols (UTF-8) map to the tokens of their
 //! commands. The lexer holds a view of the answer and an offset, nothing else; tokens are views
 //! into the answer, so the answer must outlive the parse.
+//!
+//!   "2x^{2}"          → num "2", ident "x", caret, lbrace, num "2", rbrace, end
+//!   "\\frac12"        → frac, num "12", end          (the parser splits the digits)
+//!   "1{,}000.5"       → num "1{,}000.5", end
+//!   "x \\le 3"         → ident "x", le, num "3", end
+//!   "\\overline{3}"   → bad "overline"               (nothing after it is read)
+//! Not thread-safe (it has a position); one lexer per parse.
 class lexer {
 public:
+  //! Reads `s` from its first byte; `s` must outlive the lexer and every token it returns.
   explicit lexer(std::string_view s) : s_(s) {}
 
   //! The next token; `tk::end` at the end (and forever after).
@@ -510,6 +568,7 @@ private:
 
   // Does the input continue with `p` at the current offset?
   [[nodiscard]] bool at(std::string_view p) const noexcept { return s_.substr(i_, p.size()) == p; }
+  // Advance past ASCII whitespace (TeX ignores it inside math).
   void skip_spaces() noexcept {
     while (i_ < s_.size() && is_space(s_[i_])) ++i_;
   }
@@ -520,9 +579,8 @@ private:
   }
   //! Reads a balanced `{…}` group after optional spaces; the view excludes the braces.
   //! Uses extract.hpp's `match_brace` (a counting scan; a backslash escapes the next byte), so a
-  //! group is found in
-  //! time linear in its length and nested groups cost no recursion. False when no `{` follows
-  //! or it is never closed (the caller then returns `tk::bad`).
+  //! group is found in time linear in its length and nested groups cost no recursion. False when
+  //! no `{` follows or it is never closed (the caller then returns `tk::bad`).
   bool read_group(std::string_view& content) {
     skip_spaces();
     if (i_ >= s_.size() || s_[i_] != '{') return false;
@@ -1000,6 +1058,9 @@ private:
   //! Runs of separators collapse (`1, \text{ and } 2` is two items); one item is returned as
   //! itself, several as an `op::list`. `close` documents the expected closing token; the caller
   //! checks it.
+  //!   `1, 2; 3`            → list(1, 2, 3)
+  //!   `2 \text{ or } 5`    → list(2, 5)
+  //!   `x`                  → x (no list node for one item)
   std::uint32_t item_list(tk close) {
     depth_guard g(depth_);
     if (depth_ > max_depth) return no_node;
@@ -1023,6 +1084,8 @@ private:
 
   //! A relation chain `s₀ r₀ s₁ r₁ …` (`1 < x \le 2`, `a = b = c`) as one `op::rel` node with
   //! the sides as children and the operators in `tree::rels`; a single side is returned as is.
+  //!   `x = 5`          → rel(x, 5) with rels {eq}
+  //!   `1 < x \le 2`    → rel(1, x, 2) with rels {lt, le}
   std::uint32_t item() {
     depth_guard g(depth_);
     if (depth_ > max_depth) return no_node;
@@ -1060,6 +1123,7 @@ private:
   }
 
   //! `\cup`-separated sums as one `op::union_` node (a single sum is returned as is).
+  //!   `(1,2)\cup(3,4)` → union(tuple(1,2), tuple(3,4))
   std::uint32_t union_expr() {
     std::vector<std::uint32_t> parts;
     std::uint32_t s = sum();
@@ -1077,6 +1141,9 @@ private:
   //! A signed sum of terms, left-associative: `a − b + c` = (a − b) + c. A leading `−` negates the
   //! first term only (`−2^2` = −(2^2) = −4, as in mathematics); a leading `±`/`∓` makes an
   //! `op::upm`, an inner one an `op::pm` (∓ is read as ±: both give the same pair of values).
+  //!   `-x + 1`       → add(neg(x), 1)
+  //!   `1 \pm \sqrt2` → pm(1, sqrt(2))
+  //!   `\pm 3`        → upm(3)
   std::uint32_t sum() {
     depth_guard g(depth_);
     if (depth_ > max_depth) return no_node;
@@ -1138,6 +1205,9 @@ private:
   //! An integer literal directly followed by a `\frac` of two integer literals is a mixed number
   //! and adds (`3\frac{1}{3}` = 10/3); anything else juxtaposed multiplies (`3\frac{1}{x}` = 3/x,
   //! `3 \cdot \frac13` = 1).
+  //!   `2x\sqrt3`      → mul(mul(2, x), sqrt(3))
+  //!   `3\frac{1}{3}`  → add(3, div(1, 3))   (a mixed number)
+  //!   `6 \div 2 \cdot 3` → mul(div(6, 2), 3) = 9
   std::uint32_t term() {
     depth_guard g(depth_);
     if (depth_ > max_depth) return no_node;
@@ -1170,6 +1240,9 @@ private:
   //! A signed factor or a power: `−a`, `+a`, `±a`, or `postfix [^ script] [!]*`. The sign binds
   //! looser than `^`, and a power is not right-associative across tokens: `2^3^2` fails to parse
   //! (the second `^` has no rule), while `2^{3^2}` is 2^9.
+  //!   `-2^2`       → neg(pow(2, 2)) = −4
+  //!   `x^{-1}`     → pow(x, neg(1))
+  //!   `2^3!`       → fact(pow(2, 3)) = 40320
   std::uint32_t factor() {
     depth_guard g(depth_);
     if (depth_ > max_depth) return no_node;
@@ -1228,6 +1301,9 @@ private:
   //!   subscript's tokens, so `x_1` and `x_2` are different variables and `x_1` ≠ x·1;
   //! - `1011_{2}`: an integer literal with a subscript is a numeral in that base (`op::based`);
   //! - `50\%`: with `percent_rule::drop` the sign is dropped, with `divide` it becomes /100.
+  //!   `5!`         → fact(5)
+  //!   `x_{1}`      → var (hash of "x", "_", "|", "1")
+  //!   `777_{8}`    → based(8; "777") = 511
   std::uint32_t postfix() {
     std::uint32_t x = primary();
     if (x == no_node) return no_node;
@@ -1321,6 +1397,8 @@ private:
   //! `\frac12` = 1/2 and `\frac123` = (1/2)·3, as TeX reads them: a digit run gives up its first
   //! digit and stays in the token stream. `\frac1.5` fails (the rest `.5` would be read as a
   //! factor, which TeX does not do either). Letters and `\pi` are one-token arguments.
+  //!   `\frac12` → first arg num "1", the token becomes "2"; second arg num "2"
+  //!   `\frac{a}{b}` → both args via `braced`
   std::uint32_t arg() {
     depth_guard g(depth_);
     if (depth_ > max_depth) return no_node;
@@ -1348,6 +1426,7 @@ private:
   //! closing bracket may differ from the opening one (half-open intervals `[0, 1)`), but a single
   //! item needs a matching pair: `(x)` is x and `(1]` fails. The tuple keeps both brackets in
   //! `node::x`/`node::y` for comparison.
+  //!   `(1, 2)`  → tuple x='(' y=')';   `[0, 1)` → tuple x='[' y=')';   `(x+1)` → add(x, 1)
   std::uint32_t bracketed(tk open) {
     const std::uint8_t o = open == tk::lpar ? '(' : '[';
     ++p_;
@@ -1462,6 +1541,9 @@ private:
   //! `\sin^{-1}`, `\cos^{-1}`, `\tan^{-1}` are the inverse functions (not reciprocals); any other
   //! power applies to the value (`\sin^2 x` = (sin x)²). The evaluator rejects unknown names, so
   //! the table in `lexer::commands` and `evaluator::eval_node` must agree.
+  //!   `\log_2 8`   → logb(8, 2)
+  //!   `\sin^2 x`   → pow(func "sin"(x), 2)
+  //!   `\sin^{-1} x` → func "arcsin"(x)
   std::uint32_t function() {
     const std::string_view name = toks_[p_++].text;
     std::uint32_t power = no_node, base = no_node;
@@ -1512,6 +1594,7 @@ private:
   //! array): cells are sums separated by `&`, rows by `\\`; every row must have the same number of
   //! cells, a trailing `\\` before `\end` is allowed, and shapes are limited to 255 × 255 (the
   //! node's small fields). The cells are stored row-major.
+  //!   `\begin{pmatrix}1&2\\3&4\end{pmatrix}` → matrix x=2 y=2, cells 1, 2, 3, 4
   std::uint32_t matrix() {
     ++p_;
     std::vector<std::uint32_t> cells;
@@ -1676,8 +1759,8 @@ private:
         if (in_frac) ++frac;
       } else if (c == '.') {
         in_frac = true;
-      // `{`, `,`, `}` occur only inside a `1{,}000` group (the lexer guarantees it): skipped.
       } else if (c == '{' || c == ',' || c == '}') {
+        // `{`, `,`, `}` occur only inside a `1{,}000` group (the lexer guarantees it): skipped.
       } else {
         break;
       }
