@@ -1746,6 +1746,9 @@ private:
   //! so `0.1` is 1/10 and `1.5e-3` is 3/2000 exactly. Refused (false) when the exponent exceeds
   //! 10^5 in magnitude, the literal has more than 9·`max_limbs` digits, or the power of ten is
   //! refused by the size cap — the answer is then undecidable rather than rounded.
+  //!   literal("0.125")     // 1/8
+  //!   literal("1{,}000")   // 1000
+  //!   literal("2.5e-3")    // 1/400
   bool literal(std::string_view s, rational& out) {
     std::string digits;
     digits.reserve(s.size());
@@ -1802,6 +1805,8 @@ private:
   //!   (−8)^{1/3} = −2), undefined for an even root of a negative number.
   //! Otherwise double: a negative base is real only for an exact exponent with an odd denominator
   //! (sign from the numerator's parity); any other negative base is undefined; an overflow fails.
+  //!   2^{10} → 1024 (exact);  (√2)^3 → 2√2 (exact);  8^{2/3} → 4 (exact);  2^{1/3} → 1.2599… (double)
+  //!   (−8)^{1/3} → −2 (exact odd root);  (−2)^{1/2} → undefined;  0^{−1} → undefined
   point_value power(const point_value& b, const point_value& e) {
     if (b.kind == point_value::undefined || e.kind == point_value::undefined) return undef();
     if (b.kind == point_value::exact && e.kind == point_value::exact && e.v.is_rational()) {
@@ -1863,6 +1868,7 @@ private:
   //! Otherwise double. Undefined for k ≤ 0 and for even roots of negative numbers; an odd root of
   //! a negative number is negative (∛−8 = −2). For k > 2 only inline numerators and denominators
   //! are tried exactly; the others go to double.
+  //!   nth_root(27/8, 3) → 3/2;  nth_root(12, 2) → 2√3;  nth_root(2, 3) → 1.2599… (double)
   point_value nth_root(const rational& x, std::int64_t k) {
     if (k <= 0) return undef();
     if (x.sign() < 0 && k % 2 == 0) return undef();
@@ -1889,6 +1895,8 @@ private:
   //! pairs, a multi-radicand divisor), the double path is taken instead. Division by exact or
   //! double zero is undefined. A double overflow of finite operands fails (undecidable); ∞ as an
   //! operand is allowed and propagates (`\infty + 1` is ∞).
+  //!   1/3 + 1/6 → 1/2 (exact);  π + 1 → 4.1415… (double);  1/(√2 + √3) → 0.3178… (double: two
+  //!   radicands);  x/0 → undefined;  10^{300}·10^{300} as doubles → failed (overflow)
   point_value arith(op k, const point_value& a, const point_value& b) {
     if (a.kind == point_value::undefined || b.kind == point_value::undefined) return undef();
     if (a.kind == point_value::exact && b.kind == point_value::exact) {
@@ -1928,6 +1936,9 @@ private:
   }
 
   //! Dispatch on the node kind; every case handles `undefined` operands by propagating them.
+  //! Operands are evaluated first (post-order); each case then combines their point values.
+  //! Structure nodes (tuples, sets, relations, …) and unexpanded ± are not scalars and fail:
+  //! the comparer only asks for the values of scalar subtrees.
   point_value eval_node(std::uint32_t n, int point) {
     const node& x = t_.nodes[n];
     switch (x.kind) {
@@ -2102,6 +2113,9 @@ struct signature {
 
 //! Evaluates node n of t at point 0, and at the other points when a variable was seen. Sets
 //! `failed` (never clears it) when evaluation failed. Constants cost one evaluation.
+//!   `2 + 3`      → variables = false, at = {5}
+//!   `x^2 - 1`    → variables = true,  at = {x₀² − 1, …, x₅² − 1} (exact rationals)
+//!   `\sqrt{x}`   → undefined at the points where x < 0
 inline signature make_signature(const tree& t, std::uint32_t n, step_budget& budget, bool& failed) {
   signature s;
   evaluator ev(t, budget);
@@ -2122,6 +2136,9 @@ inline signature make_signature(const tree& t, std::uint32_t n, step_budget& bud
 //! below 1 — and an infinite double only equals the same infinity. Caveat: an exact value
 //! beyond double's range has d = ±∞, so against an inexact ∞ it compares equal
 //! (`10^{400}` vs `\infty` is `equal`).
+//!   exact 1/2 vs exact 1/2 → true;  exact √2 vs the exact decimal 1.4142135623730951 → false
+//!   (two exact values: no tolerance);  exact 1/2 vs approx sin(π/6) = 0.49999999999999994
+//!   → true (one side inexact: within 1e-12)
 inline bool values_agree(const point_value& a, const point_value& b, double rel) {
   if (a.kind == point_value::exact && b.kind == point_value::exact) return a.v == b.v;
   if (std::isinf(a.d) || std::isinf(b.d)) return a.d == b.d;
@@ -2143,6 +2160,9 @@ inline constexpr double variable_tolerance = 1e-9;  //!< relative, at random poi
 //! entry is reused). Points where both are undefined are skipped; a point where exactly one is
 //! defined is a disagreement; any disagreement is final. The tolerance is the variable one when
 //! either side has variables, the constant one otherwise.
+//!   {5} vs {5}                         → 1
+//!   {x₀, …, x₅} vs {|x₀|, …, |x₅|}     → 0 at the first negative point
+//!   {undefined ×6} vs {undefined ×6}   → −1 (`\ln(-1)` against itself: undecidable)
 inline int signatures_equal(const signature& a, const signature& b) {
   const std::size_t n = std::max(a.at.size(), b.at.size());
   const double rel = (a.variables || b.variables) ? variable_tolerance : constant_tolerance;
@@ -2191,6 +2211,9 @@ public:
   //! with `x = …` / `x \in …` prefixes removed when the first comparison answered "different"
   //! (not when it was undecidable). Sets `failed` when canonicalisation failed (too many ± or elements, too
   //! deep) or a comparison was undecidable.
+  //!   `(0,1]` vs `(0,1)`             → false (brackets differ), not failed
+  //!   `x = \pm 2` vs `\{2, -2\}`     → true, via the prefix retry
+  //!   `10^{10^{10}}` vs `1`          → false with `failed` set (the power was refused)
   bool equal_roots() {
     const std::uint32_t ra = canonical(ta_, ta_.root), rb = canonical(tb_, tb_.root);
     if (ra == no_node || rb == no_node) {
@@ -2223,6 +2246,7 @@ private:
   static bool is_var(const tree& t, std::uint32_t n) { return t.nodes[n].kind == op::var; }
   // Does the subtree contain a variable? Depth-capped at 400: a deeper tree counts as having one,
   // which only disables the inequality-to-interval rewrite for it.
+  // `func` nodes use `b` for nothing (the name is in `text`), so only `a` is followed for them.
   static bool has_var(const tree& t, std::uint32_t n, int depth = 0) {
     if (depth > 400) return true;
     const node& x = t.nodes[n];
@@ -2240,6 +2264,8 @@ private:
   }
   // How many ± / ∓ the scalar subtree contains (structures and numerals in a base count 0; the
   // depth cap returns 99, more than the 4 that `canonical_` accepts).
+  // The visit order (a before b, func's argument only, numerals in a base skipped) must match
+  // `choose_signs`, which assigns sign bits in the same order.
   static std::uint32_t count_pm(const tree& t, std::uint32_t n, int depth = 0) {
     if (depth > 400) return 99;
     const node& x = t.nodes[n];
@@ -2289,6 +2315,7 @@ private:
   //! The variable must be a lone variable and the bounds free of variables; a chain must point
   //! one way (`1 < x < 2` or `2 > x > 1`, not `1 < x > 0`). `=` and `\in` are not inequalities:
   //! they stay relations (and equations are compared by `relations_eq`).
+  //!   `3 < x` → (3, ∞);  `x \ge 0` → [0, ∞);  `5 > x > 1` → (1, 5);  `x < y` → no_node
   std::uint32_t inequality_interval(tree& t, std::uint32_t n) {
     const node x = t.nodes[n];
     const std::uint32_t k = x.b;
@@ -2414,6 +2441,7 @@ private:
   //! `5 = x` are kept). In lists and sets every element is stripped, and a stripped element that
   //! is itself a list is spliced in (`x = \pm 2, 3` → 2, −2, 3). Returns n itself when nothing
   //! changed, so the caller can tell whether a retry is worth it.
+  //!   `x = 5` → 5;   `x \in [0, 1]` → [0, 1];   `x = 1, y = 2` → list(1, 2);   `f(x) = 2` → kept
   std::uint32_t strip(tree& t, std::uint32_t n) {
     const node x = t.nodes[n];
     // `v = rhs` or `v \in rhs` with a lone variable v: keep the right side.
@@ -2468,6 +2496,7 @@ private:
   //! Duplicates do not count (`\{1, 2\}` ≡ `\{2, 1, 1\}`), an empty collection equals only an
   //! empty one. Compares every pair (no early exit for the second side, which must be covered
   //! too): O(|a|·|b|) element comparisons, each possibly recursive, at most 64 × 64.
+  //!   {1, 2} vs {2, 1, 1} → true;   {1, 2} vs {1} → false (2 unmatched);   ∅ vs ∅ → true
   bool collections_eq(std::uint32_t a, std::uint32_t b) {
     const node xa = ta_.nodes[a], xb = tb_.nodes[b];
     // A shortcut: ∅ equals only ∅.
@@ -2554,6 +2583,8 @@ private:
   //! reversed and every operator flipped). Two single equations are also equal when the
   //! difference of their sides are proportional (see `proportional`), which covers rearranged
   //! and scaled equations of lines and curves. Chains of different lengths are different.
+  //!   `x < 3` vs `3 > x` → true (mirrored);   `x + y = 1` vs `y + x = 1` → true (sides equal)
+  //!   `2y = 4x + 2` vs `y = 2x + 1` → true (proportional);   `x = 1` vs `x = 2` → false
   bool relations_eq(std::uint32_t a, std::uint32_t b) {
     const node xa = ta_.nodes[a], xb = tb_.nodes[b];
     if (xa.b != xb.b) return false;
@@ -2590,6 +2621,8 @@ private:
   //! exists, otherwise compared in double within `variable_tolerance`; an exact and a double
   //! ratio must agree too. At least one defined point is needed. Uses its own step budget (the
   //! values are already computed; only the divisions are charged).
+  //!   f = y − (2x + 1), g = (2x − y + 1) − 0 → k = −1 at every point → true
+  //!   f = x − 1, g = x² − 1 → the ratio varies with x → false
   static bool proportional(const signature& f, const signature& g) {
     if (!f.variables || !g.variables || f.at.size() != g.at.size()) return false;
     std::optional<exact_value> k_exact;
