@@ -599,10 +599,12 @@ private:
     auto circ_at = [&](std::size_t p) {
       return s_.substr(p, 5) == "\\circ" && (p + 5 >= s_.size() || !is_ascii_letter(s_[p + 5]));
     };
+    // `^\circ`.
     if (circ_at(k)) {
       i_ = k + 5;
       return true;
     }
+    // `^{\circ}`, with spaces allowed inside the braces.
     if (k < s_.size() && s_[k] == '{') {
       ++k;
       while (k < s_.size() && is_space(s_[k])) ++k;
@@ -683,12 +685,15 @@ private:
       add({"text", "textrm", "textnormal", "textbf", "textit", "textsf", "mbox", "mathrm", "mathbf", "mathit",
            "mathsf", "operatorname", "boldsymbol", "bm", "hbox"},
           act::text, tk::text);
+      // `\mathbb{R}` is ℝ; other blackboard letters are unsupported.
       add({"mathbb"}, act::mathbb, tk::reals);
+      // Matrix environments (the environment name is checked in `command`).
       add({"begin", "end"}, act::env, tk::begin_mat);
       // Display-style variants are the same operators.
       add({"frac", "dfrac", "tfrac", "cfrac"}, act::tok, tk::frac);
       add({"binom", "dbinom", "tbinom"}, act::tok, tk::binom);
       add({"sqrt"}, act::tok, tk::sqrt);
+      // TeX's infix fraction `{a \over b}` (accepted only inside braces).
       add({"over"}, act::tok, tk::over);
       // Every multiplication sign is one operator, and `\div` is `/`.
       add({"cdot", "times", "ast"}, act::tok, tk::star);
@@ -697,23 +702,29 @@ private:
       add({"le", "leq", "leqslant", "leqq"}, act::tok, tk::le);
       add({"ge", "geq", "geqslant", "geqq"}, act::tok, tk::ge);
       add({"ne", "neq"}, act::tok, tk::ne);
+      // `\lt` and `\gt`, the MathJax spellings of < and >.
       add({"lt"}, act::tok, tk::lt);
       add({"gt"}, act::tok, tk::gt);
       // ± and ∓: the parser reads ∓ like ± (the same pair of values).
       add({"pm"}, act::tok, tk::pm);
       add({"mp"}, act::tok, tk::mp);
+      // Of the set operations only ∪ is supported (`\cap`, `\setminus` are not in the table).
       add({"cup"}, act::tok, tk::cup);
+      // Constants ∞ and π (`e` is a letter, turned into Euler's number by the parser).
       add({"infty"}, act::tok, tk::inf);
       add({"pi"}, act::tok, tk::pi);
+      // ∅ in both spellings.
       add({"emptyset", "varnothing"}, act::tok, tk::empty);
       // `\lbrace … \rbrace` are set braces like `\{ … \}`; the `\vert` variants are `|`.
       add({"lbrace"}, act::tok, tk::lset);
       add({"rbrace"}, act::tok, tk::rset);
       add({"lvert", "rvert", "vert"}, act::tok, tk::bar);
+      // Floor and ceiling brackets.
       add({"lfloor"}, act::tok, tk::lfloor);
       add({"rfloor"}, act::tok, tk::rfloor);
       add({"lceil"}, act::tok, tk::lceil);
       add({"rceil"}, act::tok, tk::rceil);
+      // Membership: `x \in S` is a relation for the parser.
       add({"in"}, act::tok, tk::in);
       // The functions `evaluator::eval_node` knows (its `op::func` case lists the same names).
       add({"sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "ln",
@@ -736,14 +747,17 @@ private:
   token command() {
     const std::size_t b = i_ + 1;
     std::size_t e = b;
+    // A command name is the maximal run of letters after the backslash.
     while (e < s_.size() && is_ascii_letter(s_[e])) ++e;
     const std::string_view n = s_.substr(b, e - b);
     i_ = e;
     const auto table = commands();
     const auto it = std::lower_bound(table.begin(), table.end(), n,
                                      [](const command_entry& x, std::string_view key) { return x.name < key; });
+    // Not in the table: unsupported.
     if (it == table.end() || it->name != n) return {tk::bad, n};
     switch (it->what) {
+    // The token text is the command name (`function` reads the function's name from it).
     case act::tok: return {it->kind, n};
     // Skipped commands continue scanning after them. Note: this is a recursive call (scan →
     // command → scan), one level per consecutive skipped command.
@@ -767,7 +781,9 @@ private:
       if (!read_group(c)) return {tk::bad, n};
       const std::string_view t = trim(c);
       if (t.empty()) return scan();
+      // Connectors separate list items: `2 \text{ or } 5`, `1 \text{ and } 2`.
       if (t == "or" || t == "and" || t == "," || t == "or," || t == "and,") return {tk::sep, t};
+      // `\text{x}`, `\mathrm{d}`: a one-letter variable.
       if (t.size() == 1 && is_ascii_letter(t[0])) return {tk::ident, t};
       if (n != "text" && is_digit(t[0])) { // \mathbf{2}
         bool digits = true;
@@ -828,10 +844,12 @@ private:
         if (is_ascii_letter(d)) return command();
         i_ += 2;
         switch (d) {
+        // `\{` `\}` are set braces; plain `{` `}` only group.
         case '{': return {tk::lset, s_.substr(b, 2)};
         case '}': return {tk::rset, s_.substr(b, 2)};
         case ',': case ';': case ':': case '!': case ' ': case '\t': case '\n': case '$': continue;
         case '%': return {tk::percent, s_.substr(b, 2)};
+        // `\\`: a matrix row separator (a line break anywhere else, which no rule accepts).
         case '\\': return {tk::rowsep, s_.substr(b, 2)};
         default: return {tk::bad, s_.substr(b, 2)};
         }
@@ -886,6 +904,7 @@ private:
       case ']': return {tk::rbrack, s_.substr(b, 1)};
       case '{': return {tk::lbrace, s_.substr(b, 1)};
       case '}': return {tk::rbrace, s_.substr(b, 1)};
+      // `|` both opens and closes absolute values; the parser tells them apart by depth.
       case '|': return {tk::bar, s_.substr(b, 1)};
       case ',': return {tk::comma, s_.substr(b, 1)};
       case ';': return {tk::comma, s_.substr(b, 1)};
@@ -893,6 +912,7 @@ private:
       case '<': return {tk::lt, s_.substr(b, 1)};
       case '>': return {tk::gt, s_.substr(b, 1)};
       case '%': return {tk::percent, s_.substr(b, 1)};
+      // The matrix column separator.
       case '&': return {tk::amp, s_.substr(b, 1)};
       case '.':
         if (only_spaces_left(i_)) continue; // a final sentence period
@@ -1069,6 +1089,7 @@ private:
       const std::uint32_t it = item();
       if (it == no_node) return no_node;
       items.push_back(it);
+      // A separator: skip it (and a run of connectors) and read the next item.
       if (peek() == tk::comma || peek() == tk::sep) {
         ++p_;
         // Skip further connectors, and a comma right after a connector (`\text{ or }, 2`).
@@ -1077,6 +1098,7 @@ private:
       }
       break;
     }
+    // `close` is not consulted: every caller checks its own closing token after the list.
     (void)close;
     if (items.size() == 1) return items[0];
     return t_.nary(op::list, items);
@@ -1129,6 +1151,7 @@ private:
     std::uint32_t s = sum();
     if (s == no_node) return no_node;
     parts.push_back(s);
+    // `\cup` binds looser than + and −: `(1,2)\cup(3,4)`.
     while (accept(tk::cup)) {
       s = sum();
       if (s == no_node) return no_node;
@@ -1257,6 +1280,7 @@ private:
       const std::uint32_t x = factor();
       return x == no_node ? no_node : t_.unary(op::upm, x);
     }
+    // The base of a power is a postfix expression: `x_1^2`, `(a+b)^2`, `5!^2`.
     std::uint32_t base = postfix();
     if (base == no_node) return no_node;
     if (accept(tk::caret)) {
@@ -1321,6 +1345,7 @@ private:
           t_.nodes[x] = node(op::var, no_node, no_node, {}, h);
         } else if (is_int_literal(x)) {
           // 1011_{2}: a numeral in base 2..10
+          // The base of the numeral: a group or a whole number, checked (2–10) when evaluated.
           const std::uint32_t b = script(false);
           if (b == no_node || !is_int_literal(b)) return no_node;
           const std::string_view digits = t_.nodes[x].text;
@@ -1350,6 +1375,7 @@ private:
           ++p_;
           return true;
         }
+        // Each token joins the name after a `|`, so `x_{12}` and `x_{1 2}` are different names.
         h = fnv(toks_[p_].text, fnv("|", h));
         ++p_;
       }
@@ -1438,10 +1464,12 @@ private:
       const std::uint32_t it = item();
       if (it == no_node) return no_node;
       items.push_back(it);
+      // Commas (and `;`, lexed as commas) separate tuple items.
       if (accept(tk::comma)) continue;
       break;
     }
     std::uint8_t c;
+    // Either closing bracket: half-open intervals mix them.
     if (accept(tk::rpar)) c = ')';
     else if (accept(tk::rbrack)) c = ']';
     else return no_node;
@@ -1482,6 +1510,7 @@ private:
     case tk::lpar:
     case tk::lbrack: return bracketed(k);
     case tk::lbrace: return braced();
+    // `\{…\}`, and `\{\}` for the empty set.
     case tk::lset: {
       ++p_;
       if (accept(tk::rset)) return t_.nary(op::set, {});
@@ -1568,6 +1597,7 @@ private:
       // \sin 2x: a run of juxtaposed factors, not crossing another function or operator
       a = postfix();
       if (a == no_node) return no_node;
+      // Numbers, letters and π continue the argument; a command, bracket or operator ends it.
       while (peek() == tk::num || peek() == tk::ident || peek() == tk::pi) {
         const std::uint32_t x = postfix();
         if (x == no_node) return no_node;
@@ -1605,6 +1635,7 @@ private:
       if (x == no_node) return no_node;
       cells.push_back(x);
       ++col;
+      // `&`: the next cell of the same row.
       if (accept(tk::amp)) continue;
       // Row ends at `\\` or at `\end`; the first row fixes the column count.
       const bool row_end = accept(tk::rowsep);
@@ -1612,6 +1643,7 @@ private:
       if (col != cols) return no_node;
       ++rows;
       col = 0;
+      // No `\\`: this row must be the last, closed by `\end`.
       if (!row_end) {
         if (!accept(tk::end_mat)) return no_node;
         break;
@@ -1816,6 +1848,7 @@ private:
         if (!q.num.is_small()) return fail();
         const std::int64_t k = q.num.small();
         if (b.v.is_rational()) {
+          // 0 to a negative power is a division by zero.
           if (b.v.q.is_zero() && k < 0) return undef();
           rational r;
           if (pow_int(b.v.q, k, r, budget_)) return exact(std::move(r));
@@ -1840,6 +1873,7 @@ private:
         point_value root = nth_root(b.v.q, q.den.small());
         if (root.kind == point_value::exact)
           return power(root, exact(rational{q.num, big_int(1)}));
+        // An even root of a negative base: no real value.
         if (root.kind == point_value::undefined) return undef();
       }
     }
@@ -1848,6 +1882,7 @@ private:
     if (bd < 0) {
       // a negative base with a non-integer exponent: real only for odd denominators
       if (e.kind == point_value::exact && e.v.is_rational() && e.v.q.den.is_small() && e.v.q.den.small() % 2 == 1) {
+        // |b|^e with the sign of an odd numerator: (−8)^{2/3} = 4, (−8)^{1/3} = −2.
         const double m = std::pow(-bd, ed);
         const bool odd_num = e.v.q.num.is_small() && (e.v.q.num.small() % 2 != 0);
         return approx(odd_num ? -m : m);
@@ -1872,6 +1907,7 @@ private:
   point_value nth_root(const rational& x, std::int64_t k) {
     if (k <= 0) return undef();
     if (x.sign() < 0 && k % 2 == 0) return undef();
+    // Square roots: canonical surds, for any rational with 64-bit parts.
     if (k == 2) {
       exact_value s;
       if (sqrt_rational(x, s, budget_)) return exact(std::move(s));
@@ -1885,6 +1921,7 @@ private:
         return exact(rational{big_int(n < 0 ? -sn : sn), big_int(static_cast<std::int64_t>(rd))});
       }
     }
+    // No exact root: double, keeping the sign for odd roots.
     const double d = x.to_double();
     const double m = std::pow(std::fabs(d), 1.0 / static_cast<double>(k));
     return approx(d < 0 ? -m : m);
@@ -1952,6 +1989,7 @@ private:
       return exact(*literal_[n]);
     }
     // π and e are inexact: any expression containing them is compared with the tolerance.
+    // A variable's exact value at this point; noted so that the caller evaluates every point.
     case op::var: saw_variable = true; return exact(variable_value(x.h, point));
     case op::pi: return approx(3.141592653589793238462643383279502884);
     case op::e: return approx(2.718281828459045235360287471352662498);
@@ -2008,6 +2046,7 @@ private:
         return exact(rational{std::move(acc), big_int(1)});
       }
       if (a.kind == point_value::undefined) return undef();
+      // Γ has poles at the non-positive integers.
       if (a.d < 0 && a.d == std::floor(a.d)) return undef();
       return finite_or_fail(std::tgamma(a.d + 1.0), a.d, 1.0);
     }
@@ -2045,6 +2084,8 @@ private:
       if (a.kind == point_value::exact && a.v.is_rational()) {
         big_int q, r;
         if (!divmod(a.v.q.num, a.v.q.den, q, r, budget_)) return fail();
+        // Truncation rounds toward zero: the floor of a negative non-integer is one lower, the
+        // ceiling of a positive one one higher.
         if (x.kind == op::floor && r.sign() < 0) q = sub(q, big_int(1));
         if (x.kind == op::ceil && r.sign() > 0) q = add(q, big_int(1));
         return exact(rational{std::move(q), big_int(1)});
@@ -2061,6 +2102,7 @@ private:
       if (!small_int(b, base) || base < 2 || base > 10) return fail();
       big_int acc(0);
       for (char c : x.text) {
+        // A digit that does not exist in this base.
         if (c - '0' >= base) return fail();
         if (!mul(acc, big_int(base), acc, budget_)) return fail();
         acc = add(acc, big_int(c - '0'));
@@ -2223,8 +2265,10 @@ public:
     // Structural comparison of the canonical forms; an equality found is final.
     if (eq(ra, rb)) return true;
     if (failed) return false;
+    // The prefix leniency: compare again with `x =` removed on either side.
     if (opt_.strip_variable_prefix) {
       const std::uint32_t sa = strip(ta_, ra), sb = strip(tb_, rb);
+      // Only when something was stripped; otherwise the answer is already known.
       if (sa != ra || sb != rb) return eq(sa, sb);
     }
     return false;
@@ -2293,6 +2337,7 @@ private:
     y.a = a;
     y.b = b;
     if (x.kind == op::pm) y.kind = minus ? op::sub : op::add;
+    // A leading ±: `+a` is a itself, `−a` a negation.
     if (x.kind == op::upm) {
       if (!minus) return a;
       y.kind = op::neg;
@@ -2325,6 +2370,7 @@ private:
     auto is_greater = [](rel_op r) { return r == rel_op::gt || r == rel_op::ge; };
     if (k == 2) {
       const rel_op r = op_at(0);
+      // Equations and memberships are not inequalities.
       if (r == rel_op::eq || r == rel_op::in) return no_node;
       std::uint32_t v = side(0), c = side(1);
       bool var_left = true;
@@ -2333,6 +2379,7 @@ private:
         var_left = false;
       }
       if (!is_var(t, v) || has_var(t, c)) return no_node;
+      // x ≠ c: everything but c.
       if (r == rel_op::ne)
         return t.nary(op::union_, {interval(t, infinity(t, true), c, false, false),
                                    interval(t, c, infinity(t, false), false, false)});
@@ -2343,6 +2390,7 @@ private:
       if (q == rel_op::lt || q == rel_op::le) return interval(t, infinity(t, true), c, false, q == rel_op::le);
       return interval(t, c, infinity(t, false), q == rel_op::ge, false);
     }
+    // Chains a < x < b (or a > x > b): both operators must point the same way.
     if (k == 3) {
       const rel_op r0 = op_at(0), r1 = op_at(1);
       const std::uint32_t lo = side(0), v = side(1), hi = side(2);
@@ -2448,6 +2496,7 @@ private:
     if (x.kind == op::rel && x.b == 2 && (t.rels[x.a] == rel_op::eq || t.rels[x.a] == rel_op::in) &&
         t.nodes[t.kids[x.a]].kind == op::var)
       return t.kids[x.a + 1];
+    // Collections: strip element by element.
     if (x.kind == op::list || x.kind == op::set) {
       std::vector<std::uint32_t> items;
       bool changed = false;
@@ -2512,6 +2561,7 @@ private:
       }
       if (!found) return false;
     }
+    // Every element of b must have been matched as well.
     for (char h : hit_b)
       if (!h) return false;
     return true;
@@ -2558,6 +2608,7 @@ private:
       return true;
     }
     case op::matrix: {
+      // Same shape, then the entries in row-major order.
       if (xa.b != xb.b || xa.x != xb.x || xa.y != xb.y) return false;
       for (std::uint32_t i = 0; i < xa.b; ++i)
         if (!eq(ta_.kids[xa.a + i], tb_.kids[xb.a + i])) return false;
@@ -2624,6 +2675,7 @@ private:
   //!   f = y − (2x + 1), g = (2x − y + 1) − 0 → k = −1 at every point → true
   //!   f = x − 1, g = x² − 1 → the ratio varies with x → false
   static bool proportional(const signature& f, const signature& g) {
+    // Constant equations (`1 = 1`) are not compared this way.
     if (!f.variables || !g.variables || f.at.size() != g.at.size()) return false;
     std::optional<exact_value> k_exact;
     double k_d = std::numeric_limits<double>::quiet_NaN();
@@ -2643,6 +2695,7 @@ private:
       if (x.kind == point_value::exact && y.kind == point_value::exact) {
         exact_value inv, k;
         if (inverse(y.v, inv, budget) && mul(x.v, inv, k, budget)) {
+          // The first exact ratio fixes k; every later exact ratio must be identical.
           if (!k_exact) k_exact = k;
           else if (!(*k_exact == k)) return false;
           continue;
@@ -2656,6 +2709,7 @@ private:
     // Points with exact and points with double ratios must agree on one k.
     if (k_exact && !std::isnan(k_d) && std::fabs(k_exact->to_double() - k_d) > variable_tolerance * std::fmax(1.0, std::fabs(k_d)))
       return false;
+    // At least one point must be defined on both sides.
     return defined > 0;
   }
 };
@@ -2699,8 +2753,10 @@ enum class math_comparison { equal, different, undecided };
     return math_comparison::undecided;
   // One comparer, hence one step budget, per call.
   detail::rewards::comparer c(ta, tb, opt);
+  // An equality is final even if some other comparison failed along the way.
   const bool r = c.equal_roots();
   if (r) return math_comparison::equal;
+  // Not equal: a verdict only when nothing along the way was undecidable.
   return c.failed ? math_comparison::undecided : math_comparison::different;
 }
 
