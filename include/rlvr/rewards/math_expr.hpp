@@ -146,6 +146,41 @@
 //! | factorial, binomial         | n ≤ 1000, ≤ 1000 factors                | failed           |
 //! "Not parsed" and "failed" both make `compare_math` return `undecided`; "double instead"
 //! continues with an inexact value.
+//!
+//! ## Precedence and associativity (tightest first)
+//! | level | operators                                   | associativity / notes                     |
+//! |-------|---------------------------------------------|-------------------------------------------|
+//! | 1     | `!`, `_` (subscript), `\%`                  | postfix, repeatable: `5!!` is (5!)!       |
+//! | 2     | `^`                                         | one script per base: `2^3^2` is unparsed  |
+//! | 3     | unary `-` `+` `±`                           | looser than `^`: `-2^2` = −4              |
+//! | 4     | `·` `×` `*` `/` `÷`, juxtaposition          | left: `1/2x` = x/2, `6÷2·3` = 9           |
+//! | 5     | `+` `-` `±` `∓`                             | left                                      |
+//! | 6     | `\cup`                                      | n-ary union                               |
+//! | 7     | `=` `<` `>` `≤` `≥` `≠` `∈`                 | chains: `1 < x \le 2`                     |
+//! | 8     | `,` `;` `\text{ or }` `\text{ and }`         | n-ary list                                |
+//! Brackets, `\frac`, `\sqrt`, `|…|`, floor/ceiling and functions are primaries (level 0).
+//!
+//! ## How far a verdict can be trusted
+//! - Two constants: exact values are compared exactly; anything involving π, e, a function or
+//!   an irrational power is compared in double within 1e-12 relative, so two different
+//!   constants closer than that (`\pi` against a 13-digit decimal of π) count as equal.
+//! - Expressions with variables: agreement at 6 points is evidence, not proof; two different
+//!   polynomials of low degree agree at a random rational point only by coincidence, but an
+//!   expression built to match another at those points would pass. The points are fixed, so
+//!   the same pair always gets the same verdict.
+//! - Domains: points where exactly one side is undefined count against equality, so
+//!   `\sqrt{x}^2` ≢ `x` (negative points) but `\frac{x^2}{x}` ≡ `x` (x is never 0).
+//!
+//! ## Tests
+//! tests/rewards/test_math_expr.cpp: the 467-pair core table (both outcomes, symmetry, every
+//! pair the MATH reference accepts), the examples of issue 16, big_int and surd arithmetic,
+//! the options, "tolerance only where a value is inexact", crafted inputs that must finish in
+//! 0.5 s (`10^{10^{10}}`, `100000!`, `(1+\sqrt{2})^{1000000}`, `\binom{10^{12}}{500000}`,
+//! `1e99999999`, …), linear time on 2^16-long and 2^20-deep nesting patterns, megabyte literals
+//! compared exactly, 3000 random token soups that must not throw, and symmetry on random cross
+//! pairs of both tables. `fuzz/fuzz_math_core.cpp` (libFuzzer, ASan + UBSan) checks on any
+//! bytes that comparison finishes without exceptions, that `compare_math(a, a)` is never
+//! `different`, that `math_equivalent` is symmetric, and the bignum division identity.
 
 #include <algorithm>
 #include <array>
