@@ -16,8 +16,9 @@
 //!
 //! Tests: tests/rewards/test_math_expr.cpp checks the arithmetic against known values (products
 //! past 2^64, sums across the 2^62 inline/limb boundary, 25!/20!, truncating division of a
-//! negative dividend, gcd(2^100, 25!)) and the identity a = q·b + r on random operands; `fuzz/fuzz_math_core.cpp` checks the same
-//! identity with 0 ≤ r < b on fuzzer-chosen digit strings.
+//! negative dividend, gcd(2^100, 25!)) and the identity a = q·b + r on random operands;
+//! `fuzz/fuzz_math_core.cpp` checks the same identity with 0 ≤ r < b on fuzzer-chosen digit
+//! strings.
 //!
 //! Formulas: long division is the schoolbook algorithm in base 10^9 with each quotient limb
 //! estimated from the top three limbs of remainder and divisor in `long double` and corrected
@@ -178,7 +179,7 @@ public:
     }
     limbs m;
     m.reserve(digits.size() / 9 + 1);
-    // Walk 9-digit chunks from the least significant end; the first (leftmost) chunk may be shorter.
+    // Walk 9-digit chunks from the least significant end; the leftmost chunk may be shorter.
     for (std::size_t end = digits.size(); end > 0;) {
       const std::size_t start = end >= 9 ? end - 9 : 0;
       std::uint32_t limb = 0;

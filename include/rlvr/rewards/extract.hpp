@@ -300,7 +300,8 @@ constexpr std::size_t number_token_length(std::string_view s, std::size_t i) noe
   std::size_t i = 0;
   while (i < text.size()) {
     const char c = text[i];
-    // A sign belongs to the number only at the start of a word: in `x-3` or `2-3` it is an operator.
+    // A sign belongs to the number only at the start of a word: in `x-3` and `2-3` it is an
+    // operator.
     const bool sign_ok = (c == '+' || c == '-') &&
                          (i == 0 || !(detail::rewards::is_digit(text[i - 1]) || detail::rewards::is_ascii_letter(text[i - 1])));
     if (detail::rewards::is_digit(c) || sign_ok) {

@@ -1479,7 +1479,7 @@ private:
       if (t.text.size() > 1 && is_digit(t.text[0])) {
         const std::uint32_t x = t_.make(node(op::num, no_node, no_node, t.text.substr(0, 1)));
         t.text.remove_prefix(1);
-        // The remainder of the token starts with '.': "1.5" split after "1" — refuse rather than guess.
+        // The rest of the token starts with '.': "1.5" split after "1" — refuse rather than guess.
         if (!is_digit(t.text[0])) return no_node; // \frac1.5
         return x;
       }
@@ -1727,8 +1727,9 @@ inline constexpr std::uint64_t point_seed = 0x5EED'0016'2026'0001ull;
 //! The Philox4x32-10 block at (seed `point_seed`, subsequence = name hash, offset k): word 0
 //! gives n, word 1 gives d, the low bit of word 2 the sign; the fraction is then reduced
 //! (4/2 = 2), so integers occur. Denominators ≥ 2 make most values non-integers, which keeps
-//! `\lfloor x\rfloor` ≢ x; both signs occur, which keeps √(x²) ≢ x. A pure function of (name, k): both answers, and
-//! every run, see the same value for the same variable. Cost: one Philox block and an int64 gcd.
+//! `\lfloor x\rfloor` ≢ x; both signs occur, which keeps √(x²) ≢ x. A pure function of
+//! (name, k): both answers, and every run, see the same value for the same variable. Cost: one
+//! Philox block and an int64 gcd.
 //! A variable is never 0 (n ≥ 1), so a removable singularity at 0 is invisible: `\frac{x^2}{x}`
 //! ≡ `x`, and `\ln|x|` is defined at every point.
 inline rational variable_value(std::uint64_t name, int k) {
@@ -1883,7 +1884,8 @@ private:
   //!   (−8)^{1/3} = −2), undefined for an even root of a negative number.
   //! Otherwise double: a negative base is real only for an exact exponent with an odd denominator
   //! (sign from the numerator's parity); any other negative base is undefined; an overflow fails.
-  //!   2^{10} → 1024 (exact);  (√2)^3 → 2√2 (exact);  8^{2/3} → 4 (exact);  2^{1/3} → 1.2599… (double)
+  //!   2^{10} → 1024 (exact);  (√2)^3 → 2√2 (exact);  8^{2/3} → 4 (exact);
+  //!   2^{1/3} → 1.2599… (double)
   //!   (−8)^{1/3} → −2 (exact odd root);  (−2)^{1/2} → undefined;  0^{−1} → undefined
   point_value power(const point_value& b, const point_value& e) {
     if (b.kind == point_value::undefined || e.kind == point_value::undefined) return undef();
@@ -1905,7 +1907,8 @@ private:
           exact_value acc;
           acc.q = rational{big_int(1), big_int(1)};
           exact_value base = b.v;
-          // A surd base with a negative exponent: invert once (exactly when possible), else go inexact.
+          // A surd base with a negative exponent: invert once (exactly when possible), else
+          // go inexact.
           if (k < 0 && !inverse(b.v, base, budget_)) return approx(std::pow(b.v.to_double(), static_cast<double>(k)));
           for (std::int64_t i = 0; i < (k < 0 ? -k : k); ++i)
             if (!mul(acc, base, acc, budget_)) return fail();
@@ -2300,8 +2303,8 @@ public:
 
   //! Are the two roots equal? Canonicalises both; compares; with `strip_variable_prefix`, retries
   //! with `x = …` / `x \in …` prefixes removed when the first comparison answered "different"
-  //! (not when it was undecidable). Sets `failed` when canonicalisation failed (too many ± or elements, too
-  //! deep) or a comparison was undecidable.
+  //! (not when it was undecidable). Sets `failed` when canonicalisation failed (too many ± or
+  //! elements, too deep) or a comparison was undecidable.
   //!   `(0,1]` vs `(0,1)`             → false (brackets differ), not failed
   //!   `x = \pm 2` vs `\{2, -2\}`     → true, via the prefix retry
   //!   `10^{10^{10}}` vs `1`          → false with `failed` set (the power was refused)
