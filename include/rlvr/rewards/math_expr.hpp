@@ -147,6 +147,17 @@
 //! "Not parsed" and "failed" both make `compare_math` return `undecided`; "double instead"
 //! continues with an inexact value.
 //!
+//! ## Why a comparison is undecided, by example
+//!   `\text{(A)}` vs `A`           — a text token: outside the subset
+//!   `\overline{3}` vs `3`         — an unknown command: outside the subset
+//!   `2^3^2` vs `512`              — one script per base: not parsed
+//!   `10^{10^{10}}` vs `1`         — the power is refused by the size cap
+//!   `\ln(-1)` vs `\ln(-1)`        — no point where either side is defined
+//!   `\arcsin x` vs `\sin^{-1} x`  — undefined at every random point (|x| > 1)
+//!   `1012_{2}` vs `1012`          — the digit 2 does not exist in base 2
+//! `math_equivalent` then falls back to its string rules: equal normal forms still match, and
+//! tuples are compared element-wise.
+//!
 //! ## Precedence and associativity (tightest first)
 //! | level | operators                                   | associativity / notes                     |
 //! |-------|---------------------------------------------|-------------------------------------------|
@@ -540,6 +551,22 @@ inline bool exact_root_u64(std::uint64_t n, std::uint64_t k, std::uint64_t& out)
 //! - `begin_mat`/`end_mat`: `\begin{…}`/`\end{…}` of a matrix environment (text: its name);
 //! - `bad`: anything unsupported — the parser fails on it, and the lexer stops reading there;
 //! - `end`: the end of the input (returned forever after).
+//!
+//! The other kinds and what produces them (ASCII / command / Unicode):
+//! | kind            | from                              | kind            | from                   |
+//! |-----------------|-----------------------------------|-----------------|------------------------|
+//! | `plus`          | `+`                               | `minus`         | `-`, `−`               |
+//! | `star`          | `*`, `\cdot`, `\times`, `\ast`, `×`, `·`, `⋅` | `slash` | `/`, `\div`, `÷`   |
+//! | `caret`         | `^` (not `^\circ`)                | `under`         | `_`                    |
+//! | `bang`          | `!`                               | `percent`       | `%`, `\%`              |
+//! | `lpar` `rpar`   | `(` `)`                           | `lbrack` `rbrack` | `[` `]`              |
+//! | `lbrace` `rbrace` | `{` `}` (grouping)              | `comma`         | `,`, `;`               |
+//! | `eq` `lt` `gt`  | `=` `<` `>`, `\lt` `\gt`          | `le` `ge` `ne`  | `\le…`, `≤`; `\ge…`, `≥`; `\ne…`, `≠` |
+//! | `in`            | `\in`, `∈`                        | `pm` `mp`       | `\pm`, `±`; `\mp`     |
+//! | `cup`           | `\cup`, `∪`                       | `inf` `pi`      | `\infty`, `∞`; `\pi`, `π` |
+//! | `empty`         | `\emptyset`, `\varnothing`, `∅`   | `reals`         | `\mathbb{R}`, `ℝ`      |
+//! | `sqrt`          | `\sqrt`, `√`                      | `frac` `binom`  | `\frac`…, `\binom`…    |
+//! | `over`          | `\over`                           | `lfloor` … `rceil` | `\lfloor` `\rfloor` `\lceil` `\rceil` |
 enum class tk : std::uint8_t {
   end, num, ident, plus, minus, star, slash, caret, under, bang, lpar, rpar, lbrack, rbrack,
   lbrace, rbrace, lset, rset, bar, comma, sep, eq, lt, gt, le, ge, ne, in, pm, mp, cup, percent,
@@ -1407,6 +1434,9 @@ private:
     }
   }
 
+  //! Extends the name hash h with a subscript: a `{…}` group (the text of every token up to the
+  //! matching `}`) or one character (a letter, or the first digit of a number, which stays in
+  //! the stream: `x_12` is x_1 · 2). False when the subscript is missing or never closed.
   bool subscript_name(std::uint64_t& h) {
     // Subscript `{…}`: hash every token up to the matching `}` (nested braces counted).
     if (peek() == tk::lbrace) {
@@ -2416,6 +2446,7 @@ private:
   std::uint32_t inequality_interval(tree& t, std::uint32_t n) {
     const node x = t.nodes[n];
     const std::uint32_t k = x.b;
+    // Accessors for the relation's operators and sides; "lower" is < or ≤, "greater" > or ≥.
     auto op_at = [&](std::uint32_t i) { return t.rels[x.a + i]; };
     auto side = [&](std::uint32_t i) { return t.kids[x.a + i]; };
     auto is_lower = [](rel_op r) { return r == rel_op::lt || r == rel_op::le; };
@@ -2586,6 +2617,7 @@ private:
     return r == 1;
   }
 
+  // The order-free kinds: bare lists, sets and unions compare with set semantics.
   static bool is_collection(op k) { return k == op::list || k == op::set || k == op::union_; }
   // ±∞ as built by the parser or `infinity` (an `inf` node, possibly negated).
   static bool is_infinite(const tree& t, std::uint32_t n) {
