@@ -1319,6 +1319,7 @@ private:
         const bool left_int = is_int_literal(acc) && peek() == tk::frac; // 3\frac13, not 3(\frac13)
         const std::uint32_t x = factor();
         if (x == no_node) return no_node;
+        // The mixed-number test: both parts integer literals, and the fraction written with `\frac`.
         const node& xn = t_.nodes[x];
         if (left_int && xn.kind == op::div && xn.x == 1 && is_int_literal(xn.a) && is_int_literal(xn.b))
           acc = t_.binary(op::add, acc, x); // mixed number 3\frac{1}{3}
@@ -1599,6 +1600,8 @@ private:
     }
     case tk::bar: {
       // `|` opens here; inside, `starts_implicit_factor` will not treat `|` as a new opening.
+      // Inside |…| a `|` after an operand closes; one where an operand is expected opens a nested
+      // absolute value (`|-|x||`).
       ++abs_depth_;
       const std::uint32_t x = closed(op::abs, tk::bar);
       --abs_depth_;
@@ -1864,6 +1867,7 @@ private:
     std::int64_t frac = 0, exp10 = 0;
     std::size_t i = 0;
     bool in_frac = false;
+    // All digits (integer and fractional part) form one integer; count the fractional digits.
     for (; i < s.size(); ++i) {
       const char c = s[i];
       if (is_digit(c)) {
@@ -2023,6 +2027,7 @@ private:
       case op::sub: ok = add(a.v, negated(b.v), r, budget_); break;
       case op::mul: ok = mul(a.v, b.v, r, budget_); break;
       case op::div: {
+        // Exact division by zero: undefined, not a failure.
         if (b.v.is_rational() && b.v.q.is_zero()) return undef();
         exact_value inv;
         ok = inverse(b.v, inv, budget_) && mul(a.v, inv, r, budget_);
@@ -2042,6 +2047,7 @@ private:
     case op::sub: z = x - y; break;
     case op::mul: z = x * y; break;
     case op::div:
+      // Double division by zero is undefined too (no ±∞ results).
       if (y == 0) return undef();
       z = x / y;
       break;
@@ -2106,9 +2112,12 @@ private:
       std::int64_t kk = 0;
       if (!small_int(k, kk) || kk < 1 || kk > 64) {
         if (k.kind == point_value::undefined || a.kind == point_value::undefined || a.d < 0) return undef();
+        // A non-integer or large index: x^(1/k) in double, for x ≥ 0 only.
         return approx(std::pow(a.d, 1.0 / k.d));
       }
       if (a.kind == point_value::exact && a.v.is_rational()) return nth_root(a.v.q, kk);
+      // A surd or double radicand: an odd root of a negative number is negative, an even one
+      // undefined.
       if (a.kind == point_value::undefined || (a.d < 0 && kk % 2 == 0)) return undef();
       const double m = std::pow(std::fabs(a.d), 1.0 / static_cast<double>(kk));
       return approx(a.d < 0 ? -m : m);
@@ -2208,9 +2217,11 @@ private:
       if (f == "sin") return approx(std::sin(v));
       if (f == "cos") return approx(std::cos(v));
       if (f == "tan") return approx(std::tan(v));
+      // Reciprocal functions via sin and cos; near a pole the double is huge rather than ∞.
       if (f == "sec") return approx(1.0 / std::cos(v));
       if (f == "csc") return approx(1.0 / std::sin(v));
       if (f == "cot") return approx(std::cos(v) / std::sin(v));
+      // Inverse functions give NaN (→ undefined) outside their domain.
       if (f == "arcsin") return approx(std::asin(v));
       if (f == "arccos") return approx(std::acos(v));
       if (f == "arctan") return approx(std::atan(v));
@@ -2219,6 +2230,7 @@ private:
       if (f == "tanh") return approx(std::tanh(v));
       if (f == "ln") return v <= 0 ? undef() : approx(std::log(v));
       if (f == "log") return v <= 0 ? undef() : approx(std::log(v)); // base-free: equal bases on both sides
+      // exp overflowing for a finite argument is a failure, not ∞.
       if (f == "exp") return finite_or_fail(std::exp(v), v, 1.0);
       return fail();
     }
@@ -2378,6 +2390,7 @@ private:
     const node& x = t.nodes[n];
     if (x.kind == op::var) return true;
     if (x.kind == op::num || x.kind == op::pi || x.kind == op::e || x.kind == op::inf) return false;
+    // Structures: any element with a variable.
     if (is_structure(x.kind)) {
       if (x.kind == op::reals) return false;
       for (std::uint32_t i = 0; i < x.b; ++i)
@@ -2413,6 +2426,7 @@ private:
     const bool pm = x.kind == op::pm || x.kind == op::upm;
     const bool minus = pm && ((signs >> index) & 1u);
     if (pm) ++index;
+    // Rebuild the operands first, numbering the ± in the same pre-order as count_pm.
     if (a != no_node) a = choose_signs(t, a, signs, index);
     if (b != no_node && x.kind != op::func) b = choose_signs(t, b, signs, index);
     node y = x;
@@ -2634,6 +2648,7 @@ private:
     const node xa = ta_.nodes[a], xb = tb_.nodes[b];
     // A shortcut: ∅ equals only ∅.
     if ((xa.b == 0) != (xb.b == 0)) return false;
+    // Which elements of b some element of a has matched.
     std::vector<char> hit_b(xb.b, 0);
     for (std::uint32_t i = 0; i < xa.b; ++i) {
       bool found = false;
@@ -2739,9 +2754,11 @@ private:
     if (k == 2 && ta_.rels[xa.a] == rel_op::eq && tb_.rels[xb.a] == rel_op::eq) {
       const std::uint32_t lhs_a = ta_.kids[xa.a], rhs_a = ta_.kids[xa.a + 1];
       const std::uint32_t lhs_b = tb_.kids[xb.a], rhs_b = tb_.kids[xb.a + 1];
+      // Only scalar sides can be subtracted.
       if (is_structure(ta_.nodes[lhs_a].kind) || is_structure(ta_.nodes[rhs_a].kind) ||
           is_structure(tb_.nodes[lhs_b].kind) || is_structure(tb_.nodes[rhs_b].kind))
         return false;
+      // lhs − rhs as a new node of each tree; their signatures are then compared for a constant ratio.
       const std::uint32_t fa = ta_.binary(op::sub, lhs_a, rhs_a);
       const std::uint32_t fb = tb_.binary(op::sub, lhs_b, rhs_b);
       return proportional(sig(true, fa), sig(false, fb));
