@@ -182,6 +182,26 @@
 //! - Domains: points where exactly one side is undefined count against equality, so
 //!   `\sqrt{x}^2` ≢ `x` (negative points) but `\frac{x^2}{x}` ≡ `x` (x is never 0).
 //!
+//! ## Where each rule of docs/rewards.md §4.2 lives
+//! | rule                          | code                                                        |
+//! |-------------------------------|-------------------------------------------------------------|
+//! | long integers and decimals    | `lexer::number`, `evaluator::literal` (bignum rationals)     |
+//! | powers, rational powers       | `evaluator::power`, `evaluator::nth_root`, `pow_int`         |
+//! | factorials and binomials      | `evaluator::eval_node` (`op::fact`, `op::binom`)             |
+//! | fractions, mixed numbers      | `parser::primary` (`\frac`), `parser::term` (mixed numbers)  |
+//! | surds                         | `exact_value`, `add`/`mul`/`inverse`, `sqrt_rational`        |
+//! | π, e, functions               | `evaluator::eval_node` (doubles), `values_agree` tolerance   |
+//! | sets, lists, ±                | `comparer::canonical_`, `comparer::collections_eq`           |
+//! | tuples and intervals          | `parser::bracketed`, `comparer::eq_` (brackets, ∞ endpoints) |
+//! | inequalities as intervals     | `comparer::inequality_interval`                              |
+//! | equations                     | `comparer::relations_eq`, `comparer::proportional`           |
+//! | matrices                      | `parser::matrix`, `comparer::eq_`                            |
+//! | Unicode, `$`, spacing         | `lexer::scan`, `lexer::commands`                             |
+//! | subscripted bases             | `parser::postfix` (`op::based`), `evaluator::eval_node`      |
+//! | polynomials at random points  | `variable_value`, `make_signature`, `signatures_equal`       |
+//! | bounded evaluation            | `step_budget`, `max_limbs` (bignum.hpp) and the table above   |
+//! Text case, units and doubled backslashes are handled before the core, by normalize.hpp.
+//!
 //! ## Cost, measured
 //! `compare_math` on the development machine (g++ -O2, one thread, a loaded 2-core box): a
 //! constant pair (`\frac{1}{2}` vs `0.5`, `\sin\frac{\pi}{6}` vs `\frac12`) ≈ 1.5 µs; a set
