@@ -96,6 +96,19 @@
 //!    elements match as canonical forms and the verdict is `equal`. With
 //!    `math_options::strict()` step 4 is skipped and the verdict is `different`.
 //!
+//! `y = 2x + 1` against `2x - y + 1 = 0` (an equation, rearranged):
+//! 1. Both parse as relations with one `=`; canonicalisation leaves them as they are.
+//! 2. Same orientation: the sides `y` and `2x - y + 1` differ at the random points; mirrored:
+//!    `y` against `0` differs too.
+//! 3. Both are single equations, so lhs − rhs is built on each side — y − (2x + 1) and
+//!    (2x − y + 1) − 0 — and evaluated at the six points (x and y get independent values). The
+//!    ratio is −1 at every point, exactly: `equal`.
+//!
+//! `-1 < x \le 2` against `(-1, 2]` (an inequality and an interval):
+//! 1. The chain parses as rel(−1, x, 2) with operators {<, ≤}; canonicalisation turns it into
+//!    tuple(−1, 2) with brackets `(` `]`, the same structure the interval parses to.
+//! 2. `eq` compares the tuples: same length, equal elements (exact −1 and 2), same brackets.
+//!
 //! ## Extending the core
 //! - A new command: a row in `lexer::commands` (an existing token kind, or a new `tk` handled
 //!   by the parser); unknown commands already make an answer unsupported, so adding one only
@@ -598,6 +611,8 @@ enum class tk : std::uint8_t {
 //! `text` of a `num` token in place to take one digit at a time (`\frac12`, `x_12`).
 struct token {
   tk kind;
+  //! The bytes the token was read from: the command name without its backslash for commands,
+  //! the trimmed contents for `\text{…}` groups, the environment name for `\begin`/`\end`.
   std::string_view text;
 };
 
@@ -644,6 +659,7 @@ public:
   //! rest of a long answer is never scanned.
   token next() {
     for (;;) {
+      // (The loop always returns on its first pass: after a `bad` token the offset jumps to the end.)
       const token t = scan();
       if (t.kind != tk::bad || i_ >= s_.size()) return t;
       i_ = s_.size(); // nothing parses past an unknown token: stop reading
@@ -1050,6 +1066,7 @@ inline constexpr std::uint32_t no_node = 0xFFFFFFFFu;
 //! `tree::nodes`, so the tree can grow (canonicalisation appends nodes) without invalidating
 //! references held as indices.
 struct node {
+  //! What the node is; decides how the other fields are read (see `op`).
   op kind = op::num;
   std::uint8_t x = 0;   //!< tuple: open bracket; matrix: rows; div: 1 when written as \frac
   std::uint8_t y = 0;   //!< tuple: close bracket; matrix: columns
@@ -1144,6 +1161,8 @@ private:
   // RAII increment of a depth counter for the scope of one routine.
   struct depth_guard {
     int& d;
+    // Every recursive routine opens with `depth_guard g(depth_); if (depth_ > max_depth) return
+    // no_node;`, so the limit holds however the routines call each other.
     explicit depth_guard(int& dd) : d(dd) { ++d; }
     ~depth_guard() { --d; }
   };
@@ -1722,6 +1741,7 @@ private:
   //! cells, a trailing `\\` before `\end` is allowed, and shapes are limited to 255 × 255 (the
   //! node's small fields). The cells are stored row-major.
   //!   `\begin{pmatrix}1&2\\3&4\end{pmatrix}` → matrix x=2 y=2, cells 1, 2, 3, 4
+  //!   `\begin{pmatrix}1&2\\3\end{pmatrix}`   → no_node (the rows differ in length)
   std::uint32_t matrix() {
     ++p_;
     std::vector<std::uint32_t> cells;
@@ -1761,6 +1781,12 @@ private:
 //! `d` (finite or ±∞, never NaN — a NaN becomes `undefined`); `undefined` means "no real value
 //! here" (division by zero, √ of a negative, ln of a non-positive number, 0^−1, …), which is a
 //! legitimate outcome that the comparison handles, unlike an evaluation failure.
+//!
+//! Vocabulary used throughout this file: a *point* is one assignment of values to the
+//! variables; *exact* means a canonical surd (so comparisons are identities), *inexact* a
+//! double (compared with a tolerance); *undefined* is a value that does not exist at a point;
+//! *failed* means the evaluator could not produce a trustworthy value, which makes the whole
+//! comparison *undecided*.
 struct point_value {
   //! Which of the three states the value is in; `undefined` by default.
   enum kind_t : std::uint8_t { undefined, exact, approx } kind = undefined;
@@ -2263,7 +2289,9 @@ private:
 //! `variables` is true when the expression contains a variable; then `at` has `random_points`
 //! entries (fewer when evaluation failed part-way, in which case the signature is not used).
 struct signature {
+  //! The values at points 0, 1, …; for a constant only point 0.
   std::vector<point_value> at;
+  //! True when the expression contains a variable (then `at` has one entry per random point).
   bool variables = false;
 };
 
@@ -2289,7 +2317,8 @@ inline signature make_signature(const tree& t, std::uint32_t n, step_budget& bud
 //! Equality of two point values (file comment: exact, or within tolerance when either is inexact).
 //! Exact against exact is the canonical-form identity (no tolerance at all). Otherwise the
 //! doubles must satisfy |a − b| ≤ rel · max(1, |a|, |b|) — relative for large values, absolute
-//! below 1 — and an infinite double only equals the same infinity. Caveat: an exact value
+//! below 1, so that a value that should be 0 but carries rounding (`\sin\pi` is 1.2e-16 in
+//! double) still equals 0 — and an infinite double only equals the same infinity. Caveat: an exact value
 //! beyond double's range has d = ±∞, so against an inexact ∞ it compares equal
 //! (`10^{400}` vs `\infty` is `equal`).
 //!   exact 1/2 vs exact 1/2 → true;  exact √2 vs the exact decimal 1.4142135623730951 → false
