@@ -2318,8 +2318,8 @@ inline signature make_signature(const tree& t, std::uint32_t n, step_budget& bud
 //! Exact against exact is the canonical-form identity (no tolerance at all). Otherwise the
 //! doubles must satisfy |a − b| ≤ rel · max(1, |a|, |b|) — relative for large values, absolute
 //! below 1, so that a value that should be 0 but carries rounding (`\sin\pi` is 1.2e-16 in
-//! double) still equals 0 — and an infinite double only equals the same infinity. Caveat: an exact value
-//! beyond double's range has d = ±∞, so against an inexact ∞ it compares equal
+//! double) still equals 0 — and an infinite double only equals the same infinity. Caveat: an
+//! exact value beyond double's range has d = ±∞, so against an inexact ∞ it compares equal
 //! (`10^{400}` vs `\infty` is `equal`).
 //!   exact 1/2 vs exact 1/2 → true;  exact √2 vs the exact decimal 1.4142135623730951 → false
 //!   (two exact values: no tolerance);  exact 1/2 vs approx sin(π/6) = 0.49999999999999994
