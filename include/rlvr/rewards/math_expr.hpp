@@ -850,6 +850,8 @@ private:
 
   //! A command at the current offset (a backslash followed by letters). The name is the maximal
   //! run of ASCII letters, as TeX reads it (`\pix` is the unknown command `pix`, not π·x).
+  //!   `\cdot` → star;  `\quad` → (nothing: the next token);  `\text{ or }` → sep "or";
+  //!   `\mathbb{R}` → reals;  `\begin{pmatrix}` → begin_mat "pmatrix";  `\foo` → bad "foo"
   token command() {
     const std::size_t b = i_ + 1;
     std::size_t e = b;
@@ -924,6 +926,7 @@ private:
   //! The token at the current offset, skipping what reads as nothing (see the class comment).
   //! Linear overall: every byte is consumed once (by this loop, `number`, `command` or the
   //! `match_brace` scan of a group).
+  //!   `$x$` → ident "x", end;  `\,5` → num "5";  `5.` → num "5", end (a final period)
   token scan() {
     for (;;) {
       skip_spaces();
@@ -1405,6 +1408,8 @@ private:
   }
 
   //! A superscript/subscript argument: a group, a whole number, a letter, a sign + argument.
+  //! `x^2`, `x^{n+1}`, `x^-1`, `e^\pi` are scripts; `x^\frac12` is not (a `\frac` needs braces
+  //! around it in a script), so that answer is left unparsed.
   //! A number is the whole token, so `2^10` = 2^10 = 1024 (the author's intent, although TeX would
   //! typeset 2^1·0); `x^-1` and `x^{-1}` both work. `\pi` and `\infty` are accepted (`e^{\pi}`
   //! as `e^\pi`). `allow_sign` is false for subscripts (a base cannot be negative).
@@ -1426,6 +1431,7 @@ private:
   }
 
   //! A letter or Greek-letter variable; `e` is Euler's number, never a variable.
+  //! `x` → var(hash of "x"); `\alpha` → var(hash of "alpha"); `e` → the constant e.
   std::uint32_t variable(std::string_view name) {
     if (name == "e") return t_.make(node(op::e));
     return t_.make(node(op::var, no_node, no_node, {}, fnv(name)));
@@ -1596,7 +1602,7 @@ private:
   }
 
   //! An item between `open` (the current token) and `close`, as a unary node of kind k
-  //! (`|…|`, `\lfloor…\rfloor`, `\lceil…\rceil`).
+  //! (`|…|`, `\lfloor…\rfloor`, `\lceil…\rceil`). `|x - 1|` → abs(sub(x, 1)).
   std::uint32_t closed(op k, tk close) {
     ++p_;
     const std::uint32_t x = item();
@@ -2170,6 +2176,7 @@ private:
     }
     // n! exactly for integers 0..1000 (product of limbs, charged to the budget); undefined for
     // negative integers; Γ(x + 1) in double for non-integers ((1/2)! = √π/2).
+    // `5!` = 120, `(1/2)!` ≈ 0.8862, `(-1)!` undefined, `1001!` failed.
     case op::fact: {
       const point_value a = eval(x.a, point);
       std::int64_t k = 0;
@@ -2189,6 +2196,7 @@ private:
     }
     // C(n, k) exactly for small integers (0 when k < 0 or k > n, and also for n < 0 — the
     // generalised binomial is not used), built as Π (n − k + i)/i with k ≤ n − k; otherwise via Γ.
+    // `\binom{10}{3}` = 120, `\binom{6}{8}` = 0, `\binom{5.5}{2}` ≈ 12.375.
     case op::binom: {
       const point_value a = eval(x.a, point), b = eval(x.b, point);
       std::int64_t nn = 0, kk = 0;
@@ -2231,7 +2239,7 @@ private:
       return approx(x.kind == op::floor ? std::floor(a.d) : std::ceil(a.d));
     }
     // A numeral in base b (2..10): every digit must be below b (`1012_{2}` fails); the value is
-    // built by Horner's rule in big_int, so long numerals stay exact.
+    // built by Horner's rule in big_int, so long numerals stay exact. `777_{8}` = 511.
     case op::based: {
       const point_value b = eval(x.a, point);
       std::int64_t base = 0;
@@ -2247,6 +2255,7 @@ private:
       return exact(rational{std::move(acc), big_int(1)});
     }
     // log_b a = ln a / ln b in double; undefined for a ≤ 0, b ≤ 0 or b = 1.
+    // `\log_{10} 1000` ≈ 3 (within the tolerance), `\log_1 5` undefined.
     case op::logb: {
       const point_value a = eval(x.a, point), b = eval(x.b, point);
       if (a.kind == point_value::undefined || b.kind == point_value::undefined || a.d <= 0 || b.d <= 0 || b.d == 1)
@@ -2468,6 +2477,8 @@ private:
   //! Visits in the same pre-order as `count_pm`, so bit i always refers to the same ±. `a ± b`
   //! becomes a + b or a − b, a leading `±a` becomes a or −a; leaves (numbers, variables,
   //! numerals in a base) are shared, every operator node is copied.
+  //! `1 \pm 2 \pm 3` is pm(pm(1, 2), 3): bit 0 is the outer ± (before 3), bit 1 the inner one
+  //! (before 2), so signs = 0b10 gives 1 − 2 + 3.
   static std::uint32_t choose_signs(tree& t, std::uint32_t n, std::uint32_t signs, std::uint32_t& index) {
     const node x = t.nodes[n];
     if (is_structure(x.kind) || x.kind == op::num || x.kind == op::var || x.kind == op::based) return n;
@@ -2728,7 +2739,9 @@ private:
     return r;
   }
 
-  // The comparison proper (rules in the class comment), dispatching on the node kinds.
+  // The comparison proper (rules in the class comment), dispatching on the node kinds:
+  // `\{1\}` vs `1` → the element; `(1,2)` vs `\{1,2\}` → false (a tuple is not a collection);
+  // `[0,\infty)` vs `[0,\infty]` → true (the bracket at ∞ does not count).
   bool eq_(std::uint32_t a, std::uint32_t b) {
     const node xa = ta_.nodes[a], xb = tb_.nodes[b];
     const bool ca = is_collection(xa.kind), cb = is_collection(xb.kind);
@@ -2895,6 +2908,12 @@ enum class math_comparison { equal, different, undecided };
 //!   rlvr::compare_math("50\\%", "\\frac12", rlvr::math_options::strict());   // … equal
 //! Cost: linear parsing, then evaluation bounded by one step budget; thread-safe (all state is
 //! local).
+//!
+//! `compare_math` sees the answers as written. `math_equivalent` (normalize.hpp) first reads
+//! doubled backslashes, compares normal forms, plain decimals and words, cuts units, and only
+//! then calls `compare_math`, falling back to the normal forms when it is undecided. Call
+//! `compare_math` to examine the core; to grade answers, call `math_equivalent` or use
+//! `math_verifier`.
 [[nodiscard]] inline math_comparison compare_math(std::string_view a, std::string_view b,
                                                   const math_options& opt = {}) {
   detail::rewards::tree ta, tb;
