@@ -215,6 +215,13 @@
 //! | bounded evaluation            | `step_budget`, `max_limbs` (bignum.hpp) and the table above   |
 //! Text case, units and doubled backslashes are handled before the core, by normalize.hpp.
 //!
+//! ## Investigating a verdict
+//! Call `compare_math(a, b)` on the two answers as the verifier sees them (the box contents;
+//! `math_equivalent` may have cut units first) and read the outcome: `undecided` points to the
+//! parser or a bound (see "Why a comparison is undecided"), `different` to a value or structure
+//! mismatch. A new pair for the regression tables goes into `tests/rewards/answer_pairs.hpp`
+//! (`core_pairs`), with the verdict a careful human grader would give.
+//!
 //! ## Cost, measured
 //! `compare_math` on the development machine (g++ -O2, one thread, a loaded 2-core box): a
 //! constant pair (`\frac{1}{2}` vs `0.5`, `\sin\frac{\pi}{6}` vs `\frac12`) ≈ 1.5 µs; a set
@@ -1225,6 +1232,8 @@ private:
     depth_guard g(depth_);
     if (depth_ > max_depth) return no_node;
     std::vector<std::uint32_t> sides;
+    // The sides and the operators between them; a chain may mix kinds (`1 < x = y`): the comparer
+    // decides what such a relation means.
     std::vector<rel_op> ops;
     std::uint32_t s = union_expr();
     if (s == no_node) return no_node;
@@ -1416,6 +1425,7 @@ private:
   std::uint32_t script(bool allow_sign) {
     depth_guard g(depth_);
     if (depth_ > max_depth) return no_node;
+    // `x^-1`: a minus directly after `^` belongs to the script.
     if (allow_sign && accept(tk::minus)) {
       const std::uint32_t x = script(true);
       return x == no_node ? no_node : t_.unary(op::neg, x);
@@ -1449,6 +1459,7 @@ private:
     std::uint32_t x = primary();
     if (x == no_node) return no_node;
     for (;;) {
+      // Factorials stack: `5!!` is (5!)!, not the double factorial.
       if (accept(tk::bang)) {
         x = t_.unary(op::fact, x);
       } else if (peek() == tk::under) {
@@ -1751,6 +1762,7 @@ private:
   std::uint32_t matrix() {
     ++p_;
     std::vector<std::uint32_t> cells;
+    // Cells are read row by row; the first row fixes `cols`, every later row must match it.
     std::size_t cols = 0, col = 0, rows = 0;
     for (;;) {
       if (accept(tk::end_mat)) break;
@@ -2071,6 +2083,7 @@ private:
   //!   radicands);  x/0 → undefined;  10^{300}·10^{300} as doubles → failed (overflow)
   point_value arith(op k, const point_value& a, const point_value& b) {
     if (a.kind == point_value::undefined || b.kind == point_value::undefined) return undef();
+    // Both exact: try the exact operation first.
     if (a.kind == point_value::exact && b.kind == point_value::exact) {
       exact_value r;
       bool ok = false;
@@ -2358,6 +2371,7 @@ inline constexpr double variable_tolerance = 1e-9;  //!< relative, at random poi
 //!   {x₀, …, x₅} vs {|x₀|, …, |x₅|}     → 0 at the first negative point
 //!   {undefined ×6} vs {undefined ×6}   → −1 (`\ln(-1)` against itself: undecidable)
 inline int signatures_equal(const signature& a, const signature& b) {
+  // A constant (one entry) is compared with every point of the other side.
   const std::size_t n = std::max(a.at.size(), b.at.size());
   const double rel = (a.variables || b.variables) ? variable_tolerance : constant_tolerance;
   std::size_t defined = 0;
