@@ -84,6 +84,17 @@
 //! - `\circ` inside an answer (composition), `\rightarrow`, `\overline{…}`, `\text{(A)}` and any
 //!   other unknown command are unsupported: the answer is left to the string rules.
 //!
+//! ## Readings that may surprise (all deliberate or documented behaviour)
+//!   `\log 100` ≢ `2`          `\log` is the natural logarithm
+//!   `\sin x^2` ≡ `\sin^2 x`    the power applies to the function value, not to x
+//!   `f(x)` ≡ `xf`             a letter before parentheses is a variable times the group
+//!   `i^2` ≢ `-1`              `i` is a variable
+//!   `\sqrt{4}` ≢ `\pm 2`       √ is the principal root
+//!   `1,000` ≢ `1000`          for the core alone `1,000` is the list 1, 0; `math_equivalent`
+//!                             removes whole-answer thousands separators before calling it
+//!   `2\pi r` vs `2\pir`       undecided: `\pir` is an unknown command (TeX reads it so too)
+//!   `10\%` ≢ `0.1`            by default `\%` is dropped; `percent_rule::divide` makes it /100
+//!
 //! ## A comparison, step by step
 //! `x = \pm\sqrt{2}` against `\{\sqrt2, -\sqrt2\}`:
 //! 1. Parsing gives rel(var x, upm(sqrt(2))) with operator `=` on one side, and
@@ -186,12 +197,17 @@
 //!
 //! ## How far a verdict can be trusted
 //! - Two constants: exact values are compared exactly; anything involving π, e, a function or
-//!   an irrational power is compared in double within 1e-12 relative, so two different
-//!   constants closer than that (`\pi` against a 13-digit decimal of π) count as equal.
-//! - Expressions with variables: agreement at 6 points is evidence, not proof; two different
-//!   polynomials of low degree agree at a random rational point only by coincidence, but an
-//!   expression built to match another at those points would pass. The points are fixed, so
-//!   the same pair always gets the same verdict.
+//!   an irrational power is compared in double within 1e-12 relative, so a decimal
+//!   approximation of such a constant counts as equal once it is correct to about 12
+//!   significant digits (`\pi` ≡ `3.14159265359`, but `\pi` ≢ `3.1415926536`).
+//! - Expressions with variables: agreement at 6 points is evidence, not proof, but strong
+//!   evidence for rational functions, which are compared exactly. A variable takes one of 4260
+//!   values, none with probability above 1/800 (8 of the 6400 equally likely draws of n, d and
+//!   the sign), so by the Schwartz–Zippel argument a nonzero polynomial of total degree D
+//!   vanishes at one point with probability at most D/800, and at six independent points with
+//!   at most (D/800)^6 — below 4·10⁻¹² for D = 10, over the choice of the seed. For a fixed seed
+//!   an expression built to match another at exactly those points would pass, and the same
+//!   pair always gets the same verdict.
 //! - Domains: points where exactly one side is undefined count against equality, so
 //!   `\sqrt{x}^2` ≢ `x` (negative points) but `\frac{x^2}{x}` ≡ `x` (x is never 0).
 //!
@@ -279,9 +295,15 @@ enum class percent_rule { drop, divide };
 //!   rlvr::math_options o{.percent = rlvr::percent_rule::divide};   // 50\% ≡ \frac12
 //!   rlvr::math_verifier strict{.options = rlvr::math_options::strict()};
 struct math_options {
+  //! Read by normalize.hpp only (rule 1 and the text handed to the core); the default follows
+  //! MATH's checker, which drops units.
   bool strip_units = true;           //!< `10\text{ cm}` ≡ `10` (a trailing text group after a number)
+  //! Read by normalize.hpp (rule 4) and by `comparer::equal_roots` here (the retry without the
+  //! prefix); the default follows MATH's "≤ 2 characters before `=`" rule.
   bool strip_variable_prefix = true; //!< `x = 5` ≡ `5`, `x \in [0,1]` ≡ `[0,1]`
+  //! Read by normalize.hpp (rule 2) and by the parser here (`op::percent`).
   percent_rule percent = percent_rule::drop; //!< `50\%` ≡ `50` (drop) or ≡ `\frac12` (divide)
+  //! Read by normalize.hpp only (rule (iv) of `math_equivalent`).
   bool fold_text_case = true;        //!< `\text{Yes}` ≡ `yes` for words of letters only
   //! No leniency: units, prefixes and text case count, `%` means /100.
   //! `{.strip_units = false, .strip_variable_prefix = false, .percent = divide,
@@ -320,6 +342,7 @@ struct exact_value {
   rational q;
   //! The irrational terms, sorted by radicand.
   std::vector<surd_term> roots;
+  //! True when there is no surd term (the value is the rational `q`).
   [[nodiscard]] bool is_rational() const noexcept { return roots.empty(); }
   //! q + Σ cᵢ·√rᵢ in double (each term rounded; used for inexact comparisons and for `abs`,
   //! `floor` and `ceil` of surds).
@@ -627,6 +650,7 @@ struct token {
 //! `parser::postfix`), so a variable needs no string storage and the same name gets the same
 //! random values in both answers. Two different names colliding (probability ≈ 2^-64 per pair)
 //! would make them the same variable.
+//! The FNV-1a 64-bit offset basis (the multiplier below, 1099511628211, is the FNV prime).
 inline constexpr std::uint64_t fnv_offset = 1469598103934665603ull;
 inline std::uint64_t fnv(std::string_view s, std::uint64_t h = fnv_offset) noexcept {
   for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
