@@ -404,6 +404,7 @@ inline bool add(const exact_value& a, const exact_value& b, exact_value& out, st
 }
 
 //! −a: every part negated (canonical form preserved).
+//! O(number of terms); never refuses (negation cannot grow a number).
 inline exact_value negated(const exact_value& a) {
   exact_value r{a.q.negated(), a.roots};
   for (auto& t : r.roots) t.coef = t.coef.negated();
@@ -415,7 +416,8 @@ inline exact_value negated(const exact_value& a) {
 //! divided by the square of their gcd is squarefree, so the result stays canonical without
 //! factoring. False (the caller then evaluates in double, or fails on a budget refusal) when
 //! the product has more than 64 term pairs, a radicand product would pass 2^62, or the budget
-//! refuses. Rational × rational takes the plain `rational` path.
+//! refuses. Rational × rational takes the plain `rational` path. Cost: |a|·|b| term products,
+//! each merged by a linear search, plus the rational products they need.
 //!   mul(√2 + √3, √2 + √3)   // 5 + 2√6   (√2·√3 = √6 twice, √2·√2 = 2, √3·√3 = 3)
 //!   mul(√6, √10)            // 2√15      (gcd 2: √6·√10 = 2·√(3·5))
 inline bool mul(const exact_value& a, const exact_value& b, exact_value& out, step_budget& budget) {
@@ -461,6 +463,7 @@ inline bool mul(const exact_value& a, const exact_value& b, exact_value& out, st
 //! it is checked anyway. Values with two or more radicands (1/(√2 + √3)) are not rationalised:
 //! the function returns false and the evaluator falls back to double, so such a quotient is
 //! compared with the tolerance instead of exactly. False also for 1/0 and budget refusals.
+//! Cost: a constant number of rational operations.
 //!   inverse(1 + √2)   // √2 − 1    ((1 − √2)/(1 − 2))
 //!   inverse(2√3)      // (1/6)√3
 inline bool inverse(const exact_value& a, exact_value& out, step_budget& budget) {
@@ -657,6 +660,7 @@ struct token {
 //! would make them the same variable.
 //! The FNV-1a 64-bit offset basis (the multiplier below, 1099511628211, is the FNV prime).
 inline constexpr std::uint64_t fnv_offset = 1469598103934665603ull;
+//! O(|s|). `h` chains hashes: fnv(b, fnv(a)) hashes the concatenation a·b.
 inline std::uint64_t fnv(std::string_view s, std::uint64_t h = fnv_offset) noexcept {
   for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
   return h;
@@ -688,6 +692,7 @@ inline bool name_in(std::string_view n, std::initializer_list<std::string_view> 
 class lexer {
 public:
   //! Reads `s` from its first byte; `s` must outlive the lexer and every token it returns.
+  //! Cost: O(1) per byte of the answer over the whole scan.
   explicit lexer(std::string_view s) : s_(s) {}
 
   //! The next token; `tk::end` at the end (and forever after).
@@ -808,6 +813,7 @@ private:
   //! are lock-free). Commands absent from the table — `\overline`, `\vec`, `\rightarrow`, `\circ`
   //! in the middle, `\cdots` — make the answer unsupported, which sends the comparison to the
   //! string rules rather than guessing.
+  //! Cost: the first call builds and sorts the 135 entries; later calls return the same span.
   static std::span<const command_entry> commands() {
     static const std::vector<command_entry> table = [] {
       std::vector<command_entry> t;
@@ -888,6 +894,8 @@ private:
   //! run of ASCII letters, as TeX reads it (`\pix` is the unknown command `pix`, not π·x).
   //!   `\cdot` → star;  `\quad` → (nothing: the next token);  `\text{ or }` → sep "or";
   //!   `\mathbb{R}` → reals;  `\begin{pmatrix}` → begin_mat "pmatrix";  `\foo` → bad "foo"
+  //! O(length of the name + log of the table size), plus the group read by `text`, `mathbb` and
+  //! `env` actions.
   token command() {
     const std::size_t b = i_ + 1;
     std::size_t e = b;
@@ -1171,6 +1179,7 @@ class parser {
 public:
   //! Tokens are read on demand, so input past the point where parsing fails (too deep, an
   //! unknown command) is never tokenised.
+  //! A parser is single-use and not thread-safe: it holds the token position and appends to `t`.
   parser(std::string_view s, tree& t, const math_options& opt) : t_(t), lex_(s), opt_(opt) {}
 
   //! Parses the whole answer; true when it is in the subset and every token was consumed. On
@@ -1958,6 +1967,7 @@ private:
   //!   literal("0.125")     // 1/8
   //!   literal("1{,}000")   // 1000
   //!   literal("2.5e-3")    // 1/400
+  //! Cost: O(|s|) to collect the digits, one `pow_int` of 10 and one product.
   bool literal(std::string_view s, rational& out) {
     std::string digits;
     digits.reserve(s.size());
@@ -2018,6 +2028,7 @@ private:
   //!   2^{10} → 1024 (exact);  (√2)^3 → 2√2 (exact);  8^{2/3} → 4 (exact);
   //!   2^{1/3} → 1.2599… (double)
   //!   (−8)^{1/3} → −2 (exact odd root);  (−2)^{1/2} → undefined;  0^{−1} → undefined
+  //! Cost: O(log |e|) big products for a rational base, at most 64 surd products otherwise.
   point_value power(const point_value& b, const point_value& e) {
     if (b.kind == point_value::undefined || e.kind == point_value::undefined) return undef();
     if (b.kind == point_value::exact && e.kind == point_value::exact && e.v.is_rational()) {
@@ -2084,6 +2095,7 @@ private:
   //! a negative number is negative (∛−8 = −2). For k > 2 only inline numerators and denominators
   //! are tried exactly; the others go to double.
   //!   nth_root(27/8, 3) → 3/2;  nth_root(12, 2) → 2√3;  nth_root(2, 3) → 1.2599… (double)
+  //! Cost: O(k) 128-bit products for the exact test of k > 2; a square-free split for k = 2.
   point_value nth_root(const rational& x, std::int64_t k) {
     if (k <= 0) return undef();
     if (x.sign() < 0 && k % 2 == 0) return undef();
@@ -2379,6 +2391,7 @@ inline signature make_signature(const tree& t, std::uint32_t n, step_budget& bud
 //!   exact 1/2 vs exact 1/2 → true;  exact √2 vs the exact decimal 1.4142135623730951 → false
 //!   (two exact values: no tolerance);  exact 1/2 vs approx sin(π/6) = 0.49999999999999994
 //!   → true (one side inexact: within 1e-12)
+//! Cost: O(number of surd terms) for two exact values, O(1) otherwise.
 inline bool values_agree(const point_value& a, const point_value& b, double rel) {
   if (a.kind == point_value::exact && b.kind == point_value::exact) return a.v == b.v;
   if (std::isinf(a.d) || std::isinf(b.d)) return a.d == b.d;
@@ -2447,6 +2460,8 @@ inline int signatures_equal(const signature& a, const signature& b) {
 class comparer {
 public:
   //! Binds the two parsed trees and the options (`strip_variable_prefix` is read here).
+  //! Single-use and not thread-safe (caches, depth counter, budget); `compare_math` builds one
+  //! per call.
   comparer(tree& a, tree& b, const math_options& opt) : ta_(a), tb_(b), opt_(opt) {}
   //! Set when some comparison could not be decided; the verdict of `equal_roots` is then only
   //! trustworthy if it is `true` (an equality found before the failure).
@@ -2612,6 +2627,7 @@ private:
   //! The canonical form of node n (see the class comment), or `no_node` when canonicalisation
   //! gives up: depth above 300, more than 64 elements in a collection, more than 4 ± in one
   //! scalar (2^4 = 16 sign choices). New nodes are appended to t; unchanged scalars are reused.
+  //! Depth-guarded entry point of `canonical_` (see the class comment for what it rewrites).
   std::uint32_t canonical(tree& t, std::uint32_t n) {
     // Depth guard shared with `eq`: canonicalisation recurses once per nesting level.
     if (++depth_ > 300) {
@@ -2698,6 +2714,7 @@ private:
   //! is itself a list is spliced in (`x = \pm 2, 3` → 2, −2, 3). Returns n itself when nothing
   //! changed, so the caller can tell whether a retry is worth it.
   //!   `x = 5` → 5;   `x \in [0, 1]` → [0, 1];   `x = 1, y = 2` → list(1, 2);   `f(x) = 2` → kept
+  //! Cost: O(elements); a new collection node is built only when some element changed.
   std::uint32_t strip(tree& t, std::uint32_t n) {
     const node x = t.nodes[n];
     // `v = rhs` or `v \in rhs` with a lone variable v: keep the right side.
@@ -2846,6 +2863,7 @@ private:
   //! reversed and every operator flipped). Two single equations are also equal when the
   //! difference of their sides are proportional (see `proportional`), which covers rearranged
   //! and scaled equations of lines and curves. Chains of different lengths are different.
+//! Cost: two element-wise passes, plus at most two signatures for the proportionality test.
   //!   `x < 3` vs `3 > x` → true (mirrored);   `x + y = 1` vs `y + x = 1` → true (sides equal)
   //!   `2y = 4x + 2` vs `y = 2x + 1` → true (proportional);   `x = 1` vs `x = 2` → false
   bool relations_eq(std::uint32_t a, std::uint32_t b) {
