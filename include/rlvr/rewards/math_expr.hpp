@@ -370,7 +370,8 @@ struct exact_value {
 //! Keeps the terms sorted: a term with the same radicand has its coefficient added (and is
 //! erased when the sum is 0, so the invariant "no zero coefficient" holds), a new radicand is
 //! inserted in order. O(number of terms) plus one rational addition; false when the budget or
-//! the size cap refuses the addition.
+//! the size cap refuses the addition. Precondition (not checked): r is 1 or squarefree ≥ 2 —
+//! otherwise the canonical form, and with it exact equality, breaks.
 //!   add_term(v = 1 + √2, 2, −1)   // v = 1 (the √2 term cancels and is erased)
 //!   add_term(v = 1 + √2, 3, 1/2)  // v = 1 + √2 + (1/2)√3 (inserted after √2)
 inline bool add_term(exact_value& v, std::uint64_t r, const rational& c, step_budget& budget) {
@@ -392,7 +393,9 @@ inline bool add_term(exact_value& v, std::uint64_t r, const rational& c, step_bu
 }
 
 //! a + b, exact: the rational parts added, then every term of b merged into a copy of a.
-//! False when the budget refuses.
+//! False when the budget refuses. `out` may alias `a` or `b`: the sum is built in a local and
+//! moved out at the end (the same holds for `mul` and `inverse`, which the evaluator calls as
+//! `mul(acc, base, acc, …)`).
 //! O(|a| + |b|·|a|) term operations (each term of b is merged by a linear search in a).
 inline bool add(const exact_value& a, const exact_value& b, exact_value& out, step_budget& budget) {
   exact_value r = a;
@@ -1134,6 +1137,13 @@ struct node {
 //! operators. Parsing builds children before their parents; `comparer::canonical` later
 //! appends rewritten nodes to the same arena. A tree owns no text: `node::text` views point into
 //! the parsed answer, which must outlive the tree.
+//!
+//! Layout, by example:
+//!   `\{1, x\}`      nodes: 0 num "1", 1 var h("x"), 2 set(a = 0, b = 2)   kids: 0, 1
+//!   `1 < x \le 2`   nodes: 0 num "1", 1 var h("x"), 2 num "2", 3 rel(a = 0, b = 3)
+//!                  kids: 0, 1, 2   rels: lt, le, (unused slot)
+//! An n-ary node's children are `kids[a], …, kids[a + b − 1]`; a relation's operator after its
+//! side i is `rels[a + i]`.
 struct tree {
   //! Every node of the answer, and the nodes canonicalisation adds; indices are stable.
   std::vector<node> nodes;
@@ -1894,6 +1904,9 @@ inline rational variable_value(std::uint64_t name, int k) {
 //! six points parse each literal once. Not thread-safe (mutable caches); one per signature.
 //! Cost per point: one visit per node of the subtree plus the bignum work, which is charged to
 //! the shared budget.
+//!
+//! Example: `\frac{x^2-1}{x-1}` at a point where x = 3/2 evaluates to (5/4)/(1/2) = 5/2 exactly,
+//! the same rational as `x+1` there — no rounding enters a comparison of rational functions.
 class evaluator {
 public:
   //! Binds the tree (read-only) and the comparer's budget; the literal cache gets one slot per
@@ -2970,6 +2983,10 @@ enum class math_comparison { equal, different, undecided };
 //! the percent rule and the prefix leniency. Also `undecided`: no point where either expression
 //! is defined, a refused size (`10^{10^{10}}`), a double overflow, too many ± or elements.
 //! The fuzz target checks that `compare_math(a, a)` is never `different`.
+//! Why the result is symmetric: collections are matched in both directions, relations are tried
+//! in both orientations, proportionality accepts any non-zero ratio (k or 1/k), and scalar
+//! comparisons are symmetric; only the order in which the budget is spent depends on the order
+//! of the arguments.
 //!   rlvr::compare_math("(x+1)^2", "x^2+2x+1");            // equal (random points, exact)
 //!   rlvr::compare_math("\\{3,2,1\\}", "1, 2, 3");          // equal (order-free)
 //!   rlvr::compare_math("(0,1]", "(0,1)");                  // different (brackets)
