@@ -2559,6 +2559,7 @@ private:
   //! `1 \pm 2 \pm 3` is pm(pm(1, 2), 3): bit 0 is the outer ± (before 3), bit 1 the inner one
   //! (before 2), so signs = 0b10 gives 1 − 2 + 3.
   static std::uint32_t choose_signs(tree& t, std::uint32_t n, std::uint32_t signs, std::uint32_t& index) {
+    // A copy, not a reference: `t.make` below may reallocate `t.nodes`.
     const node x = t.nodes[n];
     if (is_structure(x.kind) || x.kind == op::num || x.kind == op::var || x.kind == op::based) return n;
     std::uint32_t a = x.a, b = x.b;
@@ -2597,6 +2598,7 @@ private:
   //! they stay relations (and equations are compared by `relations_eq`).
   //!   `3 < x` → (3, ∞);  `x \ge 0` → [0, ∞);  `5 > x > 1` → (1, 5);  `x < y` → no_node
   std::uint32_t inequality_interval(tree& t, std::uint32_t n) {
+    // A copy: building the interval appends nodes, which may reallocate `t.nodes`.
     const node x = t.nodes[n];
     const std::uint32_t k = x.b;
     // Accessors for the relation's operators and sides; "lower" is < or ≤, "greater" > or ≥.
@@ -2653,6 +2655,7 @@ private:
   }
 
   std::uint32_t canonical_(tree& t, std::uint32_t n) {
+    // A copy: the recursive calls append nodes, which may reallocate `t.nodes`.
     const node x = t.nodes[n];
     switch (x.kind) {
     // ℝ is the interval (−∞, ∞), so `\mathbb{R}` ≡ `(-\infty, \infty)`.
@@ -2698,7 +2701,7 @@ private:
         sides.push_back(c);
       }
       // Rebuild the relation over the canonical sides; its operators go to the new node's slots in
-      // `rels` (indexed like `kids`).
+      // `rels` (indexed like `kids`). They are copied first: resizing `rels` may reallocate it.
       std::vector<rel_op> ops(t.rels.begin() + x.a, t.rels.begin() + x.a + x.b - 1);
       const std::uint32_t r = t.nary(op::rel, sides);
       t.rels.resize(t.kids.size());
@@ -2729,6 +2732,7 @@ private:
   //!   `x = 5` → 5;   `x \in [0, 1]` → [0, 1];   `x = 1, y = 2` → list(1, 2);   `f(x) = 2` → kept
   //! Cost: O(elements); a new collection node is built only when some element changed.
   std::uint32_t strip(tree& t, std::uint32_t n) {
+    // A copy: `nary` may reallocate `t.nodes`.
     const node x = t.nodes[n];
     // `v = rhs` or `v \in rhs` with a lone variable v: keep the right side.
     if (x.kind == op::rel && x.b == 2 && (t.rels[x.a] == rel_op::eq || t.rels[x.a] == rel_op::in) &&
@@ -2758,6 +2762,9 @@ private:
   // The signature of node n on one side, computed on first use with the comparer's budget;
   // evaluation failures set `failed`.
   const signature& sig(bool side_a, std::uint32_t n) {
+    // The two caches are separate vectors, so a reference returned for one side stays valid
+    // while the other side's cache grows (`proportional(sig(true, …), sig(false, …))`);
+    // two calls for the same side in one expression could invalidate the first reference.
     auto& cache = side_a ? sig_a_ : sig_b_;
     const tree& t = side_a ? ta_ : tb_;
     if (cache.size() < t.nodes.size()) cache.resize(t.nodes.size());
@@ -2880,6 +2887,7 @@ private:
   //!   `x < 3` vs `3 > x` → true (mirrored);   `x + y = 1` vs `y + x = 1` → true (sides equal)
   //!   `2y = 4x + 2` vs `y = 2x + 1` → true (proportional);   `x = 1` vs `x = 2` → false
   bool relations_eq(std::uint32_t a, std::uint32_t b) {
+    // Copies: the proportionality test appends nodes to both trees.
     const node xa = ta_.nodes[a], xb = tb_.nodes[b];
     if (xa.b != xb.b) return false;
     const std::uint32_t k = xa.b;
