@@ -1299,6 +1299,7 @@ private:
       case tk::ge: r = rel_op::ge; break;
       case tk::ne: r = rel_op::ne; break;
       case tk::in: r = rel_op::in; break;
+      // Any other token ends the chain; the goto leaves the switch and the loop at once.
       default: goto done;
       }
       ++p_;
@@ -1562,9 +1563,10 @@ private:
       }
       return false;
     }
-    // A bare subscript is one character: `x_12` is x_1 followed by 2, as TeX reads it.
     if (peek() == tk::num || peek() == tk::ident) {
       // one character, as TeX reads x_12 (= x_1 2)
+      // A reference into `toks_` is safe here: no token is read (which could reallocate the
+      // vector) before its last use.
       token& t = toks_[p_];
       h = fnv(t.text.substr(0, 1), fnv("|", h));
       if (t.kind == tk::num && t.text.size() > 1) {
@@ -1612,6 +1614,7 @@ private:
     switch (peek()) {
     case tk::lbrace: return braced();
     case tk::num: {
+      // Safe reference into `toks_`, as in `subscript_name`: nothing is lexed while it is used.
       token& t = toks_[p_];
       if (t.text.size() > 1 && is_digit(t.text[0])) {
         const std::uint32_t x = t_.make(node(op::num, no_node, no_node, t.text.substr(0, 1)));
