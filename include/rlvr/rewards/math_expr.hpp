@@ -1010,7 +1010,6 @@ private:
         default: return {tk::bad, s_.substr(b, 2)};
         }
       }
-      // UTF-8 symbols
       // UTF-8 symbols: each recognised sequence is consumed and mapped to the token of its
       // command (√ → \sqrt, × · ⋅ → \cdot, − → -, …). `kind` is unused inside the lambda; the
       // return statements name the kind. Any other non-ASCII byte is unsupported.
@@ -1727,7 +1726,7 @@ private:
       if (y == no_node) return no_node;
       if (k == tk::binom) return t_.binary(op::binom, x, y);
       const std::uint32_t d = t_.binary(op::div, x, y);
-      // `\frac` marks its division for the mixed-number rule (`{1 \over 3}` and `1/3` do not count).
+      // Only `\frac` sets the flag: `{1 \over 3}` and `1/3` never form mixed numbers.
       t_.nodes[d].x = 1; // written as \frac (mixed numbers)
       return d;
     }
