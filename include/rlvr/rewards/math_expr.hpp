@@ -216,6 +216,12 @@
 //! - Domains: points where exactly one side is undefined count against equality, so
 //!   `\sqrt{x}^2` ≢ `x` (negative points) but `\frac{x^2}{x}` ≡ `x` (x is never 0).
 //!
+//! ## Reading order
+//! The file runs bottom-up: the options (`percent_rule`, `math_options`), exact surd arithmetic
+//! (`exact_value` and friends), tokens and the `lexer`, the expression `tree` and its `parser`,
+//! evaluation at a point (`point_value`, `evaluator`, `signature`), structured comparison
+//! (`comparer`), and last the public entry point `compare_math` with `math_comparison`.
+//!
 //! ## Where each rule of docs/rewards.md §4.2 lives
 //! | rule                          | code                                                        |
 //! |-------------------------------|-------------------------------------------------------------|
@@ -1151,7 +1157,8 @@ struct tree {
   //! The answer's root node after a successful parse.
   std::uint32_t root = no_node;
 
-  //! Appends a node; returns its index.
+  //! Appends a node; returns its index. Indices stay far below `no_node` (2^32 − 1): the parser
+  //! stops at `max_nodes`, and canonicalisation adds at most a bounded multiple of that.
   std::uint32_t make(node n) {
     nodes.push_back(n);
     return static_cast<std::uint32_t>(nodes.size() - 1);
@@ -2971,6 +2978,7 @@ private:
 
 //! Parses an answer into `t` (after the prefix rules are known); false when it is not in the
 //! supported LaTeX subset.
+//!   parse_math("x^2+1", t, {})   // true; t.root = add(pow(var x, num "2"), num "1")
 //! `opt.percent` decides how `\%` reads; `t` is normally empty; the answer must outlive `t`.
 inline bool parse_math(std::string_view s, tree& t, const math_options& opt) {
   parser p(s, t, opt);
@@ -2980,6 +2988,10 @@ inline bool parse_math(std::string_view s, tree& t, const math_options& opt) {
 } // namespace detail::rewards
 
 //! The result of comparing two answers with the symbolic-numeric core.
+//! - `equal`: an equality was established; final, even if some other part of the comparison
+//!   could not be decided on the way;
+//! - `different`: the comparison ran to its end without an undecidable step and found no match;
+//! - `undecided`: anything else (see "Why a comparison is undecided" in the file comment).
 //! `equal` and `different` are verdicts; `undecided` asks the caller to use other evidence
 //! (`math_equivalent` then compares the normal forms element-wise).
 enum class math_comparison { equal, different, undecided };
