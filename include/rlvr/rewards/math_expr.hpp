@@ -17,6 +17,12 @@
 //!     primary := number | letter | \alpha… | \pi | e | \infty | ( … ) | [ … ] | { … } | \{ … \}
 //!              | |…| | \lfloor…\rfloor | \lceil…\rceil | \frac A B | \binom A B | {A \over B}
 //!              | \sqrt[n] A | \sin… A | \log_b A | \begin{pmatrix}…\end{pmatrix} | \mathbb{R}
+//!     script  := { answer } | number | letter | \pi | \infty | - script   (`-` only after ^)
+//!     A, B    := { answer } | one digit of a number | letter | \pi         (\frac, \binom, \sqrt)
+//!     func    := \sin… [^ script] [_ script] (( item ) | postfix (number | letter | \pi)*)
+//!     matrix  := \begin{env} row (\\ row)* [\\] \end{env}     row := sum (& sum)*
+//! (`_ script` after a function is accepted for `\log` only; `\sqrt[n]` takes a sum as n. After
+//! a letter, `_` starts a subscript *name* — one character or a `{…}` group — not a script.)
 //! A `\frac`/`\sqrt` argument without braces is one token as TeX reads it (`\frac12` = ½,
 //! `\frac123` = ½·3), but a superscript digit run is read whole (`2^10` = 1024, the author's
 //! intent). An integer followed by an integer `\frac` is a mixed number (`3\frac13` = 10/3).
