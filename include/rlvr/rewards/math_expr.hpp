@@ -105,6 +105,8 @@
 //!                             removes whole-answer thousands separators before calling it
 //!   `2\pi r` vs `2\pir`       undecided: `\pir` is an unknown command (TeX reads it so too)
 //!   `10\%` ≢ `0.1`            by default `\%` is dropped; `percent_rule::divide` makes it /100
+//!   `1 000` ≡ `0`             for the core alone: 1 juxtaposed with 000 is a product; the
+//!                             normaliser removes the space first (`math_equivalent` sees 1000)
 //!
 //! ## A comparison, step by step
 //! `x = \pm\sqrt{2}` against `\{\sqrt2, -\sqrt2\}`:
@@ -125,6 +127,13 @@
 //! 3. Both are single equations, so lhs − rhs is built on each side — y − (2x + 1) and
 //!    (2x − y + 1) − 0 — and evaluated at the six points (x and y get independent values). The
 //!    ratio is −1 at every point, exactly: `equal`.
+//!
+//! `10^{10^{10}}` against `10^{10^{10}}+1` (a refused evaluation):
+//! 1. Both parse; the inner power 10^{10} = 10 000 000 000 is exact.
+//! 2. The outer power would have ten billion digits: `pow_int`'s size estimate refuses it, the
+//!    evaluator fails, and `compare_math` answers `undecided` without allocating anything large.
+//! 3. `math_equivalent` falls back to the normal forms, which differ: not equivalent. Against
+//!    itself the normal forms are equal, so `10^{10^{10}}` ≡ `10^{10^{10}}` before the core runs.
 //!
 //! `-1 < x \le 2` against `(-1, 2]` (an inequality and an interval):
 //! 1. The chain parses as rel(−1, x, 2) with operators {<, ≤}; canonicalisation turns it into
