@@ -94,6 +94,8 @@
 //!   decimals (`0.\overline{3}`) and complex numbers.
 //! - A relation binds tighter than a list comma: `x = 1, 2` is the list (x = 1), 2, which the
 //!   prefix leniency reads as 1, 2.
+//! - No equation solving and no renaming: `x^2 = 4` ≢ `x = \pm 2`, and `y = 2x` ≢ `b = 2a`
+//!   (variables are identified by name).
 //!
 //! ## Readings that may surprise (all deliberate or documented behaviour)
 //!   `\log 100` ≢ `2`          `\log` is the natural logarithm
@@ -363,6 +365,11 @@ struct surd_term {
 //! squarefree integers are linearly independent over ℚ, so this form is unique: two exact values
 //! are equal iff their members are equal, and `operator==` is the exact equality the verifier
 //! relies on (√12 and 2√3 have the same form; √2 and 1.4142135623730951 do not).
+//!
+//! Only square roots of rationals have an exact irrational form. A higher root is exact only
+//! when it is rational (∛8 = 2); ∛2, nested radicals (√(2 + √3)) and anything combined with
+//! them are doubles, compared with the tolerance — so √(2 + √3) ≡ (√6 + √2)/2 and ∛16 ≡ 2∛2
+//! hold, but as agreements within 1e-12 rather than as identities.
 struct exact_value {
   //! The rational part q.
   rational q;
