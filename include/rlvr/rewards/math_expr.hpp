@@ -107,6 +107,10 @@
 //!                             removes whole-answer thousands separators before calling it
 //!   `2\pi r` vs `2\pir`       undecided: `\pir` is an unknown command (TeX reads it so too)
 //!   `10\%` ≢ `0.1`            by default `\%` is dropped; `percent_rule::divide` makes it /100
+//!   `\sin 30^\circ` ≢ `\frac12` a degree mark reads as nothing (so that `90^\circ` ≡ `90`), and
+//!                             functions take radians: this is sin(30 rad); `math_equivalent`
+//!                             gives the same verdict
+//!   `((1,2),(3,4))` ≢ a 2×2 `pmatrix`   tuples of tuples are not matrices
 //!   `1 000` ≡ `0`             for the core alone: 1 juxtaposed with 000 is a product; the
 //!                             normaliser removes the space first (`math_equivalent` sees 1000)
 //!
