@@ -196,6 +196,10 @@
 //! | factorial, binomial         | n ≤ 1000, ≤ 1000 factors                | failed           |
 //! "Not parsed" and "failed" both make `compare_math` return `undecided`; "double instead"
 //! continues with an inexact value.
+//! The budget is shared by both answers at all six points, which is what limits high powers of
+//! variables in practice: `x^{4500}` against itself is decided (exactly), `x^{5000}` against
+//! itself runs out of budget, and beyond k ≈ 6900 the size cap alone refuses x^k at points whose
+//! numerator is near 400 (k·log₁₀ 400 > 18 000 digits).
 //!
 //! ## Why a comparison is undecided, by example
 //!   `\text{(A)}` vs `A`           — a text token: outside the subset
