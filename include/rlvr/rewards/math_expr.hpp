@@ -96,17 +96,24 @@
 //!   prefix leniency reads as 1, 2.
 //! - No equation solving and no renaming: `x^2 = 4` ≢ `x = \pm 2`, and `y = 2x` ≢ `b = 2a`
 //!   (variables are identified by name).
+//! - Caveat: each command that reads as nothing (`\quad`, `\left`, `\big`, an empty `\text{}`)
+//!   costs one level of recursion in the lexer (`scan` → `command` → `scan`), so an answer made
+//!   of ~10^5 of them in a row overflows the stack (measured: `\quad` × 100 000 crashes an -O2
+//!   build); the parser's depth limit does not cover this path.
 //!
 //! ## Readings that may surprise (all deliberate or documented behaviour)
 //!   `\log 100` ≢ `2`          `\log` is the natural logarithm
 //!   `\sin x^2` ≡ `\sin^2 x`    the power applies to the function value, not to x
 //!   `f(x)` ≡ `xf`             a letter before parentheses is a variable times the group
-//!   `i^2` ≢ `-1`              `i` is a variable
+//!   `i^2` ≢ `-1`              `i` is a variable (so is it in `e^{i\pi}`, which ≢ `-1` either)
+//!   `1/2x` ≡ `x/2`            `/` and juxtaposition share one level, read left to right
 //!   `\sqrt{4}` ≢ `\pm 2`       √ is the principal root
 //!   `1,000` ≢ `1000`          for the core alone `1,000` is the list 1, 0; `math_equivalent`
 //!                             removes whole-answer thousands separators before calling it
 //!   `2\pi r` vs `2\pir`       undecided: `\pir` is an unknown command (TeX reads it so too)
 //!   `10\%` ≢ `0.1`            by default `\%` is dropped; `percent_rule::divide` makes it /100
+//!   `5\% \cdot 20` ≡ `100`     the same rule inside an expression: 5·20 by default, 1 with
+//!                             `percent_rule::divide`
 //!   `\sin 30^\circ` ≢ `\frac12` a degree mark reads as nothing (so that `90^\circ` ≡ `90`), and
 //!                             functions take radians: this is sin(30 rad); `math_equivalent`
 //!                             gives the same verdict
