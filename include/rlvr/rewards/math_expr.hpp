@@ -96,6 +96,9 @@
 //!   prefix leniency reads as 1, 2.
 //! - No equation solving and no renaming: `x^2 = 4` ≢ `x = \pm 2`, and `y = 2x` ≢ `b = 2a`
 //!   (variables are identified by name).
+//! - Unions are compared as collections of their parts, not as point sets: nothing is merged,
+//!   so `\{1,2\}\cup\{3\}` ≢ `\{1,2,3\}` and `[0,1]\cup[1,2]` ≢ `[0,2]`.
+//! - Interval notation is the English one: `]0, 1[` is not parsed.
 //! - Caveat: each command that reads as nothing (`\quad`, `\left`, `\big`, an empty `\text{}`)
 //!   costs one level of recursion in the lexer (`scan` → `command` → `scan`), so an answer made
 //!   of ~10^5 of them in a row overflows the stack (measured: `\quad` × 100 000 crashes an -O2
