@@ -1956,6 +1956,19 @@ inline rational variable_value(std::uint64_t name, int k) {
 //!
 //! Example: `\frac{x^2-1}{x-1}` at a point where x = 3/2 evaluates to (5/4)/(1/2) = 5/2 exactly,
 //! the same rational as `x+1` there — no rounding enters a comparison of rational functions.
+//!
+//! | kind                 | exact when                            | undefined when            |
+//! |----------------------|---------------------------------------|---------------------------|
+//! | num, var             | always                                | never                     |
+//! | + − ×                | both operands exact                   | an operand is undefined   |
+//! | ÷                    | both exact, divisor rational or 1 radicand | the divisor is 0     |
+//! | pow                  | exact base and integer exponent; or rational base and p/q exponent (q ≤ 64) with an exact root | 0^negative; a negative base with a non-integer exponent (unless p/q with q odd) |
+//! | sqrt, root           | rational radicand (square root: surd; k-th root: perfect power) | even root of a negative |
+//! | fact, binom          | small integer arguments               | negative integer (fact)   |
+//! | abs, floor, ceil     | rational argument (abs: any exact)    | —                         |
+//! | based                | always (digits below the base)        | —                         |
+//! | π, e, ∞, func, logb  | never (double)                        | outside the domain (NaN)  |
+//! Everything that is not exact is a double; the failure cases are listed in the class comment.
 class evaluator {
 public:
   //! Binds the tree (read-only) and the comparer's budget; the literal cache gets one slot per
