@@ -1420,6 +1420,9 @@ private:
   }
 
   //! Can the current token start a factor of an implicit product (`2x`, `3\sqrt2`, `2(x+1)`)?
+  //! Numbers, letters, π, ∞, `(`, `{`, `\sqrt`, `\frac`, `\binom`, functions, floor and ceiling
+  //! do, and `|` outside an absolute value; operators, `[`, `\{` and separators do not (so
+  //! `2[x]` is not parsed).
   //! A `|` starts one only outside an absolute value: inside `|a|b|`-like text the next `|`
   //! closes the open one, so `|x|y` is |x|·y and not |x·|y.
   bool starts_implicit_factor() {
@@ -1928,6 +1931,12 @@ inline constexpr std::uint64_t point_seed = 0x5EED'0016'2026'0001ull;
 //! Philox block and an int64 gcd.
 //! A variable is never 0 (n ≥ 1), so a removable singularity at 0 is invisible: `\frac{x^2}{x}`
 //! ≡ `x`, and `\ln|x|` is defined at every point.
+//! The actual values, for reference when a verdict looks odd:
+//!   x: −33/2, −27/2, −69/2, −299/8, 195/7, −11/2
+//!   y: 251/3, 351/5, 50/9, 62/9, 146/7, −101/4
+//!   t: 34, 62/3, 7, 239/5, −32/3, 42
+//! x is negative at five of its six points, so an expression in x defined only for x > 0
+//! (`\ln x`, `\sqrt{x}`) is compared at a single point.
 inline rational variable_value(std::uint64_t name, int k) {
   const auto w = philox_block(point_seed, name, static_cast<std::uint64_t>(k));
   const auto n = static_cast<std::int64_t>(w[0] % 400u + 1u);
