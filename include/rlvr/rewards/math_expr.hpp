@@ -368,7 +368,7 @@ namespace detail::rewards {
 // ---------------------------------------------------------------------------------------------
 // Canonical surds: q + Σ cᵢ √rᵢ with rᵢ ≥ 2 squarefree, sorted, cᵢ ≠ 0.
 
-//! One term c·√r of a canonical surd.
+//! One term c·√r of a canonical surd: 2√3 is {radicand 3, coef 2}.
 struct surd_term {
   //! r: squarefree, 2 ≤ r ≤ 2^62 (both producers, `mul` and `square_free_split`, check the bound).
   std::uint64_t radicand;
@@ -377,6 +377,7 @@ struct surd_term {
 };
 
 //! An exact real value q + Σ cᵢ·√rᵢ (a canonical surd; a rational when `roots` is empty).
+//! 1 − √2 + (1/2)√3 is q = 1, roots {(2, −1), (3, 1/2)}.
 //!
 //! Invariant (kept by `add_term`, `mul`, `inverse`, `sqrt_rational`): radicands are squarefree,
 //! ≥ 2, strictly increasing, and every coefficient is non-zero. Square roots of distinct
@@ -396,7 +397,7 @@ struct exact_value {
   //! True when there is no surd term (the value is the rational `q`).
   [[nodiscard]] bool is_rational() const noexcept { return roots.empty(); }
   //! q + Σ cᵢ·√rᵢ in double (each term rounded; used for inexact comparisons and for `abs`,
-  //! `floor` and `ceil` of surds).
+  //! `floor` and `ceil` of surds). 1 + √2 → 2.414213562373095.
   [[nodiscard]] double to_double() const {
     double d = q.to_double();
     for (const auto& t : roots) d += t.coef.to_double() * std::sqrt(static_cast<double>(t.radicand));
@@ -544,6 +545,7 @@ inline bool inverse(const exact_value& a, exact_value& out, step_budget& budget)
 
 //! Largest k with k² ≤ n.
 //!
+//! isqrt_u64(15) = 3, isqrt_u64(16) = 4.
 //! Starts from the double square root (exact up to 2^52, off by a few units above) and corrects
 //! it in both directions, so the result is exact. Precondition: n ≤ 2^62, as in every use here,
 //! so (k + 1)² cannot overflow.
@@ -694,7 +696,8 @@ enum class tk : std::uint8_t {
   rceil, begin_mat, end_mat, bad
 };
 
-//! One token: its kind and a view into the answer (empty for `end`). The parser may shorten
+//! One token: its kind and a view into the answer (empty for `end`): `12` → {num, "12"},
+//! `\sqrt` → {sqrt, "sqrt"}, `√` → {sqrt, "√"}. The parser may shorten
 //! `text` of a `num` token in place to take one digit at a time (`\frac12`, `x_12`).
 struct token {
   tk kind;
@@ -709,7 +712,8 @@ struct token {
 //! would make them the same variable.
 //! The FNV-1a 64-bit offset basis (the multiplier below, 1099511628211, is the FNV prime).
 inline constexpr std::uint64_t fnv_offset = 1469598103934665603ull;
-//! O(|s|). `h` chains hashes: fnv(b, fnv(a)) hashes the concatenation a·b.
+//! O(|s|). `h` chains hashes: fnv(b, fnv(a)) hashes the concatenation a·b. The variable x is
+//! named fnv("x"); x_1 is fnv("1", fnv("|", fnv("_", fnv("x")))).
 inline std::uint64_t fnv(std::string_view s, std::uint64_t h = fnv_offset) noexcept {
   for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
   return h;
@@ -746,7 +750,8 @@ public:
 
   //! The next token; `tk::end` at the end (and forever after).
   //! After a `tk::bad` token the offset jumps to the end: the parser fails on `bad` anyway, so the
-  //! rest of a long answer is never scanned.
+  //! rest of a long answer is never scanned. On `x+1`: ident "x", plus, num "1", then end on
+  //! every further call.
   token next() {
     for (;;) {
       // (The loop always returns on its first pass: after a `bad` token the offset jumps to the end.)
@@ -776,7 +781,8 @@ private:
   //! Reads a balanced `{…}` group after optional spaces; the view excludes the braces.
   //! Uses extract.hpp's `match_brace` (a counting scan; a backslash escapes the next byte), so a
   //! group is found in time linear in its length and nested groups cost no recursion. False when
-  //! no `{` follows or it is never closed (the caller then returns `tk::bad`).
+  //! no `{` follows or it is never closed (the caller then returns `tk::bad`). After `\text`,
+  //! ` {ab}` gives the content "ab".
   bool read_group(std::string_view& content) {
     skip_spaces();
     if (i_ >= s_.size() || s_[i_] != '{') return false;
@@ -788,7 +794,8 @@ private:
   }
   //! `^\circ`, `^{\circ}`, `^{ \circ }` at i_ (just after `^`): consumed when present.
   //! A degree mark reads as nothing (`90^\circ` is 90). `\circle` or `\circ` followed by another
-  //! letter is not a degree mark, so the `^` stays a power.
+  //! letter is not a degree mark, so the `^` stays a power. `^{\circ 2}` is not a degree mark
+  //! either (and the `\circ` inside it is then unsupported).
   bool skip_degree_script() {
     std::size_t k = i_;
     while (k < s_.size() && is_space(s_[k])) ++k;
@@ -820,6 +827,7 @@ private:
   //! is 5 and a period), and an exponent `e`/`E` with optional sign and digits, taken only when no
   //! letter follows the digits (`1.5e3` is 1500, but in `2e3x` the `e` is Euler's number). A
   //! literal may start with `.` (`.5`). Value conversion happens later, in `evaluator::literal`.
+  //! `1{,}000{,}000` is one token; `1{,}00` stops after the `1`.
   token number() {
     const std::size_t b = i_;
     while (i_ < s_.size() && is_digit(s_[i_])) ++i_;
@@ -1213,7 +1221,8 @@ struct tree {
     kids.insert(kids.end(), ch.begin(), ch.end());
     return make(node(k, first, static_cast<std::uint32_t>(ch.size()), {}, 0, x, y));
   }
-  //! The i-th child of n-ary node n.
+  //! The i-th child of n-ary node n. (A convenience accessor: the parser and the comparer index
+  //! `kids` directly.)
   [[nodiscard]] std::uint32_t kid(std::uint32_t n, std::uint32_t i) const { return kids[nodes[n].a + i]; }
 };
 
@@ -1274,7 +1283,8 @@ private:
   };
 
   // The kind of the token k places ahead, reading tokens from the lexer on demand; `end` past
-  // the last token (also after a `bad` one, which ends the token stream).
+  // the last token (also after a `bad` one, which ends the token stream). The grammar needs one
+  // token of lookahead: every routine decides on `peek()` alone, and no caller passes k > 0.
   tk peek(std::size_t k = 0) {
     // Lazy lexing: a parse that fails early never tokenises the rest of a long answer.
     while (p_ + k >= toks_.size() && !lexed_all_) {
@@ -1436,7 +1446,7 @@ private:
   }
 
   //! True when node n is a literal of digits only (no point, exponent or `{,}`): the integers that
-  //! may form a mixed number or a numeral in a base.
+  //! may form a mixed number or a numeral in a base. `12` yes; `1.5`, `1{,}000`, `1e3` no.
   [[nodiscard]] bool is_int_literal(std::uint32_t n) const noexcept {
     const node& x = t_.nodes[n];
     if (x.kind != op::num) return false;
@@ -1629,7 +1639,8 @@ private:
   }
 
   //! `{…}` at the current token: its contents, then the closing brace.
-  //! Braces only group: `{{{5}}}` is 5 and `{1, 2}` is the list 1, 2 (sets need `\{ \}`).
+  //! Braces only group: `{{{5}}}` is 5 and `{1, 2}` is the list 1, 2 (sets need `\{ \}`);
+  //! `{x+1}` → add(x, 1).
   std::uint32_t braced() {
     ++p_;
     const std::uint32_t x = group_body();
@@ -1639,7 +1650,7 @@ private:
 
   //! The contents of `{…}` (after the `{`): an item list, or `A \over B`.
   //! `{a \over b}` is the only place `\over` is accepted; it divides the whole item lists on
-  //! either side (`{1 + 2 \over 3}` = 1).
+  //! either side (`{1 + 2 \over 3}` = 1, `{1 \over 2}` → div(1, 2)).
   std::uint32_t group_body() {
     const std::uint32_t x = item_list(tk::rbrace);
     if (x == no_node) return no_node;
@@ -1715,7 +1726,8 @@ private:
   }
 
   //! An item between `open` (the current token) and `close`, as a unary node of kind k
-  //! (`|…|`, `\lfloor…\rfloor`, `\lceil…\rceil`). `|x - 1|` → abs(sub(x, 1)).
+  //! (`|…|`, `\lfloor…\rfloor`, `\lceil…\rceil`). `|x - 1|` → abs(sub(x, 1));
+  //! `\lfloor x/2 \rfloor` → floor(div(x, 2)).
   std::uint32_t closed(op k, tk close) {
     ++p_;
     const std::uint32_t x = item();
@@ -1727,6 +1739,7 @@ private:
   //! forms, sets (`\{…\}`, ∅ as an empty set, a one-element set kept as a set), absolute values,
   //! floor and ceiling, `\frac`/`\binom` with TeX arguments, `\sqrt`/`\sqrt[n]`, functions,
   //! matrices and ℝ. `max_nodes` is checked here, once per primary expression.
+  //!   `\{1\}` → set(1);  `\emptyset` → set();  `\sqrt[3]{8}` → root(3, 8);  `\mathbb{R}` → reals
   std::uint32_t primary() {
     depth_guard g(depth_);
     if (depth_ > max_depth || t_.nodes.size() > max_nodes) return no_node;
@@ -1901,6 +1914,8 @@ private:
 //! `d` (finite or ±∞, never NaN — a NaN becomes `undefined`); `undefined` means "no real value
 //! here" (division by zero, √ of a negative, ln of a non-positive number, 0^−1, …), which is a
 //! legitimate outcome that the comparison handles, unlike an evaluation failure.
+//!   √2 → exact, v = 0 + 1·√2, d = 1.4142135623730951;  π → approx, d = 3.141592653589793;
+//!   1/0 → undefined.
 //!
 //! Vocabulary used throughout this file: a *point* is one assignment of values to the
 //! variables; *exact* means a canonical surd (so comparisons are identities), *inexact* a
@@ -1991,6 +2006,8 @@ public:
 
   //! The value of node n at point `point` (0 ≤ point < `random_points`). A NaN double result is
   //! reported as `undefined`. Returns `undefined` with `failed` set once the evaluator has failed.
+  //! The budget is checked after every node, so an exhausted budget stops the evaluation within
+  //! one node's work.
   point_value eval(std::uint32_t n, int point) {
     point_value r;
     // Stop at the first failure; trees deeper than 400 fail rather than risk the stack.
@@ -2591,7 +2608,8 @@ private:
   // Is node n a variable? Only a lone variable may be the subject of an inequality or a prefix.
   static bool is_var(const tree& t, std::uint32_t n) { return t.nodes[n].kind == op::var; }
   // Does the subtree contain a variable? Depth-capped at 400: a deeper tree counts as having one,
-  // which only disables the inequality-to-interval rewrite for it.
+  // which only disables the inequality-to-interval rewrite for it. `x^2 + 1`, `\{1, x\}`: yes;
+  // `\pi + 1`: no.
   // `func` nodes use `b` for nothing (the name is in `text`), so only `a` is followed for them.
   static bool has_var(const tree& t, std::uint32_t n, int depth = 0) {
     if (depth > 400) return true;
@@ -2610,7 +2628,8 @@ private:
     return false;
   }
   // How many ± / ∓ the scalar subtree contains (structures and numerals in a base count 0; the
-  // depth cap returns 99, more than the 4 that `canonical_` accepts).
+  // depth cap returns 99, more than the 4 that `canonical_` accepts). `1 \pm 2 \pm 3` → 2;
+  // `\sin(\pm x)` → 1.
   // The visit order (a before b, func's argument only, numerals in a base skipped) must match
   // `choose_signs`, which assigns sign bits in the same order.
   static std::uint32_t count_pm(const tree& t, std::uint32_t n, int depth = 0) {
@@ -2652,7 +2671,8 @@ private:
     return t.make(y);
   }
 
-  // [lo, hi] / (lo, hi) / … as a two-element tuple with the given brackets.
+  // [lo, hi] / (lo, hi) / … as a two-element tuple with the given brackets:
+  // interval(t, lo, hi, true, false) is [lo, hi).
   std::uint32_t interval(tree& t, std::uint32_t lo, std::uint32_t hi, bool lo_closed, bool hi_closed) {
     return t.nary(op::tuple, {lo, hi}, lo_closed ? '[' : '(', hi_closed ? ']' : ')');
   }
@@ -2843,7 +2863,8 @@ private:
     return *cache[n];
   }
 
-  // Two scalars: equal signatures; "no defined point" is undecidable.
+  // Two scalars: equal signatures; "no defined point" is undecidable. `a` indexes tree a and
+  // `b` tree b, as in every comparison method below.
   bool scalar_eq(std::uint32_t a, std::uint32_t b) {
     const int r = signatures_equal(sig(true, a), sig(false, b));
     if (r < 0) failed = true;
@@ -3042,6 +3063,7 @@ private:
 //! supported LaTeX subset.
 //!   parse_math("x^2+1", t, {})   // true; t.root = add(pow(var x, num "2"), num "1")
 //! `opt.percent` decides how `\%` reads; `t` is normally empty; the answer must outlive `t`.
+//! Bounded: deeper than 200 levels or larger than 65 536 nodes, it returns false.
 inline bool parse_math(std::string_view s, tree& t, const math_options& opt) {
   parser p(s, t, opt);
   return p.run();
@@ -3064,7 +3086,8 @@ enum class math_comparison { equal, different, undecided };
 //! symmetric). Never throws except `std::bad_alloc`.
 //!
 //! `a` and `b` are single answers (the contents of a box, not a whole solution); `opt` selects
-//! the percent rule and the prefix leniency. Also `undecided`: no point where either expression
+//! the percent rule and the prefix leniency (`strip_units` and `fold_text_case` are string
+//! rules of `math_equivalent` and have no effect here). Also `undecided`: no point where either expression
 //! is defined, a refused size (`10^{10^{10}}`), a double overflow, too many ± or elements.
 //! The fuzz target checks that `compare_math(a, a)` is never `different`.
 //! Why the result is symmetric: collections are matched in both directions, relations are tried
