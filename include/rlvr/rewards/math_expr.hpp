@@ -72,12 +72,13 @@
 //! - `equal` / `different` are verdicts; `undecided` means "the core cannot say" (unparsed input,
 //!   a refused evaluation, no point where either side is defined) and the caller falls back to
 //!   string rules. A refusal is never turned into a verdict by approximation: a power beyond the
-//!   size cap or a double overflow makes the comparison undecided, not "∞ = ∞".
+//!   size cap or a double overflow makes the comparison undecided, not "∞ = ∞" (one gap: an
+//!   exact value too large for a double meets an inexact ∞ as equal — see `values_agree`).
 //! - Deterministic: no threads, no global mutable state, a fixed Philox seed; the same pair gives
 //!   the same outcome in every run. Exact arithmetic is platform-independent; verdicts that rest
 //!   on `double` (π, functions) use the C library's `sin`, `log`, …, whose last-bit differences
 //!   between platforms matter only for values at the edge of the 1e-12 / 1e-9 tolerances.
-//! - Thread-safe: `compare_math` keeps all its state on the stack; the lexer's command table is a
+//! - Thread-safe: `compare_math` keeps all its state in local objects; the lexer's command table is a
 //!   function-local static, initialised once (thread-safe in C++11 and later) and then read-only.
 //! - Cost: parsing is linear in the answer; evaluation is bounded by the step budget and the caps
 //!   above (bignum.hpp's `step_budget` says what a budget costs in time).
