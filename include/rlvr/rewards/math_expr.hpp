@@ -78,8 +78,9 @@
 //!   the same outcome in every run. Exact arithmetic is platform-independent; verdicts that rest
 //!   on `double` (π, functions) use the C library's `sin`, `log`, …, whose last-bit differences
 //!   between platforms matter only for values at the edge of the 1e-12 / 1e-9 tolerances.
-//! - Thread-safe: `compare_math` keeps all its state in local objects; the lexer's command table is a
-//!   function-local static, initialised once (thread-safe in C++11 and later) and then read-only.
+//! - Thread-safe: `compare_math` keeps all its state in local objects; the lexer's command
+//!   table is a function-local static, initialised once (thread-safe since C++11), then
+//!   read-only.
 //! - Cost: parsing is linear in the answer; evaluation is bounded by the step budget and the caps
 //!   above (bignum.hpp's `step_budget` says what a budget costs in time).
 //!
