@@ -21,6 +21,13 @@
 //!                              rlvr::weighted(0.1, rlvr::boxed_format{}),
 //!                          /*otherwise=*/-1.0);
 //!     static_assert(rlvr::Reward<decltype(r)>);
+//!
+//! Errors: the factory functions (`weighted`, `gated`) throw `rlvr::config_error` for a
+//! non-finite weight, `otherwise` or threshold when the composite is built, so a typo in a
+//! config fails before training starts; calling a composite throws only what its parts throw.
+//! Thread safety: every `operator()` is `const` and keeps no state, so a composite is as
+//! thread-safe as its parts — the library's verifiers are, which is what lets `score_batch`
+//! call one composite from all cores.
 
 #include <cmath>
 #include <string_view>
@@ -34,10 +41,15 @@
 namespace rlvr {
 
 //! w · r. Build with `rlvr::weighted(w, r)`, which checks that w is finite.
+//! A plain aggregate: aggregate-initialising it directly skips the finiteness check of the
+//! factory. The reward's value is converted to double before the product.
 template <Reward R> struct weighted_reward {
+  //! The factor w (any finite double; negative weights turn a reward into a penalty).
   double weight = 1.0;
+  //! The wrapped reward, held by value.
   R reward;
 
+  //! w · reward(prompt, response, reference); a NaN from the reward stays NaN.
   double operator()(std::string_view prompt, std::string_view response, std::string_view reference) const {
     return weight * static_cast<double>(reward(prompt, response, reference));
   }
@@ -46,9 +58,12 @@ template <Reward R> struct weighted_reward {
 //! Σ_k r_k, evaluated left to right. Build with `reward_sum(…)` or `operator+` on weighted
 //! terms.
 template <Reward... Rs> struct summed_reward {
+  //! The terms, held by value in call order.
   static_assert(sizeof...(Rs) >= 1, "rlvr::summed_reward needs at least one term");
   std::tuple<Rs...> terms;
 
+  //! The sum of every term's value, starting from 0.0 and adding in tuple order (a comma fold),
+  //! so the floating-point result does not depend on the compiler's evaluation order.
   double operator()(std::string_view prompt, std::string_view response, std::string_view reference) const {
     return std::apply(
         [&](const auto&... r) {
@@ -61,12 +76,20 @@ template <Reward... Rs> struct summed_reward {
 };
 
 //! `reward` if `gate ≥ threshold`, else `otherwise`. Build with `rlvr::gated(…)`.
+//! The gate is any Reward used as a predicate — typically `boxed_format` (1 or 0) — compared
+//! with `threshold`.
 template <Reward G, Reward R> struct gated_reward {
+  //! Evaluated first, on every call.
   G gate;
+  //! Evaluated only when the gate passes (an expensive verifier is skipped for malformed output).
   R reward;
+  //! The value returned when the gate fails (0 by default; −1 is a common format penalty).
   double otherwise = 0.0;
+  //! The pass mark: 0.5 separates the 0/1 values of the library's format checks.
   double threshold = 0.5;
 
+  //! `reward(…)` if gate(…) ≥ threshold, else `otherwise`; `g >= threshold` is false for a NaN
+  //! gate value, so a NaN fails the gate.
   double operator()(std::string_view prompt, std::string_view response, std::string_view reference) const {
     const double g = static_cast<double>(gate(prompt, response, reference));
     return g >= threshold ? static_cast<double>(reward(prompt, response, reference)) : otherwise;
@@ -81,6 +104,8 @@ template <Reward R> [[nodiscard]] auto weighted(double w, R&& r) {
 }
 
 //! r1 + r2 + … (wrap terms in `weighted` for weights).
+//! The arguments are moved or copied into the composite (`std::remove_cvref_t` of each type);
+//! at least one term is required (a static_assert in `summed_reward`).
 template <Reward... Rs> [[nodiscard]] auto reward_sum(Rs&&... rs) {
   return summed_reward<std::remove_cvref_t<Rs>...>{std::tuple<std::remove_cvref_t<Rs>...>(std::forward<Rs>(rs)...)};
 }
@@ -95,6 +120,9 @@ template <Reward G, Reward R>
                                                                       otherwise, threshold};
 }
 
+//! There is no `operator+` for unweighted rewards: write `weighted(1.0, r)` or use `reward_sum`,
+//! so that every term of a `+` chain shows its weight. The chain is flat: `a + b + c` is one
+//! three-term `summed_reward`, not a nested sum.
 //! weighted(a) + weighted(b) → a two-term sum.
 template <class A, class B>
 [[nodiscard]] summed_reward<weighted_reward<A>, weighted_reward<B>> operator+(weighted_reward<A> a,

@@ -27,6 +27,19 @@
 //! | `last_number`          | the last number token (`rlvr::last_number`)                     |
 //! | `boxed_or_last_number` | the last box if there is one, else the last number             |
 //! | `after_marker`         | the rest of the line after the last `marker` (GSM8K's `####`)  |
+//!
+//! ## Threads and determinism
+//! Every verifier is an immutable aggregate with `const` call operators and no caches, so one
+//! object may score from any number of threads at once — `rlvr::score_batch` does exactly that.
+//! Each score depends only on (response, reference, configuration), never on the thread count
+//! or on other rows. The configuration is checked on every call (a few comparisons), so a
+//! verifier built with a non-finite value fails on first use, in whichever thread.
+//!
+//! ## Choosing a verifier
+//! - `math_verifier` for MATH-style LaTeX answers (the paper's reward);
+//! - `numeric_match` for plain numeric answers with a tolerance (GSM8K with `after_marker`);
+//! - `exact_match` for closed vocabularies (choice letters, words, labels);
+//! - `boxed_format` as a format bonus or as the gate of `rlvr::gated` (compose.hpp).
 
 #include <cmath>
 #include <cstddef>
@@ -45,14 +58,23 @@
 
 namespace rlvr {
 
+//! `boxed_or_whole` suits references that may come with or without a box; the `…_number`
+//! sources suit arithmetic word problems, whose responses end with the number.
 //! Where a verifier reads the answer inside a response (table in the file comment).
 enum class answer_source { whole, last_boxed, boxed_or_whole, last_number, boxed_or_last_number, after_marker };
 
 //! The answer part of `response` per `source` (trimmed), or nullopt when there is none.
 //! `marker` is used by `answer_source::after_marker` only. O(|response|), never throws.
+//!
+//!   extract_answer("… so she pays $18.\n#### 18", answer_source::after_marker, "####")  // "18"
+//!   extract_answer("\\boxed{3} then \\boxed{4}", answer_source::boxed_or_whole)     // "4"
+//!   extract_answer("no box here", answer_source::last_boxed)                           // nullopt
+//!   extract_answer("   ", answer_source::whole)                                         // nullopt
 [[nodiscard]] inline std::optional<std::string_view> extract_answer(std::string_view response,
                                                                     answer_source source,
                                                                     std::string_view marker = {}) noexcept {
+  // Extract per source; every extractor returns a view into `response` (or nullopt), so the
+  // answer is never copied.
   std::optional<std::string_view> a;
   switch (source) {
   case answer_source::whole: a = response; break;
@@ -68,6 +90,7 @@ enum class answer_source { whole, last_boxed, boxed_or_whole, last_number, boxed
     break;
   case answer_source::after_marker: a = after_last_marker(response, marker); break;
   }
+  // Surrounding whitespace never belongs to an answer, and an all-blank answer is no answer.
   if (!a) return std::nullopt;
   const std::string_view t = trim(*a);
   if (t.empty()) return std::nullopt;
@@ -81,6 +104,8 @@ inline std::string excerpt(std::string_view s) {
   return std::string(s.substr(0, 77)) + "...";
 }
 
+//! Throws `rlvr::config_error` naming the verifier (`who`) and the field when a reward value is
+//! not finite; called at the top of every scoring call.
 inline void check_reward_values(const char* who, double correct, double incorrect) {
   RLVR_EXPECTS(std::isfinite(correct), config, who, ": correct = ", correct, " is not finite");
   RLVR_EXPECTS(std::isfinite(incorrect), config, who, ": incorrect = ", incorrect, " is not finite");
@@ -95,6 +120,8 @@ inline std::string_view checked_reference(const char* who, std::string_view refe
   return r;
 }
 
+//! ASCII-only case folding (A–Z ↔ a–z); other bytes, including UTF-8 sequences, must match
+//! exactly.
 inline bool ascii_iequal(char a, char b) noexcept {
   auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
   return lower(a) == lower(b);
@@ -114,7 +141,9 @@ struct exact_match {
   std::string marker = {};                              //!< for `answer_source::after_marker`
   bool ignore_case = false;                             //!< ASCII letters only
   bool ignore_whitespace = false;                       //!< drop ' ', \t, \n, \r, \f, \v
+  //! The reward for a match (any finite value).
   double correct = 1.0;
+  //! The reward for no match, no answer, or an answer that is not valid UTF-8.
   double incorrect = 0.0;
 
   //! O(|response| + |reference|). Throws `rlvr::parse_error` for an empty or non-UTF-8
@@ -129,6 +158,8 @@ struct exact_match {
   }
 
 private:
+  // Walks both strings once, skipping whitespace on both sides when asked; equal iff both
+  // reach their ends together. No allocation (no lowercased or stripped copies).
   bool equal(std::string_view a, std::string_view b) const noexcept {
     std::size_t i = 0, j = 0;
     for (;;) {
@@ -158,7 +189,9 @@ struct numeric_match {
   double rel_tol = 1e-9;                                      //!< ≥ 0, finite
   answer_source source = answer_source::boxed_or_last_number; //!< where the answer is read
   std::string marker = {};                                    //!< for `answer_source::after_marker`
+  //! The reward for a number within tolerance.
   double correct = 1.0;
+  //! The reward for anything else, including no number at all.
   double incorrect = 0.0;
 
   //! O(|response| + |reference|). Throws `rlvr::parse_error` when the reference is empty, not
@@ -171,6 +204,8 @@ struct numeric_match {
     RLVR_EXPECTS(rel_tol >= 0.0 && std::isfinite(rel_tol), config, "numeric_match: rel_tol = ",
                  rel_tol, " must be finite and >= 0");
     const std::string_view ref = detail::rewards::checked_reference("numeric_match", reference);
+    // The reference is normalised and parsed on every call; a reference that is not a number is a
+    // data error and throws even when the response would be wrong anyway.
     const auto want = parse_number(normalize_math_answer(ref));
     RLVR_EXPECTS(want.has_value(), parse, "numeric_match: the reference answer '",
                  detail::rewards::excerpt(ref), "' is not a number");
@@ -194,7 +229,9 @@ static_assert(Reward<numeric_match>);
 //!     rlvr::math_verifier strict{.options = rlvr::math_options::strict()};
 //!     strict("", "\\boxed{10\\text{ cm}}", "10") == 0.0
 struct math_verifier {
+  //! The reward for an equivalent answer (1 in the paper).
   double correct = 1.0;
+  //! The reward for a wrong, missing, unclosed or non-UTF-8 answer (0 in the paper).
   double incorrect = 0.0;
   math_options options = {}; //!< the leniencies (docs/rewards.md, "Policy")
 
@@ -225,14 +262,19 @@ struct math_verifier {
     detail::rewards::check_broadcast(prompts, n, "prompts");
     detail::rewards::check_broadcast(references, n, "references");
     if (n == 0) return;
+    // One validated answer per reference entry (or one for an empty side, which then throws as an
+    // empty reference); the parallel loop only reads them.
     std::vector<std::string_view> refs(references.empty() ? 1 : references.size());
     for (std::size_t i = 0; i < refs.size(); ++i)
       refs[i] = reference_answer(references.empty() ? std::string_view{} : references[i]);
+    // Chunks of at least 8 responses, as in rlvr::score_batch: a verification costs microseconds,
+    // so smaller chunks would be dominated by the pool's wake-up cost.
     parallel_for(
         static_cast<index_t>(n), threads,
         [&](index_t b, index_t e) {
           for (index_t k = b; k < e; ++k) {
             const auto i = static_cast<std::size_t>(k);
+            // Broadcast: with P references for n responses, contiguous groups of n/P share one.
             const std::string_view ref = refs.size() == 1 ? refs[0] : refs[i / (n / refs.size())];
             out[i] = score_answer(responses[i], ref);
           }
@@ -244,6 +286,8 @@ struct math_verifier {
   //! Throws `rlvr::parse_error` when that is empty or not UTF-8.
   static std::string_view reference_answer(std::string_view reference) {
     const std::string_view r = detail::rewards::checked_reference("math_verifier", reference);
+    // No box command at all: the reference is a bare answer. With one, the reference is a solution
+    // and its last box must be usable — a broken reference is a data error, not a wrong answer.
     if (count_box_commands(r) == 0) return r;
     const auto boxed = last_boxed(r);
     RLVR_EXPECTS(boxed.has_value() && !trim(*boxed).empty(), parse,
@@ -256,6 +300,8 @@ private:
   //! The score of `response` against a validated reference answer; never throws except
   //! `std::bad_alloc` (a reward must not stop a trainer on model output).
   double score_answer(std::string_view response, std::string_view ref) const {
+    // Only the last box counts: an answer stated elsewhere, or an unclosed final box, scores
+    // `incorrect` (MATH's rule; docs/rewards.md §1).
     const auto ans = last_boxed(response);
     if (!ans || !is_valid_utf8(*ans)) return incorrect;
     return math_equivalent(*ans, ref, options) ? correct : incorrect;
@@ -268,13 +314,17 @@ static_assert(BatchReward<math_verifier>);
 //! otherwise. Ignores the prompt and the reference. Typical use: a small bonus, or a gate
 //! (`rlvr::gated`), that teaches a policy to commit to one final answer.
 struct boxed_format {
+  //! The reward for exactly one non-empty box.
   double pass = 1.0;
+  //! The reward otherwise (0: no bonus).
   double fail = 0.0;
 
   //! O(|response|); throws `rlvr::config_error` only for non-finite `pass`/`fail`.
   double operator()(std::string_view /*prompt*/, std::string_view response,
                     std::string_view /*reference*/) const {
     detail::rewards::check_reward_values("boxed_format", pass, fail);
+    // Counting first (every `\boxed`/`\fbox` command, closed or not) rejects a response with two
+    // answers, even if the last box alone would be fine.
     if (count_box_commands(response) != 1) return fail;
     const auto a = last_boxed(response);
     return a && !trim(*a).empty() && is_valid_utf8(*a) ? pass : fail;
