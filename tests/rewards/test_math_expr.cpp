@@ -267,6 +267,27 @@ TEST_CASE("core: long and 2^20-deep inputs finish in linear time, megabyte numbe
   CHECK_FALSE(rlvr::math_equivalent(n1, n2));
 }
 
+TEST_CASE("core: any run of commands that read as nothing costs no stack", "[rewards][core][linear]") {
+  // \quad, \left, \big, an empty \text{}: the lexer skips them in its loop (before 0.2.0 it
+  // recursed once per command, and 10^5 of them in a row overflowed the stack)
+  for (const char* skip : {"\\quad", "\\left", "\\big", "\\text{}", "\\,"}) {
+    std::string a;
+    for (int i = 0; i < 300000; ++i) a += skip;
+    INFO(skip);
+    CHECK(rlvr::math_equivalent(a + "\\sqrt{4}", "2"));
+    const rlvr::math_verifier v;
+    CHECK(v("", "\\boxed{" + a + "\\sqrt{4}}", "2") == 1.0);
+  }
+}
+
+TEST_CASE("core: an exact value beyond double's range is not infinity", "[rewards][core]") {
+  // 10^400 is exact and finite; its double overflows to +inf, which must not equal \infty
+  CHECK_FALSE(rlvr::math_equivalent("10^{400}", "\\infty"));
+  CHECK_FALSE(rlvr::math_equivalent("-10^{400}", "-\\infty"));
+  CHECK(rlvr::math_equivalent("10^{400}", "10^{400}"));
+  CHECK(rlvr::math_equivalent("\\infty", "\\infty"));
+}
+
 TEST_CASE("score never throws on model output", "[rewards][core]") {
   const rlvr::math_verifier v;
   rlvr::philox_engine rng(1616);
