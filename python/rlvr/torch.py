@@ -75,7 +75,13 @@ class _PolicyLoss(_torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, call):
         z = logits.detach()
-        grad = z if call["inplace"] else _torch.empty_like(z, memory_format=_torch.contiguous_format)
+        if call["inplace"]:
+            grad = z
+        else:
+            # a fresh N × V buffer: advised for transparent huge pages before its first touch (its
+            # 4 KiB page faults can cost more than the fused pass that fills it)
+            grad = _torch.empty_like(z, memory_format=_torch.contiguous_format)
+            _rlvr.advise_hugepages(grad)
         call["diagnostics"].update(_rlvr.loss_and_grad(call["objective"], z, grad=grad, **call["args"]))
         if call["inplace"]:
             # the logits' storage now holds the gradient: bump their version counter (an in-place op

@@ -12,6 +12,10 @@
 #include <string_view>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "registry.hpp"
 #include "tensor.hpp"
 
@@ -380,6 +384,28 @@ PYBIND11_MODULE(_rlvr, m) {
   m.attr("version") = py::make_tuple(RLVR_VERSION_MAJOR, RLVR_VERSION_MINOR, RLVR_VERSION_PATCH);
   m.attr("backend") = RLVR_PYTHON_EIGEN ? "eigen" : "serial";
   m.attr("cuda") = false;
+  // Transparent huge pages for a fresh, untouched host buffer (rlvr.torch's N × V gradient):
+  // the 2 MiB-aligned part of its memory is advised MADV_HUGEPAGE, so its first touch faults
+  // 2 MiB at a time instead of 4 KiB (page faults of a fresh 65 MB buffer cost more than the
+  // fused pass that fills it on some machines; docs/python.md). Returns the bytes advised (0
+  // off Linux, for buffers under 2 MiB, or when the kernel refuses: it is only advice).
+  m.def(
+      "advise_hugepages",
+      [](py::object buffer) -> std::int64_t {
+        const borrowed b = borrowed::take(buffer, "buffer");
+        const std::int64_t bytes = b.compact_bytes(); // 0 for a strided view: nothing advised
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+        constexpr std::uintptr_t huge = std::uintptr_t{1} << 21;
+        const auto p = reinterpret_cast<std::uintptr_t>(b.data());
+        const std::uintptr_t lo = (p + huge - 1) / huge * huge, hi = (p + static_cast<std::uintptr_t>(bytes)) / huge * huge;
+        if (hi <= lo || madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE) != 0) return 0;
+        return static_cast<std::int64_t>(hi - lo);
+#else
+        (void)bytes;
+        return 0;
+#endif
+      },
+      py::arg("buffer"), "advise the 2 MiB-aligned part of a fresh host buffer for transparent huge pages");
   m.def("default_num_threads", &default_num_threads, "threads used when threads = 0 (RLVR_NUM_THREADS or the cores)");
 
   py::class_<runtime_objective>(m, "Objective", "An objective compiled into the module (see rlvr.objective).")

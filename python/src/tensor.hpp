@@ -159,6 +159,16 @@ public:
     return s + "]";
   }
   [[nodiscard]] void* data() const { return static_cast<char*>(t_->data) + t_->byte_offset; }
+  //! Bytes spanned when the tensor is compact row-major (every stride as `stride(d)` computes for
+  //! a compact tensor); 0 otherwise.
+  [[nodiscard]] std::int64_t compact_bytes() const {
+    std::int64_t s = 1;
+    for (int d = t_->ndim - 1; d >= 0; --d) {
+      if (t_->shape[d] != 1 && stride(d) != s) return 0;
+      s *= t_->shape[d];
+    }
+    return s * ((t_->dtype.bits * t_->dtype.lanes + 7) / 8);
+  }
 
   //! Throws unless the dtype is `s` (`what` lists the accepted dtypes for the message).
   void expect_dtype(scalar s, const char* what) const {

@@ -213,3 +213,20 @@ def test_cuda_tensors_raise_unsupported_in_this_build():
     z = torch.randn(4, 6, device="cuda", requires_grad=True)
     with pytest.raises(rlvr.UnsupportedError, match="host"):
         rt.policy_loss(z, torch.zeros(4, dtype=torch.long, device="cuda"), advantages=torch.ones(4, device="cuda"))
+
+
+def test_advise_hugepages_covers_the_aligned_part_of_a_compact_buffer_only():
+    # rlvr.torch advises its fresh N × V gradient buffer for transparent huge pages; it is only
+    # advice: the bytes advised are the 2 MiB-aligned part of a compact buffer (or 0 where the
+    # kernel has no THP), never more, and 0 for a strided view; the contents are not touched
+    huge = 1 << 21
+    t = torch.empty(8 * huge // 4 + 123, dtype=torch.float32)
+    got = _rlvr.advise_hugepages(t)
+    p, n = t.data_ptr(), t.numel() * 4
+    aligned = (p + n) // huge * huge - (p + huge - 1) // huge * huge
+    assert got in (0, aligned)
+    assert aligned >= 6 * huge
+    assert _rlvr.advise_hugepages(torch.empty(64, 64)[:, ::2]) == 0
+    assert _rlvr.advise_hugepages(torch.empty(10)) == 0
+    t.fill_(3.0)
+    assert bool(torch.all(t == 3.0))
