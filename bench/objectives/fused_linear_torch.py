@@ -280,7 +280,14 @@ def check_one(torch, F, dump, lines):
         lines.append(f"  - {name}: loss {lo:.9g} (torch float64 {ref[0]:.9g}, |diff| {dl:.1e}); gradients' max |diff| / "
                      f"max |ref|: ∂H {eh:.1e}, ∂W {ew:.1e}, ∂b {eb:.1e} → {'ok' if good else 'FAIL'}")
     dl = abs(r["loss"] - res[torch.float32][0])
-    lines.append(f"  - rlvr vs torch float32: loss |diff| {dl:.1e}")
+    # which terms carry gradient here: tokens on PPO's unclipped branch (∂pg/∂logp ≠ 0)
+    with torch.no_grad():
+        z = torch.tensor(r["h"], dtype=torch.float64) @ torch.tensor(r["w"], dtype=torch.float64).T + torch.tensor(r["b"], dtype=torch.float64)
+        logp = torch.log_softmax(z / r["tau"], -1).gather(1, torch.from_numpy(r["y"])[:, None]).squeeze(1).numpy()
+    rho = np.exp(np.clip(logp - r["old"], -20, 20))
+    a = r["adv"].astype(np.float64)
+    unclipped = int(np.sum(-a * rho >= -a * np.clip(rho, 1 - EPS, 1 + EPS)))
+    lines.append(f"  - rlvr vs torch float32: loss |diff| {dl:.1e}; tokens on PPO's unclipped branch: {unclipped} of {n}")
     return ok
 
 
