@@ -50,6 +50,7 @@ ci="not running (/work/ci.log has RC=, or no /work/ci.log)"
 if [ -f /work/ci.log ] && ! grep -q '^RC=' /work/ci.log; then ci="RUNNING (no RC= line in /work/ci.log): the cores were shared"; fi
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+compilers_before=$(pgrep -c -x cc1plus || true)
 echo "== bench_fused_linear" >&2
 "$bin/bench_fused_linear" | tee "$tmp/cpp.txt" >&2
 echo "== numerical check" >&2
@@ -60,6 +61,7 @@ $PY bench/objectives/fused_linear_torch.py bench --vocab 32000,151936 --threads 
 rate_ob=$($PY bench/objectives/fused_linear_torch.py gemm-rate --threads "$threads")
 rate_netlib=$(env -u LD_LIBRARY_PATH -u OPENBLAS_NUM_THREADS $PY bench/objectives/fused_linear_torch.py gemm-rate --threads "$threads")
 load=$(cut -d' ' -f1-3 /proc/loadavg)
+ci="$ci; other builds: ${compilers_before} cc1plus processes at the start, $(pgrep -c -x cc1plus || true) at the end"
 $PY bench/objectives/fused_linear_torch.py report --cpp "$tmp/cpp.txt" --torch "$tmp/torch.json" \
   --check-log "$tmp/check.txt" --out "$out" --date "$date_utc" --commit "$commit" --nproc "$(nproc)" \
   --load "load average (1, 5, 15 min) before the run: $load_before, after: $load" --ci "$ci" \
