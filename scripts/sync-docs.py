@@ -6,6 +6,8 @@ the docs is typed by hand:
                        <!-- dist-cost-begin/end -->          the headline of bench/results/dist-cost-model.md
   docs/performance.md  <!-- perf-dist-scaling-begin/end -->  the table of bench/results/dist-scaling.md
                        <!-- perf-lm-head-begin/end -->       the medians of bench/policy/results/lm_head.txt
+                       <!-- perf-fused-linear-torch-begin/end -->  the run lines and table of
+                                                   bench/objectives/results/fused_linear_torch.md
 
 and renders the study's tables (docs/results.md) from committed results files through
 scripts/results-tables.py (its docstring: the <!-- results:PATH:KIND --> marker scheme):
@@ -55,6 +57,15 @@ def lm_head_table(text):
     return "\n".join(out)
 
 
+def run_and_first_table(text):
+    """The '- date/machine/CI/threads' lines and the first Markdown table of a results file."""
+    lines = text.splitlines()
+    head = [l for l in lines if re.match(r"- (date|machine|CI on this machine during the run|threads):", l)]
+    first = next(i for i, l in enumerate(lines) if l.startswith("|"))
+    end = next((i for i in range(first, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return "\n".join(head + [""] + lines[first:end])
+
+
 REGIONS = [
     ("docs/distributed.md", "dist-scaling", lambda: table(read("bench/results/dist-scaling.md")),
      "bench/results/dist-scaling.md"),
@@ -64,6 +75,9 @@ REGIONS = [
      "bench/results/dist-scaling.md"),
     ("docs/performance.md", "perf-lm-head", lambda: lm_head_table(read("bench/policy/results/lm_head.txt")),
      "bench/policy/results/lm_head.txt"),
+    ("docs/performance.md", "perf-fused-linear-torch",
+     lambda: run_and_first_table(read("bench/objectives/results/fused_linear_torch.md")),
+     "bench/objectives/results/fused_linear_torch.md"),
 ]
 
 
