@@ -4,7 +4,9 @@
 //! states, without ever materialising the [N, V] logits (host backends; needs Eigen).
 //!
 //! The last layer of a language model maps hidden states h_t ∈ R^d to logits over a vocabulary
-//! of V tokens, z_t = W·h_t + b (W ∈ R^{V×d}, the PyTorch `nn.Linear` layout, b ∈ R^V optional).
+//! of V tokens, z_t = W·h_t + b (W ∈ R^{V×d}, the PyTorch `nn.Linear` layout, b ∈ R^V optional;
+//! a head stored transposed, [d, V], is taken as it is with `weight_layout::d_by_v`,
+//! rlvr/linear_head.hpp).
 //! `rlvr::loss_and_grad` takes the logits as an [N, V] matrix, and the gradient is another — at
 //! N = 1024 tokens and V = 151 936, 622 MB each in float. The entry points here compute the same
 //! numbers from H = [h_t] ∈ R^{N×d}, W and b, one vocabulary *chunk* of C columns at a time:
