@@ -6,6 +6,7 @@ the docs is typed by hand:
                        <!-- dist-cost-begin/end -->          the headline of bench/results/dist-cost-model.md
   docs/performance.md  <!-- perf-dist-scaling-begin/end -->  the table of bench/results/dist-scaling.md
                        <!-- perf-lm-head-begin/end -->       the medians of bench/policy/results/lm_head.txt
+                       <!-- perf-python-begin/end -->        bench/python/bench_loss.out.md
                        <!-- perf-fused-linear-torch-begin/end -->  the run lines and table of
                                                    bench/objectives/results/fused_linear_torch.md
 
@@ -73,6 +74,8 @@ REGIONS = [
      "bench/results/dist-cost-model.md"),
     ("docs/performance.md", "perf-dist-scaling", lambda: table(read("bench/results/dist-scaling.md")),
      "bench/results/dist-scaling.md"),
+    ("docs/performance.md", "perf-python", lambda: read("bench/python/bench_loss.out.md").strip(),
+     "bench/python/bench_loss.out.md"),
     ("docs/performance.md", "perf-lm-head", lambda: lm_head_table(read("bench/policy/results/lm_head.txt")),
      "bench/policy/results/lm_head.txt"),
     ("docs/performance.md", "perf-fused-linear-torch",
