@@ -1027,6 +1027,22 @@ private:
                   [&](index_t k) { return first_tok[static_cast<std::size_t>(roll_first_[static_cast<std::size_t>(k + 1)])]; });
   }
 
+  // A policy whose hidden-state forward/backward also carry values (PPO with GAE on the fused path).
+  template <class Q>
+  static constexpr bool fused_values = requires(Q& p, const rlvr::token_batch& b, matrix_view<float> h,
+                                                vector_view<float> v, matrix_view<const float> dh,
+                                                vector_view<const float> dv) {
+    p.forward_hidden(b, h, v);
+    p.backward_hidden(dh, dv);
+  };
+  // Every static requirement of the fused update: a linear head, no kl_full, Eigen, and the value
+  // overloads when the objective needs values (the run-time choice is `fused_head_`).
+  static constexpr bool fused_head_possible = [] {
+    if constexpr (!FusedHeadPolicy<P> || uses_ref_logits || !RLVR_TRAINER_FUSED_HEAD) return false;
+    else if constexpr (uses_values) return fused_values<P>;
+    else return true;
+  }();
+
   // The update's path (lm_head_mode): true = the fused LM head. `fused` where it cannot run is a
   // config_error naming the missing piece.
   bool use_fused_head() const {
@@ -1037,12 +1053,7 @@ private:
       why = "the objective has kl_full, which reads whole reference logits rows";
     else if constexpr (!RLVR_TRAINER_FUSED_HEAD)
       why = "Eigen is not on the include path (link rlvr::eigen)";
-    else if constexpr (uses_values && !requires(P& p, const rlvr::token_batch& b, matrix_view<float> h,
-                                                vector_view<float> v, matrix_view<const float> dh,
-                                                vector_view<const float> dv) {
-                         p.forward_hidden(b, h, v);
-                         p.backward_hidden(dh, dv);
-                       })
+    else if constexpr (uses_values && !fused_values<P>)
       why = "the objective needs values and the policy has no forward_hidden/backward_hidden with values";
     if (cfg_.lm_head == lm_head_mode::materialised) return false;
     if (cfg_.lm_head == lm_head_mode::fused) {
@@ -1055,8 +1066,8 @@ private:
 
   // Every rank must run the same configuration: a differing seed or shape would desynchronise the
   // collectives or silently split different batches.
-  // Compared: seed, shards, group_size, mini_batches, epochs, max_response_tokens, reduction,
-  // shuffle (the fields that shape the collectives and the batches); the other numbers are not.
+  // Compared: every field of trainer_config (a differing temperature or clip would not hang, but
+  // would silently give the ranks different updates).
   void check_same_config() {
     // every field, doubles by their bits (the ranks must agree exactly, not to rounding)
     const auto bits = [](double x) { return std::bit_cast<std::int64_t>(x); };
@@ -1428,7 +1439,7 @@ private:
     std::vector<float> vals;
     if constexpr (uses_values) vals.assign(static_cast<std::size_t>(rr), 0.0f);
 #if RLVR_TRAINER_FUSED_HEAD
-    if constexpr (FusedHeadPolicy<P> && !uses_ref_logits)
+    if constexpr (fused_head_possible)
       if (fused_head_) {
         const lm_head_ref<float> head = policy_.lm_head();
         const index_t d = head.input_size();
